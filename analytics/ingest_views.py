@@ -1,0 +1,149 @@
+"""The Segment-compatible HTTP tracking API: POST /v1/identify|track|page|screen|group|alias|batch.
+
+Authenticated by the workspace's public write key, as the Basic-auth username (what
+Segment's libraries send) or as ``writeKey`` in the body (what browsers can send with
+``sendBeacon``). The write key opens nothing but these endpoints.
+"""
+
+import base64
+import binascii
+import json
+import zlib
+from functools import wraps
+
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from analytics.ingestion import (
+    BATCH_LIMIT,
+    BATCH_MAX_CALLS,
+    Refused,
+    ingest,
+    parse_moment,
+    record_refused_request,
+)
+from analytics.models import Workspace
+
+CORS_HEADERS = {
+    # The write key is public and no cookie is used, so any page may send events.
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def _error(status, code, message, **extra):
+    # "code" and "message" are the fields Segment's libraries read from an error.
+    return JsonResponse({"success": False, "code": code, "message": message, **extra}, status=status)
+
+
+def ingestion_endpoint(view):
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.method == "OPTIONS":
+            response = JsonResponse({})
+        elif request.method != "POST":
+            response = _error(405, "method_not_allowed", "send calls with POST")
+            response["Allow"] = "POST, OPTIONS"
+        else:
+            response = view(request, *args, **kwargs)
+        for header, value in CORS_HEADERS.items():
+            response[header] = value
+        return response
+
+    return wrapper
+
+
+def _body(request) -> bytes:
+    """The request body, un-gzipped, refusing anything over the batch limit."""
+    try:
+        raw = request.body
+    except Exception:  # RequestDataTooBig: far beyond any limit of ours
+        raise Refused("the request body is larger than 500 KB, the limit for a batch", 413)
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("gzip", "x-gzip"):
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            raw = inflater.decompress(raw, BATCH_LIMIT + 1)
+        except zlib.error:
+            raise Refused("the body is not valid gzip (Content-Encoding: gzip)") from None
+    elif encoding not in ("", "identity"):
+        raise Refused(f"unsupported Content-Encoding {encoding!r}; use gzip or none", 415)
+    if len(raw) > BATCH_LIMIT:
+        raise Refused("the request body is larger than 500 KB, the limit for a batch", 413)
+    return raw
+
+
+def _basic_auth_key(request):
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return ""
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return decoded.partition(":")[0]
+
+
+def _check_batch(calls):
+    if not isinstance(calls, list):
+        raise Refused("a batch needs 'batch': a list of calls")
+    if len(calls) > BATCH_MAX_CALLS:
+        raise Refused(
+            f"the batch has {len(calls):,} calls; a batch may hold at most "
+            f"{BATCH_MAX_CALLS:,}, so split it",
+            413,
+        )
+
+
+@ingestion_endpoint
+def ingest_call(request, call_type):
+    received_at = timezone.now()
+    header_key = _basic_auth_key(request)
+    workspace = Workspace.objects.by_write_key(header_key)
+    if header_key and workspace is None:
+        return _error(401, "unauthorized", "unknown write key")
+    body, calls = b"", None
+    try:
+        body = _body(request)
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as problem:
+            raise Refused(f"the body is not valid JSON: {problem}") from None
+        if not isinstance(payload, dict):
+            raise Refused("the body must be a JSON object")
+        workspace = workspace or Workspace.objects.by_write_key(payload.get("writeKey"))
+        if workspace is None:
+            return _error(
+                401, "unauthorized",
+                "missing or unknown write key: send it as the Basic-auth username "
+                "or as 'writeKey' in the body",
+            )
+        if call_type == "batch":
+            calls = payload.get("batch")
+            _check_batch(calls)
+        else:
+            calls = [{**payload, "type": call_type}]
+        context = payload.get("context") if call_type == "batch" else None
+        outcome = ingest(
+            workspace,
+            calls,
+            received_at=received_at,
+            batch_sent_at=parse_moment(payload.get("sentAt"), "sentAt") if call_type == "batch" else None,
+            batch_context=context if isinstance(context, dict) else None,
+        )
+    except Refused as refusal:
+        if workspace is not None:
+            record_refused_request(
+                workspace, str(refusal), body=body[:2000].decode(errors="replace"),
+                call_count=len(calls) if isinstance(calls, list) and calls else 1, received_at=received_at,
+            )
+        return _error(refusal.status, "invalid_request", str(refusal))
+    result = outcome.as_json()
+    if outcome.rejected:
+        return JsonResponse({"code": "invalid_request", "message": result["error"], **result}, status=400)
+    return JsonResponse(result)

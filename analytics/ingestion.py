@@ -1,0 +1,661 @@
+"""Ingesting Segment-compatible calls: validation, identity, groups, memberships, events.
+
+A batch is stored in one transaction with a fixed number of queries whatever its size
+(plus one per anonymous visitor merged into a known user). Every item is either stored,
+recognised as a duplicate of a stored one, or refused with a reason that is returned to
+the client and kept as an ``IngestionProblem``.
+"""
+
+import json
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+
+from analytics import traits as trait_rules
+from analytics.models import (
+    GROUP_SLOTS,
+    Event,
+    EventType,
+    Group,
+    Identity,
+    IngestionProblem,
+    Membership,
+    Person,
+    SuppressedUser,
+)
+
+CALL_LIMIT = 32 * 1024
+BATCH_LIMIT = 500 * 1024
+BATCH_MAX_CALLS = 2500
+ID_MAX_LENGTH = 255
+PAYLOAD_EXCERPT = 2000
+# The B2B SaaS spec's event for a user leaving an account ends the membership.
+ACCOUNT_REMOVED_USER = frozenset({"Account Removed User", "account_removed_user"})
+EVENT_CALLS = frozenset({EventType.TRACK, EventType.PAGE, EventType.SCREEN})
+
+
+class Refused(Exception):
+    """A call (or a whole request) that cannot be stored; the message says why."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Call:
+    """One validated call, ready to be stored."""
+
+    index: int
+    type: str
+    message_id: str
+    user_id: str
+    anonymous_id: str
+    name: str
+    timestamp: datetime
+    sent_at: datetime | None
+    properties: dict
+    context: dict
+    # Explicit group context: wire type name ("" for the default type) -> key.
+    groups: dict
+    group_type: str | None = None  # group calls: wire type name, None for the default
+    group_key: str | None = None  # group calls
+    previous_id: str | None = None  # alias calls
+    warnings: list = field(default_factory=list)
+
+    @property
+    def removes_user_from_account(self):
+        return self.type == EventType.TRACK and self.name in ACCOUNT_REMOVED_USER
+
+
+@dataclass
+class Outcome:
+    """What happened to a request's calls."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+    def as_json(self):
+        body = {
+            "success": not self.rejected,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+        }
+        if self.rejected:
+            body["error"] = (
+                f"{len(self.rejected)} call(s) refused; "
+                f"{self.stored + self.duplicates} accepted. See 'rejected'."
+            )
+            body["rejected"] = self.rejected
+        if self.warnings:
+            body["warnings"] = self.warnings
+        return body
+
+
+def _problem(index, raw, message):
+    item = {"index": index, "error": message} if index is not None else {"error": message}
+    if isinstance(raw, dict):
+        if isinstance(raw.get("messageId"), str):
+            item["messageId"] = raw["messageId"]
+        if isinstance(raw.get("type"), str):
+            item["type"] = raw["type"]
+    return item
+
+
+def excerpt(raw) -> str:
+    text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
+    return text[:PAYLOAD_EXCERPT]
+
+
+# --- validation -------------------------------------------------------------------
+
+
+def _identifier(raw, key, *, required=False, label=None):
+    label = label or key
+    value = raw.get(key)
+    if value is None or value == "":
+        if required:
+            raise Refused(f"missing {label!r}")
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise Refused(f"{label!r} must be a string, not {type(value).__name__}")
+    value = str(value)
+    if len(value) > ID_MAX_LENGTH:
+        raise Refused(f"{label!r} is {len(value)} characters; the limit is {ID_MAX_LENGTH}")
+    return value
+
+
+def _object(raw, key):
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Refused(f"{key!r} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def parse_moment(value, label):
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise Refused(f"{label!r} must be an ISO-8601 date string")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise Refused(f"{label!r} is not an ISO-8601 date: {value[:40]!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _group_context(context, warnings):
+    groups = {}
+    entries = context.get("groups")
+    if entries is not None and not isinstance(entries, dict):
+        warnings.append("context.groups must be an object of {type: key}; ignored")
+        entries = None
+    for type_name, key in (entries or {}).items():
+        try:
+            groups[str(type_name).strip().lower()] = _identifier(
+                entries, type_name, required=True, label=f"context.groups.{type_name}"
+            )
+        except Refused as problem:
+            warnings.append(f"{problem}; that group was ignored")
+    if context.get("groupId") not in (None, ""):
+        try:
+            groups[""] = _identifier(context, "groupId", label="context.groupId")
+        except Refused as problem:
+            warnings.append(f"{problem}; that group was ignored")
+    return groups
+
+
+def parse_call(raw, index, *, received_at, batch_sent_at=None, batch_context=None) -> Call:
+    """Validate one raw call; raises ``Refused`` with the reason when it cannot be stored."""
+    if not isinstance(raw, dict):
+        raise Refused(f"a call must be a JSON object, not {type(raw).__name__}")
+    size = len(json.dumps(raw, separators=(",", ":"), default=str))
+    if size > CALL_LIMIT:
+        raise Refused(f"the call is {size:,} bytes; a call may be at most 32 KB")
+    call_type = raw.get("type")
+    if call_type not in EventType.values:
+        raise Refused(
+            f"unknown call type {call_type!r}; expected one of {', '.join(EventType.values)}"
+        )
+    user_id = _identifier(raw, "userId")
+    anonymous_id = _identifier(raw, "anonymousId")
+    if not user_id and not anonymous_id:
+        raise Refused("a call needs a 'userId' or an 'anonymousId'")
+    message_id = _identifier(raw, "messageId") or f"groupsite-{uuid.uuid4()}"
+
+    context = {**(batch_context or {}), **_object(raw, "context")}
+    warnings = []
+    call = Call(
+        index=index,
+        type=call_type,
+        message_id=message_id,
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        name="",
+        timestamp=received_at,
+        sent_at=None,
+        properties={},
+        context=context,
+        groups=_group_context(context, warnings),
+        warnings=warnings,
+    )
+
+    original = parse_moment(raw.get("timestamp") or raw.get("originalTimestamp"), "timestamp")
+    call.sent_at = parse_moment(raw.get("sentAt"), "sentAt") or batch_sent_at
+    if original and call.sent_at:
+        # Segment's clock-skew correction: trust the server's clock for "now" and the
+        # client's only for the time between the event and its sending.
+        call.timestamp = received_at - (call.sent_at - original)
+    elif original:
+        call.timestamp = original
+
+    if call_type == EventType.TRACK:
+        call.name = _identifier(raw, "event", required=True)
+        call.properties = _object(raw, "properties")
+    elif call_type in (EventType.PAGE, EventType.SCREEN):
+        call.properties = _object(raw, "properties")
+        call.name = _identifier(raw, "name") or _identifier(call.properties, "name")
+    elif call_type == EventType.IDENTIFY:
+        call.properties = trait_rules.normalize(_object(raw, "traits"), trait_rules.USER_RESERVED)
+    elif call_type == EventType.GROUP:
+        call.group_key = _identifier(raw, "groupId", required=True)
+        group_traits = dict(_object(raw, "traits"))
+        type_trait = group_traits.pop("groupType", None) or group_traits.pop("group_type", None)
+        call.group_type = str(context.get("groupType") or type_trait or "").strip().lower() or None
+        call.properties = trait_rules.normalize(group_traits, trait_rules.GROUP_RESERVED)
+    elif call_type == EventType.ALIAS:
+        if not user_id:
+            raise Refused("an alias call needs the new 'userId'")
+        call.previous_id = _identifier(raw, "previousId", required=True)
+        call.properties = {"previousId": call.previous_id}
+    return call
+
+
+# --- storing ----------------------------------------------------------------------
+
+
+class _PersonState:
+    """A person as this batch sees it; ``merged_into`` follows merges made in the batch."""
+
+    __slots__ = ("person", "merged_into", "dirty", "first_seen")
+
+    def __init__(self, person, first_seen=None):
+        self.person = person
+        self.merged_into = None
+        self.dirty = False
+        self.first_seen = first_seen
+
+    def final(self):
+        state = self
+        while state.merged_into is not None:
+            state = state.merged_into
+        return state
+
+
+class _Batch:
+    def __init__(self, workspace, calls):
+        self.workspace = workspace
+        self.calls = calls
+        self.group_types = list(workspace.group_types.all())
+        self.types_by_name = {group_type.name: group_type for group_type in self.group_types}
+        self.default_type = next((t for t in self.group_types if t.is_default), None)
+        self.by_user = {}
+        self.by_anon = {}
+        self.new_identities = []  # (kind, value, state)
+        self.merges = []  # (source state, target state)
+        self.person_of = {}  # call index -> state
+        self.slots_of = defaultdict(dict)  # call index -> {slot: group id}
+        self.target_of = {}  # group call index -> (group type id, key)
+        self.warnings = defaultdict(list)  # call index -> warnings found while storing
+
+    def warn(self, call, message):
+        self.warnings[call.index].append(message)
+
+    # People --------------------------------------------------------------------
+
+    def load_people(self):
+        user_ids = {c.user_id for c in self.calls if c.user_id}
+        anon_ids = {c.anonymous_id for c in self.calls if c.anonymous_id}
+        previous_ids = {c.previous_id for c in self.calls if c.previous_id}
+        identities = Identity.objects.filter(workspace=self.workspace).filter(
+            Q(kind=Identity.Kind.USER, value__in=user_ids | previous_ids)
+            | Q(kind=Identity.Kind.ANONYMOUS, value__in=anon_ids | previous_ids)
+        )
+        states = {}
+        for identity in identities.select_related("person"):
+            state = states.setdefault(identity.person_id, _PersonState(identity.person))
+            index = self.by_user if identity.kind == Identity.Kind.USER else self.by_anon
+            index[identity.value] = state
+
+    def _new_person(self, call, user_id=None):
+        return _PersonState(
+            Person(workspace=self.workspace, user_id=user_id or None, created_at=call.timestamp),
+            first_seen=call.timestamp,
+        )
+
+    def _attach(self, kind, value, state):
+        (self.by_user if kind == Identity.Kind.USER else self.by_anon)[value] = state
+        self.new_identities.append((kind, value, state))
+
+    def _merge(self, source, target):
+        source, target = source.final(), target.final()
+        if source is target:
+            return
+        source.merged_into = target
+        target.person.set_traits({**source.person.traits, **target.person.traits})
+        target.dirty = True
+        if source.person.pk is not None:
+            self.merges.append((source, target))
+
+    def _identified(self, state, user_id):
+        state.person.user_id = user_id
+        state.dirty = True
+        self._attach(Identity.Kind.USER, user_id, state)
+
+    def resolve_person(self, call):
+        if call.type == EventType.ALIAS:
+            return self._resolve_alias(call)
+        known = self.by_user.get(call.user_id) if call.user_id else None
+        anonymous = self.by_anon.get(call.anonymous_id) if call.anonymous_id else None
+        if not call.user_id:
+            if anonymous is None:
+                anonymous = self._new_person(call)
+                self._attach(Identity.Kind.ANONYMOUS, call.anonymous_id, anonymous)
+            return anonymous.final()
+        if known is None:
+            if anonymous is not None and anonymous.final().person.user_id is None:
+                known = anonymous.final()  # the anonymous visitor identifies
+                self._identified(known, call.user_id)
+            else:
+                known = self._new_person(call, call.user_id)
+                self._attach(Identity.Kind.USER, call.user_id, known)
+        if call.anonymous_id:
+            if anonymous is None:
+                self._attach(Identity.Kind.ANONYMOUS, call.anonymous_id, known)
+            elif anonymous.final().person.user_id is None:
+                self._merge(anonymous, known)
+        return known.final()
+
+    def _resolve_alias(self, call):
+        previous = self.by_user.get(call.previous_id) or self.by_anon.get(call.previous_id)
+        current = self.by_user.get(call.user_id)
+        if current is None and previous is None:
+            current = self._new_person(call, call.user_id)
+            self._attach(Identity.Kind.USER, call.user_id, current)
+            self._attach(Identity.Kind.ANONYMOUS, call.previous_id, current)
+        elif current is None:
+            current = previous.final()
+            self._identified(current, call.user_id)
+        elif previous is None:
+            self._attach(Identity.Kind.ANONYMOUS, call.previous_id, current)
+        else:
+            self._merge(previous, current)
+        return current.final()
+
+    def save_people(self):
+        finals = {}
+        for state in list(self.by_user.values()) + list(self.by_anon.values()):
+            final = state.final()
+            finals[id(final)] = final
+        new = [s for s in finals.values() if s.person.pk is None]
+        Person.objects.bulk_create([s.person for s in new])
+        for source, target in self.merges:
+            target.final().person.absorb(source.person)
+        dirty = [s.person for s in finals.values() if s.dirty and s not in new]
+        if dirty:
+            Person.objects.bulk_update(dirty, ["user_id", "traits", "email"])
+        Identity.objects.bulk_create(
+            Identity(workspace=self.workspace, kind=kind, value=value, person=state.final().person)
+            for kind, value, state in self.new_identities
+        )
+
+    # Groups --------------------------------------------------------------------
+
+    def _group_type(self, call, wire_name):
+        group_type = self.types_by_name.get(wire_name) if wire_name else self.default_type
+        if group_type is None:
+            self.warn(
+                call,
+                f"group type {wire_name!r} is not defined in this workspace; that group was "
+                "ignored (an owner can add the type in settings)"
+                if wire_name
+                else "the workspace has no default group type for an untyped groupId; "
+                "that group was ignored",
+            )
+        return group_type
+
+    def resolve_groups(self):
+        """Find or create every group the calls name; fill ``slots_of`` and ``target_of``."""
+        wanted = {}  # call index -> {slot: (group type, key)}
+        for call in self.calls:
+            refs = {}
+            for wire_name, key in call.groups.items():
+                if (group_type := self._group_type(call, wire_name)) is not None:
+                    refs.setdefault(group_type.slot, (group_type.pk, key))
+            if call.type == EventType.GROUP:
+                if (group_type := self._group_type(call, call.group_type)) is not None:
+                    refs[group_type.slot] = (group_type.pk, call.group_key)
+                    self.target_of[call.index] = (group_type.pk, call.group_key)
+            wanted[call.index] = refs
+        pairs = {pair for refs in wanted.values() for pair in refs.values()}
+        if not pairs:
+            return {}
+        candidates = Group.objects.filter(
+            group_type_id__in={t for t, _ in pairs}, key__in={key for _, key in pairs}
+        )
+        targets = set(self.target_of.values())
+        groups = {}
+        if targets:
+            # Lock the groups whose traits this batch changes, in a fixed order.
+            locked = candidates.filter(
+                group_type_id__in={t for t, _ in targets}, key__in={key for _, key in targets}
+            )
+            for group in locked.select_for_update().order_by("pk"):
+                groups[(group.group_type_id, group.key)] = group
+        for group in candidates.exclude(pk__in=[group.pk for group in groups.values()]):
+            groups[(group.group_type_id, group.key)] = group
+        first_seen = {}
+        for call in self.calls:
+            for pair in wanted[call.index].values():
+                if pair not in groups:
+                    first_seen[pair] = min(first_seen.get(pair, call.timestamp), call.timestamp)
+        created = Group.objects.bulk_create(
+            Group(workspace=self.workspace, group_type_id=t, key=key, created_at=moment)
+            for (t, key), moment in first_seen.items()
+        )
+        groups.update({(group.group_type_id, group.key): group for group in created})
+        for index, refs in wanted.items():
+            self.slots_of[index] = {slot: groups[pair].pk for slot, pair in refs.items()}
+        return groups
+
+    def apply_group_traits(self, groups):
+        changed = {}
+        for call in self.calls:
+            if call.index not in self.target_of:
+                continue
+            group = groups[self.target_of[call.index]]
+            group.properties = trait_rules.merge(
+                group.properties, call.properties, trait_rules.GROUP_RESERVED
+            )
+            if group.last_updated is None or call.timestamp > group.last_updated:
+                group.last_updated = call.timestamp
+            changed[group.pk] = group
+        if changed:
+            Group.objects.bulk_update(changed.values(), ["properties", "last_updated"])
+
+    # Memberships ---------------------------------------------------------------
+
+    def _load_memberships(self):
+        """Memberships of this batch's people that were open at some call's moment."""
+        earliest = min(call.timestamp for call in self.calls)
+        rows = (
+            Membership.objects.filter(person_id__in={s.person.pk for s in self.person_of.values()})
+            .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=earliest))
+            .annotate(type_pk=F("group__group_type_id"))
+        )
+        memberships = defaultdict(list)
+        for membership in rows:
+            memberships[membership.person_id].append(membership)
+        return memberships
+
+    def apply_memberships(self, groups):
+        """Join groups (group calls) and leave accounts (Account Removed User), in time order."""
+        memberships = self._load_memberships()
+        type_of_slot = {t.slot: t.pk for t in self.group_types}
+        created, changed = [], {}
+        for call in sorted(self.calls, key=lambda c: c.timestamp):
+            person = self.person_of[call.index].person
+            mine = memberships[person.pk]
+            if call.index in self.target_of:
+                group = groups[self.target_of[call.index]]
+                current = next((m for m in mine if m.group_id == group.pk and m.ended_at is None), None)
+                if current is None:
+                    membership = Membership(
+                        workspace=self.workspace, person=person, group=group,
+                        started_at=call.timestamp,
+                    )
+                    membership.type_pk = group.group_type_id
+                    mine.append(membership)
+                    created.append(membership)
+                elif call.timestamp < current.started_at:
+                    current.started_at = call.timestamp
+                    changed[id(current)] = current
+            elif call.removes_user_from_account:
+                if not self.slots_of[call.index]:
+                    self.warn(
+                        call,
+                        "Account Removed User without a group in its context "
+                        "(context.groupId or context.groups); no membership was ended",
+                    )
+                left = set(self.slots_of[call.index].values())
+                for m in mine:
+                    if m.group_id in left and m.ended_at is None and m.started_at <= call.timestamp:
+                        m.ended_at = call.timestamp
+                        changed[id(m)] = m
+        Membership.objects.bulk_create(created)
+        saved = [m for m in changed.values() if m.pk and m not in created]
+        if saved:
+            Membership.objects.bulk_update(saved, ["started_at", "ended_at"])
+        self._fill_implicit_context(memberships, type_of_slot)
+
+    def _fill_implicit_context(self, memberships, type_of_slot):
+        """An event without a group of some type takes the one group of that type its
+        person was in at that moment; with several, it stays without (no guessing)."""
+        for call in self.calls:
+            if call.type not in EVENT_CALLS:
+                continue
+            slots = self.slots_of[call.index]
+            mine = memberships[self.person_of[call.index].person.pk]
+            for slot, type_pk in type_of_slot.items():
+                if slot in slots:
+                    continue
+                current = {m.group_id for m in mine if m.type_pk == type_pk and m.covers(call.timestamp)}
+                if len(current) == 1:
+                    slots[slot] = current.pop()
+
+    # Events --------------------------------------------------------------------
+
+    def save_events(self, received_at):
+        rows = []
+        for call in self.calls:
+            slots = self.slots_of[call.index]
+            rows.append(
+                Event(
+                    workspace=self.workspace,
+                    person_id=self.person_of[call.index].person.pk,
+                    type=call.type,
+                    name=call.name,
+                    timestamp=call.timestamp,
+                    received_at=received_at,
+                    sent_at=call.sent_at,
+                    message_id=call.message_id,
+                    user_id=call.user_id,
+                    anonymous_id=call.anonymous_id,
+                    properties=call.properties,
+                    context=call.context,
+                    **{f"group_{slot}_id": slots.get(slot) for slot in range(GROUP_SLOTS)},
+                )
+            )
+        stored = Event.objects.store(rows)
+        Person.objects.count_events(stored)
+        return len(stored)
+
+    def run(self, received_at):
+        self.load_people()
+        for call in self.calls:
+            self.person_of[call.index] = self.resolve_person(call)
+        for call in self.calls:
+            if call.type == EventType.IDENTIFY:
+                state = self.person_of[call.index].final()
+                state.person.set_traits(call.properties)
+                state.dirty = True
+        self.save_people()
+        for index, state in self.person_of.items():
+            self.person_of[index] = state.final()
+        groups = self.resolve_groups()
+        self.apply_group_traits(groups)
+        self.apply_memberships(groups)
+        return self.save_events(received_at)
+
+
+def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_context=None) -> Outcome:
+    """Store a request's calls; returns what was stored, refused and warned about.
+
+    Safe to repeat: calls whose messageId is already stored are counted as duplicates
+    and change nothing.
+    """
+    calls, refused = [], []
+    for index, raw in enumerate(raw_calls):
+        try:
+            calls.append(
+                parse_call(
+                    raw, index, received_at=received_at,
+                    batch_sent_at=batch_sent_at, batch_context=batch_context,
+                )
+            )
+        except Refused as refusal:
+            refused.append((index, str(refusal)))
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _store(workspace, raw_calls, calls, refused, received_at)
+        except IntegrityError:
+            # A concurrent request created the same person, identity or group: start
+            # over, now seeing what it stored. Nothing of this attempt was kept.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store(workspace, raw_calls, calls, refused, received_at):
+    refused = list(refused)
+    blocked = set(
+        SuppressedUser.objects.filter(
+            workspace=workspace, user_id__in={c.user_id for c in calls if c.user_id}
+        ).values_list("user_id", flat=True)
+    )
+    known = set(
+        Event.objects.filter(
+            workspace=workspace, message_id__in=[c.message_id for c in calls]
+        ).values_list("message_id", flat=True)
+    )
+    kept, duplicates = [], 0
+    for call in calls:
+        if call.user_id in blocked:
+            refused.append((call.index, f"user {call.user_id!r} was deleted and is blocked"))
+        elif call.message_id in known:
+            duplicates += 1
+        else:
+            known.add(call.message_id)
+            kept.append(call)
+
+    outcome = Outcome(duplicates=duplicates)
+    batch = _Batch(workspace, kept)
+    if kept:
+        outcome.stored = batch.run(received_at)
+        # Lost a race with a concurrent request carrying the same messageId.
+        outcome.duplicates += len(kept) - outcome.stored
+
+    problems = []
+    for index, reason in sorted(refused):
+        outcome.rejected.append(_problem(index, raw_calls[index], reason))
+        problems.append((IngestionProblem.Level.REJECTED, raw_calls[index], reason))
+    for call in kept:
+        for warning in call.warnings + batch.warnings[call.index]:
+            outcome.warnings.append(
+                {"index": call.index, "messageId": call.message_id, "warning": warning}
+            )
+            problems.append((IngestionProblem.Level.WARNING, raw_calls[call.index], warning))
+    IngestionProblem.objects.bulk_create(
+        IngestionProblem(
+            workspace=workspace,
+            level=level,
+            received_at=received_at,
+            call_type=str(raw.get("type", ""))[:20] if isinstance(raw, dict) else "",
+            message_id=str(raw.get("messageId", ""))[:255] if isinstance(raw, dict) else "",
+            reason=reason,
+            payload=excerpt(raw),
+        )
+        for level, raw, reason in problems
+    )
+    return outcome
+
+
+def record_refused_request(workspace, reason, *, body, call_count=1, received_at=None):
+    """Keep a whole request that was refused (bad JSON, too large) visible to the workspace."""
+    IngestionProblem.objects.create(
+        workspace=workspace,
+        level=IngestionProblem.Level.REJECTED,
+        received_at=received_at or datetime.now(UTC),
+        reason=reason,
+        call_count=call_count,
+        payload=excerpt(body),
+    )
