@@ -11,6 +11,8 @@ import json
 import zlib
 from functools import wraps
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -58,22 +60,22 @@ def ingestion_endpoint(view):
 
 
 def _body(request) -> bytes:
-    """The request body, un-gzipped, refusing anything over the batch limit."""
+    """The request body, un-gzipped (up to the server's hard cap on bodies)."""
     try:
         raw = request.body
-    except Exception:  # RequestDataTooBig: far beyond any limit of ours
-        raise Refused("the request body is larger than 500 KB, the limit for a batch", 413)
+    except RequestDataTooBig:
+        raise Refused("the request body is larger than 500 KB, the limit for a batch", 413) from None
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding in ("gzip", "x-gzip"):
         inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         try:
-            raw = inflater.decompress(raw, BATCH_LIMIT + 1)
+            raw = inflater.decompress(raw, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         except zlib.error:
             raise Refused("the body is not valid gzip (Content-Encoding: gzip)") from None
+        if inflater.unconsumed_tail:
+            raise Refused("the request body is larger than 500 KB, the limit for a batch", 413)
     elif encoding not in ("", "identity"):
         raise Refused(f"unsupported Content-Encoding {encoding!r}; use gzip or none", 415)
-    if len(raw) > BATCH_LIMIT:
-        raise Refused("the request body is larger than 500 KB, the limit for a batch", 413)
     return raw
 
 
@@ -87,6 +89,10 @@ def _basic_auth_key(request):
     except (binascii.Error, UnicodeDecodeError):
         return ""
     return decoded.partition(":")[0]
+
+
+def _too_large(body):
+    return f"the request body is {len(body):,} bytes; a batch may be at most 500 KB"
 
 
 def _check_batch(calls):
@@ -113,9 +119,15 @@ def ingest_call(request, call_type):
         try:
             payload = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as problem:
+            if len(body) > BATCH_LIMIT:
+                raise Refused(_too_large(body), 413) from None
             raise Refused(f"the body is not valid JSON: {problem}") from None
         if not isinstance(payload, dict):
             raise Refused("the body must be a JSON object")
+        if len(body) > BATCH_LIMIT:
+            # Parsed anyway, so the refusal counts every call it held.
+            calls = payload.get("batch") if call_type == "batch" else None
+            raise Refused(_too_large(body), 413)
         workspace = workspace or Workspace.objects.by_write_key(payload.get("writeKey"))
         if workspace is None:
             return _error(

@@ -81,6 +81,13 @@ class Outcome:
     rejected: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
 
+    def summary(self):
+        """One line naming the refused calls and why, for libraries that log only that."""
+        shown = "; ".join(f"#{r['index']}: {r['error']}" for r in self.rejected[:3])
+        more = f"; and {len(self.rejected) - 3} more" if len(self.rejected) > 3 else ""
+        accepted = self.stored + self.duplicates
+        return f"{len(self.rejected)} call(s) refused ({shown}{more}); {accepted} accepted"
+
     def as_json(self):
         body = {
             "success": not self.rejected,
@@ -88,10 +95,7 @@ class Outcome:
             "duplicates": self.duplicates,
         }
         if self.rejected:
-            body["error"] = (
-                f"{len(self.rejected)} call(s) refused; "
-                f"{self.stored + self.duplicates} accepted. See 'rejected'."
-            )
+            body["error"] = self.summary()
             body["rejected"] = self.rejected
         if self.warnings:
             body["warnings"] = self.warnings

@@ -1,10 +1,17 @@
 import base64
 import json
 
-
 import pytest
+from django.test import override_settings
 
 from analytics.models import GroupType, Role, User, Workspace
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    # The real hasher is slow on purpose; tests create many accounts.
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 def make_user(name):

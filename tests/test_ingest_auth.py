@@ -1,0 +1,50 @@
+import json
+
+from analytics.models import Event
+
+
+def test_write_key_as_basic_auth_username(send, workspace):
+    assert send.post("track", {"userId": "u1", "event": "E"}).status_code == 200
+    assert Event.objects.filter(workspace=workspace).count() == 1
+
+
+def test_write_key_in_the_body(client, workspace):
+    response = client.post(
+        "/v1/batch",
+        json.dumps({"writeKey": workspace.write_key, "batch": [{"type": "track", "userId": "u", "event": "E"}]}),
+        content_type="text/plain",  # what sendBeacon sends
+    )
+    assert response.status_code == 200
+    assert Event.objects.filter(workspace=workspace).count() == 1
+
+
+def test_wrong_write_key_is_refused(send):
+    response = send.post("track", {"userId": "u1", "event": "E"}, key="wk_wrong")
+    assert response.status_code == 401
+    assert response.json() == {"success": False, "code": "unauthorized", "message": "unknown write key"}
+    assert Event.objects.count() == 0
+
+
+def test_missing_write_key_is_refused(client, workspace):
+    response = client.post("/v1/track", json.dumps({"userId": "u", "event": "E"}), content_type="application/json")
+    assert response.status_code == 401
+    assert "write key" in response.json()["message"]
+
+
+def test_secret_key_does_not_send_events(send, workspace):
+    response = send.post("track", {"userId": "u1", "event": "E"}, key=workspace.secret_key)
+    assert response.status_code == 401
+
+
+def test_calls_land_in_the_write_keys_workspace_only(send, workspace, other_workspace):
+    send.post("track", {"userId": "u1", "event": "E"}, key=other_workspace.write_key)
+    assert Event.objects.filter(workspace=other_workspace).count() == 1
+    assert Event.objects.filter(workspace=workspace).count() == 0
+
+
+def test_browsers_may_send_events_from_any_origin(client):
+    response = client.options("/v1/batch", headers={"Origin": "https://app.example.com"})
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in response["Access-Control-Allow-Methods"]
+    assert "Content-Type" in response["Access-Control-Allow-Headers"]
