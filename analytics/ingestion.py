@@ -247,15 +247,20 @@ def parse_call(raw, index, *, received_at, batch_sent_at=None, batch_context=Non
 
 
 class _PersonState:
-    """A person as this batch sees it; ``merged_into`` follows merges made in the batch."""
+    """A person as this batch sees it: known by id until its row is needed.
 
-    __slots__ = ("person", "merged_into", "dirty", "first_seen")
+    ``merged_into`` follows merges decided in this batch; ``final()`` is who the person
+    ends up being.
+    """
 
-    def __init__(self, person, first_seen=None):
+    __slots__ = ("pk", "user_id", "person", "merged_into", "dirty")
+
+    def __init__(self, pk=None, user_id=None, person=None):
+        self.pk = pk
+        self.user_id = user_id
         self.person = person
         self.merged_into = None
         self.dirty = False
-        self.first_seen = first_seen
 
     def final(self):
         state = self
@@ -275,7 +280,7 @@ class _Batch:
         self.by_anon = {}
         self.new_identities = []  # (kind, value, state)
         self.merges = []  # (source state, target state)
-        self.person_of = {}  # call index -> state
+        self.person_of = {}  # call index -> person id
         self.slots_of = defaultdict(dict)  # call index -> {slot: group id}
         self.target_of = {}  # group call index -> (group type id, key)
         self.warnings = defaultdict(list)  # call index -> warnings found while storing
@@ -285,7 +290,7 @@ class _Batch:
 
     # People --------------------------------------------------------------------
 
-    def load_people(self):
+    def load_identities(self):
         user_ids = {c.user_id for c in self.calls if c.user_id}
         anon_ids = {c.anonymous_id for c in self.calls if c.anonymous_id}
         previous_ids = {c.previous_id for c in self.calls if c.previous_id}
@@ -294,16 +299,14 @@ class _Batch:
             | Q(kind=Identity.Kind.ANONYMOUS, value__in=anon_ids | previous_ids)
         )
         states = {}
-        for identity in identities.select_related("person"):
-            state = states.setdefault(identity.person_id, _PersonState(identity.person))
-            index = self.by_user if identity.kind == Identity.Kind.USER else self.by_anon
-            index[identity.value] = state
+        rows = identities.values_list("kind", "value", "person_id", "person__user_id")
+        for kind, value, person_pk, user_id in rows:
+            state = states.setdefault(person_pk, _PersonState(person_pk, user_id))
+            (self.by_user if kind == Identity.Kind.USER else self.by_anon)[value] = state
 
     def _new_person(self, call, user_id=None):
-        return _PersonState(
-            Person(workspace=self.workspace, user_id=user_id or None, created_at=call.timestamp),
-            first_seen=call.timestamp,
-        )
+        person = Person(workspace=self.workspace, user_id=user_id, created_at=call.timestamp)
+        return _PersonState(user_id=user_id, person=person)
 
     def _attach(self, kind, value, state):
         (self.by_user if kind == Identity.Kind.USER else self.by_anon)[value] = state
@@ -311,16 +314,13 @@ class _Batch:
 
     def _merge(self, source, target):
         source, target = source.final(), target.final()
-        if source is target:
-            return
-        source.merged_into = target
-        target.person.set_traits({**source.person.traits, **target.person.traits})
-        target.dirty = True
-        if source.person.pk is not None:
+        if source is not target:
+            source.merged_into = target
+            target.dirty = True
             self.merges.append((source, target))
 
     def _identified(self, state, user_id):
-        state.person.user_id = user_id
+        state.user_id = user_id
         state.dirty = True
         self._attach(Identity.Kind.USER, user_id, state)
 
@@ -335,7 +335,7 @@ class _Batch:
                 self._attach(Identity.Kind.ANONYMOUS, call.anonymous_id, anonymous)
             return anonymous.final()
         if known is None:
-            if anonymous is not None and anonymous.final().person.user_id is None:
+            if anonymous is not None and anonymous.final().user_id is None:
                 known = anonymous.final()  # the anonymous visitor identifies
                 self._identified(known, call.user_id)
             else:
@@ -344,7 +344,7 @@ class _Batch:
         if call.anonymous_id:
             if anonymous is None:
                 self._attach(Identity.Kind.ANONYMOUS, call.anonymous_id, known)
-            elif anonymous.final().person.user_id is None:
+            elif anonymous.final().user_id is None:
                 self._merge(anonymous, known)
         return known.final()
 
@@ -364,20 +364,32 @@ class _Batch:
             self._merge(previous, current)
         return current.final()
 
-    def save_people(self):
-        finals = {}
-        for state in list(self.by_user.values()) + list(self.by_anon.values()):
-            final = state.final()
-            finals[id(final)] = final
-        new = [s for s in finals.values() if s.person.pk is None]
+    def save_people(self, states):
+        """Create new people, merge, apply identify traits and attach ids, in bulk."""
+        people = {id(s): s for s in [*self.by_user.values(), *self.by_anon.values()]}.values()
+        # Rows are read only for people whose traits or ids change.
+        wanted = [s for s in people if s.person is None and (s.dirty or s.merged_into)]
+        rows = Person.objects.in_bulk([s.pk for s in wanted])
+        for state in wanted:
+            state.person = rows[state.pk]
+        for call in self.calls:
+            if call.type == EventType.IDENTIFY:
+                states[call.index].final().person.set_traits(call.properties)
+        changed = [s for s in people if s.dirty and s.merged_into is None]
+        for state in changed:
+            state.person.user_id = state.user_id
+        new = [s for s in people if s.merged_into is None and s.pk is None]
         Person.objects.bulk_create([s.person for s in new])
+        for state in new:
+            state.pk = state.person.pk
         for source, target in self.merges:
-            target.final().person.absorb(source.person)
-        dirty = [s.person for s in finals.values() if s.dirty and s not in new]
-        if dirty:
-            Person.objects.bulk_update(dirty, ["user_id", "traits", "email"])
+            if source.pk is not None:  # not a person first seen in this batch
+                target.final().person.absorb(source.person)
+        existing = [s.person for s in changed if s not in new]
+        if existing:
+            Person.objects.bulk_update(existing, ["user_id", "traits", "email"])
         Identity.objects.bulk_create(
-            Identity(workspace=self.workspace, kind=kind, value=value, person=state.final().person)
+            Identity(workspace=self.workspace, kind=kind, value=value, person_id=state.final().pk)
             for kind, value, state in self.new_identities
         )
 
@@ -461,7 +473,7 @@ class _Batch:
         """Memberships of this batch's people that were open at some call's moment."""
         earliest = min(call.timestamp for call in self.calls)
         rows = (
-            Membership.objects.filter(person_id__in={s.person.pk for s in self.person_of.values()})
+            Membership.objects.filter(person_id__in=set(self.person_of.values()))
             .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=earliest))
             .annotate(type_pk=F("group__group_type_id"))
         )
@@ -476,14 +488,14 @@ class _Batch:
         type_of_slot = {t.slot: t.pk for t in self.group_types}
         created, changed = [], {}
         for call in sorted(self.calls, key=lambda c: c.timestamp):
-            person = self.person_of[call.index].person
-            mine = memberships[person.pk]
+            person_pk = self.person_of[call.index]
+            mine = memberships[person_pk]
             if call.index in self.target_of:
                 group = groups[self.target_of[call.index]]
                 current = next((m for m in mine if m.group_id == group.pk and m.ended_at is None), None)
                 if current is None:
                     membership = Membership(
-                        workspace=self.workspace, person=person, group=group,
+                        workspace=self.workspace, person_id=person_pk, group=group,
                         started_at=call.timestamp,
                     )
                     membership.type_pk = group.group_type_id
@@ -517,7 +529,7 @@ class _Batch:
             if call.type not in EVENT_CALLS:
                 continue
             slots = self.slots_of[call.index]
-            mine = memberships[self.person_of[call.index].person.pk]
+            mine = memberships[self.person_of[call.index]]
             for slot, type_pk in type_of_slot.items():
                 if slot in slots:
                     continue
@@ -530,40 +542,35 @@ class _Batch:
     def save_events(self, received_at):
         rows = []
         for call in self.calls:
-            slots = self.slots_of[call.index]
-            rows.append(
-                Event(
-                    workspace=self.workspace,
-                    person_id=self.person_of[call.index].person.pk,
-                    type=call.type,
-                    name=call.name,
-                    timestamp=call.timestamp,
-                    received_at=received_at,
-                    sent_at=call.sent_at,
-                    message_id=call.message_id,
-                    user_id=call.user_id,
-                    anonymous_id=call.anonymous_id,
-                    properties=call.properties,
-                    context=call.context,
-                    **{f"group_{slot}_id": slots.get(slot) for slot in range(GROUP_SLOTS)},
-                )
-            )
+            row = {
+                "workspace_id": self.workspace.pk,
+                "person_id": self.person_of[call.index],
+                "type": call.type,
+                "name": call.name,
+                "timestamp": call.timestamp,
+                "received_at": received_at,
+                "sent_at": call.sent_at,
+                "message_id": call.message_id,
+                "user_id": call.user_id,
+                "anonymous_id": call.anonymous_id,
+                "properties": call.properties,
+                "context": call.context,
+            }
+            for slot, group_pk in self.slots_of[call.index].items():
+                row[f"group_{slot}_id"] = group_pk
+            rows.append(row)
         stored = Event.objects.store(rows)
         Person.objects.count_events(stored)
         return len(stored)
 
     def run(self, received_at):
-        self.load_people()
-        for call in self.calls:
-            self.person_of[call.index] = self.resolve_person(call)
+        self.load_identities()
+        states = {call.index: self.resolve_person(call) for call in self.calls}
         for call in self.calls:
             if call.type == EventType.IDENTIFY:
-                state = self.person_of[call.index].final()
-                state.person.set_traits(call.properties)
-                state.dirty = True
-        self.save_people()
-        for index, state in self.person_of.items():
-            self.person_of[index] = state.final()
+                states[call.index].final().dirty = True
+        self.save_people(states)
+        self.person_of = {index: state.final().pk for index, state in states.items()}
         groups = self.resolve_groups()
         self.apply_group_traits(groups)
         self.apply_memberships(groups)

@@ -217,6 +217,22 @@ class GroupQuerySet(models.QuerySet):
             return self
         return self.filter(Q(key__icontains=text) | Q(properties__name__icontains=text))
 
+    def with_member_count(self):
+        """Annotate ``member_count``: the people currently in each group (open memberships)."""
+        current = (
+            Membership.objects.filter(group=models.OuterRef("pk"), ended_at__isnull=True)
+            .order_by()
+            .values("group")
+            .annotate(n=models.Count("*"))
+            .values("n")
+        )
+        # A subquery rather than a join, so a page of groups counts its own members only.
+        return self.annotate(member_count=Coalesce(models.Subquery(current), 0))
+
+    def recently_updated_first(self):
+        """Latest group call first; groups only seen in event context last; then by key."""
+        return self.order_by(F("last_updated").desc(nulls_last=True), "key")
+
 
 class Group(models.Model):
     workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="groups")
@@ -296,6 +312,9 @@ class PersonQuerySet(models.QuerySet):
         return self.filter(
             Q(user_id__icontains=text) | Q(email__icontains=text) | Q(traits__name__icontains=text)
         )
+
+    def recently_seen_first(self):
+        return self.order_by(F("last_seen_at").desc(nulls_last=True), "-pk")
 
 
 class Person(models.Model):
@@ -446,8 +465,8 @@ class EventQuerySet(models.QuerySet):
     def newest_first(self):
         return self.order_by("-timestamp", "-id")
 
-    def store(self, events) -> list[tuple[int, object]]:
-        """Insert unsaved events in bulk, skipping any whose message id is already stored.
+    def store(self, rows: list[dict]) -> list[tuple[int, object]]:
+        """Insert events given as {field attname: value}, skipping stored message ids.
 
         Returns (person id, timestamp) of each event actually inserted. On PostgreSQL
         the rows go through COPY into a staging table, then one INSERT ... ON CONFLICT
@@ -456,32 +475,29 @@ class EventQuerySet(models.QuerySet):
         if connection.vendor != "postgresql":
             # SQLite runs writers one at a time, so no message id can appear
             # between the caller's duplicate check and this insert.
-            self.bulk_create(events, ignore_conflicts=True)
-            return [(event.person_id, event.timestamp) for event in events]
-        columns = [f.column for f in Event._meta.concrete_fields if not f.primary_key]
-        attnames = [f.attname for f in Event._meta.concrete_fields if not f.primary_key]
-        json_columns = {
-            f.attname for f in Event._meta.concrete_fields if isinstance(f, models.JSONField)
-        }
-        column_list = ", ".join(columns)
+            self.bulk_create([Event(**row) for row in rows], ignore_conflicts=True)
+            return [(row["person_id"], row["timestamp"]) for row in rows]
+        fields = [f for f in Event._meta.concrete_fields if not f.primary_key]
+        columns = ", ".join(f.column for f in fields)
+        getters = [
+            (lambda row, name=f.attname: Jsonb(row[name]))
+            if isinstance(f, models.JSONField)
+            else (lambda row, name=f.attname: row.get(name))
+            for f in fields
+        ]
+        table = Event._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS event_staging AS "
-                f"SELECT {column_list} FROM {Event._meta.db_table} WITH NO DATA"
+                f"SELECT {columns} FROM {table} WITH NO DATA"
             )
-            with cursor.copy(f"COPY event_staging ({column_list}) FROM STDIN") as copy:
-                for event in events:
-                    copy.write_row(
-                        [
-                            Jsonb(getattr(event, name)) if name in json_columns else getattr(event, name)
-                            for name in attnames
-                        ]
-                    )
+            with cursor.copy(f"COPY event_staging ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([get(row) for get in getters])
             cursor.execute(
-                f"WITH staged AS (DELETE FROM event_staging RETURNING {column_list}) "
-                f"INSERT INTO {Event._meta.db_table} ({column_list}) "
-                f"SELECT {column_list} FROM staged ON CONFLICT DO NOTHING "
-                f"RETURNING person_id, timestamp"
+                f"WITH staged AS (DELETE FROM event_staging RETURNING {columns}) "
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM staged "
+                "ON CONFLICT DO NOTHING RETURNING person_id, timestamp"
             )
             return cursor.fetchall()
 
@@ -527,7 +543,9 @@ class Event(models.Model):
     class Meta:
         constraints = [
             # Exactly-once delivery: clients retry freely, the database keeps one copy.
-            models.UniqueConstraint(fields=["workspace", "message_id"], name="event_message_id_unique"),
+            # message_id leads so duplicate checks use this index whatever the planner
+            # believes about a workspace's size.
+            models.UniqueConstraint(fields=["message_id", "workspace"], name="event_message_id_unique"),
         ]
         indexes = [
             models.Index(fields=["workspace", "timestamp"], name="event_workspace_time"),
