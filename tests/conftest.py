@@ -89,3 +89,41 @@ class Sender:
 @pytest.fixture
 def send(client, workspace):
     return Sender(client, workspace)
+
+
+class Api:
+    """Calls the read and delete API (/api/v1/...) with a workspace's secret key."""
+
+    def __init__(self, client, key):
+        self.client = client
+        self.key = key
+
+    def get(self, path, **params):
+        return self.client.get(f"/api/v1/{path}", query_params=params, headers=self._auth())
+
+    def delete(self, path, **params):
+        return self.client.delete(f"/api/v1/{path}", query_params=params, headers=self._auth())
+
+    def follow(self, url):
+        """GET a URL the API returned (a next, previous or events link)."""
+        return self.client.get(url, headers=self._auth())
+
+    def _auth(self):
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@pytest.fixture
+def api(client, workspace):
+    """The API as alice's workspace sees it."""
+    return Api(client, workspace.secret_key)
+
+
+@pytest.fixture
+def charlie_api(client, other_workspace):
+    """The API as charlie's workspace (the outsider's) sees it."""
+    return Api(client, other_workspace.secret_key)
+
+
+@pytest.fixture
+def charlie_send(client, other_workspace):
+    return Sender(client, other_workspace)
