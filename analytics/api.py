@@ -168,7 +168,7 @@ def group_type_json(group_type):
 
 
 def group_json(group):
-    """A group; its queryset needs ``with_member_count()`` and its group type loaded."""
+    """A group; its queryset needs its group type loaded."""
     return {
         "type": group.group_type.name,
         "key": group.key,
@@ -264,7 +264,6 @@ def _group(workspace, type_name, key):
     group = (
         Group.objects.filter(workspace=workspace, group_type__name=type_name.lower(), key=key)
         .select_related("group_type")
-        .with_member_count()
         .first()
     )
     if group is None:
@@ -342,7 +341,6 @@ def groups(request, type_name):
     group_type = _group_type(request.workspace, type_name)
     found = (
         group_type.groups.search(request.GET.get("search"))
-        .with_member_count()
         .recently_updated_first()
     )
     return JsonResponse(paginate(request, found, group_json))

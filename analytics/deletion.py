@@ -11,12 +11,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from analytics.models import (
     Event,
     EventType,
+    Group,
     Identity,
+    IngestionProblem,
     Membership,
     Person,
     SuppressedUser,
@@ -158,6 +160,18 @@ def _memberships_left_alone(ids):
     )
 
 
+def _delete_refused_calls(summaries, workspace_of):
+    """Refused calls and warnings kept for these people go with them."""
+    sent_by = Q()
+    for summary in summaries:
+        mine = Q(workspace_id=workspace_of[summary.person_id]) & (
+            Q(user_id__in=summary.user_ids) | Q(anonymous_id__in=summary.anonymous_ids)
+        )
+        sent_by |= mine
+    if summaries:
+        IngestionProblem.objects.filter(sent_by).delete()
+
+
 def summarize_deletion(person: Person, *, suppress: bool = False) -> DeletionSummary:
     """What ``delete_person(person, suppress=...)`` would remove, removing nothing."""
     summaries = summarize_people(Person.objects.filter(pk=person.pk), suppress=suppress)
@@ -184,7 +198,16 @@ def delete_people(
             people = Person.objects.filter(pk__in=list(workspace_of))
         summaries = summarize_people(people, suppress=suppress)
         if not dry_run:
+            Group.objects.add_members(
+                dict(
+                    Membership.objects.filter(person__in=people, ended_at__isnull=True)
+                    .order_by()
+                    .values_list("group_id")
+                    .annotate(n=-Count("*"))
+                )
+            )
             people.delete()
+            _delete_refused_calls(summaries, workspace_of)
             if suppress:
                 SuppressedUser.objects.bulk_create(
                     [

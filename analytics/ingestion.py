@@ -8,7 +8,7 @@ the client and kept as an ``IngestionProblem``.
 
 import json
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -520,6 +520,9 @@ class _Batch:
         saved = [m for m in changed.values() if m.pk and m not in created]
         if saved:
             Membership.objects.bulk_update(saved, ["started_at", "ended_at"])
+        joined = Counter(m.group_id for m in created if m.ended_at is None)
+        joined.subtract(m.group_id for m in saved if m.ended_at is not None)
+        Group.objects.add_members(joined)
         self._fill_implicit_context(memberships, type_of_slot)
 
     def _fill_implicit_context(self, memberships, type_of_slot):
@@ -618,10 +621,11 @@ def _store(workspace, raw_calls, calls, refused, received_at):
             workspace=workspace, message_id__in=[c.message_id for c in calls]
         ).values_list("message_id", flat=True)
     )
-    kept, duplicates = [], 0
+    kept, duplicates, blocked_calls = [], 0, set()
     for call in calls:
         if call.user_id in blocked:
             refused.append((call.index, f"user {call.user_id!r} was deleted and is blocked"))
+            blocked_calls.add(call.index)
         elif call.message_id in known:
             duplicates += 1
         else:
@@ -638,26 +642,46 @@ def _store(workspace, raw_calls, calls, refused, received_at):
     problems = []
     for index, reason in sorted(refused):
         outcome.rejected.append(_problem(index, raw_calls[index], reason))
-        problems.append((IngestionProblem.Level.REJECTED, raw_calls[index], reason))
+        problems.append(
+            _problem_row(
+                workspace, IngestionProblem.Level.REJECTED, raw_calls[index], reason, received_at,
+                # The point of blocking a deleted user is to keep nothing they send.
+                keep_payload=index not in blocked_calls,
+            )
+        )
     for call in kept:
         for warning in call.warnings + batch.warnings[call.index]:
             outcome.warnings.append(
                 {"index": call.index, "messageId": call.message_id, "warning": warning}
             )
-            problems.append((IngestionProblem.Level.WARNING, raw_calls[call.index], warning))
-    IngestionProblem.objects.bulk_create(
-        IngestionProblem(
-            workspace=workspace,
-            level=level,
-            received_at=received_at,
-            call_type=str(raw.get("type", ""))[:20] if isinstance(raw, dict) else "",
-            message_id=str(raw.get("messageId", ""))[:255] if isinstance(raw, dict) else "",
-            reason=reason,
-            payload=excerpt(raw),
-        )
-        for level, raw, reason in problems
-    )
+            problems.append(
+                _problem_row(
+                    workspace, IngestionProblem.Level.WARNING, raw_calls[call.index], warning,
+                    received_at,
+                )
+            )
+    IngestionProblem.objects.bulk_create(problems)
     return outcome
+
+
+def _problem_row(workspace, level, raw, reason, received_at, *, keep_payload=True):
+    fields = raw if isinstance(raw, dict) else {}
+
+    def text(key, limit):
+        value = fields.get(key)
+        return str(value)[:limit] if isinstance(value, (str, int, float)) else ""
+
+    return IngestionProblem(
+        workspace=workspace,
+        level=level,
+        received_at=received_at,
+        call_type=text("type", 20),
+        message_id=text("messageId", 255),
+        user_id=text("userId", 255),
+        anonymous_id=text("anonymousId", 255),
+        reason=reason,
+        payload=excerpt(raw) if keep_payload else "",
+    )
 
 
 def record_refused_request(workspace, reason, *, body, call_count=1, received_at=None):

@@ -25,6 +25,11 @@ GROUP_SLOTS = 10
 class User(AbstractUser):
     """A dashboard account. The username is the email address."""
 
+    # Where the dashboard opens next time, on any device.
+    last_workspace = models.ForeignKey(
+        "Workspace", models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
 
 def new_write_key():
     return "wk_" + secrets.token_urlsafe(24)
@@ -57,6 +62,8 @@ class Workspace(models.Model):
     write_key = models.CharField(max_length=64, unique=True, default=new_write_key)
     secret_key_hash = models.CharField(max_length=64, unique=True, editable=False)
     secret_key_hint = models.CharField(max_length=8, editable=False)
+    # People whose email is at one of these domains are the workspace's own staff.
+    internal_domains = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = WorkspaceQuerySet.as_manager()
@@ -217,17 +224,21 @@ class GroupQuerySet(models.QuerySet):
             return self
         return self.filter(Q(key__icontains=text) | Q(properties__name__icontains=text))
 
-    def with_member_count(self):
-        """Annotate ``member_count``: the people currently in each group (open memberships)."""
-        current = (
-            Membership.objects.filter(group=models.OuterRef("pk"), ended_at__isnull=True)
-            .order_by()
-            .values("group")
-            .annotate(n=models.Count("*"))
-            .values("n")
-        )
-        # A subquery rather than a join, so a page of groups counts its own members only.
-        return self.annotate(member_count=Coalesce(models.Subquery(current), 0))
+    def add_members(self, changes: dict[int, int]):
+        """Apply {group id: change in current members} to ``member_count``."""
+        changes = {pk: n for pk, n in changes.items() if n}
+        if not changes:
+            return
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {Group._meta.db_table} AS g SET member_count = g.member_count + v.n "
+                    "FROM unnest(%s::bigint[], %s::int[]) AS v(id, n) WHERE g.id = v.id",
+                    [list(changes), list(changes.values())],
+                )
+            return
+        for pk, n in changes.items():
+            Group.objects.filter(pk=pk).update(member_count=F("member_count") + n)
 
     def recently_updated_first(self):
         """Latest group call first; groups only seen in event context last; then by key."""
@@ -242,6 +253,9 @@ class Group(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # The latest group call that touched it; None for a group only seen in event context.
     last_updated = models.DateTimeField(null=True, blank=True)
+    # People in it now (open memberships), kept by ingestion and deletion so that
+    # listing and sorting 100,000 groups never counts memberships.
+    member_count = models.PositiveIntegerField(default=0)
 
     objects = GroupQuerySet.as_manager()
 
@@ -250,7 +264,11 @@ class Group(models.Model):
             models.UniqueConstraint(fields=["group_type", "key"], name="group_key_unique"),
         ]
         indexes = [
-            models.Index(fields=["group_type", "-last_updated"], name="group_last_updated"),
+            models.Index(
+                F("group_type"), F("last_updated").desc(nulls_last=True), F("key"),
+                name="group_last_updated",
+            ),
+            models.Index(F("group_type"), F("member_count").desc(), name="group_member_count"),
         ]
 
     def __str__(self):
@@ -260,13 +278,6 @@ class Group(models.Model):
     def name(self):
         return self.properties.get("name") or ""
 
-    def events(self):
-        return Event.objects.filter(**{self.group_type.slot_field: self})
-
-    def current_members(self):
-        return Person.objects.filter(
-            memberships__group=self, memberships__ended_at__isnull=True
-        )
 
 
 class PersonQuerySet(models.QuerySet):
@@ -339,7 +350,9 @@ class Person(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["workspace", "-last_seen_at"], name="person_last_seen"),
+            models.Index(
+                F("workspace"), F("last_seen_at").desc(nulls_last=True), name="person_last_seen"
+            ),
             models.Index(fields=["workspace", "email"], name="person_email"),
         ]
 
@@ -363,22 +376,26 @@ class Person(models.Model):
         """
         Event.objects.filter(person=other).update(person=self)
         Identity.objects.filter(person=other).update(person=self)
-        for membership in other.memberships.filter(ended_at__isnull=True):
-            mine = self.memberships.filter(group_id=membership.group_id, ended_at__isnull=True)
-            if mine.exists():
-                mine.filter(started_at__gt=membership.started_at).update(
-                    started_at=membership.started_at
-                )
-                membership.delete()
+        mine = dict(
+            self.memberships.filter(ended_at__isnull=True).values_list("group_id", "pk")
+        )
+        doubled = {}
+        for membership in other.memberships.filter(ended_at__isnull=True, group_id__in=mine):
+            # Both were in the group: keep one membership, from the earlier start.
+            Membership.objects.filter(
+                pk=mine[membership.group_id], started_at__gt=membership.started_at
+            ).update(started_at=membership.started_at)
+            membership.delete()
+            doubled[membership.group_id] = -1
+        Group.objects.add_members(doubled)
         other.memberships.update(person=self)
         self.set_traits({**other.traits, **self.traits})
+        seen = Value(other.last_seen_at) if other.last_seen_at else F("last_seen_at")
         Person.objects.filter(pk=self.pk).update(
             traits=self.traits,
             email=self.email,
             event_count=F("event_count") + other.event_count,
-            last_seen_at=Greatest("last_seen_at", other.last_seen_at)
-            if other.last_seen_at
-            else F("last_seen_at"),
+            last_seen_at=Coalesce(Greatest("last_seen_at", seen), seen),
         )
         other.delete()
 
@@ -586,6 +603,9 @@ class IngestionProblem(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     call_type = models.CharField(max_length=20, blank=True, default="")
     message_id = models.CharField(max_length=255, blank=True, default="")
+    # Who sent it, so that deleting a person also deletes what they sent that was refused.
+    user_id = models.CharField(max_length=255, blank=True, default="")
+    anonymous_id = models.CharField(max_length=255, blank=True, default="")
     reason = models.TextField()
     # How many calls this row stands for (a whole refused batch is one row).
     call_count = models.PositiveIntegerField(default=1)

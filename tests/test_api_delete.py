@@ -11,6 +11,7 @@ from analytics.deletion import delete_people_by_email_domain, summarize_deletion
 from analytics.models import (
     Event,
     Group,
+    IngestionProblem,
     Identity,
     Membership,
     Person,
@@ -296,7 +297,9 @@ def test_deleting_people_by_domain_costs_the_same_queries_for_any_number(people,
         *(
             {"type": "identify", "userId": f"s{n}", "traits": {"email": f"s{n}@staff.io"}}
             for n in range(12)
-        )
+        ),
+        # Members of a group, like the people of the other domain.
+        *({"type": "group", "userId": f"s{n}", "groupId": "staff"} for n in range(12)),
     )
     with CaptureQueriesContext(connection) as two:
         delete_people_by_email_domain(workspace, "acme.io")
@@ -374,3 +377,30 @@ def test_a_failure_after_the_delete_keeps_everything(
         identities,
     )
     assert not SuppressedUser.objects.exists()
+
+
+def test_deleting_a_member_lowers_the_member_count(api, send, company):
+    send.batch(
+        {"type": "group", "userId": "keep", "groupId": "acme"},
+        {"type": "group", "userId": "staff", "groupId": "acme"},
+    )
+    api.delete("people/staff")
+    assert Group.objects.get(key="acme").member_count == 1
+
+
+def test_deleting_a_person_deletes_their_refused_calls(api, send, workspace):
+    send.batch({"type": "track", "userId": "staff", "messageId": "no-event"})
+    send.batch({"type": "track", "userId": "staff", "event": "E", "context": {"groups": {"planet": "x"}}})
+    send.batch({"type": "track", "userId": "other", "messageId": "other-no-event"})
+    assert IngestionProblem.objects.count() == 3
+    api.delete("people/staff")
+    assert list(IngestionProblem.objects.values_list("message_id", flat=True)) == ["other-no-event"]
+
+
+def test_calls_of_a_blocked_user_are_counted_but_not_kept(api, send, workspace):
+    send.batch({"type": "identify", "userId": "staff", "traits": {"email": "me@staff.io"}})
+    api.delete("people/staff", suppress="true")
+    send.batch({"type": "identify", "userId": "staff", "traits": {"email": "me@staff.io"}})
+    problem = IngestionProblem.objects.get()
+    assert problem.reason == "user 'staff' was deleted and is blocked"
+    assert problem.payload == ""

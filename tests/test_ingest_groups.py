@@ -187,3 +187,21 @@ def test_workspace_may_have_ten_group_types(workspace):
         GroupType.create(workspace=workspace, name=f"type{n}")
     assert workspace.group_types.count() == 10
     assert sorted(workspace.group_types.values_list("slot", flat=True)) == list(range(10))
+
+
+def test_member_count_follows_joins_and_removals(send, company):
+    send.batch(group("acme", user="u1"), group("acme", user="u2"), group("acme", user="u2", minutes=3))
+    assert Group.objects.get(key="acme").member_count == 2
+    send.batch(track("Account Removed User", user="u2", minutes=10, context={"groupId": "acme"}))
+    assert Group.objects.get(key="acme").member_count == 1
+    send.batch(group("acme", user="u2", minutes=20))
+    assert Group.objects.get(key="acme").member_count == 2
+
+
+def test_member_count_when_an_anonymous_member_identifies_as_a_member(send, company):
+    send.batch(group("acme", user="u1"))
+    send.batch({"type": "group", "anonymousId": "a1", "groupId": "acme", "timestamp": at(1)})
+    assert Group.objects.get(key="acme").member_count == 2
+    send.batch({"type": "identify", "userId": "u1", "anonymousId": "a1"})
+    assert Group.objects.get(key="acme").member_count == 1
+    assert Membership.objects.get().started_at == T0
