@@ -11,7 +11,7 @@ import secrets
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models import F, Q, Value
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from psycopg.types.json import Jsonb
 from django.utils import timezone
@@ -43,6 +43,11 @@ def hash_key(key: str) -> str:
     # Keys are 256-bit random tokens, so a plain digest is enough to make the stored
     # value useless to a reader of the database while keeping lookups indexed.
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _by_pk(values: dict, output_field):
+    """An expression worth ``values[pk]`` for each row, for one UPDATE of many rows."""
+    return Case(*(When(pk=pk, then=Value(v)) for pk, v in values.items()), output_field=output_field)
 
 
 class WorkspaceQuerySet(models.QuerySet):
@@ -225,20 +230,12 @@ class GroupQuerySet(models.QuerySet):
         return self.filter(Q(key__icontains=text) | Q(properties__name__icontains=text))
 
     def add_members(self, changes: dict[int, int]):
-        """Apply {group id: change in current members} to ``member_count``."""
+        """Apply {group id: change in current members} to ``member_count``, in one query."""
         changes = {pk: n for pk, n in changes.items() if n}
-        if not changes:
-            return
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {Group._meta.db_table} AS g SET member_count = g.member_count + v.n "
-                    "FROM unnest(%s::bigint[], %s::int[]) AS v(id, n) WHERE g.id = v.id",
-                    [list(changes), list(changes.values())],
-                )
-            return
-        for pk, n in changes.items():
-            Group.objects.filter(pk=pk).update(member_count=F("member_count") + n)
+        if changes:
+            self.filter(pk__in=changes).update(
+                member_count=F("member_count") + _by_pk(changes, models.IntegerField())
+            )
 
     def recently_updated_first(self):
         """Latest group call first; groups only seen in event context last; then by key."""
@@ -264,10 +261,8 @@ class Group(models.Model):
             models.UniqueConstraint(fields=["group_type", "key"], name="group_key_unique"),
         ]
         indexes = [
-            models.Index(
-                F("group_type"), F("last_updated").desc(nulls_last=True), F("key"),
-                name="group_last_updated",
-            ),
+            # On PostgreSQL, migration 0002 also indexes (group type, last_updated DESC
+            # NULLS LAST, key) for the default order of /groups; SQLite cannot.
             models.Index(F("group_type"), F("member_count").desc(), name="group_member_count"),
         ]
 
@@ -299,22 +294,12 @@ class PersonQuerySet(models.QuerySet):
             totals[person_id] = (count + 1, max(latest, moment))
         if not totals:
             return
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {Person._meta.db_table} AS p "
-                    "SET event_count = p.event_count + v.n, "
-                    "last_seen_at = GREATEST(p.last_seen_at, v.latest) "
-                    "FROM unnest(%s::bigint[], %s::int[], %s::timestamptz[]) AS v(id, n, latest) "
-                    "WHERE p.id = v.id",
-                    [list(totals), [n for n, _ in totals.values()], [t for _, t in totals.values()]],
-                )
-            return
-        for person_id, (count, latest) in totals.items():
-            self.filter(pk=person_id).update(
-                event_count=F("event_count") + count,
-                last_seen_at=Greatest(Coalesce("last_seen_at", Value(latest)), Value(latest)),
-            )
+        latest = _by_pk({pk: t for pk, (_, t) in totals.items()}, models.DateTimeField())
+        self.filter(pk__in=totals).update(
+            event_count=F("event_count")
+            + _by_pk({pk: n for pk, (n, _) in totals.items()}, models.IntegerField()),
+            last_seen_at=Coalesce(Greatest("last_seen_at", latest), latest),
+        )
 
     def search(self, text):
         text = (text or "").strip()
@@ -350,9 +335,8 @@ class Person(models.Model):
             ),
         ]
         indexes = [
-            models.Index(
-                F("workspace"), F("last_seen_at").desc(nulls_last=True), name="person_last_seen"
-            ),
+            # On PostgreSQL, migration 0002 also indexes (workspace, last_seen_at DESC
+            # NULLS LAST) for the default order of the People list; SQLite cannot.
             models.Index(fields=["workspace", "email"], name="person_email"),
         ]
 

@@ -10,7 +10,7 @@ from conftest import Sender
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql",
-    reason="SQLite (the development database) updates counters one person at a time",
+    reason="SQLite (the development database) splits bulk inserts at its parameter limit",
 )
 
 
