@@ -45,9 +45,35 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _by_pk(values: dict, output_field):
-    """An expression worth ``values[pk]`` for each row, for one UPDATE of many rows."""
-    return Case(*(When(pk=pk, then=Value(v)) for pk, v in values.items()), output_field=output_field)
+def _update_counters(queryset, pks, *, add, latest=None):
+    """One UPDATE of many rows: add to counters, and keep the latest of moments.
+
+    ``add`` and ``latest`` map a column to its values, in the order of ``pks``. This runs
+    in the hot path of ingestion, so on PostgreSQL the values travel as arrays (one
+    parameter per column) rather than as a CASE expression per row built by the ORM.
+    """
+    model, pks, latest = queryset.model, list(pks), latest or {}
+    if connection.vendor == "postgresql":
+        sets = [f"{name} = t.{name} + v.{name}" for name in add]
+        sets += [f"{name} = GREATEST(t.{name}, v.{name})" for name in latest]
+        arrays = ["%s::int[]"] * len(add) + ["%s::timestamptz[]"] * len(latest)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {model._meta.db_table} AS t SET {', '.join(sets)} "
+                f"FROM unnest(%s::bigint[], {', '.join(arrays)}) "
+                f"AS v(id, {', '.join([*add, *latest])}) WHERE t.id = v.id",
+                [pks, *add.values(), *latest.values()],
+            )
+        return
+
+    def by_pk(name, values):
+        whens = (When(pk=pk, then=Value(value)) for pk, value in zip(pks, values))
+        return Case(*whens, output_field=model._meta.get_field(name))
+
+    changes = {name: F(name) + by_pk(name, values) for name, values in add.items()}
+    for name, values in latest.items():
+        changes[name] = Coalesce(Greatest(name, by_pk(name, values)), by_pk(name, values))
+    queryset.filter(pk__in=pks).update(**changes)
 
 
 class WorkspaceQuerySet(models.QuerySet):
@@ -233,9 +259,7 @@ class GroupQuerySet(models.QuerySet):
         """Apply {group id: change in current members} to ``member_count``, in one query."""
         changes = {pk: n for pk, n in changes.items() if n}
         if changes:
-            self.filter(pk__in=changes).update(
-                member_count=F("member_count") + _by_pk(changes, models.IntegerField())
-            )
+            _update_counters(self, changes, add={"member_count": list(changes.values())})
 
     def recently_updated_first(self):
         """Latest group call first; groups only seen in event context last; then by key."""
@@ -292,14 +316,13 @@ class PersonQuerySet(models.QuerySet):
         for person_id, moment in stored:
             count, latest = totals.get(person_id, (0, moment))
             totals[person_id] = (count + 1, max(latest, moment))
-        if not totals:
-            return
-        latest = _by_pk({pk: t for pk, (_, t) in totals.items()}, models.DateTimeField())
-        self.filter(pk__in=totals).update(
-            event_count=F("event_count")
-            + _by_pk({pk: n for pk, (n, _) in totals.items()}, models.IntegerField()),
-            last_seen_at=Coalesce(Greatest("last_seen_at", latest), latest),
-        )
+        if totals:
+            _update_counters(
+                self,
+                totals,
+                add={"event_count": [n for n, _ in totals.values()]},
+                latest={"last_seen_at": [moment for _, moment in totals.values()]},
+            )
 
     def search(self, text):
         text = (text or "").strip()
