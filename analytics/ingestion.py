@@ -36,6 +36,7 @@ PAYLOAD_EXCERPT = 2000
 # The B2B SaaS spec's event for a user leaving an account ends the membership.
 ACCOUNT_REMOVED_USER = frozenset({"Account Removed User", "account_removed_user"})
 EVENT_CALLS = frozenset({EventType.TRACK, EventType.PAGE, EventType.SCREEN})
+CALL_TYPES = frozenset(EventType.values)
 
 
 class Refused(Exception):
@@ -185,7 +186,7 @@ def parse_call(raw, index, *, received_at, batch_sent_at=None, batch_context=Non
     if size > CALL_LIMIT:
         raise Refused(f"the call is {size:,} bytes; a call may be at most 32 KB")
     call_type = raw.get("type")
-    if call_type not in EventType.values:
+    if call_type not in CALL_TYPES:
         raise Refused(
             f"unknown call type {call_type!r}; expected one of {', '.join(EventType.values)}"
         )
