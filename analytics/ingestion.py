@@ -17,7 +17,6 @@ from django.db.models import F, Q
 
 from analytics import traits as trait_rules
 from analytics.models import (
-    GROUP_SLOTS,
     Event,
     EventType,
     Group,

@@ -5,8 +5,12 @@ Everything a workspace collects is scoped to it and deleted with it by the datab
 Python-side collection of millions of rows.
 """
 
+import base64
+import binascii
 import hashlib
+import json
 import secrets
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
@@ -255,6 +259,14 @@ class GroupQuerySet(models.QuerySet):
             return self
         return self.filter(Q(key__icontains=text) | Q(properties__name__icontains=text))
 
+    def labels(self, events) -> dict[int, tuple[str, str]]:
+        """{group id: (type name, key)} of every group in these events' context, one query."""
+        ids = {pk for event in events for pk in event.group_ids().values()}
+        if not ids:
+            return {}
+        rows = self.filter(pk__in=ids).values_list("pk", "group_type__name", "key")
+        return {pk: (type_name, key) for pk, type_name, key in rows}
+
     def add_members(self, changes: dict[int, int]):
         """Apply {group id: change in current members} to ``member_count``, in one query."""
         changes = {pk: n for pk, n in changes.items() if n}
@@ -489,6 +501,17 @@ class EventQuerySet(models.QuerySet):
     def newest_first(self):
         return self.order_by("-timestamp", "-id")
 
+    def older_than(self, cursor: str):
+        """Events after ``cursor`` in newest-first order; ValueError for a bad cursor."""
+        try:
+            moment, pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+            moment = datetime.fromisoformat(moment)
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+            raise ValueError("invalid cursor") from None
+        if not isinstance(pk, int) or moment.tzinfo is None:
+            raise ValueError("invalid cursor")
+        return self.filter(Q(timestamp__lt=moment) | Q(timestamp=moment, pk__lt=pk))
+
     def store(self, rows: list[dict]) -> list[tuple[int, object]]:
         """Insert events given as {field attname: value}, skipping stored message ids.
 
@@ -586,6 +609,12 @@ class Event(models.Model):
 
     def __str__(self):
         return f"{self.type} {self.name}".strip()
+
+    @property
+    def cursor(self) -> str:
+        """Where a newest-first page that ends with this event stops (see ``older_than``)."""
+        position = json.dumps([self.timestamp.isoformat(), self.pk])
+        return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
 
     def group_ids(self):
         """{slot: group id} of the groups in this event's context."""

@@ -1,0 +1,91 @@
+"""Pages of recent events for the group and person profiles ("load more" by cursor)."""
+
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from analytics.models import Event, EventType, Group, Membership
+
+PAGE_SIZE = 30
+
+
+@dataclass
+class TimelineEvent:
+    event: Event
+    groups: list  # [(type name, key)] of its group context
+    unassigned: bool = False  # shown in a group's timeline though it has no group of that type
+
+    @property
+    def details(self):
+        """The first few properties, for a one-line summary."""
+        return list(self.event.properties.items())[:3]
+
+
+@dataclass
+class Timeline:
+    """One newest-first page of events and the cursor of the next page, if any."""
+
+    entries: list = field(default_factory=list)
+    next_cursor: str | None = None
+    include_unassigned: bool = False
+
+    @classmethod
+    def _page(cls, queryset, *, marks_slot=None, include_unassigned=False, hide_group=None):
+        events = list(queryset[: PAGE_SIZE + 1])
+        more, events = len(events) > PAGE_SIZE, events[:PAGE_SIZE]
+        labels = Group.objects.labels(events)
+        entries = [
+            TimelineEvent(
+                event=event,
+                groups=[
+                    labels[pk] for pk in event.group_ids().values() if pk in labels and pk != hide_group
+                ],
+                unassigned=marks_slot is not None and getattr(event, marks_slot) is None,
+            )
+            for event in events
+        ]
+        return cls(
+            entries=entries,
+            next_cursor=events[-1].cursor if more else None,
+            include_unassigned=include_unassigned,
+        )
+
+    @classmethod
+    def for_person(cls, person, *, before=None):
+        return cls._page(_older(person.events.newest_first(), before))
+
+    @classmethod
+    def for_group(cls, group, *, include_unassigned=False, before=None):
+        """Events in the group's context; with ``include_unassigned``, also its current
+        members' events that carry no group of this type (marked as such)."""
+        slot = group.group_type.slot_field
+        in_group = _older(Event.objects.in_group(group), before).newest_first()
+        if not include_unassigned:
+            return cls._page(in_group, hide_group=group.pk)
+        members = Membership.objects.filter(group=group, ended_at__isnull=True).values("person")
+        unassigned = _older(
+            Event.objects.filter(
+                person__in=members,
+                type__in=[EventType.TRACK, EventType.PAGE, EventType.SCREEN],
+                **{f"{slot}__isnull": True},
+            ),
+            before,
+        ).newest_first()
+        if connection.features.supports_slicing_ordering_in_compound:
+            # Each side stops at a page, read newest first from its own index.
+            in_group, unassigned = in_group[: PAGE_SIZE + 1], unassigned[: PAGE_SIZE + 1]
+        else:
+            in_group, unassigned = in_group.order_by(), unassigned.order_by()
+        both = in_group.union(unassigned, all=True).order_by("-timestamp", "-id")
+        return cls._page(
+            both, marks_slot=f"{slot}_id", include_unassigned=True, hide_group=group.pk
+        )
+
+
+def _older(queryset, cursor):
+    if not cursor:
+        return queryset
+    try:
+        return queryset.older_than(cursor)
+    except ValueError:
+        return queryset.none()

@@ -1,0 +1,18 @@
+"""The dashboard's views, one module per section: workspace, groups, people, settings.
+
+Every view checks access first (``workspace_for``), asks the models for what it shows
+and renders one template; an htmx request gets only the partial it targets, and every
+page also works without JavaScript.
+"""
+
+
+def partial(request, template, fragments):
+    """The template, or only the fragment an htmx request targets (``template#name``).
+
+    ``fragments`` maps the id of an element a request may target to the name of the
+    template partial that renders it. A history-restore request gets the whole page.
+    """
+    htmx = request.htmx
+    if htmx and not htmx.history_restore_request and htmx.target in fragments:
+        return f"{template}#{fragments[htmx.target]}"
+    return template

@@ -1,0 +1,94 @@
+"""The groups browser: a tab per group type, and the group profile."""
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django_tables2 import RequestConfig
+
+from analytics.access import workspace_for
+from analytics.models import Group
+from analytics.tables import GroupTable, MemberTable
+from analytics.timeline import Timeline
+from analytics.views import partial
+
+GROUPS_PER_PAGE = 50
+MEMBERS_PER_PAGE = 25
+
+
+@login_required
+def groups(request, type_name=None):
+    workspace = workspace_for(request)
+    group_types = list(workspace.group_types.all())
+    if type_name is None:
+        if not group_types:
+            return render(request, "analytics/groups.html", {"section": "groups"})
+        return redirect("groups", group_types[0].name)
+    group_type = next((t for t in group_types if t.name == type_name), None)
+    if group_type is None:
+        raise Http404(f"No group type {type_name!r} in this workspace.")
+    counts = dict(
+        Group.objects.filter(workspace=workspace)
+        .order_by()
+        .values_list("group_type")
+        .annotate(n=Count("*"))
+    )
+    search = request.GET.get("q", "").strip()
+    table = GroupTable(
+        group_type.groups.search(search).recently_updated_first(), group_type=group_type
+    )
+    RequestConfig(request, paginate={"per_page": GROUPS_PER_PAGE}).configure(table)
+    template = partial(
+        request, "analytics/groups.html", {"groups-table": "table", "groups-panel": "panel"}
+    )
+    return render(
+        request,
+        template,
+        {
+            "section": "groups",
+            "group_types": [(t, counts.get(t.pk, 0)) for t in group_types],
+            "group_type": group_type,
+            "table": table,
+            "search": search,
+            "total": counts.get(group_type.pk, 0),
+        },
+    )
+
+
+@login_required
+def group(request, type_name, key):
+    workspace = workspace_for(request)
+    group = get_object_or_404(
+        Group.objects.select_related("group_type"),
+        workspace=workspace,
+        group_type__name=type_name,
+        key=key,
+    )
+    members = MemberTable(
+        group.memberships.filter(ended_at__isnull=True)
+        .select_related("person")
+        .order_by("-started_at", "-pk"),
+        internal_domains=workspace.internal_domains,
+    )
+    RequestConfig(request, paginate={"per_page": MEMBERS_PER_PAGE}).configure(members)
+    timeline = Timeline.for_group(
+        group,
+        include_unassigned=request.GET.get("unassigned") == "1",
+        before=request.GET.get("before"),
+    )
+    template = partial(
+        request,
+        "analytics/group.html",
+        {"members-table": "members", "timeline": "timeline", "timeline-more": "timeline_page"},
+    )
+    return render(
+        request,
+        template,
+        {
+            "section": "groups",
+            "group": group,
+            "group_type": group.group_type,
+            "table": members,
+            "timeline": timeline,
+        },
+    )

@@ -1,0 +1,107 @@
+"""The group profile: properties, current members, and events in the group's context."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from analytics.timeline import PAGE_SIZE
+
+
+@pytest.fixture
+def alice_client(client, alice, workspace):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def acme(send, company):
+    send.batch(
+        {"type": "identify", "userId": "ann", "traits": {"name": "Ann", "email": "ann@acme.io"},
+         "timestamp": "2026-02-01T09:00:00Z"},
+        {"type": "group", "userId": "ann", "groupId": "acme", "timestamp": "2026-02-01T10:00:00Z",
+         "traits": {"name": "Acme Inc", "plan": "enterprise", "seats": 120}},
+        {"type": "group", "userId": "bo", "groupId": "acme", "timestamp": "2026-02-03T10:00:00Z"},
+        {"type": "group", "userId": "bo", "groupId": "globex", "timestamp": "2026-02-03T11:00:00Z"},
+        {"type": "track", "userId": "ann", "event": "Report Viewed", "timestamp": "2026-02-05T10:00:00Z"},
+        {"type": "track", "userId": "bo", "event": "Invite Sent", "timestamp": "2026-02-06T10:00:00Z"},
+        {"type": "track", "userId": "bo", "event": "Dashboard Created", "timestamp": "2026-02-07T10:00:00Z",
+         "context": {"groupId": "acme"}},
+    )
+
+
+def test_profile_shows_all_properties(alice_client, acme):
+    page = alice_client.get("/groups/company/acme").content.decode()
+    assert "<h1>Acme Inc</h1>" in page
+    for name, value in (("name", "Acme Inc"), ("plan", "enterprise"), ("seats", "120")):
+        assert f"<dt>{name}</dt><dd>{value}</dd>" in page
+
+
+def test_profile_lists_current_members_with_joined_and_last_seen(alice_client, acme, send):
+    send.batch({"type": "track", "userId": "bo", "event": "Account Removed User",
+                "timestamp": "2026-02-08T10:00:00Z", "context": {"groupId": "acme"}})
+    page = alice_client.get("/groups/company/acme").content.decode()
+    members = page.split('id="members-table"')[1].split("</table>")[0]
+    assert ">Ann</a>" in members and "ann@acme.io" in members
+    assert "Feb 1, 2026" in members  # joined
+    assert "Feb 5, 2026 10:00" in members  # last seen
+    assert ">bo</a>" not in members  # left the account
+
+
+def test_timeline_shows_events_in_the_groups_context(alice_client, acme):
+    page = alice_client.get("/groups/company/acme").content.decode()
+    timeline = page.split('id="timeline"')[1]
+    assert "Report Viewed" in timeline  # ann is only in acme: the event took acme
+    assert "Dashboard Created" in timeline  # explicit context
+    assert "Invite Sent" not in timeline  # bo is in two companies: no company
+
+
+def test_switch_adds_members_events_without_a_company_marked(alice_client, acme):
+    page = alice_client.get("/groups/company/acme", {"unassigned": "1"}).content.decode()
+    timeline = page.split('id="timeline"')[1]
+    invite = timeline.split("Invite Sent")[1].split("</li>")[0]
+    assert "no company" in invite
+    report = timeline.split("Report Viewed")[1].split("</li>")[0]
+    assert "no company" not in report
+    assert timeline.index("Dashboard Created") < timeline.index("Invite Sent") < timeline.index("Report Viewed")
+
+
+def test_load_more_pages_through_events(alice_client, acme, send):
+    send.batch(*(
+        {"type": "track", "userId": "ann", "event": f"Step {n:02d}", "timestamp": f"2026-03-01T10:{n:02d}:00Z"}
+        for n in range(PAGE_SIZE + 5)
+    ))
+    first = alice_client.get("/groups/company/acme").content.decode()
+    assert f"Step {PAGE_SIZE + 4:02d}" in first and "Step 04" not in first
+    cursor = first.split('hx-get="?before=')[1].split('"')[0]
+    more = alice_client.get(
+        "/groups/company/acme", {"before": cursor}, headers={"HX-Request": "true", "HX-Target": "timeline-more"}
+    ).content.decode()
+    assert "<html" not in more
+    assert "Step 04" in more and "Step 00" in more and "Report Viewed" in more
+    assert f"Step {PAGE_SIZE + 4:02d}" not in more
+
+
+def test_outsider_cannot_open_group_profile(client, charlie, acme):
+    client.force_login(charlie)
+    assert client.get("/groups/company/acme").status_code == 404
+
+
+def test_keys_with_slashes_open(alice_client, send, company):
+    send.batch({"type": "group", "userId": "u", "groupId": "org/eu/1", "traits": {"name": "EU"}})
+    assert "<h1>EU</h1>" in alice_client.get("/groups/company/org/eu/1").content.decode()
+
+
+def test_profile_queries_do_not_grow_with_members_or_events(alice_client, acme, send):
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert alice_client.get("/groups/company/acme", {"unassigned": "1"}).status_code == 200
+        return len(captured)
+
+    before = queries()
+    send.batch(*(
+        {"type": "group", "userId": f"m{n}", "groupId": "acme"} for n in range(20)
+    ), *(
+        {"type": "track", "userId": f"m{n}", "event": "E", "context": {"groups": {"company": "acme", "team": f"t{n}"}}}
+        for n in range(20)
+    ))
+    assert queries() == before

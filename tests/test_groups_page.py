@@ -1,0 +1,175 @@
+"""The groups browser: a tab per group type, the table, and the group profile."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from analytics.models import Role, Workspace
+
+
+@pytest.fixture
+def alice_client(client, alice, workspace):
+    client.force_login(alice)
+    return client
+
+
+def companies(send, n, **traits):
+    send.batch(
+        *(
+            {"type": "group", "userId": f"u{i}", "groupId": f"co-{i:03d}",
+             "traits": {"name": f"Company {i:03d}", **traits}, "timestamp": f"2026-01-01T00:{i % 60:02d}:00Z"}
+            for i in range(n)
+        )
+    )
+
+
+def test_groups_opens_the_first_type(alice_client):
+    response = alice_client.get("/groups")
+    assert response.status_code == 302
+    assert response["Location"] == "/groups/company"
+
+
+def test_tab_per_group_type_with_counts(alice_client, send):
+    companies(send, 3)
+    send.batch({"type": "group", "userId": "u1", "groupId": "growth", "context": {"groupType": "team"}})
+    page = alice_client.get("/groups/company").content.decode()
+    assert 'href="/groups/company"' in page and 'href="/groups/team"' in page
+    assert 'aria-selected="true">Companies <span class="n">3</span>' in page
+    assert 'aria-selected="false">Teams <span class="n">1</span>' in page
+    assert "co-000" in page and "growth" not in page.split("<table")[1]
+
+
+def test_table_shows_key_properties_last_updated_and_members(alice_client, send):
+    send.batch(
+        {"type": "group", "userId": "u1", "groupId": "acme", "timestamp": "2026-03-04T05:06:00Z",
+         "traits": {"name": "Acme", "plan": "pro", "seats": 10, "industry": "Retail"}},
+        {"type": "group", "userId": "u2", "groupId": "acme", "timestamp": "2026-03-04T05:06:00Z"},
+    )
+    page = alice_client.get("/groups/company").content.decode()
+    row = page.split('<a href="/groups/company/acme">')[1].split("</tr>")[0]
+    assert "Acme" in row
+    assert "<b>name</b> Acme" in row and "<b>plan</b> pro" in row and "<b>seats</b> 10" in row
+    assert "industry" not in row.split("+1 more")[0]  # only the first three properties
+    assert "+1 more" in row
+    assert "Mar 4, 2026 05:06" in row
+    assert '<td class="num">2</td>' in row
+
+
+def test_long_property_values_are_truncated(alice_client, send):
+    send.batch({"type": "group", "userId": "u1", "groupId": "acme", "traits": {"note": "x" * 200}})
+    page = alice_client.get("/groups/company").content.decode()
+    assert "x" * 200 not in page.split("<table")[1].split("title=")[0]
+    assert "x" * 31 + "…" in page
+
+
+def test_search_by_key_or_name(alice_client, send):
+    companies(send, 3)
+    send.batch({"type": "group", "userId": "u9", "groupId": "zz-9", "traits": {"name": "Initech"}})
+    page = alice_client.get("/groups/company", {"q": "initech"}).content.decode()
+    assert "zz-9" in page and "co-001" not in page
+    page = alice_client.get("/groups/company", {"q": "CO-00"}).content.decode()
+    assert "co-001" in page and "zz-9" not in page
+
+
+def test_pages_of_fifty(alice_client, send):
+    companies(send, 55)
+    first = alice_client.get("/groups/company").content.decode()
+    assert first.count('<td class="key">') == 50
+    assert "1–50 of 55" in first
+    second = alice_client.get("/groups/company", {"page": 2}).content.decode()
+    assert second.count('<td class="key">') == 5
+
+
+def test_sort_by_members(alice_client, send):
+    send.batch(
+        *({"type": "group", "userId": f"u{i}", "groupId": "big"} for i in range(3)),
+        {"type": "group", "userId": "u9", "groupId": "small"},
+    )
+    ascending = alice_client.get("/groups/company", {"sort": "member_count"}).content.decode()
+    assert ascending.index("/groups/company/small") < ascending.index("/groups/company/big")
+    descending = alice_client.get("/groups/company", {"sort": "-member_count"}).content.decode()
+    assert descending.index("/groups/company/big") < descending.index("/groups/company/small")
+
+
+def test_htmx_table_request_gets_the_table_only(alice_client, send):
+    companies(send, 3)
+    response = alice_client.get(
+        "/groups/company", {"q": "co-001"}, headers={"HX-Request": "true", "HX-Target": "groups-table"}
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div class="table-container" id="groups-table"')
+    assert "co-001" in html and "<html" not in html
+
+
+def test_htmx_tab_switch_gets_the_panel_with_its_tabs(alice_client, send):
+    send.batch({"type": "group", "userId": "u1", "groupId": "growth", "context": {"groupType": "team"}})
+    html = alice_client.get(
+        "/groups/team", headers={"HX-Request": "true", "HX-Target": "groups-panel"}
+    ).content.decode()
+    assert html.lstrip().startswith('<div id="groups-panel">')
+    assert 'aria-selected="true">Teams' in html and "growth" in html and "<html" not in html
+
+
+def test_history_restore_gets_the_whole_page(alice_client):
+    html = alice_client.get(
+        "/groups/team",
+        headers={"HX-Request": "true", "HX-Target": "groups-panel", "HX-History-Restore-Request": "true"},
+    ).content.decode()
+    assert "<html" in html
+
+
+def test_empty_type_tells_how_to_send_a_group_call(alice_client, workspace):
+    page = alice_client.get("/groups/team").content.decode()
+    assert "No teams yet" in page
+    assert workspace.write_key in page
+    assert "analytics.group(" in page and '"groupType": "team"' in page
+
+
+def test_unknown_type_is_404(alice_client):
+    assert alice_client.get("/groups/planet").status_code == 404
+
+
+def test_outsider_sees_nothing(client, charlie, workspace, send):
+    companies(send, 1)
+    client.force_login(charlie)
+    assert client.get("/groups/company").status_code == 404
+    assert client.get("/groups/company/co-000").status_code == 404
+
+
+def test_outsider_with_a_workspace_of_their_own_cannot_open_alices_groups(client, charlie, other_workspace, send):
+    companies(send, 1)
+    client.force_login(charlie)
+    assert client.get("/groups/company/co-000").status_code == 404
+    assert "co-000" not in client.get("/groups/company").content.decode()
+
+
+def test_logged_out_visitor_is_sent_to_log_in(client):
+    response = client.get("/groups/company")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_groups_page_queries_do_not_grow_with_page_size(alice_client, send):
+    companies(send, 60)
+
+    def queries(per_page):
+        with CaptureQueriesContext(connection) as captured:
+            assert alice_client.get("/groups/company", {"per_page": per_page}).status_code == 200
+        return len(captured)
+
+    assert queries(5) == queries(50)
+
+
+def test_switching_workspace_is_remembered(client, bob, workspace, alice):
+    second, _ = Workspace.create(name="Beta", owner=alice, group_types=("account",))
+    second.add_member(bob, Role.MEMBER)
+    client.force_login(bob)
+    assert client.get("/groups").headers["Location"] == "/groups/company"
+    client.post("/workspace", {"workspace": second.slug})
+    assert client.get("/groups").headers["Location"] == "/groups/account"
+    bob.refresh_from_db()
+    assert bob.last_workspace == second
+
+
+def test_cannot_switch_to_someone_elses_workspace(client, charlie, workspace, other_workspace):
+    client.force_login(charlie)
+    assert client.post("/workspace", {"workspace": workspace.slug}).status_code == 404
