@@ -1,0 +1,717 @@
+"""Realistic fake B2B product data, stored through the real ingestion path.
+
+``generate`` invents a customer base and about 90 days of its activity, then sends it as
+Segment calls, in time order and in batches, to ``ingest``: what is stored is exactly
+what live clients would have produced. The customer base holds companies with teams,
+people who mostly belong to one company, a share of people in several companies (as in
+Slack or GitHub), internal staff who joined customers' accounts (the impersonation case),
+anonymous visitors (some of whom sign up later) and people removed from their account.
+Only server-side events name their company (``context.groupId`` or ``context.groups``);
+the rest rely on implicit context, so the events of people in several companies stay
+without a company, as they do in real data.
+
+The same seed gives the same data; timestamps are relative to ``until``.
+"""
+
+import math
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from operator import itemgetter
+
+from django.db import connection
+from django.utils import timezone
+
+from analytics.ingestion import ingest
+from analytics.models import Event, Group, GroupType, Identity, Membership, Person
+
+BATCH_SIZE = 2500
+INTERNAL_DOMAIN = "groupsite.dev"
+WINDOW_DAYS = 90
+DAY = 86400.0
+HOUR = 3600.0
+
+# Shares of the customer base; see ``_Cast``.
+MULTI_COMPANY_SHARE = 0.08
+REMOVED_SHARE = 0.02
+SIGNED_UP_AFTER_VISITS_SHARE = 0.25
+UPGRADED_COMPANY_SHARE = 0.05
+VISITORS_PER_PERSON = 0.05
+PAGE_SHARE = 0.2
+
+COMPANY_WORDS = (
+    "Acme Globex Initech Umbrella Hooli Vandelay Stark Wayne Cyberdyne Soylent Tyrell Wonka "
+    "Aperture Massive Dunder Nakatomi Monarch Blue Red Green Silver Golden North South Bright "
+    "Swift Clear Deep High Iron Quantum Stellar Polar Lunar Solar Rapid True Nimbus Vertex Apex "
+    "Summit Harbor Cedar Maple Pine Oak River Stone Falcon Orbit Pixel Vector Signal Atlas "
+    "Beacon Cobalt Delta Ember Fjord Granite Indigo Juniper Kestrel Lumen Meridian"
+).split()
+COMPANY_STEMS = (
+    "Data Cloud Logic Works Wave Byte Path Point Stack Forge Flow Grid Leaf Link Mind Nest "
+    "Peak Shift Sky Spark Sphere Bridge Field Gate Line Mark Port Scale Sense Track"
+).split()
+COMPANY_SUFFIXES = (
+    "Inc", "Labs", "Systems", "Technologies", "Group", "Software", "Analytics", "Health",
+    "Financial", "Logistics", "Media", "Studio", "Partners", "Robotics", "Energy", "AI",
+)
+TLDS = (".com", ".com", ".com", ".io", ".co", ".ai", ".dev")
+INDUSTRIES = (
+    "Software", "Financial Services", "Healthcare", "Retail", "Education", "Manufacturing",
+    "Media", "Logistics", "Real Estate", "Nonprofit", "Telecommunications", "Energy",
+)
+PLANS = ("free", "starter", "pro", "enterprise")
+PLAN_WEIGHTS = (40, 30, 20, 10)
+TEAM_NAMES = (
+    "Engineering", "Product", "Design", "Sales", "Marketing", "Customer Success", "Support",
+    "Operations", "Finance", "Data",
+)
+FIRST_NAMES = (
+    "Ada Alan Alice Amara Ana Andre Anika Ben Bilal Carla Carlos Chen Chloe Dana David Diego "
+    "Elena Emma Erik Fatima Felix Grace Hana Hugo Ian Ines Ivan Jade James Jana Javier Jin "
+    "Julia Kai Karim Kenji Laura Leo Lina Lucas Maya Mei Mia Mohamed Nadia Naomi Nina Noah "
+    "Olga Omar Paula Priya Rafael Ravi Rosa Sam Sara Sofia Tariq Tom Uma Victor Wei Yara Yusuf Zoe"
+).split()
+LAST_NAMES = (
+    "Adams Ahmed Alvarez Anderson Bauer Becker Brown Chen Costa Dubois Eriksson Fischer Garcia "
+    "Gomez Gupta Hansen Hernandez Ito Jensen Johnson Kim Kowalski Kumar Larsen Lee Lopez Martin "
+    "Meyer Moreau Murphy Nakamura Nguyen Novak Okafor Olsen Patel Perez Petrov Rossi Santos "
+    "Schmidt Silva Singh Smith Suzuki Tanaka Taylor Thomas Wagner Walker Wang Weber Williams "
+    "Wilson Wong Yamamoto Young Zhang"
+).split()
+TITLES = (
+    "Software Engineer", "Product Manager", "Designer", "Data Analyst", "Marketing Manager",
+    "Account Executive", "Customer Success Manager", "Engineering Manager", "Head of Growth",
+    "Operations Lead", "Support Engineer", "CTO", "VP Product",
+)
+ROLES, ROLE_WEIGHTS = ("admin", "member", "viewer"), (15, 70, 15)
+STAFF_TITLES = ("Support Engineer", "Solutions Engineer", "Customer Success Manager", "Founder")
+USER_AGENTS = (
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.5 Safari/605.1.15"
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Safari/537.36"
+    ),
+    "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0",
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Safari/537.36"
+    ),
+)
+APP_URL = "https://app.groupsite.dev"
+BROWSER_LIBRARY = {"name": "analytics.js", "version": "next-1.70.0"}
+SERVER_LIBRARY = {"name": "analytics-python", "version": "2.4.0"}
+
+REPORT_TYPES = ("trend", "funnel", "retention", "table")
+FEATURES = ("ai_chart", "csv_export", "filters", "saved_views", "alerts", "sql_editor", "sharing")
+
+
+def _ref(rng, prefix, spread=5000):
+    return f"{prefix}_{rng.randrange(1, spread)}"
+
+
+# name, weight, sent by the product's server (and so naming the account), properties
+TRACK_EVENTS = (
+    ("Report Viewed", 30, False,
+     lambda r: {"report_id": _ref(r, "rep"), "report_type": r.choice(REPORT_TYPES)}),
+    ("Feature Used", 25, False, lambda r: {"feature": r.choice(FEATURES)}),
+    ("Dashboard Viewed", 15, False, lambda r: {"dashboard_id": _ref(r, "dash", 800)}),
+    ("Search Performed", 8, False, lambda r: {"results": r.randrange(0, 60)}),
+    ("Comment Added", 4, False,
+     lambda r: {"report_id": _ref(r, "rep"), "length": r.randrange(5, 400)}),
+    ("Report Created", 5, True,
+     lambda r: {"report_id": _ref(r, "rep"), "report_type": r.choice(REPORT_TYPES)}),
+    ("Dashboard Created", 3, True,
+     lambda r: {"dashboard_id": _ref(r, "dash", 800), "widgets": r.randrange(1, 12)}),
+    ("Report Exported", 3, True,
+     lambda r: {"report_id": _ref(r, "rep"), "format": r.choice(("csv", "pdf", "png"))}),
+    ("Invite Sent", 2, True,
+     lambda r: {"invitee_role": r.choice(("member", "member", "admin", "viewer"))}),
+    ("Alert Created", 1.5, True, lambda r: {"threshold": r.randrange(1, 1000)}),
+    ("Integration Connected", 0.5, True,
+     lambda r: {"integration": r.choice(("slack", "salesforce", "hubspot", "bigquery", "github"))}),
+)
+TRACK_WEIGHTS = tuple(weight for _, weight, _, _ in TRACK_EVENTS)
+APP_PAGES = (
+    ("Dashboards", "/dashboards"), ("Reports", "/reports"), ("Report", "/reports/{}"),
+    ("Dashboard", "/dashboards/{}"), ("Settings", "/settings"), ("Members", "/settings/members"),
+    ("Billing", "/settings/billing"),
+)
+APP_PAGE_WEIGHTS = (20, 20, 25, 20, 6, 5, 4)
+MARKETING_PAGES = (
+    ("Home", "/"), ("Pricing", "/pricing"), ("Blog", "/blog/{}"), ("Docs", "/docs/{}"),
+    ("Sign Up", "/signup"),
+)
+MARKETING_PAGE_WEIGHTS = (35, 25, 20, 12, 8)
+REFERRERS = (
+    "https://www.google.com/", "https://news.ycombinator.com/", "https://www.linkedin.com/", ""
+)
+
+
+def _hour_weights():
+    """How likely someone is at work at each local hour of a weekday."""
+    weights = [0.03] * 7 + [0.3, 0.8, 1, 1, 1, 0.7, 1, 1, 1, 1, 0.9, 0.5, 0.3, 0.25, 0.2, 0.1, 0.05]
+    return [sum(weights[: hour + 1]) for hour in range(24)]
+
+
+HOURS = range(24)
+HOUR_CUM_WEIGHTS = _hour_weights()
+WEEKEND_SHARE = 0.15
+
+# Kinds of scheduled call.
+IDENTIFY, JOIN, LEAVE, UPGRADE, ACTIVITY, VISIT = range(6)
+
+
+@dataclass(eq=False)
+class _Company:
+    key: str
+    domain: str
+    traits: dict
+    utc_offset: int
+    founder: "_Person | None" = None
+    teams: list = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class _Team:
+    key: str
+    name: str
+    company: _Company
+
+
+@dataclass(eq=False)
+class _Person:
+    user_id: str
+    traits: dict
+    home: _Company
+    start: float
+    end: float
+    activity: float
+    user_agent: str
+    number: int
+    seed: int  # of the random stream of its activity
+    team: _Team | None = None
+    anonymous_id: str = ""
+    staff: bool = False
+
+
+@dataclass(eq=False)
+class _Visitor:
+    anonymous_id: str
+    user_agent: str
+
+
+@dataclass
+class Summary:
+    """What ``generate`` invented and what ingestion made of it."""
+
+    companies: int = 0
+    teams: int = 0
+    people: int = 0
+    staff: int = 0
+    multi_company: int = 0
+    visitors: int = 0
+    removed: int = 0
+    calls: int = 0
+    sent: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    problems: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rate(self):
+        return self.stored / self.seconds if self.seconds else 0.0
+
+
+def default_sizes(events):
+    """(companies, people) for a workspace of ``events`` calls."""
+    return max(1, events // 100), max(5, events // 20)
+
+
+class _Cast:
+    """The invented customer base and the schedule of its calls, in time order."""
+
+    def __init__(self, rng, *, companies, people, internal_domain, until):
+        self.rng = rng
+        self.until = until
+        self.since = until - WINDOW_DAYS * DAY
+        self.keys = set()
+        self.domains = set()
+        self.schedule = []  # (timestamp, kind, who, what)
+        self.multi_company = set()
+        self.person_count = 0
+        self.companies = [self._company() for _ in range(companies)]
+        self.internal = self._company(
+            name=internal_domain.split(".")[0].capitalize(), domain=internal_domain
+        )
+        self.internal.traits.update(plan="enterprise", industry="Software")
+        staff_count = max(2, min(25, people // 200))
+        self.people = self._customers(max(1, people - staff_count))
+        self.staff = [self._staff() for _ in range(staff_count)]
+        self.people += self.staff
+        self.teams = self._teams()
+        self._multi_company()
+        self.removed = self._removals()
+        self._upgrades()
+        self.visitors = self._visitors()
+
+    # The cast ------------------------------------------------------------------
+
+    def _unique(self, make):
+        while (key := make()) in self.keys:
+            pass
+        self.keys.add(key)
+        return key
+
+    def _company(self, name=None, domain=None):
+        rng = self.rng
+        if name is None:
+            first, stem = rng.choice(COMPANY_WORDS), rng.choice(COMPANY_STEMS)
+            name = f"{first} {stem} {rng.choice(COMPANY_SUFFIXES)}"
+            base, tld, n = (first + stem).lower(), rng.choice(TLDS), 1
+            domain = base + tld
+            while domain in self.domains:
+                n += 1
+                domain = f"{base}{n}{tld}"
+        self.domains.add(domain)
+        employees = int(rng.lognormvariate(3.5, 1.4)) + 1
+        created = self.since - rng.uniform(0, 1500) * DAY
+        traits = {
+            "name": name,
+            "plan": rng.choices(PLANS, PLAN_WEIGHTS)[0],
+            "industry": rng.choice(INDUSTRIES),
+            "employees": employees,
+            "website": f"https://{domain}",
+            "createdAt": _iso(created),
+        }
+        key = self._unique(lambda: f"acc_{rng.getrandbits(48):012x}")
+        return _Company(key=key, domain=domain, traits=traits, utc_offset=rng.randrange(-8, 10))
+
+    def _person(self, home, start, *, staff=False):
+        rng = self.rng
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        local = f"{first}.{last}".lower()
+        if rng.random() < 0.2:
+            local += str(rng.randrange(2, 99))
+        traits = {
+            "email": f"{local}@{home.domain}",
+            "name": f"{first} {last}",
+            "firstName": first,
+            "lastName": last,
+            "title": rng.choice(STAFF_TITLES if staff else TITLES),
+            "role": "admin" if home.founder is None else rng.choices(ROLES, ROLE_WEIGHTS)[0],
+            "createdAt": _iso(start),
+        }
+        person = _Person(
+            user_id=self._unique(lambda: f"usr_{rng.getrandbits(48):012x}"),
+            traits=traits,
+            home=home,
+            start=start,
+            end=self.until,
+            activity=rng.lognormvariate(0, 1) * (0.5 if staff else 1),
+            user_agent=rng.choice(USER_AGENTS),
+            number=self.person_count,
+            seed=rng.getrandbits(64),
+            staff=staff,
+        )
+        self.person_count += 1
+        if home.founder is None:
+            home.founder = person
+        self._add(start, IDENTIFY, person)
+        self._add(start + 1, JOIN, person, home)
+        return person
+
+    def _signup_time(self):
+        # Most of the base was there before the window; the rest signed up during it.
+        if self.rng.random() < 0.7:
+            return self.since + self.rng.uniform(0, 3 * DAY)
+        return self.since + self.rng.uniform(0, (WINDOW_DAYS - 2) * DAY)
+
+    def _customers(self, count):
+        rng = self.rng
+        companies = self.companies
+        # Founders first, one a company, then company sizes with a long tail.
+        weights = [rng.paretovariate(1.2) for _ in companies]
+        homes = companies[:count]
+        homes += rng.choices(companies, weights, k=max(0, count - len(companies)))
+        people = []
+        for home in homes:
+            start = self._signup_time()
+            if home.founder is not None:
+                start = max(start, home.founder.start + 600)
+            people.append(self._person(home, start))
+            if start > self.since + 3 * DAY and rng.random() < SIGNED_UP_AFTER_VISITS_SHARE:
+                self._visits_before_signup(people[-1])
+        # With more companies than people, people sign up to the companies left over.
+        for n, company in enumerate(companies[count:]):
+            person = people[n % len(people)]
+            self._join_later(person, company)
+        return people
+
+    def _staff(self):
+        rng = self.rng
+        person = self._person(self.internal, self.since + rng.uniform(0, 2 * DAY), staff=True)
+        customers = self.companies
+        for company in rng.sample(customers, min(len(customers), rng.randrange(2, 11))):
+            joined = self._join_later(person, company)
+            if rng.random() < 0.5 and joined + 5 * DAY < self.until:
+                # Left again once the customer's issue was solved.
+                self._add(joined + rng.uniform(HOUR, 5 * DAY), LEAVE, person, company)
+        return person
+
+    def _join_later(self, person, company):
+        joined = person.start + 2 + self.rng.random() * max(60, (person.end - person.start) * 0.8)
+        self._add(joined, JOIN, person, company)
+        self.multi_company.add(person)
+        return joined
+
+    def _visits_before_signup(self, person):
+        person.anonymous_id = _uuid(self.rng)
+        for _ in range(self.rng.randrange(1, 5)):
+            self._add(person.start - self.rng.uniform(120, 3 * DAY), VISIT, person)
+
+    def _teams(self):
+        rng = self.rng
+        members = {}
+        for person in self.people:
+            members.setdefault(person.home, []).append(person)
+        teams = []
+        for company, people in members.items():
+            names = rng.sample(TEAM_NAMES, min(len(TEAM_NAMES), math.ceil(len(people) / 6)))
+            company.teams = [
+                _Team(f"{company.key}-{name.lower().replace(' ', '-')}", name, company)
+                for name in names
+            ]
+            teams += company.teams
+            for n, person in enumerate(people):
+                person.team = company.teams[n] if n < len(names) else rng.choice(company.teams)
+                self._add(person.start + 2, JOIN, person, person.team)
+        return teams
+
+    def _multi_company(self):
+        """Customers who also work in other customers' accounts, as in Slack or GitHub."""
+        rng = self.rng
+        companies = self.companies
+        if len(companies) < 2:
+            return
+        for person in self.people:
+            if person.staff or rng.random() >= MULTI_COMPANY_SHARE:
+                continue
+            for _ in range(rng.choice((1, 1, 1, 2, 2, 3))):
+                other = rng.choice(companies)
+                if other is not person.home:
+                    self._join_later(person, other)
+
+    def _removals(self):
+        """People removed from their only account ("Account Removed User"): their last call."""
+        removed = []
+        for person in self.people:
+            if (
+                person.staff or person in self.multi_company or person.home.founder is person
+                or person.end - person.start < 4 * DAY or self.rng.random() >= REMOVED_SHARE
+            ):
+                continue
+            person.end = person.start + (person.end - person.start) * self.rng.uniform(0.5, 0.95)
+            self._add(person.end, LEAVE, person, person.home)
+            removed.append(person)
+        return removed
+
+    def _upgrades(self):
+        for company in self.companies:
+            founder = company.founder
+            if not founder or founder.end - founder.start < 2 * DAY:
+                continue
+            if self.rng.random() < UPGRADED_COMPANY_SHARE:
+                moment = self.rng.uniform(founder.start + DAY, founder.end - HOUR)
+                self._add(moment, UPGRADE, founder, company)
+
+    def _visitors(self):
+        rng = self.rng
+        visitors = []
+        for _ in range(int(len(self.people) * VISITORS_PER_PERSON)):
+            visitor = _Visitor(_uuid(rng), rng.choice(USER_AGENTS))
+            visitors.append(visitor)
+            for _ in range(rng.randrange(1, 4)):
+                self._add(rng.uniform(self.since, self.until), VISIT, visitor)
+        return visitors
+
+    # Activity --------------------------------------------------------------------
+
+    def _add(self, moment, kind, who, what=None):
+        self.schedule.append((moment, kind, who, what))
+
+    def add_activity(self, count):
+        """Spread ``count`` events over people, by how active and how long there they were."""
+        people = [p for p in self.people if p.end - p.start > 120]
+        if people and count > 0:
+            weights = [p.activity * (p.end - p.start) for p in people]
+            moment = self._working_moment
+            for person in self.rng.choices(people, weights, k=count):
+                when = moment(person.start + 60, person.end - 1, person.home.utc_offset)
+                self._add(when, ACTIVITY, person)
+        self.schedule.sort(key=itemgetter(0))
+
+    def _working_moment(self, start, end, utc_offset):
+        # A fixed number of draws whatever the dates, so a seed gives the same data
+        # whenever it runs.
+        rng = self.rng
+        moment = start + rng.random() * (end - start)
+        weekend = rng.random()
+        hour = rng.choices(HOURS, cum_weights=HOUR_CUM_WEIGHTS)[0]
+        within = rng.random()
+        day = (moment + utc_offset * HOUR) // DAY
+        weekday = (int(day) + 3) % 7  # 1 January 1970 was a Thursday
+        if weekday >= 5 and weekend >= WEEKEND_SHARE:
+            # Most weekend work happens on the Friday before or the Monday after.
+            day += (4 - weekday) if weekend < 0.575 else (7 - weekday)
+        moment = day * DAY + hour * HOUR + within * HOUR - utc_offset * HOUR
+        return min(max(moment, start), end)
+
+    # Calls -------------------------------------------------------------------------
+    #
+    # Sign-up, group and removal calls go first, in time order: they make the people,
+    # groups and memberships. Activity (the track and page calls of people signed up)
+    # goes second, each person's in time order and drawn from a random stream of its
+    # own, so parallel workers can send it, each for a share of the people, with the
+    # same result: an event's implicit context depends only on the memberships its
+    # person had at its moment.
+
+    def setup_calls(self, *, company_is_default):
+        """Every call but activity, as Segment call dicts, in time order."""
+        self.company_is_default = company_is_default
+        build = {
+            IDENTIFY: self._identify, JOIN: self._join, LEAVE: self._leave,
+            UPGRADE: self._upgrade, VISIT: self._visit,
+        }
+        for moment, kind, who, what in self.schedule:
+            if kind != ACTIVITY:
+                yield _stamped(build[kind](who, what), moment, self.rng)
+
+    def activity_calls(self):
+        """The people's activity, in time order; each person draws from a stream of their own."""
+        current, rngs = {}, {}  # person -> the companies they are in, as time goes
+        for moment, kind, who, what in self.schedule:
+            if not isinstance(who, _Person):
+                continue
+            if kind == JOIN and isinstance(what, _Company):
+                current.setdefault(who, []).append(what)
+            elif kind == LEAVE:
+                current[who].remove(what)
+            elif kind == ACTIVITY:
+                rng = rngs.get(who) or rngs.setdefault(who, random.Random(who.seed))
+                yield _stamped(self._activity(who, current[who], rng), moment, rng)
+
+    def _identify(self, person, _):
+        call = {"type": "identify", "userId": person.user_id, "traits": person.traits,
+                "context": {"library": BROWSER_LIBRARY, "userAgent": person.user_agent}}
+        if person.anonymous_id:
+            call["anonymousId"] = person.anonymous_id
+        return call
+
+    def _company_context(self, company, team, rng):
+        if self.company_is_default and team is None and rng.random() < 0.5:
+            return {"groupId": company.key}
+        groups = {"company": company.key}
+        if team is not None:
+            groups["team"] = team.key
+        return {"groups": groups}
+
+    def _join(self, person, group):
+        if isinstance(group, _Team):
+            return {"type": "group", "userId": person.user_id, "groupId": group.key,
+                    "traits": {"name": group.name},
+                    "context": {"library": SERVER_LIBRARY, "groupType": "team"}}
+        context = {"library": SERVER_LIBRARY}
+        if not self.company_is_default:
+            context["groupType"] = "company"
+        return {"type": "group", "userId": person.user_id, "groupId": group.key,
+                "traits": dict(group.traits), "context": context}
+
+    def _upgrade(self, person, company):
+        plan = PLANS[min(len(PLANS) - 1, PLANS.index(company.traits["plan"]) + 1)]
+        company.traits["plan"] = plan
+        call = self._join(person, company)
+        call["traits"] = {"plan": plan}
+        return call
+
+    def _leave(self, person, company):
+        team = person.team if person.team and person.team.company is company else None
+        context = self._company_context(company, team, self.rng)
+        return {"type": "track", "userId": person.user_id, "event": "Account Removed User",
+                "properties": {"account_id": company.key},
+                "context": {"library": SERVER_LIBRARY, **context}}
+
+    def _activity(self, person, companies, rng):
+        if rng.random() < PAGE_SHARE:
+            name, path = rng.choices(APP_PAGES, APP_PAGE_WEIGHTS)[0]
+            return self._page(person.user_id, person, name, path.format(rng.randrange(1, 5000)))
+        name, _, server, properties = rng.choices(TRACK_EVENTS, cum_weights=_TRACK_CUM)[0]
+        call = {"type": "track", "userId": person.user_id, "event": name,
+                "properties": properties(rng)}
+        if server and companies:
+            home = person.home in companies and rng.random() < 0.7
+            company = person.home if home else rng.choice(companies)
+            team = person.team if person.team and person.team.company is company else None
+            team = team if rng.random() < 0.5 else None
+            context = self._company_context(company, team, rng)
+            call["context"] = {"library": SERVER_LIBRARY, **context}
+        else:
+            call["context"] = {"library": BROWSER_LIBRARY, "userAgent": person.user_agent}
+        return call
+
+    def _visit(self, visitor, _):
+        name, path = self.rng.choices(MARKETING_PAGES, MARKETING_PAGE_WEIGHTS)[0]
+        call = self._page(None, visitor, name, path.format(self.rng.randrange(1, 300)))
+        call["properties"]["referrer"] = self.rng.choice(REFERRERS)
+        return call
+
+    def _page(self, user_id, who, name, path):
+        call = {"type": "page", "name": name,
+                "properties": {"path": path, "url": APP_URL + path, "title": name},
+                "context": {"library": BROWSER_LIBRARY, "userAgent": who.user_agent}}
+        if user_id:
+            call["userId"] = user_id
+        if who.anonymous_id:
+            call["anonymousId"] = who.anonymous_id
+        return call
+
+
+def _stamped(call, moment, rng):
+    call["messageId"] = _uuid(rng)
+    call["timestamp"] = _iso(moment)
+    return call
+
+
+_TRACK_CUM = [sum(TRACK_WEIGHTS[: n + 1]) for n in range(len(TRACK_WEIGHTS))]
+
+
+def _uuid(rng):
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+
+
+def ensure_group_types(workspace):
+    """The workspace's company and team group types, created when missing."""
+    types = workspace.group_types.by_name()
+    for name in ("company", "team"):
+        if name not in types:
+            types[name] = GroupType.create(workspace=workspace, name=name)
+    return types["company"], types["team"]
+
+
+def generate(
+    workspace,
+    *,
+    events: int,
+    seed: int = 0,
+    companies: int | None = None,
+    people: int | None = None,
+    internal_domain: str = INTERNAL_DOMAIN,
+    until: datetime | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress=None,
+) -> Summary:
+    """Invent a customer base and store about ``events`` calls of it through ``ingest``.
+
+    ``companies`` and ``people`` (identified users, staff included) default to
+    ``default_sizes(events)``. ``events`` counts every call (identify, group, track,
+    page); a cast too large for it gets its sign-up calls all the same. ``progress`` is
+    called with the summary after each batch.
+    """
+    default_companies, default_people = default_sizes(events)
+    company_type, _ = ensure_group_types(workspace)
+    cast = _Cast(
+        random.Random(seed),
+        companies=companies or default_companies,
+        people=people or default_people,
+        internal_domain=internal_domain.strip().lower().lstrip("@"),
+        until=(until or timezone.now()).timestamp(),
+    )
+    cast.add_activity(events - len(cast.schedule))
+    summary = Summary(
+        companies=len(cast.companies) + 1,
+        teams=len(cast.teams),
+        people=len(cast.people),
+        staff=len(cast.staff),
+        multi_company=len(cast.multi_company),
+        visitors=len(cast.visitors),
+        removed=len(cast.removed),
+        calls=len(cast.schedule),
+    )
+    sender = _Sender(workspace, summary, batch_size=batch_size, progress=progress)
+    sender.send_all(cast.setup_calls(company_is_default=company_type.is_default))
+    sender.send_all(cast.activity_calls())
+    return summary
+
+
+def _ingest(workspace, batch):
+    """Store a batch; returns what the summary counts."""
+    outcome = ingest(workspace, batch, received_at=timezone.now())
+    problems = (outcome.rejected + outcome.warnings)[:5]
+    rejected, warnings = len(outcome.rejected), len(outcome.warnings)
+    return len(batch), outcome.stored, outcome.duplicates, rejected, warnings, problems
+
+
+class _Sender:
+    """Sends calls to ``ingest`` in batches and keeps count."""
+
+    def __init__(self, workspace, summary, *, batch_size, progress):
+        self.workspace = workspace
+        self.summary = summary
+        self.batch_size = batch_size
+        self.progress = progress
+        self.started = time.perf_counter()
+        self.next_analyze = batch_size
+
+    def send_all(self, calls):
+        for batch in _batches(calls, self.batch_size):
+            self.count(_ingest(self.workspace, batch))
+
+    def count(self, result):
+        summary = self.summary
+        sent, stored, duplicates, rejected, warnings, problems = result
+        summary.sent += sent
+        summary.stored += stored
+        summary.duplicates += duplicates
+        summary.rejected += rejected
+        summary.warnings += warnings
+        summary.problems += problems[: max(0, 5 - len(summary.problems))]
+        summary.seconds = time.perf_counter() - self.started
+        if summary.sent >= self.next_analyze:
+            self.next_analyze *= 2
+            _analyze()
+        if self.progress:
+            self.progress(summary)
+
+
+def _batches(calls, size):
+    batch = []
+    for call in calls:
+        batch.append(call)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _analyze():
+    """Refresh the planner's statistics, as the tables double in size.
+
+    Autovacuum would, but it lags behind a bulk load (and may be off): with statistics
+    of near-empty tables, PostgreSQL plans ingestion's lookups as scans of whole ones.
+    """
+    if connection.vendor == "postgresql":
+        tables = ", ".join(m._meta.db_table for m in (Event, Person, Identity, Group, Membership))
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {tables}")

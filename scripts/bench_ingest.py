@@ -1,0 +1,492 @@
+"""Ingestion throughput over HTTP against PostgreSQL's raw COPY rate, on this machine.
+
+    .venv/bin/python scripts/bench_ingest.py \
+        --database-url postgres://postgres@127.0.0.1:5432/groupsite_bench
+
+1. Migrates the database (created if missing, and then dropped at the end) and creates a
+   benchmark workspace with the company and team group types.
+2. Starts gunicorn (gthread workers, so connections are kept alive) on a free port.
+3. Warm-up, not timed: an identify and a group call for every user, as a live product
+   would have sent long before, so people, groups and memberships exist; then ANALYZE,
+   as autovacuum would have by then.
+4. Timed: --events calls in batches of --batch-size (mostly track calls naming their
+   company and team, some identify and group calls, distinct message ids), prepared as
+   JSON bodies beforehand and posted to /v1/batch by --clients threads with http.client.
+5. Timed: the same number of the rows the server just wrote, with new message ids, COPY'd
+   into the event table by psycopg, twice: as Python rows (``write_row``, what a Python
+   writer pays at least) and as raw COPY text prepared beforehand (the database alone).
+6. Prints events/s, rows/s and the ratio, then deletes the workspace (or drops the
+   database it created).
+"""
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import random
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dj_database_url
+import psycopg
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+TARGET_RATIO = 0.20
+EVENT_NAMES = (
+    ("Report Viewed", 30),
+    ("Feature Used", 25),
+    ("Dashboard Viewed", 15),
+    ("Search Performed", 8),
+    ("Report Created", 5),
+    ("Dashboard Created", 3),
+    ("Report Exported", 3),
+    ("Invite Sent", 2),
+)
+LIBRARY = {"name": "analytics-python", "version": "2.4.0"}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--database-url", required=True, help="postgres://... (a database of its own)"
+    )
+    parser.add_argument(
+        "--events", type=int, default=100_000, help="timed calls (default: %(default)s)"
+    )
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent client connections")
+    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--companies", type=int, default=1000)
+    parser.add_argument("--keep", action="store_true", help="keep the workspace and its data")
+    return parser.parse_args()
+
+
+# --- the database ---------------------------------------------------------------------
+
+
+def connect(url, dbname=None):
+    db = dj_database_url.parse(url)
+    return psycopg.connect(
+        dbname=dbname or db["NAME"],
+        user=db["USER"] or None,
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+        autocommit=True,
+    )
+
+
+def create_database_if_missing(url) -> bool:
+    name = dj_database_url.parse(url)["NAME"]
+    with connect(url, "postgres") as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            return False
+        conn.execute(f'CREATE DATABASE "{name}"')
+        return True
+
+
+def drop_database(url):
+    name = dj_database_url.parse(url)["NAME"]
+    with connect(url, "postgres") as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def setup_django(url, secret_key):
+    os.environ.update(
+        DATABASE_URL=url,
+        SECRET_KEY=secret_key,
+        DEBUG="0",
+        DJANGO_SETTINGS_MODULE="groupsite.settings",
+    )
+    sys.path.insert(0, str(BASE_DIR))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def create_workspace():
+    from analytics.models import User, Workspace
+
+    owner, _ = User.objects.get_or_create(
+        username="bench@groupsite.local", email="bench@groupsite.local"
+    )
+    workspace, _ = Workspace.create(
+        name="Benchmark",
+        owner=owner,
+        slug=f"bench-{secrets.token_hex(4)}",
+        group_types=("company", "team"),
+    )
+    return workspace
+
+
+# --- the server -----------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(args, port):
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "groupsite.wsgi",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(args.threads),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+    ]
+    server = subprocess.Popen(command, cwd=BASE_DIR, env=os.environ.copy())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit("gunicorn exited at start-up")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    sys.exit("gunicorn did not start listening within 30 s")
+
+
+# --- the calls ------------------------------------------------------------------------
+
+
+class Population:
+    """Users spread over companies and teams, as the calls name them."""
+
+    def __init__(self, rng, users, companies):
+        self.rng = rng
+        self.companies = [f"acc_{n:05d}" for n in range(companies)]
+        self.users = [f"usr_{n:06d}" for n in range(users)]
+        self.company_of = {user: rng.choice(self.companies) for user in self.users}
+        self.team_of = {
+            user: f"{self.company_of[user]}-team-{rng.randrange(3)}" for user in self.users
+        }
+
+    def identify(self, user):
+        return {
+            "type": "identify",
+            "userId": user,
+            "traits": {
+                "email": f"{user}@{self.company_of[user]}.example",
+                "name": user.title(),
+                "role": self.rng.choice(("admin", "member", "viewer")),
+            },
+        }
+
+    def group(self, user, team=False):
+        if team:
+            return {
+                "type": "group",
+                "userId": user,
+                "groupId": self.team_of[user],
+                "traits": {"name": "Team"},
+                "context": {"groupType": "team"},
+            }
+        company = self.company_of[user]
+        return {
+            "type": "group",
+            "userId": user,
+            "groupId": company,
+            "traits": {
+                "name": company.upper(),
+                "plan": self.rng.choice(("free", "pro")),
+                "employees": 42,
+            },
+        }
+
+    def track(self, user):
+        names, weights = zip(*EVENT_NAMES)
+        return {
+            "type": "track",
+            "userId": user,
+            "event": self.rng.choices(names, weights)[0],
+            "properties": {
+                "report_id": f"rep_{self.rng.randrange(5000)}",
+                "duration_ms": self.rng.randrange(20, 4000),
+            },
+            "context": {"groups": {"company": self.company_of[user], "team": self.team_of[user]}},
+        }
+
+    def call(self):
+        user = self.rng.choice(self.users)
+        roll = self.rng.random()
+        if roll < 0.03:
+            return self.identify(user)
+        if roll < 0.05:
+            return self.group(user)
+        return self.track(user)
+
+
+def body_of(calls):
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    for call in calls:
+        call.update(messageId=str(uuid.uuid4()), timestamp=now)
+        call.setdefault("context", {})["library"] = LIBRARY
+    return json.dumps({"batch": calls, "sentAt": now}).encode()
+
+
+def warm_up_bodies(population, batch_size):
+    calls = [population.identify(user) for user in population.users]
+    calls += [population.group(user) for user in population.users]
+    calls += [population.group(user, team=True) for user in population.users]
+    return [body_of(calls[n : n + batch_size]) for n in range(0, len(calls), batch_size)]
+
+
+def timed_bodies(population, events, batch_size):
+    return [
+        body_of([population.call() for _ in range(min(batch_size, events - n))])
+        for n in range(0, events, batch_size)
+    ]
+
+
+# --- sending --------------------------------------------------------------------------
+
+
+class Tally:
+    """What the client saw: accepted calls, retries, latencies and the server's own timings."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.accepted = 0
+        self.retried = 0
+        self.failures = []
+        self.latencies = []
+        self.app_ms = self.db_ms = self.queries = 0.0
+
+    def server_timing(self, header):
+        # Server-Timing: app;dur=12.3, db;dur=4.5;desc="16 queries"
+        for part in header.split(","):
+            name, _, rest = part.strip().partition(";")
+            duration = float(rest.split("dur=")[1].split(";")[0]) if "dur=" in rest else 0.0
+            if name == "app":
+                self.app_ms += duration
+            elif name == "db":
+                self.db_ms += duration
+                self.queries += int(rest.split('desc="')[1].split()[0]) if 'desc="' in rest else 0
+
+
+def send_all(bodies, *, port, write_key, clients, retries=5):
+    """Post every body with ``clients`` keep-alive connections, retrying failures as
+    Segment's libraries do; returns (seconds, tally)."""
+    auth = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
+    headers = {"Authorization": auth, "Content-Type": "application/json"}
+    queue = iter(range(len(bodies)))
+    tally = Tally()
+
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        while True:
+            with tally.lock:
+                n = next(queue, None)
+            if n is None:
+                break
+            for attempt in range(retries + 1):
+                started = time.perf_counter()
+                conn.request("POST", "/v1/batch", bodies[n], headers)
+                response = conn.getresponse()
+                payload = response.read()
+                with tally.lock:
+                    tally.latencies.append(time.perf_counter() - started)
+                    tally.server_timing(response.getheader("Server-Timing", ""))
+                    if response.status == 200:
+                        result = json.loads(payload)
+                        tally.accepted += result["stored"] + result["duplicates"]
+                        break
+                    tally.retried += 1
+                    tally.failures.append((response.status, payload[:200]))
+                time.sleep(0.1 * 2**attempt)
+        conn.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    if tally.failures:
+        print(
+            f"  {len(tally.failures)} request(s) failed and were retried, e.g. {tally.failures[0]}"
+        )
+    return seconds, tally
+
+
+# --- COPY -----------------------------------------------------------------------------
+
+
+def event_columns(conn):
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_name = 'analytics_event' AND column_name <> 'id' ORDER BY ordinal_position"
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
+def stored_rows(conn, workspace_id, columns, count):
+    """``count`` rows as the server stored them, as Python values, each with a new message id."""
+    select = ", ".join(f"{c}::text" if c in ("properties", "context") else c for c in columns)
+    rows = conn.execute(
+        f"SELECT {select} FROM analytics_event WHERE workspace_id = %s ORDER BY id DESC LIMIT %s",
+        [workspace_id, count],
+    ).fetchall()
+    at = columns.index("message_id")
+    return [(*row[:at], f"copy-rows-{n}", *row[at + 1 :]) for n, row in enumerate(rows)]
+
+
+def stored_copy_text(conn, workspace_id, columns, count) -> bytes:
+    """The same as COPY text, rendered by the server beforehand, each with a new message id."""
+    select = ", ".join(
+        "'copy-text-' || id AS message_id" if c == "message_id" else c for c in columns
+    )
+    chunks = []
+    with conn.cursor().copy(
+        f"COPY (SELECT {select} FROM analytics_event WHERE workspace_id = {int(workspace_id)} "
+        f"ORDER BY id DESC LIMIT {int(count)}) TO STDOUT"
+    ) as copy:
+        for chunk in copy:
+            chunks.append(bytes(chunk))
+    return b"".join(chunks)
+
+
+def copy_rows(conn, columns, rows):
+    started = time.perf_counter()
+    statement = f"COPY analytics_event ({', '.join(columns)}) FROM STDIN"
+    with conn.transaction(), conn.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+    return time.perf_counter() - started
+
+
+def copy_text(conn, columns, data):
+    started = time.perf_counter()
+    statement = f"COPY analytics_event ({', '.join(columns)}) FROM STDIN"
+    with conn.transaction(), conn.cursor() as cursor, cursor.copy(statement) as copy:
+        for n in range(0, len(data), 1 << 20):
+            copy.write(data[n : n + (1 << 20)])
+    return time.perf_counter() - started
+
+
+# --- the run --------------------------------------------------------------------------
+
+
+def main():
+    args = parse_args()
+    created = create_database_if_missing(args.database_url)
+    setup_django(args.database_url, secret_key=secrets.token_urlsafe(32))
+    workspace = create_workspace()
+    port = free_port()
+    print(
+        f"Machine: {os.cpu_count()} CPU(s). Server: gunicorn, {args.workers} gthread worker(s) x "
+        f"{args.threads} thread(s). Client: {args.clients} keep-alive connection(s), "
+        f"batches of {args.batch_size}. "
+        f"Population: {args.users:,} users in {args.companies:,} companies."
+    )
+    population = Population(random.Random(1), args.users, args.companies)
+    warm_up = warm_up_bodies(population, args.batch_size)
+    bodies = timed_bodies(population, args.events, args.batch_size)
+    print(
+        f"Prepared {len(bodies):,} bodies "
+        f"({sum(map(len, bodies)) / len(bodies) / 1024:.1f} KB each)."
+    )
+    server = start_server(args, port)
+    try:
+        seconds, _ = send_all(
+            warm_up, port=port, write_key=workspace.write_key, clients=args.clients
+        )
+        print(
+            f"Warm-up: {len(warm_up) * args.batch_size:,} identify and group calls "
+            f"in {seconds:.1f} s."
+        )
+        with connect(args.database_url) as conn:
+            # What autovacuum would have done by now on a live server (it may be off here).
+            conn.execute("ANALYZE")
+        seconds, tally = send_all(
+            bodies, port=port, write_key=workspace.write_key, clients=args.clients
+        )
+    finally:
+        server.terminate()
+        server.wait()
+    http_rate = tally.accepted / seconds
+    latencies = sorted(tally.latencies)
+    requests = len(latencies)
+    print(
+        f"HTTP:  {tally.accepted:,} events in {seconds:.1f} s = {http_rate:,.0f} events/s "
+        f"({requests / seconds:,.1f} requests/s; "
+        f"latency p50 {statistics.median(latencies) * 1000:.0f} ms, "
+        f"p95 {latencies[int(requests * 0.95)] * 1000:.0f} ms; {tally.retried} retried)"
+    )
+    print(
+        f"  server time per request: {tally.app_ms / requests:.1f} ms in Django, of which "
+        f"{tally.db_ms / requests:.1f} ms in {tally.queries / requests:.0f} queries"
+    )
+    if tally.accepted != args.events:
+        print(f"  warning: the server accepted {tally.accepted:,} of {args.events:,} calls")
+
+    with connect(args.database_url) as conn:
+        columns = event_columns(conn)
+        text = stored_copy_text(conn, workspace.pk, columns, args.events)
+        rows = stored_rows(conn, workspace.pk, columns, args.events)
+        rows_seconds = copy_rows(conn, columns, rows)
+        text_seconds = copy_text(conn, columns, text)
+    rows_rate, text_rate = len(rows) / rows_seconds, len(rows) / text_seconds
+    print(
+        f"COPY (Python rows, write_row):  {len(rows):,} rows in {rows_seconds:.1f} s "
+        f"= {rows_rate:,.0f} rows/s"
+    )
+    print(
+        f"COPY (raw text, prepared):      {len(rows):,} rows in {text_seconds:.1f} s "
+        f"= {text_rate:,.0f} rows/s"
+    )
+    ratio = http_rate / text_rate
+    print(
+        f"HTTP / raw COPY = {ratio:.1%} (target {TARGET_RATIO:.0%}: "
+        f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}); "
+        f"HTTP / COPY of Python rows = {http_rate / rows_rate:.1%}"
+    )
+
+    if args.keep:
+        print(
+            f"Kept the workspace {workspace.slug!r} "
+            f"in {dj_database_url.parse(args.database_url)['NAME']}."
+        )
+    elif created:
+        from django.db import connections
+
+        connections.close_all()
+        drop_database(args.database_url)
+        print("Dropped the benchmark database.")
+    else:
+        workspace.delete()
+        print(f"Deleted the workspace {workspace.slug!r} and its data.")
+
+
+if __name__ == "__main__":
+    main()
