@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F, Q
 
 from analytics import traits as trait_rules
@@ -36,6 +36,7 @@ PAYLOAD_EXCERPT = 2000
 ACCOUNT_REMOVED_USER = frozenset({"Account Removed User", "account_removed_user"})
 EVENT_CALLS = frozenset({EventType.TRACK, EventType.PAGE, EventType.SCREEN})
 CALL_TYPES = frozenset(EventType.values)
+DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE for deadlock_detected
 
 
 class Refused(Exception):
@@ -295,14 +296,22 @@ class _Batch:
         anon_ids = {c.anonymous_id for c in self.calls if c.anonymous_id}
         previous_ids = {c.previous_id for c in self.calls if c.previous_id}
         identities = Identity.objects.filter(workspace=self.workspace).filter(
-            Q(kind=Identity.Kind.USER, value__in=user_ids | previous_ids)
-            | Q(kind=Identity.Kind.ANONYMOUS, value__in=anon_ids | previous_ids)
+            Q(kind=Identity.Kind.USER, value__any=user_ids | previous_ids)
+            | Q(kind=Identity.Kind.ANONYMOUS, value__any=anon_ids | previous_ids)
         )
-        states = {}
-        rows = identities.values_list("kind", "value", "person_id", "person__user_id")
-        for kind, value, person_pk, user_id in rows:
-            state = states.setdefault(person_pk, _PersonState(person_pk, user_id))
-            (self.by_user if kind == Identity.Kind.USER else self.by_anon)[value] = state
+        found = identities.values_list("kind", "value", "person_id")
+        # Lock the people now, in id order: concurrent batches that share people then
+        # queue here instead of deadlocking over their counters and traits later on.
+        people = (
+            Person.objects.filter(pk__any={person_pk for _, _, person_pk in found})
+            .order_by("pk")
+            .select_for_update()
+            .values_list("pk", "user_id")
+        )
+        states = {pk: _PersonState(pk, user_id) for pk, user_id in people}
+        for kind, value, person_pk in found:
+            if person_pk in states:  # else deleted meanwhile: a new person it is
+                (self.by_user if kind == Identity.Kind.USER else self.by_anon)[value] = states[person_pk]
 
     def _new_person(self, call, user_id=None):
         person = Person(workspace=self.workspace, user_id=user_id, created_at=call.timestamp)
@@ -424,20 +433,21 @@ class _Batch:
         pairs = {pair for refs in wanted.values() for pair in refs.values()}
         if not pairs:
             return {}
-        candidates = Group.objects.filter(
-            group_type_id__in={t for t, _ in pairs}, key__in={key for _, key in pairs}
-        )
         targets = set(self.target_of.values())
-        groups = {}
+        groups = {}  # (type id, key) -> Group, or the group's id for groups only named
         if targets:
             # Lock the groups whose traits this batch changes, in a fixed order.
-            locked = candidates.filter(
-                group_type_id__in={t for t, _ in targets}, key__in={key for _, key in targets}
+            locked = Group.objects.filter(
+                group_type_id__any={t for t, _ in targets}, key__any={key for _, key in targets}
             )
             for group in locked.select_for_update().order_by("pk"):
                 groups[(group.group_type_id, group.key)] = group
-        for group in candidates.exclude(pk__in=[group.pk for group in groups.values()]):
-            groups[(group.group_type_id, group.key)] = group
+        named = Group.objects.filter(
+            group_type_id__any={t for t, _ in pairs - targets},
+            key__any={key for _, key in pairs - targets},
+        )
+        for pk, type_pk, key in named.values_list("pk", "group_type_id", "key"):
+            groups.setdefault((type_pk, key), pk)
         first_seen = {}
         for call in self.calls:
             for pair in wanted[call.index].values():
@@ -448,8 +458,9 @@ class _Batch:
             for (t, key), moment in first_seen.items()
         )
         groups.update({(group.group_type_id, group.key): group for group in created})
+        ids = {pair: getattr(group, "pk", group) for pair, group in groups.items()}
         for index, refs in wanted.items():
-            self.slots_of[index] = {slot: groups[pair].pk for slot, pair in refs.items()}
+            self.slots_of[index] = {slot: ids[pair] for slot, pair in refs.items()}
         return groups
 
     def apply_group_traits(self, groups):
@@ -473,7 +484,7 @@ class _Batch:
         """Memberships of this batch's people that were open at some call's moment."""
         earliest = min(call.timestamp for call in self.calls)
         rows = (
-            Membership.objects.filter(person_id__in=set(self.person_of.values()))
+            Membership.objects.filter(person_id__any=set(self.person_of.values()))
             .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=earliest))
             .annotate(type_pk=F("group__group_type_id"))
         )
@@ -601,10 +612,12 @@ def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_conte
         try:
             with transaction.atomic():
                 return _store(workspace, raw_calls, calls, refused, received_at)
-        except IntegrityError:
-            # A concurrent request created the same person, identity or group: start
-            # over, now seeing what it stored. Nothing of this attempt was kept.
-            if attempt == 2:
+        except (IntegrityError, OperationalError) as error:
+            # A concurrent request created the same person, identity or group, or the
+            # database chose this transaction to break a deadlock: start over, now
+            # seeing what the other one stored. Nothing of this attempt was kept.
+            deadlock = getattr(error.__cause__, "sqlstate", None) == DEADLOCK
+            if attempt == 2 or not (deadlock or isinstance(error, IntegrityError)):
                 raise
     raise AssertionError("unreachable")
 
@@ -613,12 +626,12 @@ def _store(workspace, raw_calls, calls, refused, received_at):
     refused = list(refused)
     blocked = set(
         SuppressedUser.objects.filter(
-            workspace=workspace, user_id__in={c.user_id for c in calls if c.user_id}
+            workspace=workspace, user_id__any={c.user_id for c in calls if c.user_id}
         ).values_list("user_id", flat=True)
     )
     known = set(
         Event.objects.filter(
-            workspace=workspace, message_id__in=[c.message_id for c in calls]
+            workspace=workspace, message_id__any=[c.message_id for c in calls]
         ).values_list("message_id", flat=True)
     )
     kept, duplicates, blocked_calls = [], 0, set()
