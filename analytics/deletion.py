@@ -5,15 +5,23 @@ A person's rows in other tables go with it through the database's own cascades
 counted first, in the same transaction, with the people's rows locked so no call can add
 to them in between. Summaries cost a fixed number of queries however many people they
 cover, which is what lets a dashboard show the same figures on a confirmation screen.
+
+The dashboard runs deletions in the background (``start_deletion``, ``run_deletion``):
+a person with a million events takes a while, and the page shows the progress meanwhile.
 """
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
-from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.tasks import task
+from django.utils import timezone
 
 from analytics.models import (
+    Deletion,
     Event,
     EventType,
     Group,
@@ -22,8 +30,12 @@ from analytics.models import (
     Membership,
     Person,
     SuppressedUser,
+    User,
     Workspace,
 )
+
+# Events are deleted this many at a time, with progress reported after each chunk.
+EVENTS_PER_CHUNK = 5000
 
 
 @dataclass(frozen=True, order=True)
@@ -181,13 +193,19 @@ def summarize_deletion(person: Person, *, suppress: bool = False) -> DeletionSum
 
 
 def delete_people(
-    people: QuerySet[Person], *, suppress: bool = False, dry_run: bool = False
+    people: QuerySet[Person],
+    *,
+    suppress: bool = False,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BulkDeletion:
     """Delete these people and everything they sent, all or nothing; returns what went.
 
     With ``suppress``, every user id they were known by is blocked, so ingestion refuses
     later calls for it instead of creating the person again. With ``dry_run`` nothing
-    changes and the result describes what the same call would do.
+    changes and the result describes what the same call would do. ``progress``, if
+    given, is called as ``progress(events deleted so far, events to delete)`` before the
+    first chunk of events and after each.
     """
     with transaction.atomic():
         if not dry_run:
@@ -206,6 +224,7 @@ def delete_people(
                     .annotate(n=-Count("*"))
                 )
             )
+            _delete_events(list(workspace_of), progress)
             people.delete()
             _delete_refused_calls(summaries, workspace_of)
             if suppress:
@@ -224,6 +243,22 @@ def delete_people(
         dry_run=dry_run,
         groups_left_empty=sorted({group for s in summaries for group in s.groups_left_empty}),
     )
+
+
+def _delete_events(person_ids, progress=None):
+    """Delete these people's events, a chunk at a time, reporting progress after each."""
+    # The ids are read once, then deleted by primary key: selecting "the next chunk"
+    # again each time would walk every row deleted so far, which stays in the index
+    # until the transaction ends.
+    ids = list(
+        Event.objects.filter(person_id__in=person_ids).order_by().values_list("pk", flat=True)
+    )
+    if progress:
+        progress(0, len(ids))
+    for start in range(0, len(ids), EVENTS_PER_CHUNK):
+        Event.objects.filter(pk__in=ids[start : start + EVENTS_PER_CHUNK]).delete()
+        if progress:
+            progress(min(start + EVENTS_PER_CHUNK, len(ids)), len(ids))
 
 
 def delete_person(person: Person, *, suppress: bool = False) -> DeletionSummary:
@@ -245,3 +280,77 @@ def delete_people_by_email_domain(
         raise ValueError("an email domain is needed; an empty one would match everyone")
     people = Person.objects.filter(workspace=workspace).with_email_domain(domain)
     return delete_people(people, suppress=suppress, dry_run=dry_run)
+
+
+# --- in the background ------------------------------------------------------------
+
+
+def start_deletion(
+    *,
+    workspace: Workspace,
+    requested_by: User,
+    person: Person | None = None,
+    email_domain: str = "",
+    suppress: bool = False,
+) -> Deletion:
+    """Queue the deletion of ``person``, or of everyone at ``email_domain``; returns the job.
+
+    It runs once the current transaction commits (``run_deletion``); the returned row
+    shows its progress.
+    """
+    email_domain = email_domain.strip().lower().lstrip("@")
+    if person is None and not email_domain:
+        raise ValueError("a person or an email domain is needed; an empty one would match everyone")
+    deletion = Deletion(
+        workspace=workspace,
+        requested_by=requested_by.get_username(),
+        person=person,
+        email_domain=email_domain if person is None else "",
+        label=_label(person) if person else f"everyone at @{email_domain}",
+        suppress=suppress,
+    )
+    # An estimate until the deletion counts under lock, shown while it waits.
+    deletion.total = deletion.people().aggregate(n=Sum("event_count"))["n"] or 0
+    deletion.save()
+    transaction.on_commit(partial(run_deletion.enqueue, deletion.pk))
+    return deletion
+
+
+def _label(person):
+    name = person.display_name
+    return f"{name} ({person.user_id})" if person.user_id and person.user_id != name else name
+
+
+@task
+def run_deletion(deletion_id: int):
+    """Carry out a queued ``Deletion``: everyone it covers goes, or, if anything fails,
+    no one does and the job says why. Returns the status it ends with."""
+    deletion = Deletion.objects.get(pk=deletion_id)
+    started = Deletion.objects.filter(pk=deletion.pk, status=Deletion.Status.QUEUED).update(
+        status=Deletion.Status.RUNNING, started_at=timezone.now()
+    )
+    if not started:  # run already, by a retry of the task
+        return deletion.status
+    # On SQLite a second connection cannot write while this transaction holds the
+    # database's one write lock: there the job goes from running to done, unreported.
+    progress = deletion.report_progress if connection.vendor != "sqlite" else None
+    try:
+        with transaction.atomic():
+            result = delete_people(deletion.people(), suppress=deletion.suppress, progress=progress)
+            # Done in the same transaction as the deletion itself: both or neither.
+            Deletion.objects.filter(pk=deletion.pk).update(
+                status=Deletion.Status.DONE,
+                summary=result.as_json(),
+                total=result.events,
+                deleted=result.events,
+                finished_at=timezone.now(),
+            )
+    except Exception as error:
+        Deletion.objects.filter(pk=deletion.pk).update(
+            status=Deletion.Status.FAILED,
+            error=str(error).strip() or type(error).__name__,
+            deleted=0,
+            finished_at=timezone.now(),
+        )
+        raise  # for the task backend's log, with the traceback
+    return Deletion.Status.DONE

@@ -10,16 +10,18 @@ import binascii
 import hashlib
 import json
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, Count, F, Min, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest
-from psycopg.types.json import Jsonb
+from django.db.models.lookups import GreaterThanOrEqual
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
+from psycopg.types.json import Jsonb
 
 from analytics import traits as trait_rules
 
@@ -140,6 +142,44 @@ class Workspace(models.Model):
         self.secret_key_hint = key[-4:]
         return key
 
+    def rotate_secret_key(self) -> str:
+        """Replace and save the secret key, and return the new one: the only time it is readable.
+
+        The old key stops opening the API at once.
+        """
+        key = self.set_new_secret_key()
+        self.save(update_fields=["secret_key_hash", "secret_key_hint"])
+        return key
+
+    def rotate_write_key(self):
+        """Replace and save the write key; calls sent with the old one are refused from now on."""
+        self.write_key = new_write_key()
+        self.save(update_fields=["write_key"])
+
+    def invite(self, email, role, *, password=""):
+        """Add the account with this email as ``role``, creating the account if there is none.
+
+        A new account gets ``password``, or a generated one. Returns the membership and
+        the generated password (None otherwise): the only time it is readable. Raises
+        ValidationError if the account is already a member, or if a password is given for
+        an account that already has its own.
+        """
+        email = email.strip().lower()
+        with transaction.atomic():
+            user = User.objects.filter(username__iexact=email).first()
+            generated = None
+            if user is None:
+                generated = None if password else secrets.token_urlsafe(12)
+                user = User.objects.create_user(
+                    username=email, email=email, password=password or generated
+                )
+            elif self.members.filter(user=user).exists():
+                raise ValidationError({"email": f"{email} is already a member of {self}."})
+            elif password:
+                message = f"{email} already has an account and its password: leave this empty."
+                raise ValidationError({"password": message})
+            return WorkspaceMember.objects.create(workspace=self, user=user, role=role), generated
+
     def add_member(self, user, role):
         return WorkspaceMember.objects.update_or_create(
             workspace=self, user=user, defaults={"role": role}
@@ -169,6 +209,29 @@ class WorkspaceMember(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["workspace", "user"], name="one_role_per_user"),
         ]
+
+    def change_role(self, role):
+        """Change the role; refused if the workspace would be left without an owner."""
+        with transaction.atomic():
+            if role != Role.OWNER:
+                self._check_another_owner()
+            self.role = role
+            self.save(update_fields=["role"])
+
+    def remove(self):
+        """Take this account out of the workspace; refused for the last owner."""
+        with transaction.atomic():
+            self._check_another_owner()
+            self.delete()
+
+    def _check_another_owner(self):
+        # The workspace row is locked first, so two owners cannot each demote the other.
+        Workspace.objects.select_for_update().get(pk=self.workspace_id)
+        owners = WorkspaceMember.objects.filter(workspace_id=self.workspace_id, role=Role.OWNER)
+        if set(owners.values_list("pk", flat=True)) == {self.pk}:
+            raise ValidationError(
+                "A workspace needs at least one owner: make someone else an owner first."
+            )
 
 
 def _pluralize(word):
@@ -250,6 +313,69 @@ class GroupType(models.Model):
                 slot=free[0],
                 is_default=is_default,
             )
+
+    def move(self, *, up: bool):
+        """Swap places with the type before it (``up``) or after it; at either end, stay."""
+        with transaction.atomic():
+            types = self._lock_siblings()
+            i = next(i for i, group_type in enumerate(types) if group_type.pk == self.pk)
+            j = i - 1 if up else i + 1
+            if 0 <= j < len(types):
+                types[i], types[j] = types[j], types[i]
+                _renumber(types)
+
+    def make_default(self):
+        """Make this the type of Segment's untyped ``groupId``, in place of the current one."""
+        with transaction.atomic():
+            self._lock_siblings()
+            # Clear the old default first: the database allows one per workspace at any moment.
+            GroupType.objects.filter(workspace_id=self.workspace_id, is_default=True).exclude(
+                pk=self.pk
+            ).update(is_default=False)
+            GroupType.objects.filter(pk=self.pk).update(is_default=True)
+            self.is_default = True
+
+    def deletion_impact(self) -> dict[str, int]:
+        """What deleting this type removes: its groups and their memberships (open or
+        ended); and how many events lose this type's context (the events themselves stay)."""
+        return {
+            "groups": self.groups.count(),
+            "memberships": Membership.objects.filter(group__group_type=self).count(),
+            "events": Event.objects.filter(
+                workspace_id=self.workspace_id, **{f"{self.slot_field}__isnull": False}
+            ).count(),
+        }
+
+    def remove(self, *, new_default=None):
+        """Delete this type with its groups and their memberships; events stay, without it.
+
+        The database does the rest in the same statement: groups and memberships go
+        (``DB_CASCADE``) and events' column of this slot is emptied (``DB_SET_NULL``), so
+        a type created later in the freed slot starts clean. The default type hands its
+        role to ``new_default``, which is required while other types remain.
+        """
+        with transaction.atomic():
+            others = [t for t in self._lock_siblings() if t.pk != self.pk]
+            if self.is_default and others and new_default not in others:
+                raise ValidationError(
+                    {"new_default": "Choose which type takes untyped groupIds from now on."}
+                )
+            self.delete()
+            if self.is_default and others:
+                new_default.make_default()
+            _renumber(others)
+
+    def _lock_siblings(self):
+        """The workspace's types in order, after locking the workspace row (as ``create`` does)."""
+        Workspace.objects.select_for_update().get(pk=self.workspace_id)
+        return list(GroupType.objects.filter(workspace_id=self.workspace_id))
+
+
+def _renumber(group_types):
+    # Positions 0..n-1 in list order, so that the next type created (at len()) comes last.
+    for position, group_type in enumerate(group_types):
+        group_type.position = position
+    GroupType.objects.bulk_update(group_types, ["position"])
 
 
 class GroupQuerySet(models.QuerySet):
@@ -346,6 +472,39 @@ class PersonQuerySet(models.QuerySet):
 
     def recently_seen_first(self):
         return self.order_by(F("last_seen_at").desc(nulls_last=True), "-pk")
+
+    def in_several_with_events_outside(self, group_type):
+        """People in two groups of this type or more now who sent track, page or screen
+        calls naming none of them since they joined the first: no report can tell which
+        of their groups such a call belongs to, so each of them counts it.
+
+        Calls from before their first group (visits before signing up) are no sign of
+        trouble; after it, ingestion gives a call the one group its sender is in, so a
+        call still without one was sent while they were in several.
+        """
+        latest_outside = Subquery(
+            Event.objects.filter(
+                person=OuterRef("person"),
+                type__in=[EventType.TRACK, EventType.PAGE, EventType.SCREEN],
+                **{f"{group_type.slot_field}__isnull": True},
+            )
+            .order_by("-timestamp")
+            .values("timestamp")[:1]
+        )
+        people = (
+            Membership.objects.filter(group__group_type=group_type, ended_at__isnull=True)
+            .order_by()
+            .values("person")
+            .alias(groups=Count("*"), first_joined=Min("started_at"))
+            # Both conditions go to HAVING, where PostgreSQL evaluates the cheap one first
+            # and never turns the other into a join: each person's latest event is read
+            # (newest first, by index) only for people in several groups, rather than
+            # every event of the workspace being scanned.
+            .filter(groups__gte=2)
+            .filter(GreaterThanOrEqual(latest_outside, F("first_joined")))
+            .values("person")
+        )
+        return self.filter(pk__in=people)
 
 
 class Person(models.Model):
@@ -662,3 +821,101 @@ class SuppressedUser(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["workspace", "user_id"], name="suppressed_user_unique"),
         ]
+
+
+class DeletionQuerySet(models.QuerySet):
+    def pending(self):
+        """Deletions queued or running, not counting ones that stalled (``is_stalled``)."""
+        return self.filter(
+            status__in=[Deletion.Status.QUEUED, Deletion.Status.RUNNING],
+            created_at__gt=timezone.now() - Deletion.STALLED_AFTER,
+        )
+
+
+class Deletion(models.Model):
+    """A deletion asked for in the dashboard, of one person or of everyone at an email
+    domain, run in the background (``deletion.run_deletion``). The row is the job: its
+    status, its progress, then what went or why nothing did."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    # Where other requests read the progress while the deletion's transaction is open.
+    PROGRESS_DATABASE = "progress"
+    # Far longer than any deletion takes: one still unfinished by then lost its process
+    # (a restart), and its transaction was rolled back.
+    STALLED_AFTER = timedelta(hours=1)
+
+    workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="deletions")
+    # The email of the account that asked. Not a key to User: a model cannot mix the
+    # database's on_delete rules (person, below) with Django's (those of User), and the
+    # record should outlive the account anyway.
+    requested_by = models.CharField(max_length=254, blank=True, default="")
+    # Set for the deletion of one person; the database empties it once they are gone.
+    person = models.ForeignKey(
+        Person, models.DB_SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Set for the deletion of everyone at this domain.
+    email_domain = models.CharField(max_length=253, blank=True, default="")
+    # Who is deleted, as the pages name them, kept for when they are gone.
+    label = models.CharField(max_length=255)
+    suppress = models.BooleanField(default=False)
+    status = models.CharField(max_length=8, choices=Status, default=Status.QUEUED)
+    total = models.PositiveBigIntegerField(default=0, help_text="Events to delete.")
+    deleted = models.PositiveBigIntegerField(default=0, help_text="Events deleted so far.")
+    # What went, as ``BulkDeletion.as_json()``, once done.
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeletionQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(person__isnull=True) | Q(email_domain=""),
+                name="deletion_of_a_person_or_a_domain",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Deletion of {self.label}"
+
+    def get_absolute_url(self):
+        return reverse("deletion", args=[self.pk])
+
+    @property
+    def is_finished(self):
+        return self.status in {self.Status.DONE, self.Status.FAILED}
+
+    @property
+    def is_stalled(self):
+        return not self.is_finished and timezone.now() - self.created_at > self.STALLED_AFTER
+
+    def people(self):
+        """The people this deletion removes (none once a deleted person is gone)."""
+        people = Person.objects.filter(workspace_id=self.workspace_id)
+        if self.email_domain:
+            return people.with_email_domain(self.email_domain)
+        return people.filter(pk=self.person_id) if self.person_id else people.none()
+
+    def report_progress(self, deleted, total):
+        """Record progress where other requests see it at once: through a second
+        connection, in autocommit, since the deletion's own transaction is still open."""
+        Deletion.objects.using(self.PROGRESS_DATABASE).filter(pk=self.pk).update(
+            deleted=deleted, total=total
+        )
+
+    @property
+    def blocked_user_ids(self):
+        """The user ids refused from now on, once a deletion with ``suppress`` is done."""
+        if not self.suppress:
+            return []
+        people = self.summary.get("people", [])
+        ids = (user_id for p in people for user_id in [*p["user_ids"], p["user_id"]] if user_id)
+        return list(dict.fromkeys(ids))

@@ -50,7 +50,7 @@ def _nulls_last(queryset, field, is_descending, *then):
 def person_cell(person, *, internal_domains=()):
     url = reverse("person", args=[person.pk])
     badge = (
-        format_html(' <span class="badge warn">internal</span>')
+        mark_safe(' <span class="badge warn">internal</span>')
         if person.email and person.email.rpartition("@")[2] in internal_domains
         else ""
     )
@@ -139,8 +139,11 @@ class MemberTable(HtmxTable):
 
 class PersonTable(HtmxTable):
     container_id = "people-table"
-    person = tables.Column("Person", accessor="email", order_by=("email", "user_id"))
-    user_id = tables.Column("User ID", default="—")
+    # Rendered for anonymous people too, whose email is empty.
+    person = tables.Column(
+        "Person", accessor="email", order_by=("email", "user_id"), empty_values=()
+    )
+    user_id = tables.Column("User ID", default="—", attrs={"td": {"class": "mono"}})
     groups = tables.Column("Companies", accessor="pk", orderable=False)
     last_seen_at = tables.DateTimeColumn(
         verbose_name="Last seen", format="M j, Y H:i", default="—", attrs=DATE
@@ -149,6 +152,7 @@ class PersonTable(HtmxTable):
 
     class Meta(HtmxTable.Meta):
         model = Person
+        template_name = "tables/people.html"
         fields = ("person", "user_id", "groups", "last_seen_at", "event_count")
         empty_text = "No person matches."
 
@@ -158,12 +162,15 @@ class PersonTable(HtmxTable):
         super().__init__(data, **kwargs)
         if group_type is not None:
             self.columns["groups"].column.verbose_name = group_type.plural
+        else:
+            self.columns.hide("groups")
 
     def render_person(self, record):
         return person_cell(record, internal_domains=self.internal_domains)
 
     def render_groups(self, record):
-        groups = getattr(record, "current_groups", [])
+        # The view prefetches the current memberships of the default type, with groups.
+        groups = [membership.group for membership in getattr(record, "current_memberships", [])]
         if not groups:
             return mark_safe('<span class="faint">—</span>')
         return format_html(

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
 from analytics import api, ingest_views
-from analytics.views import groups, people, workspace
+from analytics.views import groups, people, settings, tracker, workspace
 
 urlpatterns = [
     # The tracking API (Segment-compatible), authenticated by the write key.
@@ -23,9 +23,52 @@ urlpatterns = [
     path("", workspace.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/password", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "account/password/done",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
     path("workspace", workspace.switch_workspace, name="switch_workspace"),
     path("groups", groups.groups, name="groups"),
     path("groups/<slug:type_name>", groups.groups, name="groups"),
     path("groups/<slug:type_name>/<path:key>", groups.group, name="group"),
+    path("people", people.people, name="people"),
+    path("people/banner", people.people_banner, name="people_banner"),
+    path("people/delete", people.delete_people_by_domain, name="delete_people"),
     path("people/<int:pk>", people.person, name="person"),
+    path("people/<int:pk>/delete", people.delete_person, name="delete_person"),
+    path("deletions/<int:pk>", people.deletion, name="deletion"),
+    path("settings", settings.settings, name="settings"),
+    path("settings/general", settings.general, name="settings-general"),
+    path("settings/group-types", settings.group_types, name="settings-group-types"),
+    path("settings/group-types/<slug:name>", settings.group_type, name="settings-group-type"),
+    path(
+        "settings/group-types/<slug:name>/move",
+        settings.move_group_type,
+        name="settings-move-group-type",
+    ),
+    path(
+        "settings/group-types/<slug:name>/default",
+        settings.make_default_group_type,
+        name="settings-default-group-type",
+    ),
+    path(
+        "settings/group-types/<slug:name>/delete",
+        settings.delete_group_type,
+        name="settings-delete-group-type",
+    ),
+    path("settings/members", settings.members, name="settings-members"),
+    path("settings/members/<int:pk>/role", settings.change_role, name="settings-change-role"),
+    path("settings/members/<int:pk>/remove", settings.remove_member, name="settings-remove-member"),
+    path("settings/api-keys", settings.api_keys, name="settings-api-keys"),
+    path(
+        "settings/api-keys/secret-key",
+        settings.rotate_secret_key,
+        name="settings-rotate-secret-key",
+    ),
+    path(
+        "settings/api-keys/write-key", settings.rotate_write_key, name="settings-rotate-write-key"
+    ),
+    path("tracker-demo", tracker.tracker_demo, name="tracker_demo"),
 ]

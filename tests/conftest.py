@@ -1,7 +1,10 @@
 import base64
 import json
+import os
+from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 
 from analytics.models import GroupType, Role, User, Workspace
@@ -12,6 +15,20 @@ def fast_password_hashing():
     # The real hasher is slow on purpose; tests create many accounts.
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def close_live_server_connections(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end connections that live-server threads
+    (kept alive by a browser or an HTTP client) still hold to it."""
+    yield
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
 
 
 def make_user(name):
@@ -46,6 +63,14 @@ def workspace(alice, bob):
     workspace.add_member(bob, Role.MEMBER)
     workspace.secret_key = secret_key
     return workspace
+
+
+@pytest.fixture
+def dana(workspace):
+    """An admin of alice's workspace: deletes people and manages keys, not types or members."""
+    user = make_user("dana")
+    workspace.add_member(user, Role.ADMIN)
+    return user
 
 
 @pytest.fixture
@@ -127,3 +152,63 @@ def charlie_api(client, other_workspace):
 @pytest.fixture
 def charlie_send(client, other_workspace):
     return Sender(client, other_workspace)
+
+
+# --- Browser tests ----------------------------------------------------------------
+# A real headless Chromium (Debian's package) driven by Playwright against a live server.
+# Screenshots land in test-artifacts/ for a person to look at.
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    # This machine has no network beyond localhost: no background calls home.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    # Playwright's sync API runs an event loop in this thread; the tests' own ORM calls
+    # are still synchronous, so Django's async-safety check does not apply here.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium, live_server, transactional_db):
+    """A fresh browser tab (1280×860) with ``page.visit(path)`` and ``page.shot(name)``."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 860})
+    context.add_init_script(path=Path(__file__).with_name("report_csp_violations.js"))
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.visit = lambda path: page.goto(live_server.url + path)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.shot = lambda name: page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: message.type == "error"
+        and errors.append(f"{message.text} ({message.location.get('url')})"),
+    )
+    yield page
+    context.close()
+    assert not errors, f"the page reported errors: {errors}"
+
+
+def log_in(page, user):
+    page.visit("/login/")
+    page.fill("#id_username", user.email)
+    page.fill("#id_password", f"{user.email.split('@')[0]}-password-1")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/groups/**")

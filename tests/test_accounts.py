@@ -1,0 +1,45 @@
+"""Logging in and out, changing one's password, and the error pages."""
+
+
+def test_log_in_opens_the_groups_of_the_current_workspace(client, alice, workspace):
+    response = client.post("/login/", {"username": alice.email, "password": "alice-password-1"}, follow=True)
+    assert response.redirect_chain[-1][0] == "/groups/company"
+
+
+def test_wrong_password_is_refused_with_a_message(client, alice, workspace):
+    response = client.post("/login/", {"username": alice.email, "password": "nope"})
+    assert response.status_code == 200
+    assert "Please enter a correct" in response.content.decode()
+
+
+def test_log_out(client, alice, workspace):
+    client.force_login(alice)
+    client.post("/logout/")
+    assert client.get("/groups/company").status_code == 302
+
+
+def test_change_password(client, alice, workspace):
+    client.force_login(alice)
+    assert "Change your password" in client.get("/account/password").content.decode()
+    response = client.post(
+        "/account/password",
+        {"old_password": "alice-password-1", "new_password1": "a-new-long-phrase-42",
+         "new_password2": "a-new-long-phrase-42"},
+    )
+    assert response["Location"] == "/account/password/done"
+    alice.refresh_from_db()
+    assert alice.check_password("a-new-long-phrase-42")
+
+
+def test_someone_in_no_workspace_gets_a_clear_404(client, charlie):
+    client.force_login(charlie)
+    response = client.get("/groups")
+    assert response.status_code == 404
+    assert "You are not a member of any workspace yet." in response.content.decode()
+
+
+def test_member_gets_a_readable_403(client, bob, workspace):
+    client.force_login(bob)
+    response = client.get("/settings/group-types")
+    assert response.status_code == 403
+    assert "Not allowed" in response.content.decode()

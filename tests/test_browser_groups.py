@@ -1,0 +1,98 @@
+"""Journeys through the groups browser in a real Chromium."""
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import log_in
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def groups_data(send, company, team):
+    send.batch(
+        {"type": "identify", "userId": "ann", "traits": {"name": "Ann Lee", "email": "ann@acme.io"}},
+        {"type": "group", "userId": "ann", "groupId": "acme", "traits": {"name": "Acme Inc", "plan": "enterprise"}},
+        {"type": "group", "userId": "bo", "groupId": "globex", "traits": {"name": "Globex", "plan": "pro"}},
+        {"type": "group", "userId": "ann", "groupId": "growth", "context": {"groupType": "team"},
+         "traits": {"name": "Growth"}},
+        *({"type": "track", "userId": "ann", "event": f"Report {n}"} for n in range(40)),
+    )
+
+
+def test_log_in_browse_groups_switch_tabs_and_open_a_group(browser_page, alice, groups_data):
+    page = browser_page
+    log_in(page, alice)
+    assert page.url.endswith("/groups/company")
+    assert page.get_by_role("tab", name="Companies").get_attribute("aria-selected") == "true"
+    assert page.locator("#groups-table").get_by_text("Acme Inc", exact=True).is_visible()
+    page.shot("groups-companies")
+
+    page.get_by_role("tab", name="Teams").click()
+    page.wait_for_url("**/groups/team")
+    assert page.locator("#groups-table").get_by_text("Growth", exact=True).is_visible()
+    assert page.get_by_role("tab", name="Teams").get_attribute("aria-selected") == "true"
+
+    page.go_back()
+    page.wait_for_url("**/groups/company")
+    expect(page.locator("#groups-table").get_by_text("Globex", exact=True)).to_be_visible()
+    page.go_forward()
+    page.wait_for_url("**/groups/team")
+    expect(page.locator("#groups-table").get_by_text("Growth", exact=True)).to_be_visible()
+
+    page.visit("/groups/company")
+    page.get_by_role("link", name="acme").click()
+    page.wait_for_url("**/groups/company/acme")
+    assert page.get_by_role("heading", name="Acme Inc").is_visible()
+    assert page.locator("#members-table").get_by_text("Ann Lee", exact=True).is_visible()
+    events = page.locator("#timeline .events > li:not(.load-more)")
+    expect(events).to_have_count(30)
+    page.get_by_role("link", name="Load more").click()
+    expect(events).to_have_count(41)  # the 40 tracks and the group call (identify has no group)
+    page.shot("group-profile")
+
+
+def test_search_narrows_the_table_as_you_type(browser_page, alice, groups_data):
+    page = browser_page
+    log_in(page, alice)
+    page.get_by_role("searchbox").fill("glob")
+    page.wait_for_url("**/groups/company?q=glob")
+    table = page.locator("#groups-table")
+    table.get_by_text("Globex", exact=True).wait_for()
+    assert table.get_by_text("Acme Inc", exact=True).count() == 0
+
+
+def test_pages_work_without_javascript(chromium, live_server, alice, groups_data, transactional_db):
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(live_server.url + "/login/")
+    page.fill("#id_username", alice.email)
+    page.fill("#id_password", "alice-password-1")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/groups/company")
+    page.get_by_role("tab", name="Teams").click()
+    page.wait_for_url("**/groups/team")
+    assert page.get_by_text("Growth", exact=True).is_visible()
+    page.goto(live_server.url + "/groups/company")
+    page.get_by_role("searchbox").fill("acme")
+    page.get_by_role("searchbox").press("Enter")
+    page.wait_for_url("**/groups/company?q=acme")
+    assert page.get_by_text("Globex", exact=True).count() == 0
+    page.get_by_role("link", name="acme").click()
+    page.get_by_role("link", name="Load more").click()
+    page.wait_for_url("**before=*")
+    context.close()
+
+
+def test_switching_workspace_from_the_header(browser_page, bob, workspace, alice, groups_data):
+    from analytics.models import Role, Workspace
+
+    beta, _ = Workspace.create(name="Beta Corp", owner=alice, group_types=("account",))
+    beta.add_member(bob, Role.MEMBER)
+    page = browser_page
+    log_in(page, bob)
+    page.get_by_label("Workspace").select_option(label="Beta Corp")
+    page.wait_for_url("**/groups/account")
+    expect(page.get_by_text("No accounts yet")).to_be_visible()
+    page.visit("/groups")
+    page.wait_for_url("**/groups/account")  # remembered

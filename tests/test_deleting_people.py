@@ -1,0 +1,498 @@
+"""Deleting people from the dashboard: one from their profile, or everyone at an email
+domain from the People list; a confirmation with exact figures, then a background job
+with visible progress that deletes everything or, if it fails, nothing."""
+
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.tasks.signals import task_finished
+
+from analytics.deletion import summarize_deletion
+from analytics.models import (
+    Deletion,
+    Event,
+    Group,
+    Identity,
+    IngestionProblem,
+    Membership,
+    Person,
+    SuppressedUser,
+)
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+# The deletion runs for real, outside the test's transaction: its progress is written
+# through the second connection ("progress"), which must see the job's row.
+RUNS = pytest.mark.django_db(transaction=True, databases=["default", "progress"])
+
+
+def at(minutes):
+    return (T0 + timedelta(minutes=minutes)).isoformat()
+
+
+def calls_of(user, *, email, company, minutes=0):
+    """One call of every type for ``user``, who starts as an anonymous visitor."""
+    anonymous = f"anon-{user}"
+    return [
+        {"type": "page", "anonymousId": anonymous, "name": "Home", "timestamp": at(minutes)},
+        {"type": "identify", "userId": user, "anonymousId": anonymous,
+         "traits": {"name": user.capitalize(), "email": email}, "timestamp": at(minutes + 1)},
+        {"type": "group", "userId": user, "groupId": company, "timestamp": at(minutes + 2)},
+        {"type": "track", "userId": user, "event": "Report Viewed", "timestamp": at(minutes + 3)},
+        {"type": "screen", "userId": user, "name": "Dashboard", "timestamp": at(minutes + 4)},
+        {"type": "group", "userId": user, "groupId": "growth", "context": {"groupType": "team"},
+         "timestamp": at(minutes + 5)},
+        {"type": "alias", "previousId": f"{user}-old", "userId": user, "timestamp": at(minutes + 6)},
+    ]
+
+
+@pytest.fixture
+def people(send, company, team):
+    """Ann and Bob (customers, both in acme and team growth); two staff members at
+    groupsite.dev: Dev alone in internal, Sam in internal and acme."""
+    response = send.batch(
+        *calls_of("ann", email="ann@acme.io", company="acme"),
+        *calls_of("bob", email="bob@acme.io", company="acme", minutes=10),
+        {"type": "identify", "userId": "dev", "traits": {"name": "Dev", "email": "dev@groupsite.dev"},
+         "timestamp": at(20)},
+        {"type": "group", "userId": "dev", "groupId": "internal", "timestamp": at(21)},
+        {"type": "track", "userId": "dev", "event": "Debugged", "timestamp": at(22)},
+        {"type": "identify", "userId": "sam", "traits": {"name": "Sam", "email": "sam@groupsite.dev"},
+         "timestamp": at(23)},
+        {"type": "group", "userId": "sam", "groupId": "internal", "timestamp": at(24)},
+        {"type": "group", "userId": "sam", "groupId": "acme", "timestamp": at(25)},
+    )
+    assert response.status_code == 200, response.json()
+
+
+@pytest.fixture
+def alice_client(client, alice, workspace):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def inline_tasks(settings):
+    """Tasks run inside ``enqueue`` (Django's ImmediateBackend): a deletion is over when
+    the request that asked for it returns."""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+
+
+def pk_of(user_id):
+    return Person.objects.by_user_id(user_id).pk
+
+
+def rows_of(user_id):
+    """Everything stored for a person, found by their user id."""
+    person = Person.objects.by_user_id(user_id)
+    return {
+        "person": person is not None,
+        "events": Event.objects.filter(person=person).count() if person else 0,
+        "memberships": Membership.objects.filter(person=person).count() if person else 0,
+        "identities": Identity.objects.filter(person=person).count() if person else 0,
+    }
+
+
+def figures(html):
+    """{label: figure} of a deletion summary (the first one in the page)."""
+    summary = html.split('class="props-list deletion-summary"')[1].split("</dl>")[0]
+    return dict(re.findall(r"<dt>([^<]+)</dt>\s*<dd><strong>([\d,]+)</strong>", summary))
+
+
+def groups_left_empty(html):
+    summary = html.split("<dt>Groups left with no member</dt>")[1].split("</dd>")[0]
+    return re.findall(r'<span class="badge warn">([^<]+)</span>', summary)
+
+
+# --- confirming the deletion of one person ------------------------------------------
+
+
+def test_confirmation_shows_exactly_what_will_go(alice_client, people, send):
+    send.batch(
+        {"type": "track", "userId": "dev", "event": "Debugged again", "timestamp": at(30)},
+        {"type": "group", "userId": "dev", "groupId": "solo", "timestamp": at(31)},
+    )
+    page = alice_client.get(f"/people/{pk_of('dev')}/delete").content.decode()
+    assert "<h1>Delete Dev?</h1>" in page
+    assert figures(page) == {
+        "Events": "2", "Identify calls": "1", "Group calls": "2", "Memberships": "2",
+    }
+    assert groups_left_empty(page) == ["company · solo"]  # sam stays in internal
+
+
+def test_confirmation_counts_every_call_type_and_id(alice_client, people):
+    page = alice_client.get(f"/people/{pk_of('ann')}/delete").content.decode()
+    summary = summarize_deletion(Person.objects.by_user_id("ann"))
+    assert figures(page) == {
+        "Events": "3",  # page, track and screen
+        "Identify calls": "1",
+        "Group calls": "2",
+        "Alias calls": "1",
+        "Memberships": "2",
+    }
+    assert summary.events == 7 and "7 calls in all" in page
+    assert groups_left_empty(page) == []  # bob stays in acme and growth
+    assert "<code>ann</code>" in page and "<code>anon-ann</code>" in page and "<code>ann-old</code>" in page
+
+
+def test_confirmation_offers_to_block_the_user_id(alice_client, people):
+    page = alice_client.get(f"/people/{pk_of('ann')}/delete").content.decode()
+    form = page.split('<form class="card-body confirm-form" method="post">')[1].split("</form>")[0]
+    assert '<input type="checkbox" id="suppress" name="suppress" value="1">' in form
+    assert "Block this user id from coming back" in form
+    assert "csrfmiddlewaretoken" in form and "<button class=\"danger\" type=\"submit\">Delete Ann</button>" in form
+
+
+def test_an_anonymous_visitor_has_no_id_to_block(alice_client, send):
+    send.batch({"type": "page", "anonymousId": "a-1", "name": "Pricing"})
+    page = alice_client.get(f"/people/{Person.objects.get().pk}/delete").content.decode()
+    assert 'name="suppress"' not in page and "an anonymous visitor" in page
+
+
+def test_admins_may_delete(client, dana, people):
+    client.force_login(dana)
+    assert client.get(f"/people/{pk_of('ann')}/delete").status_code == 200
+
+
+def test_members_cannot_delete(client, bob, people):
+    client.force_login(bob)
+    ann = pk_of("ann")
+    assert client.get(f"/people/{ann}/delete").status_code == 403
+    assert client.post(f"/people/{ann}/delete", {"suppress": "1"}).status_code == 403
+    assert client.get("/people/delete", {"domain": "acme.io"}).status_code == 403
+    assert client.post("/people/delete", {"domain": "acme.io"}).status_code == 403
+    assert rows_of("ann")["events"] == 7 and not Deletion.objects.exists()
+
+
+def test_outsiders_get_404(client, charlie, other_workspace, people):
+    client.force_login(charlie)
+    ann = pk_of("ann")
+    assert client.get(f"/people/{ann}/delete").status_code == 404
+    assert client.post(f"/people/{ann}/delete").status_code == 404
+    assert rows_of("ann")["person"] and not Deletion.objects.exists()
+
+
+def test_outsiders_without_a_workspace_get_404(client, charlie, people):
+    client.force_login(charlie)
+    assert client.get(f"/people/{pk_of('ann')}/delete").status_code == 404
+
+
+def test_asking_again_while_a_deletion_is_pending_shows_it(alice_client, people, workspace):
+    ann = Person.objects.by_user_id("ann")
+    pending = Deletion.objects.create(workspace=workspace, person=ann, label="Ann")
+    response = alice_client.post(f"/people/{ann.pk}/delete")
+    assert response.status_code == 302 and response["Location"] == f"/deletions/{pending.pk}"
+    assert Deletion.objects.count() == 1
+
+
+# --- deleting ---------------------------------------------------------------------
+
+
+@RUNS
+def test_deleting_removes_everything_they_sent(alice_client, people, inline_tasks):
+    bob_before = rows_of("bob")
+    response = alice_client.post(f"/people/{pk_of('ann')}/delete")
+    deletion = Deletion.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/deletions/{deletion.pk}"
+    assert rows_of("ann") == {"person": False, "events": 0, "memberships": 0, "identities": 0}
+    assert not Event.objects.filter(anonymous_id="anon-ann").exists()
+    assert not Identity.objects.filter(value__in=["ann", "anon-ann", "ann-old"]).exists()
+    assert rows_of("bob") == bob_before
+    assert Group.objects.get(key="acme").member_count == 2  # bob and sam
+    assert (deletion.status, deletion.person, deletion.deleted, deletion.total) == ("done", None, 7, 7)
+    assert deletion.requested_by == "alice@example.com" and deletion.label == "Ann (ann)"
+    assert deletion.summary["totals"]["events"] == 7
+    assert not SuppressedUser.objects.exists()
+
+
+@RUNS
+def test_the_result_page_shows_what_was_deleted(alice_client, people, inline_tasks):
+    page = alice_client.post(f"/people/{pk_of('dev')}/delete", follow=True).content.decode()
+    assert "<h1>Deleted Dev (dev)</h1>" in page
+    assert "Deleted 1 person and 3 calls" in page
+    assert figures(page) == {
+        "People": "1", "Events": "1", "Identify calls": "1", "Group calls": "1", "Memberships": "1",
+    }
+    assert 'href="/people">Back to People</a>' in page
+    assert "hx-trigger" not in page and 'http-equiv="refresh"' not in page
+
+
+@RUNS
+def test_blocking_refuses_later_calls_for_the_user_id(alice_client, people, inline_tasks, send):
+    page = alice_client.post(f"/people/{pk_of('ann')}/delete", {"suppress": "1"}, follow=True).content.decode()
+    assert "Blocked user ids" in page and "<code>ann</code>" in page
+    assert set(SuppressedUser.objects.values_list("user_id", flat=True)) == {"ann"}
+    response = send.batch({"type": "track", "userId": "ann", "event": "Back", "messageId": "m-back"})
+    assert response.status_code == 400
+    assert response.json()["rejected"][0]["error"] == "user 'ann' was deleted and is blocked"
+    assert Person.objects.by_user_id("ann") is None
+
+
+@RUNS
+def test_without_blocking_the_user_can_come_back(alice_client, people, inline_tasks, send):
+    alice_client.post(f"/people/{pk_of('ann')}/delete")
+    assert send.batch({"type": "track", "userId": "ann", "event": "Back"}).status_code == 200
+    assert Person.objects.by_user_id("ann").event_count == 1
+
+
+@RUNS
+def test_deleting_someone_deleted_meanwhile_deletes_no_one(alice_client, people, inline_tasks, workspace, api):
+    ann = Person.objects.by_user_id("ann")
+    deletion = Deletion.objects.create(workspace=workspace, person=ann, label="Ann")
+    api.delete("people/ann")  # through the API, before the job runs
+    from analytics.deletion import run_deletion
+
+    run_deletion.enqueue(deletion.pk)
+    deletion.refresh_from_db()
+    assert deletion.status == "done" and deletion.summary["totals"]["people"] == 0
+    page = alice_client.get(f"/deletions/{deletion.pk}").content.decode()
+    assert "No one was left to delete: this user was deleted already." in page
+    assert Person.objects.count() == 3
+
+
+# --- all or nothing ---------------------------------------------------------------
+
+
+@pytest.fixture
+def failing_suppression():
+    """The database refuses suppressed-user rows, the last write of a deletion."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION refuse_suppression() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'suppression refused by the test'; END $$"
+            )
+            cursor.execute(
+                "CREATE TRIGGER refuse_suppression BEFORE INSERT ON analytics_suppresseduser "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_suppression()"
+            )
+        else:
+            cursor.execute(
+                "CREATE TRIGGER refuse_suppression BEFORE INSERT ON analytics_suppresseduser "
+                "BEGIN SELECT RAISE(ABORT, 'suppression refused by the test'); END"
+            )
+    yield
+    # Committed (the test runs outside a transaction), so removed by hand.
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("DROP TRIGGER refuse_suppression ON analytics_suppresseduser")
+            cursor.execute("DROP FUNCTION refuse_suppression()")
+        else:
+            cursor.execute("DROP TRIGGER refuse_suppression")
+
+
+@RUNS
+def test_a_failing_deletion_keeps_everything_and_says_so(alice_client, people, inline_tasks, failing_suppression):
+    counts = (Event.objects.count(), Membership.objects.count(), Identity.objects.count())
+    page = alice_client.post(f"/people/{pk_of('dev')}/delete", {"suppress": "1"}, follow=True).content.decode()
+    assert "<h1>Could not delete Dev (dev)</h1>" in page
+    assert "The deletion failed, and nothing was deleted" in page
+    assert "suppression refused by the test" in page
+    assert f'href="/people/{pk_of("dev")}/delete">Try again</a>' in page
+    assert rows_of("dev") == {"person": True, "events": 3, "memberships": 1, "identities": 1}
+    assert (Event.objects.count(), Membership.objects.count(), Identity.objects.count()) == counts
+    assert Group.objects.get(key="internal").member_count == 2
+    deletion = Deletion.objects.get()
+    assert (deletion.status, deletion.deleted, deletion.person_id) == ("failed", 0, pk_of("dev"))
+    assert deletion.finished_at is not None
+
+
+@RUNS
+def test_a_failing_bulk_deletion_keeps_everyone(alice_client, people, inline_tasks, failing_suppression):
+    page = alice_client.post(
+        "/people/delete", {"domain": "groupsite.dev", "suppress": "1"}, follow=True
+    ).content.decode()
+    assert "Could not delete everyone at @groupsite.dev" in page
+    assert 'href="/people/delete?domain=groupsite.dev">Try again</a>' in page
+    assert rows_of("dev")["events"] == 3 and rows_of("sam")["events"] == 3
+
+
+# --- the progress page ------------------------------------------------------------
+
+
+@pytest.fixture
+def job(workspace, people):
+    return Deletion.objects.create(
+        workspace=workspace, person=Person.objects.by_user_id("ann"), label="Ann (ann)", total=20000,
+        requested_by="alice@example.com",
+    )
+
+
+def test_a_queued_deletion_waits_and_polls(alice_client, job):
+    page = alice_client.get(f"/deletions/{job.pk}").content.decode()
+    assert "<h1>Deleting Ann (ann)</h1>" in page and "Waiting to start…" in page
+    assert f'hx-get="/deletions/{job.pk}" hx-trigger="every 1s"' in page
+    assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page
+
+
+def test_a_running_deletion_shows_its_progress(alice_client, job):
+    Deletion.objects.filter(pk=job.pk).update(status="running", deleted=5000)
+    page = alice_client.get(f"/deletions/{job.pk}").content.decode()
+    assert '<progress class="meter" max="20000" value="5000">' in page
+    assert "<strong>5,000</strong> of 20,000 events deleted" in page and "25%" in page
+    assert 'hx-trigger="every 1s"' in page and 'http-equiv="refresh"' in page
+
+
+def test_polling_gets_the_progress_alone(alice_client, job):
+    html = alice_client.get(
+        f"/deletions/{job.pk}", headers={"HX-Request": "true", "HX-Target": "deletion-progress"}
+    ).content.decode()
+    assert html.lstrip().startswith('<div id="deletion-progress"') and "<html" not in html
+
+
+def test_a_finished_deletion_stops_polling(alice_client, job):
+    Deletion.objects.filter(pk=job.pk).update(status="failed", error="disk full")
+    html = alice_client.get(
+        f"/deletions/{job.pk}", headers={"HX-Request": "true", "HX-Target": "deletion-progress"}
+    ).content.decode()
+    assert "hx-trigger" not in html and "disk full" in html
+
+
+def test_a_deletion_that_never_finished_says_so_and_can_be_asked_again(alice_client, job):
+    Deletion.objects.filter(pk=job.pk).update(
+        status="running", created_at=job.created_at - Deletion.STALLED_AFTER - timedelta(minutes=1)
+    )
+    page = alice_client.get(f"/deletions/{job.pk}").content.decode()
+    assert "This deletion stopped before it finished, and nothing was deleted" in page
+    assert "hx-trigger" not in page and 'http-equiv="refresh"' not in page
+    assert f'href="/people/{job.person_id}/delete">Try again</a>' in page
+    assert alice_client.get(f"/people/{job.person_id}/delete").status_code == 200
+
+
+def test_members_and_outsiders_cannot_see_deletions(client, bob, charlie, other_workspace, job):
+    client.force_login(bob)
+    assert client.get(f"/deletions/{job.pk}").status_code == 403
+    client.force_login(charlie)
+    assert client.get(f"/deletions/{job.pk}").status_code == 404
+
+
+# --- everyone at an email domain ----------------------------------------------------
+
+
+def test_bulk_preview_counts_people_and_what_they_sent(alice_client, people):
+    page = alice_client.get("/people/delete", {"domain": "@GroupSite.dev"}).content.decode()
+    assert "<h1>Delete everyone at @groupsite.dev?</h1>" in page
+    assert figures(page) == {
+        "People": "2", "Events": "1", "Identify calls": "2", "Group calls": "3", "Memberships": "3",
+    }
+    assert groups_left_empty(page) == ["company · internal"]  # acme keeps ann and bob
+    who = page.split("<h3>Who</h3>")[1].split("</ul>")[0]
+    assert ">Sam</a>" in who and ">Dev</a>" in who and "ann" not in who
+    assert '<input type="hidden" name="domain" value="groupsite.dev">' in page
+    assert "Delete 2 people</button>" in page
+    assert Person.objects.count() == 4
+
+
+def test_bulk_preview_of_a_domain_with_no_one(alice_client, people):
+    page = alice_client.get("/people/delete", {"domain": "nowhere.example"}).content.decode()
+    assert "No one at @nowhere.example" in page and "<form" not in page.split("<main")[1]
+
+
+@pytest.mark.parametrize("domain", ["", "  ", "@"])
+def test_an_empty_domain_is_refused(alice_client, people, domain):
+    response = alice_client.get("/people/delete", {"domain": domain}, follow=True)
+    assert "an empty one would match everyone" in response.content.decode()
+    response = alice_client.post("/people/delete", {"domain": domain})
+    assert response.status_code == 302 and response["Location"] == "/people"
+    assert Person.objects.count() == 4 and not Deletion.objects.exists()
+
+
+@RUNS
+def test_bulk_deletion_deletes_everyone_at_the_domain_and_no_one_else(alice_client, people, inline_tasks):
+    response = alice_client.post("/people/delete", {"domain": "groupsite.dev", "suppress": "1"})
+    deletion = Deletion.objects.get()
+    assert response["Location"] == f"/deletions/{deletion.pk}"
+    assert sorted(Person.objects.values_list("user_id", flat=True)) == ["ann", "bob"]
+    assert rows_of("ann")["events"] == 7
+    assert set(SuppressedUser.objects.values_list("user_id", flat=True)) == {"dev", "sam"}
+    assert (deletion.email_domain, deletion.label, deletion.status) == (
+        "groupsite.dev", "everyone at @groupsite.dev", "done",
+    )
+    page = alice_client.get(response["Location"]).content.decode()
+    assert "Deleted 2 people and 6 calls" in page
+
+
+@RUNS
+def test_bulk_deletion_takes_their_refused_calls_too(alice_client, people, inline_tasks, send):
+    send.batch({"type": "track", "userId": "dev", "messageId": "no-event"})  # refused: no event name
+    assert IngestionProblem.objects.filter(user_id="dev").exists()
+    alice_client.post("/people/delete", {"domain": "groupsite.dev"})
+    assert not IngestionProblem.objects.filter(user_id="dev").exists()
+
+
+# --- in the background, for real ----------------------------------------------------
+
+
+@pytest.fixture
+def finished_tasks():
+    """Set when a task finishes: the test waits on it, not on the clock."""
+    done = threading.Event()
+
+    def finished(sender, task_result, **kwargs):
+        done.set()
+
+    task_finished.connect(finished)
+    yield done
+    task_finished.disconnect(finished)
+
+
+@RUNS
+def test_the_deletion_runs_in_the_background(alice_client, people, finished_tasks):
+    response = alice_client.post(f"/people/{pk_of('ann')}/delete", {"suppress": "1"})
+    assert response.status_code == 302
+    assert finished_tasks.wait(timeout=30), "the deletion did not finish"
+    page = alice_client.get(response["Location"]).content.decode()
+    assert "<h1>Deleted Ann (ann)</h1>" in page
+    assert rows_of("ann")["person"] is False and rows_of("bob")["events"] == 7
+    assert Deletion.objects.get().status == "done"
+
+
+@pytest.fixture
+def held_before_deleting_people():
+    """The deletion waits, once its events are gone, until the test lets it go: the
+    database makes deleting a person wait for an advisory lock the test holds."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite writes no progress while the deletion's transaction is open")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION wait_for_the_test() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN PERFORM pg_advisory_lock(4242); PERFORM pg_advisory_unlock(4242); RETURN OLD; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER wait_for_the_test BEFORE DELETE ON analytics_person "
+            "FOR EACH ROW EXECUTE FUNCTION wait_for_the_test()"
+        )
+        cursor.execute("SELECT pg_advisory_lock(4242)")
+    def release():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(4242)")
+
+    yield release
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock_all()")
+        cursor.execute("DROP TRIGGER wait_for_the_test ON analytics_person")
+        cursor.execute("DROP FUNCTION wait_for_the_test()")
+
+
+@RUNS
+def test_progress_shows_while_the_deletion_is_still_open(
+    alice_client, people, finished_tasks, held_before_deleting_people
+):
+    response = alice_client.post(f"/people/{pk_of('ann')}/delete")
+    deletion = Deletion.objects.get()
+    for _ in range(300):
+        deletion.refresh_from_db()
+        if deletion.deleted:
+            break
+        finished_tasks.wait(timeout=0.05)
+    page = alice_client.get(response["Location"]).content.decode()
+    assert "<strong>7</strong> of 7 events deleted" in page and 'hx-trigger="every 1s"' in page
+    # Not final until the job commits: from here, everything is still there.
+    assert rows_of("ann") == {"person": True, "events": 7, "memberships": 2, "identities": 3}
+    held_before_deleting_people()
+    assert finished_tasks.wait(timeout=30), "the deletion did not finish"
+    assert rows_of("ann")["person"] is False
+    assert "<h1>Deleted Ann (ann)</h1>" in alice_client.get(response["Location"]).content.decode()

@@ -1,0 +1,78 @@
+"""General settings: the workspace's name and its internal email domains."""
+
+import pytest
+
+from analytics.models import Workspace
+
+
+@pytest.fixture
+def alice_client(client, alice, workspace):
+    client.force_login(alice)
+    return client
+
+
+def post(client, workspace, **data):
+    return client.post("/settings/general", {"workspace": workspace.slug, **data})
+
+
+def saved(workspace):
+    return Workspace.objects.get(pk=workspace.pk)
+
+
+def test_page_shows_the_name_and_domains_one_per_line(alice_client, workspace):
+    workspace.internal_domains = ["acme.com", "acme.io"]
+    workspace.save()
+    page = alice_client.get("/settings/general").content.decode()
+    assert 'value="Acme Analytics"' in page
+    assert "acme.com\nacme.io</textarea>" in page
+    assert "flagged as internal in the People list" in page
+
+
+def test_save_name_and_domains_normalized(alice_client, workspace):
+    response = post(
+        alice_client,
+        workspace,
+        name="Acme Inc.",
+        internal_domains=" @Acme.COM\nacme.io, ACME.com.\n\n",
+    )
+    assert response.status_code == 302 and response["Location"] == "/settings/general"
+    assert saved(workspace).name == "Acme Inc."
+    assert saved(workspace).internal_domains == ["acme.com", "acme.io"]
+    assert "Settings saved." in alice_client.get("/settings/general").content.decode()
+
+
+def test_domains_can_be_cleared(alice_client, workspace):
+    workspace.internal_domains = ["acme.com"]
+    workspace.save()
+    post(alice_client, workspace, name="Acme Analytics", internal_domains="")
+    assert saved(workspace).internal_domains == []
+
+
+def test_invalid_domains_are_refused_inline(alice_client, workspace):
+    response = post(
+        alice_client,
+        workspace,
+        name="Renamed",
+        internal_domains="acme.com\nnot_a domain\nlocalhost",
+    )
+    assert response.status_code == 200
+    assert "Not a domain name: not_a, domain, localhost." in response.content.decode()
+    assert saved(workspace).name == "Acme Analytics" and saved(workspace).internal_domains == []
+
+
+def test_a_name_is_required(alice_client, workspace):
+    response = post(alice_client, workspace, name="  ", internal_domains="")
+    assert "This field is required." in response.content.decode()
+    assert saved(workspace).name == "Acme Analytics"
+    # The sidebar and title still show the saved name.
+    assert "Acme Analytics" in response.content.decode().split("<main")[0]
+
+
+def test_internal_people_are_flagged_once_their_domain_is_saved(alice_client, workspace, send):
+    send.batch(
+        {"type": "identify", "userId": "u1", "traits": {"email": "ada@acme.com"}},
+        {"type": "group", "userId": "u1", "groupId": "initech"},
+    )
+    assert "internal</span>" not in alice_client.get("/groups/company/initech").content.decode()
+    post(alice_client, workspace, name="Acme Analytics", internal_domains="@ACME.com")
+    assert "internal</span>" in alice_client.get("/groups/company/initech").content.decode()
