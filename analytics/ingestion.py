@@ -270,6 +270,21 @@ class _PersonState:
         return state
 
 
+@dataclass(slots=True)
+class _Span:
+    """A membership as this batch sees it: from ``started_at`` until ``ended_at`` (or now)."""
+
+    pk: int | None
+    group_id: int
+    type_pk: int
+    started_at: datetime
+    ended_at: datetime | None
+    person_pk: int | None = None  # set for the ones this batch creates
+
+    def covers(self, moment):
+        return self.started_at <= moment and (self.ended_at is None or moment < self.ended_at)
+
+
 class _Batch:
     def __init__(self, workspace, calls):
         self.workspace = workspace
@@ -480,38 +495,42 @@ class _Batch:
 
     # Memberships ---------------------------------------------------------------
 
-    def _load_memberships(self):
-        """Memberships of this batch's people that were open at some call's moment."""
+    def _needs_memberships(self, call):
+        if call.index in self.target_of or call.removes_user_from_account:
+            return True
+        return call.type in EVENT_CALLS and len(self.slots_of[call.index]) < len(self.group_types)
+
+    def _load_memberships(self, people):
+        """Spans of these people's memberships that were open at some call's moment."""
         earliest = min(call.timestamp for call in self.calls)
         rows = (
-            Membership.objects.filter(person_id__any=set(self.person_of.values()))
+            Membership.objects.filter(person_id__any=people)
             .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=earliest))
-            .annotate(type_pk=F("group__group_type_id"))
+            .values_list("pk", "person_id", "group_id", "group_type_id", "started_at", "ended_at")
         )
         memberships = defaultdict(list)
-        for membership in rows:
-            memberships[membership.person_id].append(membership)
+        for pk, person_pk, group_pk, type_pk, started_at, ended_at in rows:
+            memberships[person_pk].append(_Span(pk, group_pk, type_pk, started_at, ended_at))
         return memberships
 
     def apply_memberships(self, groups):
-        """Join groups (group calls) and leave accounts (Account Removed User), in time order."""
-        memberships = self._load_memberships()
-        type_of_slot = {t.slot: t.pk for t in self.group_types}
+        """Join groups (group calls), leave accounts (Account Removed User) in time order,
+        then give events without a group of some type the one their person was in."""
+        calls = [call for call in self.calls if self._needs_memberships(call)]
+        if not calls:
+            return
+        memberships = self._load_memberships({self.person_of[call.index] for call in calls})
         created, changed = [], {}
-        for call in sorted(self.calls, key=lambda c: c.timestamp):
+        for call in sorted(calls, key=lambda c: c.timestamp):
             person_pk = self.person_of[call.index]
             mine = memberships[person_pk]
             if call.index in self.target_of:
                 group = groups[self.target_of[call.index]]
                 current = next((m for m in mine if m.group_id == group.pk and m.ended_at is None), None)
                 if current is None:
-                    membership = Membership(
-                        workspace=self.workspace, person_id=person_pk, group=group,
-                        started_at=call.timestamp,
-                    )
-                    membership.type_pk = group.group_type_id
-                    mine.append(membership)
-                    created.append(membership)
+                    span = _Span(None, group.pk, group.group_type_id, call.timestamp, None, person_pk)
+                    mine.append(span)
+                    created.append(span)
                 elif call.timestamp < current.started_at:
                     current.started_at = call.timestamp
                     changed[id(current)] = current
@@ -527,29 +546,42 @@ class _Batch:
                     if m.group_id in left and m.ended_at is None and m.started_at <= call.timestamp:
                         m.ended_at = call.timestamp
                         changed[id(m)] = m
-        Membership.objects.bulk_create(created)
-        saved = [m for m in changed.values() if m.pk and m not in created]
-        if saved:
-            Membership.objects.bulk_update(saved, ["started_at", "ended_at"])
-        joined = Counter(m.group_id for m in created if m.ended_at is None)
-        joined.subtract(m.group_id for m in saved if m.ended_at is not None)
-        Group.objects.add_members(joined)
-        self._fill_implicit_context(memberships, type_of_slot)
+        self._save_memberships(created, [m for m in changed.values() if m.pk])
+        self._fill_implicit_context(calls, memberships)
 
-    def _fill_implicit_context(self, memberships, type_of_slot):
+    def _save_memberships(self, created, changed):
+        Membership.objects.bulk_create(
+            Membership(
+                workspace=self.workspace, person_id=span.person_pk, group_id=span.group_id,
+                group_type_id=span.type_pk, started_at=span.started_at, ended_at=span.ended_at,
+            )
+            for span in created
+        )
+        if changed:
+            Membership.objects.bulk_update(
+                [Membership(pk=m.pk, started_at=m.started_at, ended_at=m.ended_at) for m in changed],
+                ["started_at", "ended_at"],
+            )
+        joined = Counter(span.group_id for span in created if span.ended_at is None)
+        joined.subtract(m.group_id for m in changed if m.ended_at is not None)
+        Group.objects.add_members(joined)
+
+    def _fill_implicit_context(self, calls, memberships):
         """An event without a group of some type takes the one group of that type its
         person was in at that moment; with several, it stays without (no guessing)."""
-        for call in self.calls:
+        for call in calls:
             if call.type not in EVENT_CALLS:
                 continue
             slots = self.slots_of[call.index]
             mine = memberships[self.person_of[call.index]]
-            for slot, type_pk in type_of_slot.items():
-                if slot in slots:
+            for group_type in self.group_types:
+                if group_type.slot in slots:
                     continue
-                current = {m.group_id for m in mine if m.type_pk == type_pk and m.covers(call.timestamp)}
+                current = {
+                    m.group_id for m in mine if m.type_pk == group_type.pk and m.covers(call.timestamp)
+                }
                 if len(current) == 1:
-                    slots[slot] = current.pop()
+                    slots[group_type.slot] = current.pop()
 
     # Events --------------------------------------------------------------------
 

@@ -34,7 +34,6 @@ urlpatterns = [
     path("groups/<slug:type_name>", groups.groups, name="groups"),
     path("groups/<slug:type_name>/<path:key>", groups.group, name="group"),
     path("people", people.people, name="people"),
-    path("people/banner", people.people_banner, name="people_banner"),
     path("people/delete", people.delete_people_by_domain, name="delete_people"),
     path("people/<int:pk>", people.person, name="person"),
     path("people/<int:pk>/delete", people.delete_person, name="delete_person"),

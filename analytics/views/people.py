@@ -32,12 +32,16 @@ def people(request):
         found = found.with_email_domain(domain)
     if group_type is not None:
         found = found.prefetch_related(_current_memberships(group_type))
-    several_count = None
-    if several:
+    several_count = 0
+    if group_type is not None:
         # Found once, then listed and counted by id: around the subquery itself,
         # PostgreSQL plans the sorted, paged list as a nested loop over every candidate.
-        ids = list(everyone.in_several_with_events_outside(group_type).values_list("pk", flat=True))
-        found, several_count = found.filter(pk__in=ids), len(ids)
+        in_several = everyone.in_several_with_events_outside(group_type)
+        if several:
+            ids = list(in_several.values_list("pk", flat=True))
+            found, several_count = found.filter(pk__in=ids), len(ids)
+        elif not request.htmx:
+            several_count = in_several.count()
     table = PersonTable(
         found.recently_seen_first(),
         group_type=group_type,
@@ -69,33 +73,11 @@ def people(request):
     )
 
 
-@login_required
-def people_banner(request):
-    """The People list's banner about people in several groups of the default type whose
-    events name none, or nothing. The page loads it after itself: finding these people
-    reads every current membership of the workspace (0.1 s for 50,000 people)."""
-    workspace = workspace_for(request)
-    group_type = workspace.default_group_type
-    count = 0
-    if group_type is not None:
-        people = Person.objects.filter(workspace=workspace)
-        count = people.in_several_with_events_outside(group_type).count()
-    return render(
-        request,
-        "analytics/people.html#banner",
-        {
-            "group_type": group_type,
-            "several_count": count,
-            "can_delete": can(request, Role.ADMIN),
-        },
-    )
-
-
 def _current_memberships(group_type):
     """Each person's current groups of the type, as ``current_memberships``: one query."""
     return Prefetch(
         "memberships",
-        queryset=Membership.objects.filter(group__group_type=group_type, ended_at__isnull=True)
+        queryset=Membership.objects.filter(group_type=group_type, ended_at__isnull=True)
         .select_related("group")
         .order_by("group__key"),
         to_attr="current_memberships",
