@@ -6,6 +6,7 @@ Segment's libraries send) or as ``writeKey`` in the body (what browsers can send
 """
 
 import base64
+import logging
 import binascii
 import json
 import zlib
@@ -26,6 +27,8 @@ from analytics.ingestion import (
     record_refused_request,
 )
 from analytics.models import Workspace
+
+logger = logging.getLogger(__name__)
 
 CORS_HEADERS = {
     # The write key is public and no cookie is used, so any page may send events.
@@ -51,7 +54,13 @@ def ingestion_endpoint(view):
             response = _error(405, "method_not_allowed", "send calls with POST")
             response["Allow"] = "POST, OPTIONS"
         else:
-            response = view(request, *args, **kwargs)
+            try:
+                response = view(request, *args, **kwargs)
+            except Exception:
+                # Answered here rather than by Django so the CORS headers go with it: a
+                # browser shows the page a 500 to retry, not a puzzling CORS error.
+                logger.exception("ingestion failed: %s", request.path)
+                response = _error(500, "server_error", "the server failed to store this; retry")
         for header, value in CORS_HEADERS.items():
             response[header] = value
         return response
@@ -118,6 +127,8 @@ def ingest_call(request, call_type):
         body = _body(request)
         try:
             payload = json.loads(body)
+        except RecursionError:
+            raise Refused("the body's JSON is nested too deeply") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as problem:
             if len(body) > BATCH_LIMIT:
                 raise Refused(_too_large(body), 413) from None

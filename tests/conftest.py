@@ -90,6 +90,42 @@ def team(workspace):
     return GroupType.objects.get(workspace=workspace, name="team")
 
 
+@pytest.fixture
+def refuse_inserts():
+    """``refuse_inserts(table)``: the database refuses every insert into ``table`` from
+    then on, with the message "refused by the test", as a real failure would."""
+    tables = []
+
+    def refuse(table):
+        name = f"refuse_{table}"
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
+                )
+                cursor.execute(
+                    f"CREATE TRIGGER {name} BEFORE INSERT ON {table} "
+                    f"FOR EACH ROW EXECUTE FUNCTION {name}()"
+                )
+            else:
+                cursor.execute(
+                    f"CREATE TRIGGER {name} BEFORE INSERT ON {table} "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+                )
+        tables.append(table)
+
+    yield refuse
+    # Inside a test's transaction this is rolled back anyway; outside, it was committed.
+    with connection.cursor() as cursor:
+        for table in tables:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"DROP TRIGGER IF EXISTS refuse_{table} ON {table}")
+                cursor.execute(f"DROP FUNCTION IF EXISTS refuse_{table}()")
+            else:
+                cursor.execute(f"DROP TRIGGER IF EXISTS refuse_{table}")
+
+
 class Sender:
     """Posts to the tracking API of a workspace through Django's test client."""
 

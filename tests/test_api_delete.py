@@ -335,24 +335,9 @@ def test_a_domain_with_no_one_deletes_no_one(api, people):
 
 
 @pytest.fixture
-def failing_suppression():
-    """Make the database refuse suppressed-user rows, the last write of a deletion."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "CREATE FUNCTION refuse_suppression() RETURNS trigger LANGUAGE plpgsql AS "
-                "$$ BEGIN RAISE EXCEPTION 'suppression refused by the test'; END $$"
-            )
-            cursor.execute(
-                "CREATE TRIGGER refuse_suppression BEFORE INSERT ON analytics_suppresseduser "
-                "FOR EACH ROW EXECUTE FUNCTION refuse_suppression()"
-            )
-        else:
-            cursor.execute(
-                "CREATE TRIGGER refuse_suppression BEFORE INSERT ON analytics_suppresseduser "
-                "BEGIN SELECT RAISE(ABORT, 'suppression refused by the test'); END"
-            )
-    # The test's transaction is rolled back afterwards, taking the trigger with it.
+def failing_suppression(refuse_inserts):
+    """The database refuses suppressed-user rows, the last write of a deletion."""
+    refuse_inserts("analytics_suppresseduser")
 
 
 @pytest.mark.parametrize(
@@ -367,7 +352,7 @@ def test_a_failure_after_the_delete_keeps_everything(
         Membership.objects.count(),
         Identity.objects.count(),
     )
-    with pytest.raises(DatabaseError, match="suppression refused by the test"):
+    with pytest.raises(DatabaseError, match="refused by the test"):
         api.delete(path, suppress="true", **params)
     assert rows_of("dev") == {"person": True, "events": 3, "memberships": 1, "identities": 1}
     assert rows_of("sam")["events"] == 3

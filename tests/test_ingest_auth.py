@@ -48,3 +48,16 @@ def test_browsers_may_send_events_from_any_origin(client):
     assert response["Access-Control-Allow-Origin"] == "*"
     assert "POST" in response["Access-Control-Allow-Methods"]
     assert "Content-Type" in response["Access-Control-Allow-Headers"]
+
+
+def test_a_server_failure_keeps_the_cors_headers(client, workspace, refuse_inserts):
+    refuse_inserts("analytics_person")
+    response = client.post(
+        "/v1/track",
+        json.dumps({"writeKey": workspace.write_key, "userId": "u1", "event": "E"}),
+        content_type="text/plain",
+    )
+    assert response.status_code == 500
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert response.json()["code"] == "server_error"
+    assert not Event.objects.exists()

@@ -147,3 +147,9 @@ def test_get_is_not_allowed(client):
     response = client.get("/v1/track")
     assert response.status_code == 405
     assert response["Allow"] == "POST, OPTIONS"
+
+
+def test_absurdly_nested_json_is_refused(send):
+    response = send.post("batch", ("[" * 100_000 + "]" * 100_000).encode())
+    assert response.status_code == 400
+    assert response.json()["message"] == "the body's JSON is nested too deeply"

@@ -67,14 +67,14 @@ def snippet(client, alice, workspace, live_server):
     client.force_login(alice)
     host = live_server.url.removeprefix("http://")
     page = client.get("/settings/api-keys", headers={"host": host}).content.decode()
-    return html.unescape(re.search(r'<code id="snippet-browser">(.*?)</code>', page, re.S)[1])
+    return html.unescape(re.search(r'<code id="snippet-browser">(.*?)</code>', page, re.DOTALL)[1])
 
 
 @pytest.fixture
 def open_customer(chromium, customer_site, snippet):
     """Opens the customer's page in a new browser profile: ``open_customer(init_script)``.
 
-    The page gets ``url``, ``warnings`` (the tracker's console warnings) and
+    The page gets ``url_of_app``, ``warnings`` (the tracker's console warnings) and
     ``errors``, which must stay empty: the tracker never breaks its host page. A failed
     request's own "Failed to load resource" line is the browser's, not an error of the page.
     """
@@ -182,9 +182,9 @@ def test_identify_group_in_two_types_track_reload_and_track_again(customer, work
     growth = Group.objects.get(key="growth", group_type__name="team")
     assert acme.properties == {"name": "Acme Corporation", "plan": "enterprise", "seats": 120}
     assert growth.properties == {"name": "Growth"}
-    assert set(Membership.objects.filter(person=person, ended_at=None).values_list("group", flat=True)) == {
-        acme.pk, growth.pk
-    }
+    assert set(
+        Membership.objects.filter(person=person, ended_at=None).values_list("group", flat=True)
+    ) == {acme.pk, growth.pk}
 
     both = {"company": "acme-corp", "team": "growth"}
     assert [(e.name, groups_of(e)) for e in tracks(workspace)] == [
@@ -203,8 +203,29 @@ def test_identify_group_in_two_types_track_reload_and_track_again(customer, work
     assert {e.context["library"]["name"] for e in events} == {"groupsite.js"}
     feature_used = events.get(name="feature_used")
     assert feature_used.properties == {"feature": "ai_chart"}
+    assert feature_used.context["groups"] == both  # on the wire, as Segment clients send it
     assert feature_used.context["page"]["url"] == page.url_of_app
     assert feature_used.sent_at is not None  # the batch's sentAt, for clock-skew correction
+
+
+def test_calls_made_in_the_same_instant_keep_their_order(open_customer, workspace):
+    """Browsers that blur their clock (Firefox resisting fingerprinting) give calls made
+    together one timestamp; the tracker still gives each its own, in order."""
+    page = open_customer("""
+        const now = Date.now;
+        Date.now = () => Math.floor(now() / 1000) * 1000;
+    """)
+    page.evaluate("""() => {
+        tracker.identify("user_42");
+        tracker.track("just_before");
+        tracker.group("company", "acme-corp");
+        tracker.track("just_after");
+        return tracker.flush();
+    }""")
+    assert [(e.name, groups_of(e)) for e in tracks(workspace)] == [
+        ("just_before", {}),
+        ("just_after", {"company": "acme-corp"}),
+    ]
 
 
 def test_a_group_call_of_the_same_type_replaces_the_group_in_later_events(customer, workspace):
@@ -323,7 +344,9 @@ def test_a_batch_stored_but_whose_answer_was_lost_is_not_doubled(customer, works
     assert message_ids(sent[0]) == message_ids(sent[1])
     assert (answers[0]["stored"], answers[1]["stored"], answers[1]["duplicates"]) == (4, 0, 4)
     assert (again["stored"], again["duplicates"], again["queued"]) == (0, 4, 0)
-    assert Event.objects.filter(workspace=workspace, message_id__in=message_ids(sent[0])).count() == 4
+    assert (
+        Event.objects.filter(workspace=workspace, message_id__in=message_ids(sent[0])).count() == 4
+    )
     assert sorted(tracks(workspace).values_list("properties__n", flat=True)) == [0, 1, 2]
 
 
@@ -477,7 +500,9 @@ def test_the_host_page_never_gets_an_error(open_customer, workspace):
     result, state = outcome
     assert (result["retrying"], result["refused"], result["queued"]) == (False, 0, 0)
     assert state["userId"] == "user_9" and state["groups"] == {"company": "acme-corp"}
-    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", state["anonymousId"])
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", state["anonymousId"]
+    )
     assert list(tracks(workspace).values_list("name", flat=True)) == ["odd_properties", "works"]
     works = tracks(workspace).get(name="works")
     assert (works.person.user_id, groups_of(works)) == ("user_9", {"company": "acme-corp"})
@@ -492,7 +517,9 @@ def test_server_side_segment_clients_and_the_tracker_feed_the_same_data(
 ):
     segment = Client(workspace.write_key, host=live_server.url, sync_mode=True, max_retries=0)
     try:
-        segment.group("user_42", "acme-corp", {"name": "Acme Corporation"}, context={"groupType": "company"})
+        segment.group(
+            "user_42", "acme-corp", {"name": "Acme Corporation"}, context={"groupType": "company"}
+        )
         segment.track("user_42", "exported_from_backend")
     finally:
         segment_request._session.close()
@@ -503,7 +530,10 @@ def test_server_side_segment_clients_and_the_tracker_feed_the_same_data(
         return tracker.flush();
     }""")
     person = Person.objects.get(workspace=workspace, user_id="user_42")
-    assert Group.objects.get(key="acme-corp").properties == {"name": "Acme Corporation", "plan": "enterprise"}
+    assert Group.objects.get(key="acme-corp").properties == {
+        "name": "Acme Corporation",
+        "plan": "enterprise",
+    }
     assert Membership.objects.filter(person=person).count() == 1
     assert [(e.name, e.person_id, groups_of(e)) for e in tracks(workspace)] == [
         ("exported_from_backend", person.pk, {"company": "acme-corp"}),

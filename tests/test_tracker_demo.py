@@ -3,10 +3,10 @@ the result in Groupsite. Under the dashboard's Content-Security-Policy, which
 ``browser_page`` turns into test failures."""
 
 import pytest
+from conftest import log_in
 from playwright.sync_api import expect
 
 from analytics.models import Event, Group, Membership, Person
-from conftest import log_in
 
 pytestmark = pytest.mark.browser
 

@@ -16,7 +16,7 @@ def dana_client(client, dana):
 
 def snippet(page):
     """The browser snippet of the API keys page, as a person copies it."""
-    code = re.search(r'<code id="snippet-browser">(.*?)</code>', page, re.S).group(1)
+    code = re.search(r'<code id="snippet-browser">(.*?)</code>', page, re.DOTALL).group(1)
     return html.unescape(code)
 
 
