@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import F, Q
+from django.db.models import Q, Value
 
 from analytics import traits as trait_rules
 from analytics.models import (
@@ -605,9 +605,7 @@ class _Batch:
             for slot, group_pk in self.slots_of[call.index].items():
                 row[f"group_{slot}_id"] = group_pk
             rows.append(row)
-        stored = Event.objects.store(rows)
-        Person.objects.count_events(stored)
-        return len(stored)
+        return Event.objects.store(rows)
 
     def run(self, received_at):
         self.load_identities()
@@ -656,16 +654,16 @@ def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_conte
 
 def _store(workspace, raw_calls, calls, refused, received_at):
     refused = list(refused)
-    blocked = set(
-        SuppressedUser.objects.filter(
-            workspace=workspace, user_id__any={c.user_id for c in calls if c.user_id}
-        ).values_list("user_id", flat=True)
-    )
-    known = set(
-        Event.objects.filter(
-            workspace=workspace, message_id__any=[c.message_id for c in calls]
-        ).values_list("message_id", flat=True)
-    )
+    # Which calls were stored already, and whose senders are blocked: one round trip.
+    stored_ids = Event.objects.filter(
+        workspace=workspace, message_id__any=[c.message_id for c in calls]
+    ).values_list("message_id", Value(False))
+    blocked_ids = SuppressedUser.objects.filter(
+        workspace=workspace, user_id__any={c.user_id for c in calls if c.user_id}
+    ).values_list("user_id", Value(True))
+    known, blocked = set(), set()
+    for value, is_user in stored_ids.union(blocked_ids, all=True):
+        (blocked if is_user else known).add(value)
     kept, duplicates, blocked_calls = [], 0, set()
     for call in calls:
         if call.user_id in blocked:

@@ -704,41 +704,61 @@ class EventQuerySet(models.QuerySet):
             raise ValueError("invalid cursor")
         return self.filter(Q(timestamp__lt=moment) | Q(timestamp=moment, pk__lt=pk))
 
-    def store(self, rows: list[dict]) -> list[tuple[int, object]]:
-        """Insert events given as {field attname: value}, skipping stored message ids.
+    def store(self, rows: list[dict]) -> int:
+        """Insert events given as {field attname: value}, skipping stored message ids, and
+        add them to their people's counters (event_count, last_seen_at).
 
-        Returns (person id, timestamp) of each event actually inserted. On PostgreSQL
-        the rows go through COPY into a staging table, then one INSERT ... ON CONFLICT
-        DO NOTHING, so concurrent retries of the same call cannot both land.
+        Returns how many were stored. On PostgreSQL the rows are COPY'd into a staging
+        table, then one statement inserts them (ON CONFLICT DO NOTHING, so concurrent
+        retries of a call cannot both land) and counts what it inserted on the people.
         """
         if connection.vendor != "postgresql":
             # SQLite runs writers one at a time, so no message id can appear
             # between the caller's duplicate check and this insert.
             self.bulk_create([Event(**row) for row in rows], ignore_conflicts=True)
-            return [(row["person_id"], row["timestamp"]) for row in rows]
+            Person.objects.count_events((row["person_id"], row["timestamp"]) for row in rows)
+            return len(rows)
         fields = [f for f in Event._meta.concrete_fields if not f.primary_key]
         columns = ", ".join(f.column for f in fields)
-        getters = [
-            (lambda row, name=f.attname: Jsonb(row[name]))
-            if isinstance(f, models.JSONField)
-            else (lambda row, name=f.attname: row.get(name))
-            for f in fields
-        ]
-        table = Event._meta.db_table
+        json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
+        names = [f.attname for f in fields]
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS event_staging AS "
-                f"SELECT {columns} FROM {table} WITH NO DATA"
-            )
+            _create_staging_table(cursor, columns)
             with cursor.copy(f"COPY event_staging ({columns}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row([get(row) for get in getters])
+                    copy.write_row(
+                        [Jsonb(row[n]) if n in json_fields else row.get(n) for n in names]
+                    )
             cursor.execute(
-                f"WITH staged AS (DELETE FROM event_staging RETURNING {columns}) "
-                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM staged "
-                "ON CONFLICT DO NOTHING RETURNING person_id, timestamp"
+                f"WITH staged AS (DELETE FROM event_staging RETURNING {columns}), "
+                f"inserted AS (INSERT INTO {Event._meta.db_table} ({columns}) "
+                f"  SELECT {columns} FROM staged ON CONFLICT DO NOTHING "
+                "  RETURNING person_id, timestamp), "
+                "counted AS (SELECT person_id, count(*) AS n, max(timestamp) AS latest "
+                "  FROM inserted GROUP BY person_id), "
+                f"counters AS (UPDATE {Person._meta.db_table} AS p "
+                "  SET event_count = p.event_count + c.n, "
+                "  last_seen_at = GREATEST(p.last_seen_at, c.latest) "
+                "  FROM counted AS c WHERE p.id = c.person_id) "
+                "SELECT count(*) FROM inserted"
             )
-            return cursor.fetchall()
+            return cursor.fetchone()[0]
+
+
+def _create_staging_table(cursor, columns):
+    """The session's staging table for COPY, created once per database connection.
+
+    Creating it is part of the current transaction, so it is remembered as made only
+    once that transaction commits: a rolled-back batch takes the table with it.
+    """
+    raw = cursor.connection
+    if getattr(raw, "has_event_staging", False):
+        return
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS event_staging AS "
+        f"SELECT {columns} FROM {Event._meta.db_table} WITH NO DATA"
+    )
+    transaction.on_commit(lambda: setattr(raw, "has_event_staging", True))
 
 
 def _group_slot():
