@@ -568,20 +568,27 @@ class _Batch:
 
     def _fill_implicit_context(self, calls, memberships):
         """An event without a group of some type takes the one group of that type its
-        person was in at that moment; with several, it stays without (no guessing)."""
+        person was in at that moment; with several, it stays without (no guessing), and
+        the person is flagged for the multi-company banner."""
+        several = defaultdict(int)  # person id -> bits of the slots they were ambiguous in
         for call in calls:
             if call.type not in EVENT_CALLS:
                 continue
             slots = self.slots_of[call.index]
-            mine = memberships[self.person_of[call.index]]
+            person_pk = self.person_of[call.index]
             for group_type in self.group_types:
                 if group_type.slot in slots:
                     continue
                 current = {
-                    m.group_id for m in mine if m.type_pk == group_type.pk and m.covers(call.timestamp)
+                    m.group_id
+                    for m in memberships[person_pk]
+                    if m.type_pk == group_type.pk and m.covers(call.timestamp)
                 }
                 if len(current) == 1:
                     slots[group_type.slot] = current.pop()
+                elif current:
+                    several[person_pk] |= 1 << group_type.slot
+        Person.objects.flag_several_without(several)
 
     # Events --------------------------------------------------------------------
 

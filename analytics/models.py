@@ -15,9 +15,8 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models import Case, Count, F, Min, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest
-from django.db.models.lookups import GreaterThanOrEqual
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -51,24 +50,27 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _update_counters(queryset, pks, *, add, latest=None):
-    """One UPDATE of many rows: add to counters, and keep the latest of moments.
+def _update_counters(queryset, pks, *, add=None, latest=None, bit_or=None):
+    """One UPDATE of many rows: add to counters, keep the latest of moments, set bits.
 
-    ``add`` and ``latest`` map a column to its values, in the order of ``pks``. This runs
-    in the hot path of ingestion, so on PostgreSQL the values travel as arrays (one
-    parameter per column) rather than as a CASE expression per row built by the ORM.
+    ``add``, ``latest`` and ``bit_or`` map a column to its values, in the order of
+    ``pks``. This runs in the hot path of ingestion, so on PostgreSQL the values travel as
+    arrays (one parameter per column) rather than as a CASE expression per row.
     """
-    model, pks, latest = queryset.model, list(pks), latest or {}
+    model, pks = queryset.model, list(pks)
+    add, latest, bit_or = add or {}, latest or {}, bit_or or {}
     if connection.vendor == "postgresql":
         sets = [f"{name} = t.{name} + v.{name}" for name in add]
         sets += [f"{name} = GREATEST(t.{name}, v.{name})" for name in latest]
+        sets += [f"{name} = t.{name} | v.{name}" for name in bit_or]
         arrays = ["%s::int[]"] * len(add) + ["%s::timestamptz[]"] * len(latest)
+        arrays += ["%s::smallint[]"] * len(bit_or)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {model._meta.db_table} AS t SET {', '.join(sets)} "
                 f"FROM unnest(%s::bigint[], {', '.join(arrays)}) "
-                f"AS v(id, {', '.join([*add, *latest])}) WHERE t.id = v.id",
-                [pks, *add.values(), *latest.values()],
+                f"AS v(id, {', '.join([*add, *latest, *bit_or])}) WHERE t.id = v.id",
+                [pks, *add.values(), *latest.values(), *bit_or.values()],
             )
         return
 
@@ -79,6 +81,8 @@ def _update_counters(queryset, pks, *, add, latest=None):
     changes = {name: F(name) + by_pk(name, values) for name, values in add.items()}
     for name, values in latest.items():
         changes[name] = Coalesce(Greatest(name, by_pk(name, values)), by_pk(name, values))
+    for name, values in bit_or.items():
+        changes[name] = F(name).bitor(by_pk(name, values))
     queryset.filter(pk__in=pks).update(**changes)
 
 
@@ -275,6 +279,18 @@ class GroupTypeQuerySet(models.QuerySet):
         """Map wire names (lower-cased) to group types."""
         return {group_type.name: group_type for group_type in self}
 
+    def with_group_count(self):
+        """Annotate ``group_count``: counted per type from the (type, key) index, which
+        is far quicker than grouping all the workspace's groups by type."""
+        groups = (
+            Group.objects.filter(group_type=OuterRef("pk"))
+            .order_by()
+            .values("group_type")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        return self.annotate(group_count=Coalesce(Subquery(groups), 0))
+
 
 class GroupType(models.Model):
     """A kind of group in a workspace: company, team, project...
@@ -389,6 +405,10 @@ class GroupType(models.Model):
                     {"new_default": "Choose which type takes untyped groupIds from now on."}
                 )
             self.delete()
+            # The freed slot may go to a new type: its people start without the flag.
+            Person.objects.filter(workspace_id=self.workspace_id).update(
+                several_without=F("several_without").bitand(~(1 << self.slot))
+            )
             if self.is_default and others:
                 new_default.make_default()
             _renumber(others)
@@ -503,36 +523,35 @@ class PersonQuerySet(ArrayUpdateQuerySet):
 
     def in_several_with_events_outside(self, group_type):
         """People in two groups of this type or more now who sent track, page or screen
-        calls naming none of them since they joined the first: no report can tell which
+        calls naming none of them while they were in several: no report can tell which
         of their groups such a call belongs to, so each of them counts it.
 
-        Calls from before their first group (visits before signing up) are no sign of
-        trouble; after it, ingestion gives a call the one group its sender is in, so a
-        call still without one was sent while they were in several.
+        Ingestion flags such people as it stores the calls (``several_without``), so
+        this reads one small index and the open memberships of the type.
         """
-        latest_outside = Subquery(
-            Event.objects.filter(
-                person=OuterRef("person"),
-                type__in=[EventType.TRACK, EventType.PAGE, EventType.SCREEN],
-                **{f"{group_type.slot_field}__isnull": True},
+        current_groups = (
+            Membership.objects.filter(
+                person=OuterRef("pk"), group_type=group_type, ended_at__isnull=True
             )
-            .order_by("-timestamp")
-            .values("timestamp")[:1]
-        )
-        people = (
-            Membership.objects.filter(group_type=group_type, ended_at__isnull=True)
             .order_by()
             .values("person")
-            .alias(groups=Count("*"), first_joined=Min("started_at"))
-            # Both conditions go to HAVING, where PostgreSQL evaluates the cheap one first
-            # and never turns the other into a join: each person's latest event is read
-            # (newest first, by index) only for people in several groups, rather than
-            # every event of the workspace being scanned.
-            .filter(groups__gte=2)
-            .filter(GreaterThanOrEqual(latest_outside, F("first_joined")))
-            .values("person")
+            .annotate(n=Count("*"))
+            .values("n")
         )
-        return self.filter(pk__in=people)
+        # The flagged few (a small partial index) are checked one by one for their
+        # current groups, rather than all memberships of the type being counted.
+        return (
+            self.exclude(several_without=0)
+            .alias(flag=F("several_without").bitand(1 << group_type.slot))
+            .filter(flag__gt=0)
+            .alias(groups=Subquery(current_groups))
+            .filter(groups__gte=2)
+        )
+
+    def flag_several_without(self, slots: dict[int, int]):
+        """Add {person id: bits of slots} to ``several_without``, in one query."""
+        if slots:
+            _update_counters(self, slots, bit_or={"several_without": list(slots.values())})
 
 
 class Person(models.Model):
@@ -545,6 +564,9 @@ class Person(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     event_count = models.PositiveIntegerField(default=0)
+    # Bit N is set once the person sent a track, page or screen call naming no group of
+    # the type in slot N while being in several groups of it (the multi-company banner).
+    several_without = models.PositiveSmallIntegerField(default=0)
 
     objects = PersonQuerySet.as_manager()
 
@@ -560,6 +582,9 @@ class Person(models.Model):
             # On PostgreSQL, migration 0002 also indexes (workspace, last_seen_at DESC
             # NULLS LAST) for the default order of the People list; SQLite cannot.
             models.Index(fields=["workspace", "email"], name="person_email"),
+            models.Index(
+                fields=["workspace"], condition=~Q(several_without=0), name="person_several_without"
+            ),
         ]
 
     def __str__(self):
@@ -568,6 +593,15 @@ class Person(models.Model):
     @property
     def display_name(self):
         return self.traits.get("name") or self.email or self.user_id or f"Anonymous {self.pk}"
+
+    @property
+    def subtitle(self):
+        """What tells this person apart under their name: their email, else user id."""
+        shown = [v for v in (self.email, self.user_id) if v and v != self.display_name]
+        return shown[0] if shown else ""
+
+    def is_internal(self, domains):
+        return bool(self.email) and self.email.rpartition("@")[2] in domains
 
     def set_traits(self, new_traits):
         self.traits = trait_rules.merge(self.traits, new_traits, trait_rules.USER_RESERVED)
@@ -600,6 +634,7 @@ class Person(models.Model):
         Person.objects.filter(pk=self.pk).update(
             traits=self.traits,
             email=self.email,
+            several_without=F("several_without").bitor(other.several_without),
             event_count=F("event_count") + other.event_count,
             last_seen_at=Coalesce(Greatest("last_seen_at", seen), seen),
         )

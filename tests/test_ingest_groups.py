@@ -205,3 +205,29 @@ def test_member_count_when_an_anonymous_member_identifies_as_a_member(send, comp
     send.batch({"type": "identify", "userId": "u1", "anonymousId": "a1"})
     assert Group.objects.get(key="acme").member_count == 1
     assert Membership.objects.get().started_at == T0
+
+
+def test_person_is_flagged_when_an_event_names_none_of_their_several_groups(send, company, team):
+    send.batch(group("acme"), track("Alone", minutes=1))
+    assert Person.objects.get().several_without == 0  # one company: the event took it
+    send.batch(group("globex", minutes=2), track("Explicit", minutes=3, context={"groupId": "acme"}))
+    assert Person.objects.get().several_without == 0  # it named its company
+    send.batch(track("Ambiguous", minutes=4))
+    assert Person.objects.get().several_without == 1 << company.slot
+
+
+def test_flag_goes_with_a_deleted_type(send, company, team, workspace):
+    send.batch(group("acme"), group("globex"), track(minutes=5))
+    company.remove(new_default=team)
+    assert Person.objects.get().several_without == 0
+
+
+def test_flags_follow_a_merge(send, company):
+    send.batch({"type": "identify", "userId": "u1"})
+    send.batch(
+        {"type": "group", "anonymousId": "a1", "groupId": "acme", "timestamp": at(0)},
+        {"type": "group", "anonymousId": "a1", "groupId": "globex", "timestamp": at(0)},
+        {"type": "track", "anonymousId": "a1", "event": "E", "timestamp": at(1)},
+    )
+    send.batch({"type": "identify", "userId": "u1", "anonymousId": "a1"})
+    assert Person.objects.get().several_without == 1 << company.slot

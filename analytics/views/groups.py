@@ -1,7 +1,6 @@
 """The groups browser: a tab per group type, and the group profile."""
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django_tables2 import RequestConfig
@@ -19,7 +18,7 @@ MEMBERS_PER_PAGE = 25
 @login_required
 def groups(request, type_name=None):
     workspace = workspace_for(request)
-    group_types = list(workspace.group_types.all())
+    group_types = list(workspace.group_types.with_group_count())
     if type_name is None:
         if not group_types:
             return render(request, "analytics/groups.html", {"section": "groups"})
@@ -27,12 +26,6 @@ def groups(request, type_name=None):
     group_type = next((t for t in group_types if t.name == type_name), None)
     if group_type is None:
         raise Http404(f"No group type {type_name!r} in this workspace.")
-    counts = dict(
-        Group.objects.filter(workspace=workspace)
-        .order_by()
-        .values_list("group_type")
-        .annotate(n=Count("*"))
-    )
     search = request.GET.get("q", "").strip()
     table = GroupTable(
         group_type.groups.search(search).recently_updated_first(), group_type=group_type
@@ -46,11 +39,11 @@ def groups(request, type_name=None):
         template,
         {
             "section": "groups",
-            "group_types": [(t, counts.get(t.pk, 0)) for t in group_types],
+            "group_types": group_types,
             "group_type": group_type,
             "table": table,
             "search": search,
-            "total": counts.get(group_type.pk, 0),
+            "total": group_type.group_count,
         },
     )
 

@@ -27,21 +27,12 @@ def people(request):
     search = request.GET.get("q", "").strip()
     domain = request.GET.get("domain", "").strip().lower().lstrip("@")
     several = request.GET.get("several") == "1" and group_type is not None
-    found = everyone.search(search)
+    in_several = everyone.in_several_with_events_outside(group_type) if group_type else None
+    found = (in_several if several else everyone).search(search)
     if domain:
         found = found.with_email_domain(domain)
     if group_type is not None:
         found = found.prefetch_related(_current_memberships(group_type))
-    several_count = 0
-    if group_type is not None:
-        # Found once, then listed and counted by id: around the subquery itself,
-        # PostgreSQL plans the sorted, paged list as a nested loop over every candidate.
-        in_several = everyone.in_several_with_events_outside(group_type)
-        if several:
-            ids = list(in_several.values_list("pk", flat=True))
-            found, several_count = found.filter(pk__in=ids), len(ids)
-        elif not request.htmx:
-            several_count = in_several.count()
     table = PersonTable(
         found.recently_seen_first(),
         group_type=group_type,
@@ -53,6 +44,11 @@ def people(request):
     def counted_by_table():
         return table.paginator.count
 
+    def several_count():
+        if several and not (search or domain):
+            return table.paginator.count  # the same people
+        return in_several.count() if in_several is not None else 0
+
     return render(
         request,
         template,
@@ -62,10 +58,10 @@ def people(request):
             "search": search,
             "domain": domain,
             "several": several,
+            # Counted only if the whole page renders (not for an htmx swap of the table).
             "several_count": several_count,
             "group_type": group_type,
-            # Counted only if the whole page renders (not for an htmx swap of the table),
-            # and not again when the table counted everyone already.
+            # Not counted again when the table counted everyone already.
             "total": everyone.count if search or domain or several else counted_by_table,
             "can_delete": can(request, Role.ADMIN),
             "bulk_domain": domain or next(iter(workspace.internal_domains), ""),
