@@ -30,6 +30,7 @@ from analytics.models import (
     IngestionProblem,
     Person,
     Workspace,
+    events_of,
 )
 
 PAGE_SIZE = 50
@@ -196,6 +197,8 @@ def person_json(person):
 
 
 def member_json(membership):
+    """A member; its queryset annotates the person's ``event_count`` on the membership."""
+    membership.person.event_count = membership.event_count
     return {**person_json(membership.person), "joined_at": membership.started_at}
 
 
@@ -267,7 +270,7 @@ def _group(workspace, type_name, key):
 
 
 def _person(workspace, user_id):
-    person = Person.objects.filter(workspace=workspace).by_user_id(user_id)
+    person = Person.objects.filter(workspace=workspace).with_event_count().by_user_id(user_id)
     if person is None:
         raise Http404(f"no person with user id {user_id!r} in this workspace")
     return person
@@ -328,6 +331,7 @@ def group(request, type_name, key):
     members = (
         group.memberships.filter(ended_at__isnull=True)
         .select_related("person")
+        .annotate(event_count=events_of("person"))
         .prefetch_related("person__identities")
         .order_by("-started_at", "-pk")
     )
@@ -350,6 +354,7 @@ def people(request):
     found = (
         Person.objects.filter(workspace=request.workspace)
         .search(request.GET.get("search"))
+        .with_event_count()
         .prefetch_related("identities")
         .recently_seen_first()
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.tasks import task
 from django.utils import timezone
 
@@ -310,7 +310,7 @@ def start_deletion(
         suppress=suppress,
     )
     # An estimate until the deletion counts under lock, shown while it waits.
-    deletion.total = deletion.people().aggregate(n=Sum("event_count"))["n"] or 0
+    deletion.total = Event.objects.filter(person__in=deletion.people()).count()
     deletion.save()
     transaction.on_commit(partial(run_deletion.enqueue, deletion.pk))
     return deletion

@@ -8,10 +8,10 @@ Segment's libraries send) or as ``writeKey`` in the body (what browsers can send
 import base64
 import logging
 import binascii
-import json
 import zlib
 from functools import wraps
 
+import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
@@ -126,10 +126,8 @@ def ingest_call(request, call_type):
     try:
         body = _body(request)
         try:
-            payload = json.loads(body)
-        except RecursionError:
-            raise Refused("the body's JSON is nested too deeply") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as problem:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as problem:
             if len(body) > BATCH_LIMIT:
                 raise Refused(_too_large(body), 413) from None
             raise Refused(f"the body is not valid JSON: {problem}") from None

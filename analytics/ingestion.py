@@ -6,12 +6,12 @@ recognised as a duplicate of a stored one, or refused with a reason that is retu
 the client and kept as an ``IngestionProblem``.
 """
 
-import json
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import orjson
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q, Value
 
@@ -37,6 +37,7 @@ ACCOUNT_REMOVED_USER = frozenset({"Account Removed User", "account_removed_user"
 EVENT_CALLS = frozenset({EventType.TRACK, EventType.PAGE, EventType.SCREEN})
 CALL_TYPES = frozenset(EventType.values)
 DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE for deadlock_detected
+ATTEMPTS = 5  # of a batch that concurrent batches keep getting in the way of
 
 
 class Refused(Exception):
@@ -114,7 +115,7 @@ def _problem(index, raw, message):
 
 
 def excerpt(raw) -> str:
-    text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
+    text = raw if isinstance(raw, str) else orjson.dumps(raw, default=str).decode()
     return text[:PAYLOAD_EXCERPT]
 
 
@@ -182,7 +183,7 @@ def parse_call(raw, index, *, received_at, batch_sent_at=None, batch_context=Non
     """Validate one raw call; raises ``Refused`` with the reason when it cannot be stored."""
     if not isinstance(raw, dict):
         raise Refused(f"a call must be a JSON object, not {type(raw).__name__}")
-    size = len(json.dumps(raw, separators=(",", ":"), default=str))
+    size = len(orjson.dumps(raw, default=str))
     if size > CALL_LIMIT:
         raise Refused(f"the call is {size:,} bytes; a call may be at most 32 KB")
     call_type = raw.get("type")
@@ -468,11 +469,21 @@ class _Batch:
             for pair in wanted[call.index].values():
                 if pair not in groups:
                     first_seen[pair] = min(first_seen.get(pair, call.timestamp), call.timestamp)
-        created = Group.objects.bulk_create(
-            Group(workspace=self.workspace, group_type_id=t, key=key, created_at=moment)
-            for (t, key), moment in first_seen.items()
-        )
-        groups.update({(group.group_type_id, group.key): group for group in created})
+        if first_seen:
+            # Batches naming the same new group at once each try to create it: the
+            # database keeps one, and every batch reads back (and locks) what is there.
+            Group.objects.bulk_create(
+                [
+                    Group(workspace=self.workspace, group_type_id=t, key=key, created_at=moment)
+                    for (t, key), moment in first_seen.items()
+                ],
+                ignore_conflicts=True,
+            )
+            created = Group.objects.filter(
+                group_type_id__any={t for t, _ in first_seen}, key__any={k for _, k in first_seen}
+            )
+            for group in created.select_for_update().order_by("pk"):
+                groups.setdefault((group.group_type_id, group.key), group)
         ids = {pair: getattr(group, "pk", group) for pair, group in groups.items()}
         for index, refs in wanted.items():
             self.slots_of[index] = {slot: ids[pair] for slot, pair in refs.items()}
@@ -645,16 +656,17 @@ def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_conte
             )
         except Refused as refusal:
             refused.append((index, str(refusal)))
-    for attempt in range(3):
+    for attempt in range(ATTEMPTS):
         try:
             with transaction.atomic():
                 return _store(workspace, raw_calls, calls, refused, received_at)
         except (IntegrityError, OperationalError) as error:
-            # A concurrent request created the same person, identity or group, or the
-            # database chose this transaction to break a deadlock: start over, now
-            # seeing what the other one stored. Nothing of this attempt was kept.
+            # A concurrent request stored the same message id, or created the same
+            # person, identity or group, or the database chose this transaction to break
+            # a deadlock: start over, now seeing what the other one stored. Nothing of
+            # this attempt was kept.
             deadlock = getattr(error.__cause__, "sqlstate", None) == DEADLOCK
-            if attempt == 2 or not (deadlock or isinstance(error, IntegrityError)):
+            if attempt == ATTEMPTS - 1 or not (deadlock or isinstance(error, IntegrityError)):
                 raise
     raise AssertionError("unreachable")
 
@@ -686,8 +698,6 @@ def _store(workspace, raw_calls, calls, refused, received_at):
     batch = _Batch(workspace, kept)
     if kept:
         outcome.stored = batch.run(received_at)
-        # Lost a race with a concurrent request carrying the same messageId.
-        outcome.duplicates += len(kept) - outcome.stored
 
     problems = []
     for index, reason in sorted(refused):

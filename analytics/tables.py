@@ -60,7 +60,7 @@ class MemberTable(HtmxTable):
     person = tables.Column("Member", order_by=("person__email", "person__user_id"))
     started_at = tables.Column("Joined")
     last_seen = tables.Column("Last seen", accessor="person__last_seen_at")
-    events = tables.Column("Events", accessor="person__event_count", attrs=NUMBER)
+    events = tables.Column("Events", accessor="event_count", attrs=NUMBER, orderable=False)
 
     class Meta(HtmxTable.Meta):
         model = Membership
@@ -85,7 +85,7 @@ class PersonTable(HtmxTable):
     user_id = tables.Column("User ID")
     groups = tables.Column("Companies", accessor="pk", orderable=False)
     last_seen_at = tables.Column("Last seen")
-    event_count = tables.Column("Events", attrs=NUMBER)
+    event_count = tables.Column("Events", attrs=NUMBER, orderable=False)
 
     class Meta(HtmxTable.Meta):
         model = Person

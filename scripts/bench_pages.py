@@ -207,7 +207,7 @@ def main():
     setup_django(args.database_url, "benchmark-only-secret-key")
     workspace = workspace_of_size(args)
     big = describe(workspace)
-    person = workspace.people.filter(memberships__group=big).order_by("-event_count").first()
+    person = workspace.people.filter(memberships__group=big).order_by("-last_seen_at").first()
     pages = [
         ("/groups (companies, latest first)", "/groups/company"),
         ("/groups sorted by members", "/groups/company?sort=-member_count"),

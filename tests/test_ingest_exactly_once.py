@@ -12,7 +12,7 @@ def test_repeated_message_id_is_stored_once(send, workspace):
     assert first.json()["stored"] == 1
     assert again.json() == {"success": True, "stored": 0, "duplicates": 1}
     assert Event.objects.filter(workspace=workspace).count() == 1
-    assert Person.objects.get(user_id="u1").event_count == 1
+    assert Person.objects.with_event_count().get(user_id="u1").event_count == 1
 
 
 def test_repeated_message_id_within_one_batch_is_stored_once(send):

@@ -135,17 +135,17 @@ def test_internal_domains_get_a_quick_filter(alice_client, customers, workspace)
     assert 'href="/people?domain=groupsite.dev">Internal: @groupsite.dev</a>' in page
 
 
-def test_sort_by_event_count(alice_client, customers):
-    ascending = alice_client.get("/people", {"sort": "event_count"}).content.decode()
-    assert ascending.index("Dev Doe") < ascending.index("Cy Cole")
-    descending = alice_client.get("/people", {"sort": "-event_count"}).content.decode()
-    assert descending.index("Cy Cole") < descending.index("Dev Doe")
+def test_sort_by_last_seen(alice_client, customers):
+    ascending = alice_client.get("/people", {"sort": "last_seen_at"}).content.decode()
+    assert ascending.index("Ann Archer") < ascending.index("Cy Cole")
+    descending = alice_client.get("/people", {"sort": "-last_seen_at"}).content.decode()
+    assert descending.index("Cy Cole") < descending.index("Ann Archer")
 
 
 def test_sort_links_keep_the_filters(alice_client, customers):
     page = alice_client.get("/people", {"domain": "acme.io", "q": "b"}).content.decode()
     head = page.split("<thead>")[1].split("</thead>")[0]
-    assert "domain=acme.io" in head and "q=b" in head and "sort=event_count" in head
+    assert "domain=acme.io" in head and "q=b" in head and "sort=last_seen_at" in head
 
 
 def test_pages_of_fifty(alice_client, send):

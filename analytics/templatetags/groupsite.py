@@ -6,6 +6,9 @@ the cost).
 """
 
 from django import template
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -56,3 +59,40 @@ def more_than(mapping, count=3):
 def internal_in(person, domains):
     """Whether the person's email is at one of the workspace's internal domains."""
     return person.is_internal(domains)
+
+
+@register.simple_tag
+def person_link(person, internal_domains=()):
+    """A person's name linking to their profile, an "internal" badge if staff, and the
+    email or user id under it. A tag rather than an include: it is drawn for every row
+    of the People list and of every group's members."""
+    badge = mark_safe(' <span class="badge warn">internal</span>') if person.is_internal(internal_domains) else ""
+    subtitle = format_html('<div class="muted">{}</div>', person.subtitle) if person.subtitle else ""
+    return format_html(
+        '<a href="{}">{}</a>{}{}',
+        reverse("person", args=[person.pk]),
+        _clip(person.display_name, 48),
+        badge,
+        subtitle,
+    )
+
+
+@register.simple_tag
+def group_chips(memberships, group_type):
+    """The groups of these memberships as links, or a dash."""
+    if not memberships:
+        return mark_safe('<span class="faint">—</span>')
+    return format_html(
+        '<div class="chips">{}</div>',
+        format_html_join(
+            "",
+            '<a class="badge" href="{}">{}</a>',
+            (
+                (
+                    reverse("group", args=[group_type.name, m.group.key]),
+                    _clip(m.group.name or m.group.key, 28),
+                )
+                for m in memberships
+            ),
+        ),
+    )

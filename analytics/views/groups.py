@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django_tables2 import RequestConfig
 
 from analytics.access import workspace_for
-from analytics.models import Group
+from analytics.models import Group, events_of
 from analytics.tables import GroupTable, MemberTable
 from analytics.timeline import Timeline
 from analytics.views import partial
@@ -60,6 +60,7 @@ def group(request, type_name, key):
     members = MemberTable(
         group.memberships.filter(ended_at__isnull=True)
         .select_related("person")
+        .annotate(event_count=events_of("person"))
         .order_by("-started_at", "-pk"),
         internal_domains=workspace.internal_domains,
     )

@@ -34,7 +34,7 @@ def people(request):
     if group_type is not None:
         found = found.prefetch_related(_current_memberships(group_type))
     table = PersonTable(
-        found.recently_seen_first(),
+        found.with_event_count().recently_seen_first(),
         group_type=group_type,
         internal_domains=workspace.internal_domains,
     )
@@ -83,7 +83,7 @@ def _current_memberships(group_type):
 @login_required
 def person(request, pk):
     workspace = workspace_for(request)
-    person = get_object_or_404(Person, pk=pk, workspace=workspace)
+    person = get_object_or_404(Person.objects.with_event_count(), pk=pk, workspace=workspace)
     memberships = person.memberships.select_related("group__group_type").order_by(
         "ended_at", "-started_at"
     )
@@ -157,7 +157,7 @@ def delete_people_by_domain(request):
             "section": "people",
             "domain": domain,
             "preview": preview,
-            "names": people.recently_seen_first()[:NAMES_IN_PREVIEW],
+            "names": people.with_event_count().recently_seen_first()[:NAMES_IN_PREVIEW],
         },
     )
 
