@@ -44,12 +44,20 @@ def test_log_in_browse_groups_switch_tabs_and_open_a_group(browser_page, alice, 
     page.get_by_role("link", name="acme").click()
     page.wait_for_url("**/groups/company/acme")
     assert page.get_by_role("heading", name="Acme Inc").is_visible()
+    # A whole page, not the profile swapped in place of the table it was clicked in.
+    expect(page.locator("#groups-table")).to_have_count(0)
+    expect(page.locator("aside.sidebar")).to_have_count(1)
     assert page.locator("#members-table").get_by_text("Ann Lee", exact=True).is_visible()
     events = page.locator("#timeline .events > li:not(.load-more)")
     expect(events).to_have_count(30)
     page.get_by_role("link", name="Load more").click()
     expect(events).to_have_count(41)  # the 40 tracks and the group call (identify has no group)
     page.shot("group-profile")
+
+    page.locator("#members-table").get_by_role("link", name="Ann Lee").click()
+    page.wait_for_url("**/people/*")
+    expect(page.locator("#members-table")).to_have_count(0)
+    expect(page.locator("aside.sidebar")).to_have_count(1)
 
 
 def test_search_narrows_the_table_as_you_type(browser_page, alice, groups_data):
@@ -96,3 +104,18 @@ def test_switching_workspace_from_the_header(browser_page, bob, workspace, alice
     expect(page.get_by_text("No accounts yet")).to_be_visible()
     page.visit("/groups")
     page.wait_for_url("**/groups/account")  # remembered
+
+
+def test_sorting_swaps_the_table_in_place(browser_page, alice, groups_data):
+    page = browser_page
+    log_in(page, alice)
+    page.evaluate("window.notReloaded = true")
+    table = page.locator("#groups-table")
+    table.get_by_role("link", name="Key").click()
+    page.wait_for_url("**/groups/company?sort=key")
+    expect(table.locator("tbody tr").first).to_contain_text("acme")
+    table.get_by_role("link", name="Key").click()
+    page.wait_for_url("**/groups/company?sort=-key")
+    expect(table.locator("tbody tr").first).to_contain_text("globex")
+    assert page.evaluate("window.notReloaded") is True  # swapped, not a new page
+    expect(page.locator("aside.sidebar")).to_have_count(1)

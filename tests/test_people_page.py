@@ -57,7 +57,7 @@ def test_sidebar_links_to_people(alice_client, customers):
 
 def test_row_shows_name_email_user_id_companies_last_seen_and_events(alice_client, customers):
     page = alice_client.get("/people").content.decode()
-    head = page.split("<thead>")[1].split("</thead>")[0]
+    head = page.split("<thead")[1].split("</thead>")[0]
     for column in ("Person", "User ID", "Companies", "Last seen", "Events"):
         assert column in head
     bo = next(row for row in rows(page) if "Bo Brown" in row)
@@ -91,7 +91,7 @@ def test_companies_column_shows_current_groups_of_the_default_type_only(alice_cl
 def test_column_is_named_after_the_default_type(alice_client, customers, company):
     company.plural = "Accounts"
     company.save()
-    head = alice_client.get("/people").content.decode().split("<thead>")[1].split("</thead>")[0]
+    head = alice_client.get("/people").content.decode().split("<thead")[1].split("</thead>")[0]
     assert "Accounts" in head and "Companies" not in head
 
 
@@ -144,7 +144,7 @@ def test_sort_by_last_seen(alice_client, customers):
 
 def test_sort_links_keep_the_filters(alice_client, customers):
     page = alice_client.get("/people", {"domain": "acme.io", "q": "b"}).content.decode()
-    head = page.split("<thead>")[1].split("</thead>")[0]
+    head = page.split("<thead")[1].split("</thead>")[0]
     assert "domain=acme.io" in head and "q=b" in head and "sort=last_seen_at" in head
 
 
