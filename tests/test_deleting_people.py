@@ -310,7 +310,7 @@ def test_a_running_deletion_shows_its_progress(alice_client, job):
     Deletion.objects.filter(pk=job.pk).update(status="running", deleted=5000)
     page = alice_client.get(f"/deletions/{job.pk}").content.decode()
     assert '<progress class="meter" max="20000" value="5000">' in page
-    assert "<strong>5,000</strong> of 20,000 events deleted" in page and "25%" in page
+    assert "<strong>5,000</strong> of 20,000 calls deleted" in page and "25%" in page
     assert 'hx-trigger="every 1s"' in page and 'http-equiv="refresh"' in page
 
 
@@ -467,7 +467,7 @@ def test_progress_shows_while_the_deletion_is_still_open(
             break
         finished_tasks.wait(timeout=0.05)
     page = alice_client.get(response["Location"]).content.decode()
-    assert "<strong>7</strong> of 7 events deleted" in page and 'hx-trigger="every 1s"' in page
+    assert "<strong>7</strong> of 7 calls deleted" in page and 'hx-trigger="every 1s"' in page
     # Not final until the job commits: from here, everything is still there.
     assert rows_of("ann") == {"person": True, "events": 7, "memberships": 2, "identities": 3}
     held_before_deleting_people()

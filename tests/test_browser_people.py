@@ -1,0 +1,326 @@
+"""Journeys through the People pages in a real Chromium: the multi-company banner, a
+person's profile, and deleting people (one, or everyone at an email domain) in the
+background while the page follows the progress."""
+
+import pytest
+from django.db import connection
+from playwright.sync_api import expect
+
+from analytics.models import Event, Person
+from conftest import log_in
+
+pytestmark = pytest.mark.browser
+
+# A deletion writes its progress through the second connection ("progress"), which must
+# reach the test database.
+DELETES = pytest.mark.django_db(transaction=True, databases=["default", "progress"])
+# Deleting runs in a thread of the live server; a loaded machine takes its time.
+DELETION_TIMEOUT = 15_000
+
+
+def identify(user_id, name, email, *, at):
+    return {"type": "identify", "userId": user_id, "traits": {"name": name, "email": email},
+            "timestamp": at}
+
+
+def join(user_id, company, *, at, **extra):
+    return {"type": "group", "userId": user_id, "groupId": company, "timestamp": at, **extra}
+
+
+def track(user_id, event, *, at, **extra):
+    return {"type": "track", "userId": user_id, "event": event, "timestamp": at, **extra}
+
+
+def names_in_table(page):
+    return page.locator("#people-table tbody tr td:first-child > a").all_inner_texts()
+
+
+def summary_figure(page, label):
+    """The figure a deletion summary gives for ``label`` ("Events", "Memberships"...)."""
+    return page.locator(f"dl.deletion-summary dt:text-is('{label}') + dd")
+
+
+# --- the multi-company banner --------------------------------------------------------
+
+
+CLEAN_CUSTOMERS = [
+    # Ann is in one company: her events without a company are hers alone.
+    identify("ann", "Ann Archer", "ann@acme.io", at="2026-02-01T09:00:00Z"),
+    join("ann", "acme", at="2026-02-01T10:00:00Z", traits={"name": "Acme Inc"}),
+    track("ann", "Report Viewed", at="2026-02-02T10:00:00Z"),
+    # Fay is in two companies but names one in every event.
+    identify("fay", "Fay Fox", "fay@initech.com", at="2026-02-01T09:00:00Z"),
+    join("fay", "acme", at="2026-02-01T10:00:00Z"),
+    join("fay", "initech", at="2026-02-01T11:00:00Z", traits={"name": "Initech"}),
+    track("fay", "Report Viewed", at="2026-02-02T10:00:00Z", context={"groupId": "initech"}),
+]
+
+
+def test_banner_counts_users_in_several_companies_and_lists_exactly_them(
+    browser_page, alice, send, company
+):
+    response = send.batch(
+        *CLEAN_CUSTOMERS,
+        # Bo and Cy are in two companies each and send track calls naming none.
+        identify("bo", "Bo Brown", "bo@acme.io", at="2026-02-01T09:00:00Z"),
+        join("bo", "acme", at="2026-02-01T10:00:00Z"),
+        join("bo", "globex", at="2026-02-01T11:00:00Z", traits={"name": "Globex"}),
+        track("bo", "Invite Sent", at="2026-02-03T10:00:00Z"),
+        identify("cy", "Cy Cole", "cy@globex.com", at="2026-02-01T09:00:00Z"),
+        join("cy", "globex", at="2026-02-01T10:00:00Z"),
+        join("cy", "initech", at="2026-02-01T11:00:00Z"),
+        track("cy", "Report Viewed", at="2026-02-04T10:00:00Z"),
+    )
+    assert response.status_code == 200, response.json()
+    page = browser_page
+    log_in(page, alice)
+    page.get_by_role("link", name="People", exact=True).click()
+    page.wait_for_url("**/people")
+    assert sorted(names_in_table(page)) == ["Ann Archer", "Bo Brown", "Cy Cole", "Fay Fox"]
+
+    banner = page.locator("#several-banner")
+    expect(banner.get_by_role("heading")).to_have_text(
+        "2 users belong to several companies, and some of their events carry no company"
+    )
+    expect(banner).to_contain_text("your number of active companies is over-counted")
+
+    fixes = banner.locator("details")
+    snippets = fixes.locator("pre")
+    expect(snippets.first).to_be_hidden()
+    fixes.get_by_text("How to fix it").click()
+    expect(fixes).to_have_attribute("open", "")
+    expect(fixes.get_by_text("If your users can belong to several companies")).to_be_visible()
+    expect(snippets.nth(0)).to_be_visible()
+    expect(snippets.nth(0)).to_contain_text('context={"groupId": "56"},  # the company id')
+    expect(fixes.get_by_text("If your staff join your customers' accounts")).to_be_visible()
+    expect(snippets.nth(1)).to_contain_text("def is_staff_in_a_customer_account(user, account):")
+    expect(fixes).to_contain_text("Then delete your internal users")
+    expect(snippets.nth(2)).to_contain_text("/api/v1/people?email_domain=")
+    page.shot("people-banner")
+
+    banner.get_by_role("link", name="See these 2 users").click()
+    page.wait_for_url("**/people?several=1")
+    expect(page.locator("#people-table tbody tr")).to_have_count(2)
+    assert sorted(names_in_table(page)) == ["Bo Brown", "Cy Cole"]
+    expect(page.get_by_text("Several companies, events without one")).to_be_visible()
+    expect(banner.get_by_role("link", name="Show everyone")).to_be_visible()
+
+
+def test_clean_workspace_shows_no_banner(browser_page, alice, send, company):
+    assert send.batch(*CLEAN_CUSTOMERS).status_code == 200
+    page = browser_page
+    log_in(page, alice)
+    page.visit("/people")
+    expect(page.locator("#people-table tbody tr")).to_have_count(2)
+    expect(page.locator("#several-banner")).to_have_count(0)
+
+    page.visit("/people?several=1")
+    all_clear = page.get_by_text("No user in several companies sends events without one")
+    expect(all_clear).to_be_visible()
+    expect(page.locator("#several-banner")).to_have_count(0)
+    expect(page.locator("#people-table")).to_contain_text("No person matches.")
+
+
+# --- deleting one person -------------------------------------------------------------
+
+
+@pytest.fixture
+def staff_in_a_customer_account(send, company):
+    """Sam (staff) joined customer acme and has internal to himself: one identify, two
+    group calls, three tracks in acme and a page view. Ann stays in acme."""
+    response = send.batch(
+        identify("ann", "Ann Archer", "ann@acme.io", at="2026-02-01T09:00:00Z"),
+        join("ann", "acme", at="2026-02-01T10:00:00Z", traits={"name": "Acme Inc"}),
+        track("ann", "Report Viewed", at="2026-02-02T10:00:00Z", context={"groupId": "acme"}),
+        identify("sam", "Sam Staff", "sam@groupsite.dev", at="2026-02-03T09:00:00Z"),
+        join("sam", "internal", at="2026-02-03T10:00:00Z", traits={"name": "Groupsite"}),
+        join("sam", "acme", at="2026-02-03T11:00:00Z"),
+        *(track("sam", f"Debugged {n}", at=f"2026-02-04T1{n}:00:00Z", context={"groupId": "acme"})
+          for n in range(3)),
+        {"type": "page", "userId": "sam", "name": "Settings", "timestamp": "2026-02-05T10:00:00Z"},
+    )
+    assert response.status_code == 200, response.json()
+    assert Event.objects.filter(user_id="sam").count() == 7
+
+
+@pytest.fixture
+def deletion_held(transactional_db):
+    """Deleting a person waits, once their events are gone, until the test calls the
+    returned function: the database makes it wait for an advisory lock the test holds.
+    So the progress page is seen before the deletion is over."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite writes no progress while the deletion's transaction is open")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION wait_for_the_browser_test() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN PERFORM pg_advisory_lock(4343); PERFORM pg_advisory_unlock(4343); "
+            "RETURN OLD; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER wait_for_the_browser_test BEFORE DELETE ON analytics_person "
+            "FOR EACH ROW EXECUTE FUNCTION wait_for_the_browser_test()"
+        )
+        cursor.execute("SELECT pg_advisory_lock(4343)")
+
+    def release():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(4343)")
+
+    yield release
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock_all()")
+        cursor.execute("DROP TRIGGER wait_for_the_browser_test ON analytics_person")
+        cursor.execute("DROP FUNCTION wait_for_the_browser_test()")
+
+
+@DELETES
+def test_delete_a_user_from_their_profile_in_the_background(
+    browser_page, dana, staff_in_a_customer_account, deletion_held, send
+):
+    page = browser_page
+    log_in(page, dana)
+    page.visit("/groups/company/acme")
+    sams_events = page.locator("#timeline").get_by_role("link", name="sam", exact=True)
+    expect(sams_events).not_to_have_count(0)
+
+    page.visit("/people")
+    page.locator("#people-table").get_by_role("link", name="Sam Staff").click()
+    page.wait_for_url("**/people/*")
+    expect(page.get_by_role("heading", name="Sam Staff", level=1)).to_be_visible()
+    # A page of its own, not swapped into the People list.
+    expect(page.get_by_role("heading", name="People", exact=True)).to_have_count(0)
+    expect(page.locator(".page-head .subtitle")).to_contain_text("sam@groupsite.dev · 7 events")
+    groups = page.locator("section[aria-labelledby=groups-title]")
+    expect(groups.get_by_role("link", name="Acme Inc")).to_be_visible()
+    expect(groups.get_by_role("link", name="Groupsite")).to_be_visible()
+    page.shot("person-profile")
+
+    page.get_by_role("link", name="Delete user…").click()
+    page.wait_for_url("**/people/*/delete")
+    expect(page.get_by_role("heading", name="Delete Sam Staff?")).to_be_visible()
+    expect(page.get_by_text("7 calls in all")).to_be_visible()
+    expect(summary_figure(page, "Events")).to_have_text("4 · track 3 · page 1 · screen 0")
+    expect(summary_figure(page, "Identify calls")).to_have_text("1")
+    expect(summary_figure(page, "Group calls")).to_have_text("2")
+    expect(summary_figure(page, "Memberships")).to_have_text("2")
+    expect(summary_figure(page, "Groups left with no member")).to_have_text("company · internal")
+    expect(summary_figure(page, "User ids")).to_have_text("sam")
+    page.get_by_label("Block this user id from coming back").check()
+    page.shot("delete-confirmation")
+
+    page.get_by_role("button", name="Delete Sam Staff").click()
+    page.wait_for_url("**/deletions/*")
+    progress = page.locator("#deletion-progress")
+    expect(progress.get_by_role("heading", name="Deleting Sam Staff (sam)")).to_be_visible()
+    # The events are gone inside the deletion's transaction, which waits to commit.
+    expect(progress).to_contain_text("7 of 7 calls deleted", timeout=DELETION_TIMEOUT)
+    assert Person.objects.by_user_id("sam") is not None
+    assert Event.objects.filter(user_id="sam").count() == 7
+    page.shot("deletion-progress")
+    deletion_held()
+
+    # No reload: the page polls until the deletion is over.
+    expect(progress.get_by_role("heading", name="Deleted Sam Staff (sam)")).to_be_visible(
+        timeout=DELETION_TIMEOUT
+    )
+    expect(progress).to_contain_text("Deleted 1 person and 7 calls")
+    expect(summary_figure(page, "People")).to_have_text("1")
+    expect(summary_figure(page, "Events")).to_have_text("4 · track 3 · page 1 · screen 0")
+    expect(summary_figure(page, "Memberships")).to_have_text("2")
+    expect(summary_figure(page, "Blocked user ids")).to_contain_text("sam")
+    expect(progress.locator("[hx-trigger]")).to_have_count(0)
+    assert progress.get_attribute("hx-trigger") is None
+    page.shot("deletion-done")
+
+    page.get_by_role("link", name="Back to People").click()
+    page.wait_for_url("**/people")
+    assert names_in_table(page) == ["Ann Archer"]
+    page.visit("/groups/company/acme")
+    timeline = page.locator("#timeline")
+    expect(timeline.get_by_role("link", name="ann", exact=True)).not_to_have_count(0)
+    expect(timeline.get_by_role("link", name="sam", exact=True)).to_have_count(0)
+    expect(timeline).not_to_contain_text("Debugged")
+    assert Person.objects.by_user_id("sam") is None
+    assert not Event.objects.filter(user_id="sam").exists()
+    assert Event.objects.filter(user_id="ann").count() == 3
+
+    response = send.batch(track("sam", "Came back", at="2026-02-06T10:00:00Z"))
+    assert response.status_code == 400
+    assert response.json()["rejected"][0]["error"] == "user 'sam' was deleted and is blocked"
+    assert Person.objects.by_user_id("sam") is None
+
+
+# --- deleting everyone at an email domain ------------------------------------------------
+
+
+@DELETES
+def test_delete_everyone_at_an_email_domain_from_the_people_list(
+    browser_page, dana, workspace, send, company
+):
+    workspace.internal_domains = ["groupsite.dev"]
+    workspace.save()
+    response = send.batch(
+        identify("ann", "Ann Archer", "ann@acme.io", at="2026-02-01T09:00:00Z"),
+        join("ann", "acme", at="2026-02-01T10:00:00Z", traits={"name": "Acme Inc"}),
+        track("ann", "Report Viewed", at="2026-02-02T10:00:00Z"),
+        identify("bo", "Bo Brown", "bo@globex.com", at="2026-02-01T09:00:00Z"),
+        join("bo", "globex", at="2026-02-01T10:00:00Z"),
+        identify("dev", "Dev Doe", "dev@groupsite.dev", at="2026-02-03T09:00:00Z"),
+        join("dev", "acme", at="2026-02-03T10:00:00Z"),
+        track("dev", "Debugged", at="2026-02-03T11:00:00Z"),
+        identify("sam", "Sam Staff", "sam@groupsite.dev", at="2026-02-04T09:00:00Z"),
+        join("sam", "globex", at="2026-02-04T10:00:00Z"),
+        track("sam", "Debugged", at="2026-02-04T11:00:00Z"),
+        track("sam", "Debugged", at="2026-02-04T12:00:00Z"),
+    )
+    assert response.status_code == 200, response.json()
+    page = browser_page
+    log_in(page, dana)
+    page.visit("/people")
+    assert sorted(names_in_table(page)) == ["Ann Archer", "Bo Brown", "Dev Doe", "Sam Staff"]
+
+    bulk = page.locator("#bulk-delete")
+    page.get_by_role("searchbox", name="Email domain").fill("globex.com")
+    page.wait_for_url("**/people?*domain=globex.com*")
+    expect(page.locator("#people-table tbody tr")).to_have_count(1)
+    # The bulk deletion's domain follows the filter.
+    expect(bulk.get_by_role("textbox", name="Email domain")).to_have_value("globex.com")
+
+    page.get_by_role("searchbox", name="Email domain").fill("groupsite.dev")
+    page.wait_for_url("**/people?*domain=groupsite.dev*")
+    expect(page.locator("#people-table tbody tr")).to_have_count(2)
+    assert sorted(names_in_table(page)) == ["Dev Doe", "Sam Staff"]
+    expect(page.locator("#people-table").get_by_text("internal", exact=True)).to_have_count(2)
+
+    expect(bulk.get_by_role("textbox", name="Email domain")).to_have_value("groupsite.dev")
+    bulk.get_by_role("button", name="Preview the deletion").click()
+    page.wait_for_url("**/people/delete?domain=groupsite.dev")
+    expect(page.get_by_role("heading", name="Delete everyone at @groupsite.dev?")).to_be_visible()
+    expect(summary_figure(page, "People")).to_have_text("2")
+    expect(summary_figure(page, "Events")).to_have_text("3 · track 3 · page 0 · screen 0")
+    expect(summary_figure(page, "Identify calls")).to_have_text("2")
+    expect(summary_figure(page, "Group calls")).to_have_text("2")
+    expect(summary_figure(page, "Memberships")).to_have_text("2")
+    expect(summary_figure(page, "Groups left with no member")).to_have_text(
+        "None: every group keeps someone"
+    )
+    who = page.locator("ul.summary-list > li")
+    expect(who).to_have_count(2)
+    expect(who.nth(0)).to_have_text("Sam Staff sam@groupsite.dev · 4 events")
+    expect(who.nth(1)).to_have_text("Dev Doe dev@groupsite.dev · 3 events")
+    page.shot("delete-by-domain-preview")
+
+    page.get_by_role("button", name="Delete 2 people").click()
+    page.wait_for_url("**/deletions/*")
+    progress = page.locator("#deletion-progress")
+    done = progress.get_by_role("heading", name="Deleted everyone at @groupsite.dev")
+    expect(done).to_be_visible(timeout=DELETION_TIMEOUT)
+    expect(progress).to_contain_text("Deleted 2 people and 7 calls")
+    expect(summary_figure(page, "People")).to_have_text("2")
+
+    page.get_by_role("link", name="Back to People").click()
+    page.wait_for_url("**/people")
+    assert sorted(names_in_table(page)) == ["Ann Archer", "Bo Brown"]
+    assert sorted(Person.objects.values_list("user_id", flat=True)) == ["ann", "bo"]
+    assert not Event.objects.filter(user_id__in=["dev", "sam"]).exists()
+    assert Event.objects.filter(user_id__in=["ann", "bo"]).count() == 5
