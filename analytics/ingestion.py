@@ -40,6 +40,10 @@ DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE for deadlock_detected
 ATTEMPTS = 5  # of a batch that concurrent batches keep getting in the way of
 
 
+class Conflict(Exception):
+    """A concurrent batch changed what this one read: it starts over."""
+
+
 class Refused(Exception):
     """A call (or a whole request) that cannot be stored; the message says why."""
 
@@ -255,11 +259,11 @@ class _PersonState:
     ends up being.
     """
 
-    __slots__ = ("pk", "user_id", "person", "merged_into", "dirty")
+    __slots__ = ("pk", "user_id", "read_user_id", "person", "merged_into", "dirty")
 
     def __init__(self, pk=None, user_id=None, person=None):
         self.pk = pk
-        self.user_id = user_id
+        self.user_id = self.read_user_id = user_id
         self.person = person
         self.merged_into = None
         self.dirty = False
@@ -315,19 +319,14 @@ class _Batch:
             Q(kind=Identity.Kind.USER, value__any=user_ids | previous_ids)
             | Q(kind=Identity.Kind.ANONYMOUS, value__any=anon_ids | previous_ids)
         )
-        found = identities.values_list("kind", "value", "person_id")
-        # Lock the people now, in id order: concurrent batches that share people then
-        # queue here instead of deadlocking over their counters and traits later on.
-        people = (
-            Person.objects.filter(pk__any={person_pk for _, _, person_pk in found})
-            .order_by("pk")
-            .select_for_update()
-            .values_list("pk", "user_id")
-        )
-        states = {pk: _PersonState(pk, user_id) for pk, user_id in people}
-        for kind, value, person_pk in found:
-            if person_pk in states:  # else deleted meanwhile: a new person it is
-                (self.by_user if kind == Identity.Kind.USER else self.by_anon)[value] = states[person_pk]
+        found = identities.values_list("kind", "value", "person_id", "person__user_id")
+        # Not locked: most calls only add events, which concurrent batches for the same
+        # people may do side by side. The people whose rows change are locked later on
+        # (save_people), and one deleted meanwhile fails the batch, which starts over.
+        states = {}
+        for kind, value, person_pk, user_id in found:
+            state = states.setdefault(person_pk, _PersonState(person_pk, user_id))
+            (self.by_user if kind == Identity.Kind.USER else self.by_anon)[value] = state
 
     def _new_person(self, call, user_id=None):
         person = Person(workspace=self.workspace, user_id=user_id, created_at=call.timestamp)
@@ -392,11 +391,25 @@ class _Batch:
     def save_people(self, states):
         """Create new people, merge, apply identify traits and attach ids, in bulk."""
         people = {id(s): s for s in [*self.by_user.values(), *self.by_anon.values()]}.values()
-        # Rows are read only for people whose traits or ids change.
+        # Rows are read only for people whose traits or ids change, and locked, in id
+        # order: concurrent batches changing the same people queue here. The lock is
+        # FOR NO KEY UPDATE, like the groups' below, so batches that only add events
+        # for these people or groups (foreign-key checks) are not held up, nor hold
+        # this one up: waiting on each other's rows both ways would be a deadlock.
         wanted = [s for s in people if s.person is None and (s.dirty or s.merged_into)]
-        rows = Person.objects.in_bulk([s.pk for s in wanted])
+        rows = {
+            person.pk: person
+            for person in Person.objects.filter(pk__any=[s.pk for s in wanted])
+            .order_by("pk")
+            .select_for_update(no_key=True)
+        }
         for state in wanted:
-            state.person = rows[state.pk]
+            person = rows.get(state.pk)
+            if person is None or person.user_id != state.read_user_id:
+                # Deleted, or identified by a concurrent batch, since this batch read
+                # them: start over from what is stored now.
+                raise Conflict(f"person {state.pk} changed meanwhile")
+            state.person = person
         for call in self.calls:
             if call.type == EventType.IDENTIFY:
                 states[call.index].final().person.set_traits(call.properties)
@@ -456,7 +469,7 @@ class _Batch:
             locked = Group.objects.filter(
                 group_type_id__any={t for t, _ in targets}, key__any={key for _, key in targets}
             )
-            for group in locked.select_for_update().order_by("pk"):
+            for group in locked.select_for_update(no_key=True).order_by("pk"):
                 groups[(group.group_type_id, group.key)] = group
         named = Group.objects.filter(
             group_type_id__any={t for t, _ in pairs - targets},
@@ -482,7 +495,7 @@ class _Batch:
             created = Group.objects.filter(
                 group_type_id__any={t for t, _ in first_seen}, key__any={k for _, k in first_seen}
             )
-            for group in created.select_for_update().order_by("pk"):
+            for group in created.select_for_update(no_key=True).order_by("pk"):
                 groups.setdefault((group.group_type_id, group.key), group)
         ids = {pair: getattr(group, "pk", group) for pair, group in groups.items()}
         for index, refs in wanted.items():
@@ -660,13 +673,13 @@ def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_conte
         try:
             with transaction.atomic():
                 return _store(workspace, raw_calls, calls, refused, received_at)
-        except (IntegrityError, OperationalError) as error:
-            # A concurrent request stored the same message id, or created the same
-            # person, identity or group, or the database chose this transaction to break
-            # a deadlock: start over, now seeing what the other one stored. Nothing of
-            # this attempt was kept.
+        except (IntegrityError, OperationalError, Conflict) as error:
+            # A concurrent request stored the same message id, created the same person,
+            # identity or group, changed or deleted a person this one read, or the
+            # database chose this transaction to break a deadlock: start over, now
+            # seeing what the other one stored. Nothing of this attempt was kept.
             deadlock = getattr(error.__cause__, "sqlstate", None) == DEADLOCK
-            if attempt == ATTEMPTS - 1 or not (deadlock or isinstance(error, IntegrityError)):
+            if attempt == ATTEMPTS - 1 or isinstance(error, OperationalError) and not deadlock:
                 raise
     raise AssertionError("unreachable")
 

@@ -65,11 +65,16 @@ def _update_counters(queryset, pks, *, add=None, latest=None, bit_or=None):
         sets += [f"{name} = t.{name} | v.{name}" for name in bit_or]
         arrays = ["%s::int[]"] * len(add) + ["%s::timestamptz[]"] * len(latest)
         arrays += ["%s::smallint[]"] * len(bit_or)
+        # Rows that would not change are not written (nor locked).
+        changes = [f"v.{name} <> 0" for name in add]
+        changes += [f"t.{name} IS NULL OR v.{name} > t.{name}" for name in latest]
+        changes += [f"(t.{name} | v.{name}) <> t.{name}" for name in bit_or]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {model._meta.db_table} AS t SET {', '.join(sets)} "
                 f"FROM unnest(%s::bigint[], {', '.join(arrays)}) "
-                f"AS v(id, {', '.join([*add, *latest, *bit_or])}) WHERE t.id = v.id",
+                f"AS v(id, {', '.join([*add, *latest, *bit_or])}) "
+                f"WHERE t.id = v.id AND ({' OR '.join(f'({c})' for c in changes)})",
                 [pks, *add.values(), *latest.values(), *bit_or.values()],
             )
         return

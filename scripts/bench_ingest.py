@@ -13,8 +13,9 @@
    company and team, some identify and group calls, distinct message ids), prepared as
    JSON bodies beforehand and posted to /v1/batch by --clients threads with http.client.
 5. Timed: the same number of the rows the server just wrote, with new message ids, COPY'd
-   into the event table by psycopg, twice: as Python rows (``write_row``, what a Python
-   writer pays at least) and as raw COPY text prepared beforehand (the database alone).
+   into the event table by psycopg, in two ways: as Python rows (``write_row``, what a
+   Python writer pays at least) and as raw COPY text prepared beforehand (the database
+   alone); each --copy-rounds times, the best round counting.
 6. Prints events/s, rows/s and the ratio, then deletes the workspace (or drops the
    database it created).
 """
@@ -68,6 +69,9 @@ def parse_args():
     parser.add_argument("--clients", type=int, default=4, help="concurrent client connections")
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--companies", type=int, default=1000)
+    parser.add_argument(
+        "--copy-rounds", type=int, default=3, help="times each COPY is measured (the best counts)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the workspace and its data")
     return parser.parse_args()
 
@@ -353,7 +357,7 @@ def event_columns(conn):
     return [name for (name,) in rows]
 
 
-def stored_rows(conn, workspace_id, columns, count):
+def stored_rows(conn, workspace_id, columns, count, prefix):
     """``count`` rows as the server stored them, as Python values, each with a new message id."""
     select = ", ".join(f"{c}::text" if c in ("properties", "context") else c for c in columns)
     rows = conn.execute(
@@ -361,13 +365,13 @@ def stored_rows(conn, workspace_id, columns, count):
         [workspace_id, count],
     ).fetchall()
     at = columns.index("message_id")
-    return [(*row[:at], f"copy-rows-{n}", *row[at + 1 :]) for n, row in enumerate(rows)]
+    return [(*row[:at], f"{prefix}-{n}", *row[at + 1 :]) for n, row in enumerate(rows)]
 
 
-def stored_copy_text(conn, workspace_id, columns, count) -> bytes:
+def stored_copy_text(conn, workspace_id, columns, count, prefix) -> bytes:
     """The same as COPY text, rendered by the server beforehand, each with a new message id."""
     select = ", ".join(
-        "'copy-text-' || id AS message_id" if c == "message_id" else c for c in columns
+        f"'{prefix}-' || id AS message_id" if c == "message_id" else c for c in columns
     )
     chunks = []
     with conn.cursor().copy(
@@ -453,20 +457,28 @@ def main():
     if tally.accepted != args.events:
         print(f"  warning: the server accepted {tally.accepted:,} of {args.events:,} calls")
 
+    # COPY rates swing by a third from run to run on a small machine: each is measured
+    # --copy-rounds times and the best counts, which only makes the target harder.
+    rows_times, text_times = [], []
     with connect(args.database_url) as conn:
         columns = event_columns(conn)
-        text = stored_copy_text(conn, workspace.pk, columns, args.events)
-        rows = stored_rows(conn, workspace.pk, columns, args.events)
-        rows_seconds = copy_rows(conn, columns, rows)
-        text_seconds = copy_text(conn, columns, text)
-    rows_rate, text_rate = len(rows) / rows_seconds, len(rows) / text_seconds
+        for round in range(args.copy_rounds):
+            text = stored_copy_text(conn, workspace.pk, columns, args.events, f"copy-text-{round}")
+            rows = stored_rows(conn, workspace.pk, columns, args.events, f"copy-rows-{round}")
+            rows_times.append(copy_rows(conn, columns, rows))
+            text_times.append(copy_text(conn, columns, text))
+            conn.execute("VACUUM ANALYZE analytics_event")
+    count = len(rows)
+    rows_rate, text_rate = count / min(rows_times), count / min(text_times)
     print(
-        f"COPY (Python rows, write_row):  {len(rows):,} rows in {rows_seconds:.1f} s "
-        f"= {rows_rate:,.0f} rows/s"
+        f"COPY (Python rows, write_row):  {count:,} rows, best of {len(rows_times)} in "
+        f"{min(rows_times):.1f} s = {rows_rate:,.0f} rows/s "
+        f"(all: {', '.join(f'{count / t:,.0f}' for t in rows_times)})"
     )
     print(
-        f"COPY (raw text, prepared):      {len(rows):,} rows in {text_seconds:.1f} s "
-        f"= {text_rate:,.0f} rows/s"
+        f"COPY (raw text, prepared):      {count:,} rows, best of {len(text_times)} in "
+        f"{min(text_times):.1f} s = {text_rate:,.0f} rows/s "
+        f"(all: {', '.join(f'{count / t:,.0f}' for t in text_times)})"
     )
     ratio = http_rate / text_rate
     print(

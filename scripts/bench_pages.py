@@ -43,7 +43,7 @@ def parse_args():
     parser.add_argument("--database-url", required=True, help="postgres://... (a database of its own)")
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--people", type=int, default=50_000)
-    parser.add_argument("--companies", type=int, default=45_000, help="teams come on top")
+    parser.add_argument("--companies", type=int, default=51_000, help="about as many teams come on top")
     parser.add_argument("--big-members", type=int, default=3_000)
     parser.add_argument("--requests", type=int, default=20, help="timed requests per page")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
@@ -68,7 +68,11 @@ def workspace_of_size(args):
     if workspace and args.regenerate:
         workspace.delete()
         workspace = None
-    if workspace and Event.objects.for_workspace(workspace).count() >= args.events:
+    if (
+        workspace
+        and Event.objects.for_workspace(workspace).count() >= args.events
+        and workspace.groups.filter(group_type__name="company").count() >= args.companies
+    ):
         print(f"Reusing the workspace {SLUG!r} of an earlier run.")
         return workspace
     if workspace:
@@ -128,9 +132,11 @@ def describe(workspace):
         .annotate(n=Count("*"))
     )
     big = Group.objects.get(workspace=workspace, key=BIG)
+    events, people = Event.objects.for_workspace(workspace).count(), workspace.people.count()
+    if events < 1_000_000 or people < 50_000 or sum(groups.values()) < 100_000:
+        print("Note: smaller than the target workspace (1,000,000 events, 50,000 people, 100,000 groups).")
     print(
-        f"Workspace: {Event.objects.for_workspace(workspace).count():,} events, "
-        f"{workspace.people.count():,} people, {sum(groups.values()):,} groups "
+        f"Workspace: {events:,} events, {people:,} people, {sum(groups.values()):,} groups "
         f"({', '.join(f'{n:,} {name}' for name, n in groups.items())}); "
         f"the big company has {big.member_count:,} members."
     )
