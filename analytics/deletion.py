@@ -326,11 +326,17 @@ def run_deletion(deletion_id: int):
     """Carry out a queued ``Deletion``: everyone it covers goes, or, if anything fails,
     no one does and the job says why. Returns the status it ends with."""
     deletion = Deletion.objects.get(pk=deletion_id)
-    started = Deletion.objects.filter(pk=deletion.pk, status=Deletion.Status.QUEUED).update(
-        status=Deletion.Status.RUNNING, started_at=timezone.now()
-    )
-    if not started:  # run already, by a retry of the task
-        return deletion.status
+    with deletion.running():
+        started = Deletion.objects.filter(pk=deletion.pk, status=Deletion.Status.QUEUED).update(
+            status=Deletion.Status.RUNNING, started_at=timezone.now()
+        )
+        if not started:  # run already, by a retry of the task
+            return deletion.status
+        return _run(deletion)
+
+
+def _run(deletion):
+    """Delete, then record the outcome: done (in the same transaction) or failed."""
     # On SQLite a second connection cannot write while this transaction holds the
     # database's one write lock: there the job goes from running to done, unreported.
     progress = deletion.report_progress if connection.vendor != "sqlite" else None

@@ -10,6 +10,7 @@ import binascii
 import hashlib
 import json
 import secrets
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import orjson
@@ -20,6 +21,7 @@ from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.text import slugify
 
 from analytics import traits as trait_rules
@@ -926,6 +928,10 @@ class DeletionQuerySet(models.QuerySet):
             created_at__gt=timezone.now() - Deletion.STALLED_AFTER,
         )
 
+    def pending_for(self, person):
+        """The deletion of this person that is queued or running, if any."""
+        return next((d for d in self.pending().filter(person=person) if not d.is_stalled), None)
+
 
 class Deletion(models.Model):
     """A deletion asked for in the dashboard, of one person or of everyone at an email
@@ -941,8 +947,11 @@ class Deletion(models.Model):
     # Where other requests read the progress while the deletion's transaction is open.
     PROGRESS_DATABASE = "progress"
     # Far longer than any deletion takes: one still unfinished by then lost its process
-    # (a restart), and its transaction was rolled back.
+    # (a restart), and its transaction was rolled back. On PostgreSQL a running one is
+    # known to be alive sooner, by the advisory lock it holds (``running``).
     STALLED_AFTER = timedelta(hours=1)
+    # The first key of the advisory locks (the second is the deletion's id).
+    LOCK_SPACE = 0x6470  # "dp"
 
     workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="deletions")
     # The email of the account that asked. Not a key to User: a model cannot mix the
@@ -988,9 +997,38 @@ class Deletion(models.Model):
     def is_finished(self):
         return self.status in {self.Status.DONE, self.Status.FAILED}
 
-    @property
+    @cached_property
     def is_stalled(self):
-        return not self.is_finished and timezone.now() - self.created_at > self.STALLED_AFTER
+        """Whether it will never finish: its process stopped (a restart), which rolled
+        its transaction back, so nothing was deleted."""
+        if self.is_finished:
+            return False
+        if self.status == self.Status.RUNNING and connection.vendor == "postgresql":
+            # The lock goes with the process's connection: free means no one runs it.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [self.LOCK_SPACE, self.pk])
+                if not cursor.fetchone()[0]:
+                    return False
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [self.LOCK_SPACE, self.pk])
+            # Unless it finished between the two reads.
+            return not Deletion.objects.filter(
+                pk=self.pk, status__in=[self.Status.DONE, self.Status.FAILED]
+            ).exists()
+        return timezone.now() - self.created_at > self.STALLED_AFTER
+
+    @contextmanager
+    def running(self):
+        """Hold the advisory lock that tells others this deletion is alive (PostgreSQL)."""
+        if connection.vendor != "postgresql":
+            yield
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [self.LOCK_SPACE, self.pk])
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [self.LOCK_SPACE, self.pk])
 
     def people(self):
         """The people this deletion removes (none once a deleted person is gone)."""

@@ -6,6 +6,7 @@ import re
 import threading
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from django.db import connection
 from django.tasks.signals import task_finished
@@ -306,7 +307,18 @@ def test_a_queued_deletion_waits_and_polls(alice_client, job):
     assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page
 
 
-def test_a_running_deletion_shows_its_progress(alice_client, job):
+@pytest.fixture
+def alive(job):
+    """The job's lock held, as the process running it holds it, from another connection."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [Deletion.LOCK_SPACE, job.pk])
+        yield
+
+
+def test_a_running_deletion_shows_its_progress(alice_client, job, alive):
     Deletion.objects.filter(pk=job.pk).update(status="running", deleted=5000)
     page = alice_client.get(f"/deletions/{job.pk}").content.decode()
     assert '<progress class="meter" max="20000" value="5000">' in page
@@ -338,6 +350,24 @@ def test_a_deletion_that_never_finished_says_so_and_can_be_asked_again(alice_cli
     assert "hx-trigger" not in page and 'http-equiv="refresh"' not in page
     assert f'href="/people/{job.person_id}/delete">Try again</a>' in page
     assert alice_client.get(f"/people/{job.person_id}/delete").status_code == 200
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no advisory locks")
+def test_a_running_deletion_whose_process_stopped_says_so_at_once(alice_client, job):
+    # Running, but no process holds its lock: the server restarted in the middle.
+    Deletion.objects.filter(pk=job.pk).update(status="running", deleted=5000)
+    page = alice_client.get(f"/deletions/{job.pk}").content.decode()
+    assert "This deletion stopped before it finished, and nothing was deleted" in page
+    # The person can be deleted again, rather than being sent back to the stalled job.
+    assert alice_client.get(f"/people/{job.person_id}/delete").status_code == 200
+    assert "This user is being deleted" not in alice_client.get(f"/people/{job.person_id}").content.decode()
+
+
+def test_a_running_deletion_is_pending_while_its_process_runs(alice_client, job, alive):
+    Deletion.objects.filter(pk=job.pk).update(status="running")
+    assert "This user is being deleted" in alice_client.get(f"/people/{job.person_id}").content.decode()
+    response = alice_client.get(f"/people/{job.person_id}/delete")
+    assert response.status_code == 302 and response["Location"] == f"/deletions/{job.pk}"
 
 
 def test_members_and_outsiders_cannot_see_deletions(client, bob, charlie, other_workspace, job):

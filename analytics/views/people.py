@@ -99,7 +99,7 @@ def person(request, pk):
             "memberships": memberships,
             "timeline": timeline,
             "can_delete": can(request, Role.ADMIN),
-            "pending": Deletion.objects.pending().filter(person=person).first(),
+            "pending": Deletion.objects.pending_for(person),
         },
     )
 
@@ -109,7 +109,7 @@ def person(request, pk):
 def delete_person(request, pk):
     workspace = workspace_for(request, role=Role.ADMIN)
     person = get_object_or_404(Person, pk=pk, workspace=workspace)
-    pending = Deletion.objects.pending().filter(person=person).first()
+    pending = Deletion.objects.pending_for(person)
     if pending is not None:
         return redirect(pending)
     if request.method == "POST":
