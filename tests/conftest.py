@@ -126,6 +126,37 @@ def refuse_inserts():
                 cursor.execute(f"DROP TRIGGER IF EXISTS refuse_{table}")
 
 
+@pytest.fixture
+def held_before_deleting_people():
+    """Deleting a person waits, once their events are gone, until the test calls the
+    returned function: the database makes it wait for an advisory lock the test holds.
+    So the progress of a deletion is seen before it is over (PostgreSQL only: SQLite
+    writes no progress while the deletion's transaction is open)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite writes no progress while the deletion's transaction is open")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION wait_for_the_test() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN PERFORM pg_advisory_lock(4242); PERFORM pg_advisory_unlock(4242); "
+            "RETURN OLD; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER wait_for_the_test BEFORE DELETE ON analytics_person "
+            "FOR EACH ROW EXECUTE FUNCTION wait_for_the_test()"
+        )
+        cursor.execute("SELECT pg_advisory_lock(4242)")
+
+    def release():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(4242)")
+
+    yield release
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock_all()")
+        cursor.execute("DROP TRIGGER wait_for_the_test ON analytics_person")
+        cursor.execute("DROP FUNCTION wait_for_the_test()")
+
+
 class Sender:
     """Posts to the tracking API of a workspace through Django's test client."""
 

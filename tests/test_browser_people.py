@@ -143,39 +143,9 @@ def staff_in_a_customer_account(send, company):
     assert Event.objects.filter(user_id="sam").count() == 7
 
 
-@pytest.fixture
-def deletion_held(transactional_db):
-    """Deleting a person waits, once their events are gone, until the test calls the
-    returned function: the database makes it wait for an advisory lock the test holds.
-    So the progress page is seen before the deletion is over."""
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite writes no progress while the deletion's transaction is open")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE FUNCTION wait_for_the_browser_test() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN PERFORM pg_advisory_lock(4343); PERFORM pg_advisory_unlock(4343); "
-            "RETURN OLD; END $$"
-        )
-        cursor.execute(
-            "CREATE TRIGGER wait_for_the_browser_test BEFORE DELETE ON analytics_person "
-            "FOR EACH ROW EXECUTE FUNCTION wait_for_the_browser_test()"
-        )
-        cursor.execute("SELECT pg_advisory_lock(4343)")
-
-    def release():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(4343)")
-
-    yield release
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock_all()")
-        cursor.execute("DROP TRIGGER wait_for_the_browser_test ON analytics_person")
-        cursor.execute("DROP FUNCTION wait_for_the_browser_test()")
-
-
 @DELETES
 def test_delete_a_user_from_their_profile_in_the_background(
-    browser_page, dana, staff_in_a_customer_account, deletion_held, send
+    browser_page, dana, staff_in_a_customer_account, held_before_deleting_people, send
 ):
     page = browser_page
     log_in(page, dana)
@@ -217,7 +187,7 @@ def test_delete_a_user_from_their_profile_in_the_background(
     assert Person.objects.by_user_id("sam") is not None
     assert Event.objects.filter(user_id="sam").count() == 7
     page.shot("deletion-progress")
-    deletion_held()
+    held_before_deleting_people()
 
     # No reload: the page polls until the deletion is over.
     expect(progress.get_by_role("heading", name="Deleted Sam Staff (sam)")).to_be_visible(

@@ -458,33 +458,6 @@ def test_the_deletion_runs_in_the_background(alice_client, people, finished_task
     assert Deletion.objects.get().status == "done"
 
 
-@pytest.fixture
-def held_before_deleting_people():
-    """The deletion waits, once its events are gone, until the test lets it go: the
-    database makes deleting a person wait for an advisory lock the test holds."""
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite writes no progress while the deletion's transaction is open")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE FUNCTION wait_for_the_test() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN PERFORM pg_advisory_lock(4242); PERFORM pg_advisory_unlock(4242); RETURN OLD; END $$"
-        )
-        cursor.execute(
-            "CREATE TRIGGER wait_for_the_test BEFORE DELETE ON analytics_person "
-            "FOR EACH ROW EXECUTE FUNCTION wait_for_the_test()"
-        )
-        cursor.execute("SELECT pg_advisory_lock(4242)")
-    def release():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(4242)")
-
-    yield release
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock_all()")
-        cursor.execute("DROP TRIGGER wait_for_the_test ON analytics_person")
-        cursor.execute("DROP FUNCTION wait_for_the_test()")
-
-
 @RUNS
 def test_progress_shows_while_the_deletion_is_still_open(
     alice_client, people, finished_tasks, held_before_deleting_people
