@@ -238,7 +238,7 @@ def parse_call(raw, index, *, received_at, batch_sent_at=None, batch_context=Non
     elif call_type == EventType.GROUP:
         call.group_key = _identifier(raw, "groupId", required=True)
         group_traits = dict(_object(raw, "traits"))
-        type_trait = group_traits.pop("groupType", None) or group_traits.pop("group_type", None)
+        type_trait = trait_rules.pop_group_type(group_traits)
         call.group_type = str(context.get("groupType") or type_trait or "").strip().lower() or None
         call.properties = trait_rules.normalize(group_traits, trait_rules.GROUP_RESERVED)
     elif call_type == EventType.ALIAS:

@@ -30,6 +30,18 @@ def canonical_key(key: str, reserved) -> str:
     return _CANONICAL[reserved].get(_fold(key), key)
 
 
+def pop_group_type(traits: dict):
+    """Take the group type out of a group call's traits, however it is spelled
+    (``groupType``, ``group_type``, ``GroupType``…): it says what the group is, it is
+    not a property of it. Returns the first non-empty one sent, or None."""
+    found = None
+    for key in [k for k in traits if isinstance(k, str) and _fold(k) == "grouptype"]:
+        value = traits.pop(key)
+        if found is None and value not in (None, ""):
+            found = value
+    return found
+
+
 def merge(stored: dict, sent: dict, reserved) -> dict:
     """The traits after a call that sent ``sent`` to an entity holding ``stored``."""
     merged = dict(stored)

@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from analytics.models import Event, Group, GroupType, IngestionProblem, Membership, Person
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -54,8 +56,19 @@ def test_group_type_from_context(send, team):
     assert Group.objects.get(key="growth").group_type == team
 
 
-def test_group_type_from_a_trait_is_not_stored_as_a_property(send, team):
-    send.batch(group("growth", traits={"groupType": "team", "name": "Growth"}))
+@pytest.mark.parametrize(
+    "traits",
+    [
+        {"groupType": "team"},
+        {"group_type": "team"},
+        {"GroupType": "team"},
+        {"group-type": "Team"},
+        {"groupType": "team", "group_type": "team"},
+        {"groupType": "", "group_type": "team"},
+    ],
+)
+def test_group_type_from_a_trait_is_not_stored_as_a_property(send, team, traits):
+    send.batch(group("growth", traits={**traits, "name": "Growth"}))
     growth = Group.objects.get(key="growth")
     assert growth.group_type == team
     assert growth.properties == {"name": "Growth"}
