@@ -133,17 +133,18 @@ def ingest_call(request, call_type):
             raise Refused(f"the body is not valid JSON: {problem}") from None
         if not isinstance(payload, dict):
             raise Refused("the body must be a JSON object")
-        if len(body) > BATCH_LIMIT:
-            # Parsed anyway, so the refusal counts every call it held.
-            calls = payload.get("batch") if call_type == "batch" else None
-            raise Refused(_too_large(body), 413)
-        workspace = workspace or Workspace.objects.by_write_key(payload.get("writeKey"))
+        if workspace is None and isinstance(payload.get("writeKey"), str):
+            workspace = Workspace.objects.by_write_key(payload["writeKey"])
         if workspace is None:
             return _error(
                 401, "unauthorized",
                 "missing or unknown write key: send it as the Basic-auth username "
                 "or as 'writeKey' in the body",
             )
+        if len(body) > BATCH_LIMIT:
+            # Parsed anyway, so the refusal counts every call it held.
+            calls = payload.get("batch") if call_type == "batch" else None
+            raise Refused(_too_large(body), 413)
         if call_type == "batch":
             calls = payload.get("batch")
             _check_batch(calls)

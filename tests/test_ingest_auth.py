@@ -1,6 +1,6 @@
 import json
 
-from analytics.models import Event
+from analytics.models import Event, IngestionProblem
 
 
 def test_write_key_as_basic_auth_username(send, workspace):
@@ -16,6 +16,25 @@ def test_write_key_in_the_body(client, workspace):
     )
     assert response.status_code == 200
     assert Event.objects.filter(workspace=workspace).count() == 1
+
+
+def test_an_oversized_batch_with_the_write_key_in_the_body_is_counted(client, workspace):
+    calls = [{"type": "track", "userId": "u", "event": "E", "properties": {"blob": "x" * 20_000}}] * 30
+    response = client.post(
+        "/v1/batch", json.dumps({"writeKey": workspace.write_key, "batch": calls}), content_type="text/plain"
+    )
+    assert response.status_code == 413
+    problem = IngestionProblem.objects.get(workspace=workspace)
+    assert problem.call_count == 30 and "500 KB" in problem.reason
+
+
+def test_an_oversized_batch_without_a_known_key_is_unauthorized(client, workspace):
+    calls = [{"type": "track", "userId": "u", "event": "E", "properties": {"blob": "x" * 20_000}}] * 30
+    response = client.post(
+        "/v1/batch", json.dumps({"writeKey": "wk_wrong", "batch": calls}), content_type="text/plain"
+    )
+    assert response.status_code == 401
+    assert not IngestionProblem.objects.exists()
 
 
 def test_wrong_write_key_is_refused(send):
