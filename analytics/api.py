@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import BadRequest
 from django.core.paginator import InvalidPage, Paginator
-from django.db.models import Count, Q, Sum
 from django.http import Http404, JsonResponse
 from django.urls import reverse
 from django.utils.encoding import escape_uri_path
@@ -436,15 +435,9 @@ def events(request):
 @secret_key_required
 def ingestion_problems(request):
     problems = IngestionProblem.objects.filter(workspace=request.workspace)
-    totals = problems.aggregate(
-        rejected_calls=Sum(
-            "call_count", filter=Q(level=IngestionProblem.Level.REJECTED), default=0
-        ),
-        warnings=Count("pk", filter=Q(level=IngestionProblem.Level.WARNING)),
-    )
+    totals = problems.totals()
     if level := request.GET.get("level"):
         if level not in IngestionProblem.Level.values:
             raise BadRequest(f"level must be rejected or warning, not {level[:40]!r}")
         problems = problems.filter(level=level)
-    listed = problems.order_by("-received_at", "-pk")
-    return JsonResponse({"totals": totals, **paginate(request, listed, problem_json)})
+    return JsonResponse({"totals": totals, **paginate(request, problems.newest_first(), problem_json)})

@@ -17,7 +17,7 @@ import orjson
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.urls import reverse
 from django.utils import timezone
@@ -881,6 +881,21 @@ class Event(models.Model):
         }
 
 
+class IngestionProblemQuerySet(models.QuerySet):
+    def totals(self):
+        """{"rejected_calls": calls refused (a refused batch counts as its calls),
+        "warnings": calls stored with part of them ignored}, in one query."""
+        return self.aggregate(
+            rejected_calls=Sum(
+                "call_count", filter=Q(level=IngestionProblem.Level.REJECTED), default=0
+            ),
+            warnings=Count("pk", filter=Q(level=IngestionProblem.Level.WARNING)),
+        )
+
+    def newest_first(self):
+        return self.order_by("-received_at", "-pk")
+
+
 class IngestionProblem(models.Model):
     """A call refused at ingestion, or stored with part of it ignored. Never silent."""
 
@@ -902,6 +917,8 @@ class IngestionProblem(models.Model):
     # How many calls this row stands for (a whole refused batch is one row).
     call_count = models.PositiveIntegerField(default=1)
     payload = models.TextField(blank=True, default="", help_text="The start of what was sent.")
+
+    objects = IngestionProblemQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "-received_at"], name="problem_recent")]

@@ -10,7 +10,8 @@ without JavaScript); with htmx they swap the table in place and push the URL.
 import django_tables2 as tables
 from django.db.models import F
 
-from analytics.models import Group, Membership, Person
+from analytics.models import Group, IngestionProblem, Membership, Person
+
 
 def _nulls_last(queryset, field, is_descending, *then):
     order = F(field).desc(nulls_last=True) if is_descending else F(field).asc(nulls_last=True)
@@ -104,3 +105,24 @@ class PersonTable(HtmxTable):
 
     def order_last_seen_at(self, queryset, is_descending):
         return _nulls_last(queryset, "last_seen_at", is_descending, "pk")
+
+
+class ProblemTable(HtmxTable):
+    """Refused calls and warnings, newest first; rows by templates/tables/problems.html."""
+
+    container_id = "problems-table"
+    received_at = tables.Column("Received")
+    level = tables.Column("Problem", orderable=False)
+    sender = tables.Column("Sender", accessor="user_id", orderable=False)
+    reason = tables.Column("Why", orderable=False)
+
+    class Meta(HtmxTable.Meta):
+        model = IngestionProblem
+        template_name = "tables/problems.html"
+        fields = ("received_at", "level", "sender", "reason")
+        empty_text = "Nothing of this kind."
+        order_by = ("-received_at",)
+
+    def order_received_at(self, queryset, is_descending):
+        field = "-received_at" if is_descending else "received_at"
+        return queryset.order_by(field, "-pk" if is_descending else "pk"), True

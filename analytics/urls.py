@@ -69,5 +69,10 @@ urlpatterns = [
     path(
         "settings/api-keys/write-key", settings.rotate_write_key, name="settings-rotate-write-key"
     ),
+    path(
+        "settings/ingestion-problems",
+        settings.ingestion_problems,
+        name="settings-ingestion-problems",
+    ),
     path("tracker-demo", tracker.tracker_demo, name="tracker_demo"),
 ]

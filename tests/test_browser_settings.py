@@ -272,3 +272,26 @@ def test_owner_adds_an_existing_account_and_promotes_a_member(
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
     page.wait_for_url("**/settings/api-keys")
     expect(page.locator("#write-key")).to_have_text(workspace.write_key)
+
+
+def test_an_admin_reads_what_ingestion_refused(browser_page, dana, send):
+    send.batch(
+        {"type": "track", "userId": "ann", "messageId": "no-name"},
+        {"type": "track", "userId": "bo", "event": "E", "context": {"groups": {"region": "emea"}}},
+    )
+    page = browser_page
+    log_in(page, dana)
+    open_settings_tab(page, "Ingestion problems")
+    page.wait_for_url("**/settings/ingestion-problems")
+    table = page.locator("#problems-table")
+    expect(page.get_by_text("1 call refused · 1 warning")).to_be_visible()
+    expect(table.locator("tbody tr")).to_have_count(2)
+    refused = table.locator("tbody tr").filter(has_text="no-name")
+    refused.get_by_text("What was sent").click()
+    expect(refused.locator("pre")).to_contain_text('"userId":"ann"')
+    page.shot("settings-ingestion-problems")
+
+    page.get_by_role("navigation", name="Kind of problem").get_by_role("link", name="Warnings").click()
+    page.wait_for_url("**/settings/ingestion-problems?level=warning")
+    expect(table.locator("tbody tr")).to_have_count(1)
+    expect(table).to_contain_text("group type 'region' is not defined")

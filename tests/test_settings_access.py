@@ -16,6 +16,7 @@ PAGES = {
     "/settings/api-keys": (200, 200, 403),
     "/settings/api-keys/secret-key": (200, 200, 403),
     "/settings/api-keys/write-key": (200, 200, 403),
+    "/settings/ingestion-problems": (200, 200, 403),
 }
 
 # What each action posts; {member} is bob's membership.
@@ -173,4 +174,5 @@ def test_admin_sees_only_the_tabs_they_may_open(client, dana):
     client.force_login(dana)
     page = client.get("/settings/api-keys").content.decode()
     assert 'href="/settings/members"' in page and 'href="/settings/api-keys"' in page
+    assert 'href="/settings/ingestion-problems"' in page
     assert 'href="/settings/general"' not in page and 'href="/settings/group-types"' not in page

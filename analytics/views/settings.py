@@ -1,10 +1,10 @@
-"""Workspace settings: general, group types, members and API keys.
+"""Workspace settings: general, group types, members, API keys and ingestion problems.
 
-Owners do everything here; admins manage the API keys and see the members list; members
-get 403 and everyone else 404 (``workspace_for``). Every change is a POST that redirects
-with a message, except the two that reveal a secret once (a rotated secret key, a
-generated password): those answer with the page itself, marked not to be cached, so the
-secret is never stored anywhere readable, the session included.
+Owners do everything here; admins manage the API keys and see the members list and the
+ingestion problems; members get 403 and everyone else 404 (``workspace_for``). Every
+change is a POST that redirects with a message, except the two that reveal a secret once
+(a rotated secret key, a generated password): those answer with the page itself, marked
+not to be cached, so the secret is never stored anywhere readable, the session included.
 """
 
 from django.contrib import messages
@@ -14,6 +14,7 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
+from django_tables2 import RequestConfig
 
 from analytics.access import RANK, can, workspace_for
 from analytics.forms import (
@@ -24,7 +25,9 @@ from analytics.forms import (
     RoleForm,
     WorkspaceForm,
 )
-from analytics.models import GROUP_SLOTS, GroupType, Role, WorkspaceMember
+from analytics.models import GROUP_SLOTS, GroupType, IngestionProblem, Role, WorkspaceMember
+from analytics.tables import ProblemTable
+from analytics.views import partial
 
 
 def _switched_since(request, workspace, to):
@@ -288,6 +291,33 @@ def _api_keys_page(request, **context):
             "tab": "api-keys",
             "host": request.build_absolute_uri("/").rstrip("/"),
             **context,
+        },
+    )
+
+
+PROBLEMS_PER_PAGE = 50
+
+
+@login_required
+def ingestion_problems(request):
+    """What ingestion refused or stored with a warning, newest first, by level."""
+    workspace = workspace_for(request, role=Role.ADMIN)
+    problems = IngestionProblem.objects.filter(workspace=workspace)
+    level = request.GET.get("level", "")
+    if level not in IngestionProblem.Level.values:
+        level = ""
+    table = ProblemTable(problems.filter(level=level) if level else problems)
+    RequestConfig(request, paginate={"per_page": PROBLEMS_PER_PAGE}).configure(table)
+    return render(
+        request,
+        partial(request, "analytics/settings_ingestion_problems.html", {"problems-table": "table"}),
+        {
+            "section": "settings",
+            "tab": "ingestion-problems",
+            "table": table,
+            "level": level,
+            "totals": problems.totals(),
+            "levels": IngestionProblem.Level.choices,
         },
     )
 
