@@ -208,6 +208,7 @@ def test_rotating_the_secret_key_shows_the_new_one_once(
     expect(alert.get_by_role("heading")).to_have_text("Copy your new secret key now")
     new_key = page.locator("#new-secret-key").inner_text().strip()
     assert new_key.startswith("sk_") and new_key != old_key
+    expect(alert.get_by_role("button", name="Copy")).to_be_visible()
     page.shot("settings-api-keys-new-secret")
 
     status, body = api_status(live_server, new_key)
@@ -241,7 +242,7 @@ def test_members_and_admins_do_not_see_owner_only_settings(browser_page, bob, da
     log_in(page, dana)
     open_settings_tab(page, "API keys")
     sections = page.get_by_role("navigation", name="Settings sections").get_by_role("link")
-    expect(sections).to_have_text(["Members", "API keys"])
+    expect(sections).to_have_text(["Members", "API keys", "Ingestion problems"])
     status, text = refused(page, "/settings/group-types")
     assert status == 403 and "This needs the owner role in Acme Analytics." in text
 

@@ -11,7 +11,18 @@
     }
   });
 
-  // Buttons marked data-copy copy the text of the element they point at.
+  // Buttons marked data-copy copy the text of the element they point at. They come
+  // hidden, and show only where they work: with JavaScript and a clipboard (HTTPS or
+  // localhost); elsewhere the text stays there to select.
+  function showCopyButtons(root) {
+    if (!navigator.clipboard) return;
+    root.querySelectorAll("[data-copy][hidden]").forEach(function (button) {
+      button.hidden = false;
+    });
+  }
+  showCopyButtons(document);
+  document.addEventListener("htmx:load", function (event) { showCopyButtons(event.target); });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-copy]");
     if (!button) return;
