@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import orjson
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
+from django.core.validators import slug_re
 from django.db import connection, models, transaction
 from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
@@ -355,6 +356,12 @@ class GroupType(models.Model):
     def create(cls, *, workspace, name, singular="", plural="", is_default=None):
         """Create a group type in the first free slot; the first type becomes the default."""
         name = name.strip().lower()
+        max_length = cls._meta.get_field("name").max_length
+        if not slug_re.fullmatch(name) or len(name) > max_length:
+            raise ValidationError(
+                f"{name!r} cannot name a group type: use up to {max_length} letters, digits, "
+                "- and _ (it is what clients send, e.g. company)."
+            )
         with transaction.atomic():
             # Lock the workspace row so two concurrent creations cannot take one slot.
             Workspace.objects.select_for_update().get(pk=workspace.pk)

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 
@@ -17,11 +18,20 @@ def fast_password_hashing():
         yield
 
 
+# The database the settings name, read before any test database replaces it.
+CONFIGURED_DATABASE = settings.DATABASES["default"]["NAME"]
+
+
 @pytest.fixture(autouse=True, scope="session")
 def close_live_server_connections(django_db_setup, django_db_blocker):
     """Before the test database is dropped, end connections that live-server threads
     (kept alive by a browser or an HTTP client) still hold to it."""
     yield
+    if connection.settings_dict["NAME"] == CONFIGURED_DATABASE:
+        # No test of this run used the database, so none was created: the connection
+        # still names the configured database, whose other connections are not the
+        # tests' to end (and which may not even exist).
+        return
     with django_db_blocker.unblock():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:

@@ -3,6 +3,8 @@
 import gzip
 import json
 
+import orjson
+
 from analytics.ingestion import BATCH_MAX_CALLS
 from analytics.models import Event, IngestionProblem
 
@@ -89,11 +91,30 @@ def test_call_over_32_kb_is_refused_but_its_batch_is_stored(send, workspace):
     assert "a call may be at most 32 KB" in body["rejected"][0]["error"]
 
 
-def test_call_just_under_32_kb_is_stored(send):
+def call_of(size):
+    """A track call of exactly ``size`` bytes, measured as the server measures a call."""
     call = track(1, properties={"blob": ""})
-    size = len(json.dumps(call, separators=(",", ":")))
-    call["properties"]["blob"] = "x" * (32 * 1024 - size)
-    assert send.batch(call).status_code == 200
+    call["properties"]["blob"] = "x" * (size - len(orjson.dumps(call)))
+    assert len(orjson.dumps(call)) == size
+    return call
+
+
+def test_call_of_exactly_32_kb_is_stored(send):
+    response = send.batch(call_of(32 * 1024))
+    assert response.status_code == 200
+    assert len(Event.objects.get(message_id="m1").properties["blob"]) > 32_000
+
+
+def test_call_one_byte_over_32_kb_is_refused(send, workspace):
+    response = send.batch(call_of(32 * 1024 + 1))
+    assert response.status_code == 400
+    body = response.json()
+    assert body["stored"] == 0
+    assert body["rejected"] == [
+        {"index": 0, "messageId": "m1", "type": "track",
+         "error": "the call is 32,769 bytes; a call may be at most 32 KB"}
+    ]
+    assert not Event.objects.filter(workspace=workspace).exists()
 
 
 def test_batch_over_500_kb_is_refused_whole_and_counted(send, workspace):

@@ -1,11 +1,13 @@
 """The browser tracker's pages: the demo page's access, the settings snippet, the script."""
 
+import base64
 import html
 import re
+from urllib.parse import quote
 
 import pytest
 
-from analytics.models import Role
+from analytics.models import Deletion, Event, Membership, Person, Role, SuppressedUser
 
 
 @pytest.fixture
@@ -109,9 +111,87 @@ def test_browsers_may_post_batches_from_any_origin(client):
     assert "Content-Type" in preflight["Access-Control-Allow-Headers"]
 
 
-def test_the_write_key_opens_nothing_but_ingestion(client, workspace):
+def stored(workspace):
+    """What the write key must not be able to change, read straight from the database."""
+    workspace.refresh_from_db()
+    return {
+        "people": Person.objects.filter(workspace=workspace).count(),
+        "events": Event.objects.filter(workspace=workspace).count(),
+        "memberships": Membership.objects.filter(workspace=workspace).count(),
+        "deletions": Deletion.objects.filter(workspace=workspace).count(),
+        "suppressed": SuppressedUser.objects.filter(workspace=workspace).count(),
+        "keys": (workspace.write_key, workspace.secret_key_hash),
+    }
+
+
+API_READS = [
+    "group-types",
+    "groups/company",
+    "groups/company/acme",
+    "people",
+    "people/ann",
+    "events",
+    "ingestion-problems",
+]
+API_DELETES = [("people/ann", {}), ("people", {"email_domain": "acme.io"})]
+
+
+def test_the_write_key_opens_nothing_but_ingestion(client, workspace, send, api, company):
+    assert send.batch(
+        {"type": "identify", "userId": "ann", "traits": {"email": "ann@acme.io"}},
+        {"type": "group", "userId": "ann", "groupId": "acme"},
+        {"type": "track", "userId": "ann", "event": "Report Viewed"},
+    ).status_code == 200
+    # Every endpoint answers the secret key, so a 401 below comes from the key alone.
+    for path in API_READS:
+        assert api.get(path).status_code == 200, path
+    for path, params in API_DELETES:
+        assert api.delete(path, dry_run="1", **params).status_code == 200, path
+    before = stored(workspace)
+    assert before["people"] == 1 and before["events"] == 3 and before["memberships"] == 1
+
     auth = {"Authorization": f"Bearer {workspace.write_key}"}
-    assert client.get("/api/v1/people", headers=auth).status_code == 401
-    client.cookies.clear()
-    assert client.get("/tracker-demo", headers=auth).status_code == 302
-    assert client.get("/settings/api-keys", headers=auth).status_code == 302
+    for path in API_READS:
+        response = client.get(f"/api/v1/{path}", headers=auth)
+        assert response.status_code == 401, path
+        assert response.json()["error"] == "unauthorized"
+        assert "write key" in response.json()["message"]
+    for path, params in API_DELETES:
+        response = client.delete(f"/api/v1/{path}", query_params=params, headers=auth)
+        assert response.status_code == 401, path
+        assert "write key" in response.json()["message"]
+    assert stored(workspace) == before
+    # It still sends events.
+    assert send.post("track", {"userId": "ann", "event": "Still Sending"}).status_code == 200
+
+
+@pytest.mark.parametrize("scheme", ["Basic", "Bearer"])
+def test_the_write_key_opens_no_dashboard_page(client, workspace, send, company, scheme):
+    send.batch({"type": "identify", "userId": "ann", "traits": {"email": "ann@acme.io"}},
+               {"type": "group", "userId": "ann", "groupId": "acme"})
+    ann = Person.objects.get(workspace=workspace, user_id="ann")
+    key = workspace.write_key
+    credentials = base64.b64encode(f"{key}:".encode()).decode() if scheme == "Basic" else key
+    auth = {"Authorization": f"{scheme} {credentials}"}
+    before = stored(workspace)
+    assert not client.cookies  # no session: only the header could let the request in
+    pages = [
+        "/", "/groups", "/groups/company", "/groups/company/acme", "/people", f"/people/{ann.pk}",
+        "/people/delete?domain=acme.io", "/settings", "/settings/general", "/settings/members",
+        "/settings/api-keys", "/settings/ingestion-problems", "/tracker-demo",
+    ]
+    for page in pages:
+        response = client.get(page, headers=auth)
+        assert response.status_code == 302, page
+        assert response["Location"] == f"/login/?next={quote(page)}", page
+    forms = [
+        (f"/people/{ann.pk}/delete", {}),
+        ("/people/delete", {"domain": "acme.io"}),
+        ("/settings/api-keys/secret-key", {}),
+        ("/settings/api-keys/write-key", {}),
+    ]
+    for page, data in forms:
+        response = client.post(page, data, headers=auth)
+        assert response.status_code == 302, page
+        assert response["Location"] == f"/login/?next={quote(page)}", page
+    assert stored(workspace) == before

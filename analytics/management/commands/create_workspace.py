@@ -3,6 +3,7 @@ import secrets
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from analytics.models import User, Workspace
 
@@ -31,18 +32,25 @@ class Command(BaseCommand):
             raise CommandError(f"--owner must be an email address, not {owner!r}")
         if slug and Workspace.objects.filter(slug=slug).exists():
             raise CommandError(f"a workspace with the slug {slug!r} already exists")
-        user = User.objects.filter(username=email).first()
-        generated = None
-        if user is None:
-            generated = None if password else secrets.token_urlsafe(12)
-            user = User.objects.create_user(username=email, email=email, password=password or generated)
-        elif password:
-            raise CommandError(f"the account {email} already exists; --password is only for new ones")
         types = [t.strip() for t in group_types.split(",") if t.strip()]
         try:
-            workspace, secret_key = Workspace.create(
-                name=name, owner=user, slug=slug, group_types=types
-            )
+            # The account and the workspace, or neither: a refused workspace leaves no
+            # account behind whose generated password was never shown.
+            with transaction.atomic():
+                user = User.objects.filter(username__iexact=email).first()
+                generated = None
+                if user is None:
+                    generated = None if password else secrets.token_urlsafe(12)
+                    user = User.objects.create_user(
+                        username=email, email=email, password=password or generated
+                    )
+                elif password:
+                    raise CommandError(
+                        f"the account {email} already exists; --password is only for new ones"
+                    )
+                workspace, secret_key = Workspace.create(
+                    name=name, owner=user, slug=slug, group_types=types
+                )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
         result = {
