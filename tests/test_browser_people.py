@@ -3,7 +3,6 @@ person's profile, and deleting people (one, or everyone at an email domain) in t
 background while the page follows the progress."""
 
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
 from analytics.models import Event, Person
