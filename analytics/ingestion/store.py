@@ -213,6 +213,13 @@ class _Batch:
 
     def save_people(self, states):
         """Create new people, merge, apply identify traits and attach ids, in bulk."""
+        new_user_ids = [v for kind, v, _ in self.new_identities if kind == Identity.Kind.USER]
+        if new_user_ids and SuppressedUser.objects.filter(
+            workspace=self.workspace, user_id__any=new_user_ids
+        ).exists():
+            # Deleted and blocked since this batch checked (_store), so their person
+            # was gone when it looked them up: start over, and refuse their calls.
+            raise Conflict("a user id was blocked meanwhile")
         people = {id(s): s for s in [*self.by_user.values(), *self.by_anon.values()]}.values()
         # Rows are read only for people whose traits or ids change, and locked, in id
         # order: concurrent batches changing the same people queue here. The lock is
