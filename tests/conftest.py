@@ -1,6 +1,7 @@
 import base64
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,8 @@ from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 
-from analytics.models import GroupType, Role, User, Workspace
+import journeys
+from analytics.models import Event, GroupType, Role, User, Workspace
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -167,6 +169,25 @@ def held_before_deleting_people():
         cursor.execute("DROP FUNCTION wait_for_the_test()")
 
 
+@pytest.fixture
+def staff_in_a_customer_account(send, company):
+    """Sam (staff) joined customer acme and has internal to himself: one identify, two
+    group calls, three tracks in acme and a page view. Ann stays in acme."""
+    response = send.batch(
+        journeys.identify("ann", "Ann Archer", "ann@acme.io", at="2026-02-01T09:00:00Z"),
+        journeys.join("ann", "acme", at="2026-02-01T10:00:00Z", traits={"name": "Acme Inc"}),
+        journeys.track("ann", "Report Viewed", at="2026-02-02T10:00:00Z", context={"groupId": "acme"}),
+        journeys.identify("sam", "Sam Staff", "sam@groupsite.dev", at="2026-02-03T09:00:00Z"),
+        journeys.join("sam", "internal", at="2026-02-03T10:00:00Z", traits={"name": "Groupsite"}),
+        journeys.join("sam", "acme", at="2026-02-03T11:00:00Z"),
+        *(journeys.track("sam", f"Debugged {n}", at=f"2026-02-04T1{n}:00:00Z", context={"groupId": "acme"})
+          for n in range(3)),
+        {"type": "page", "userId": "sam", "name": "Settings", "timestamp": "2026-02-05T10:00:00Z"},
+    )
+    assert response.status_code == 200, response.json()
+    assert Event.objects.filter(user_id="sam").count() == 7
+
+
 class Sender:
     """Posts to the tracking API of a workspace through Django's test client."""
 
@@ -261,16 +282,19 @@ def chromium():
         browser.close()
 
 
-@pytest.fixture
-def browser_page(chromium, live_server, transactional_db):
-    """A fresh browser tab (1280×860) with ``page.visit(path)`` and ``page.shot(name)``."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 860})
+@contextmanager
+def open_page(chromium, live_server, *, javascript=True, timeout=10_000, shots=""):
+    """A fresh browser tab (1280×860) with ``page.visit(path)`` and ``page.shot(name)``
+    (saved as test-artifacts/<shots><name>.png); errors the page reports fail the test."""
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 860}, java_script_enabled=javascript
+    )
     context.add_init_script(path=Path(__file__).with_name("report_csp_violations.js"))
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(timeout)
     page.visit = lambda path: page.goto(live_server.url + path)
     ARTIFACTS.mkdir(exist_ok=True)
-    page.shot = lambda name: page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+    page.shot = lambda name: page.screenshot(path=ARTIFACTS / f"{shots}{name}.png", full_page=True)
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on(
@@ -281,6 +305,12 @@ def browser_page(chromium, live_server, transactional_db):
     yield page
     context.close()
     assert not errors, f"the page reported errors: {errors}"
+
+
+@pytest.fixture
+def browser_page(chromium, live_server, transactional_db):
+    with open_page(chromium, live_server) as page:
+        yield page
 
 
 def log_in(page, user):

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from conftest import log_in
+from conftest import log_in, open_page
 
 pytestmark = pytest.mark.browser
 
@@ -71,25 +71,20 @@ def test_search_narrows_the_table_as_you_type(browser_page, alice, groups_data):
 
 
 def test_pages_work_without_javascript(chromium, live_server, alice, groups_data, transactional_db):
-    context = chromium.new_context(java_script_enabled=False)
-    page = context.new_page()
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", alice.email)
-    page.fill("#id_password", "alice-password-1")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/groups/company")
-    page.get_by_role("tab", name="Teams").click()
-    page.wait_for_url("**/groups/team")
-    assert page.get_by_text("Growth", exact=True).is_visible()
-    page.goto(live_server.url + "/groups/company")
-    page.get_by_role("searchbox").fill("acme")
-    page.get_by_role("searchbox").press("Enter")
-    page.wait_for_url("**/groups/company?q=acme")
-    assert page.get_by_text("Globex", exact=True).count() == 0
-    page.get_by_role("link", name="acme").click()
-    page.get_by_role("link", name="Load more").click()
-    page.wait_for_url("**before=*")
-    context.close()
+    with open_page(chromium, live_server, javascript=False) as page:
+        log_in(page, alice)
+        assert page.url.endswith("/groups/company")
+        page.get_by_role("tab", name="Teams").click()
+        page.wait_for_url("**/groups/team")
+        assert page.get_by_text("Growth", exact=True).is_visible()
+        page.visit("/groups/company")
+        page.get_by_role("searchbox").fill("acme")
+        page.get_by_role("searchbox").press("Enter")
+        page.wait_for_url("**/groups/company?q=acme")
+        assert page.get_by_text("Globex", exact=True).count() == 0
+        page.get_by_role("link", name="acme").click()
+        page.get_by_role("link", name="Load more").click()
+        page.wait_for_url("**before=*")
 
 
 def test_switching_workspace_from_the_header(browser_page, bob, workspace, alice, groups_data):

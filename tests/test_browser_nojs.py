@@ -16,13 +16,21 @@ from analytics.models import (
     Workspace,
     WorkspaceMember,
 )
-from conftest import ARTIFACTS, log_in
+from conftest import log_in, open_page
+from journeys import (
+    DELETES,
+    expect_message,
+    identify,
+    join,
+    open_settings_tab,
+    summary_figure,
+    track,
+    type_row,
+    types_in_order,
+)
 
 pytestmark = pytest.mark.browser
 
-# A deletion writes its progress through the second connection ("progress"), which must
-# reach the test database.
-DELETES = pytest.mark.django_db(transaction=True, databases=["default", "progress"])
 # Deletions run in threads of the live server, and without JavaScript the page follows
 # them by reloading itself every 2 seconds; a loaded machine takes its time.
 SLOW = 20_000
@@ -30,38 +38,9 @@ SLOW = 20_000
 
 @pytest.fixture
 def page(chromium, live_server, transactional_db):
-    """A browser tab with JavaScript turned off, with ``page.visit(path)`` and
-    ``page.shot(name)`` as in the other browser tests."""
-    context = chromium.new_context(
-        java_script_enabled=False, viewport={"width": 1280, "height": 860}
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.visit = lambda path: page.goto(live_server.url + path)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.shot = lambda name: page.screenshot(path=ARTIFACTS / f"nojs-{name}.png", full_page=True)
-    errors = []
-    page.on(
-        "console",
-        lambda message: message.type == "error"
-        and errors.append(f"{message.text} ({message.location.get('url')})"),
-    )
-    yield page
-    context.close()
-    assert not errors, f"the page reported errors: {errors}"
-
-
-def identify(user_id, name, email, *, at):
-    return {"type": "identify", "userId": user_id, "traits": {"name": name, "email": email},
-            "timestamp": at}
-
-
-def join(user_id, company, *, at, **extra):
-    return {"type": "group", "userId": user_id, "groupId": company, "timestamp": at, **extra}
-
-
-def track(user_id, event, *, at, **extra):
-    return {"type": "track", "userId": user_id, "event": event, "timestamp": at, **extra}
+    """A browser tab with JavaScript turned off (screenshots named nojs-…)."""
+    with open_page(chromium, live_server, javascript=False, timeout=15_000, shots="nojs-") as page:
+        yield page
 
 
 def expect_names(page, names):
@@ -69,14 +48,6 @@ def expect_names(page, names):
     rows = page.locator("#people-table tbody tr td:first-child > a")
     expect(rows).to_have_count(len(names))
     assert sorted(rows.all_inner_texts()) == sorted(names)
-
-
-def expect_message(page, text):
-    expect(page.locator(".messages")).to_contain_text(text)
-
-
-def summary_figure(page, label):
-    return page.locator(f"dl.deletion-summary dt:text-is('{label}') + dd")
 
 
 # --- People ----------------------------------------------------------------------------
@@ -197,25 +168,6 @@ def test_people_list_search_filter_banner_and_profile(page, alice, customers):
 # --- Deleting a user -------------------------------------------------------------------
 
 
-@pytest.fixture
-def staff_in_a_customer_account(send, company):
-    """Sam (staff) joined customer acme and has internal to himself: one identify, two
-    group calls, three tracks in acme and a page view. Ann stays in acme."""
-    response = send.batch(
-        identify("ann", "Ann Archer", "ann@acme.io", at="2026-02-01T09:00:00Z"),
-        join("ann", "acme", at="2026-02-01T10:00:00Z", traits={"name": "Acme Inc"}),
-        track("ann", "Report Viewed", at="2026-02-02T10:00:00Z", context={"groupId": "acme"}),
-        identify("sam", "Sam Staff", "sam@groupsite.dev", at="2026-02-03T09:00:00Z"),
-        join("sam", "internal", at="2026-02-03T10:00:00Z", traits={"name": "Groupsite"}),
-        join("sam", "acme", at="2026-02-03T11:00:00Z"),
-        *(track("sam", f"Debugged {n}", at=f"2026-02-04T1{n}:00:00Z", context={"groupId": "acme"})
-          for n in range(3)),
-        {"type": "page", "userId": "sam", "name": "Settings", "timestamp": "2026-02-05T10:00:00Z"},
-    )
-    assert response.status_code == 200, response.json()
-    assert Event.objects.filter(user_id="sam").count() == 7
-
-
 @DELETES
 def test_delete_a_user_and_follow_the_deletion_without_javascript(
     page, request, dana, staff_in_a_customer_account
@@ -279,22 +231,6 @@ def test_delete_a_user_and_follow_the_deletion_without_javascript(
 
 
 # --- Settings --------------------------------------------------------------------------
-
-
-def type_row(page, plural):
-    return page.locator("table.settings-table tbody tr").filter(
-        has=page.get_by_role("link", name=plural, exact=True)
-    )
-
-
-def types_in_order(page):
-    return page.locator("table.settings-table tbody .type-name a")
-
-
-def open_settings_tab(page, name):
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
-    page.wait_for_url("**/settings/*")
-    page.get_by_role("navigation", name="Settings sections").get_by_role("link", name=name).click()
 
 
 def test_owner_manages_group_types_without_javascript(page, alice, workspace, send, team):

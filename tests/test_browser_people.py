@@ -7,36 +7,14 @@ from playwright.sync_api import expect
 
 from analytics.models import Event, Person
 from conftest import log_in
+from journeys import DELETES, identify, join, names_in_table, summary_figure, track
 
 pytestmark = pytest.mark.browser
 
 # A deletion writes its progress through the second connection ("progress"), which must
 # reach the test database.
-DELETES = pytest.mark.django_db(transaction=True, databases=["default", "progress"])
 # Deleting runs in a thread of the live server; a loaded machine takes its time.
 DELETION_TIMEOUT = 15_000
-
-
-def identify(user_id, name, email, *, at):
-    return {"type": "identify", "userId": user_id, "traits": {"name": name, "email": email},
-            "timestamp": at}
-
-
-def join(user_id, company, *, at, **extra):
-    return {"type": "group", "userId": user_id, "groupId": company, "timestamp": at, **extra}
-
-
-def track(user_id, event, *, at, **extra):
-    return {"type": "track", "userId": user_id, "event": event, "timestamp": at, **extra}
-
-
-def names_in_table(page):
-    return page.locator("#people-table tbody tr td:first-child > a").all_inner_texts()
-
-
-def summary_figure(page, label):
-    """The figure a deletion summary gives for ``label`` ("Events", "Memberships"...)."""
-    return page.locator(f"dl.deletion-summary dt:text-is('{label}') + dd")
 
 
 # --- the multi-company banner --------------------------------------------------------
@@ -121,25 +99,6 @@ def test_clean_workspace_shows_no_banner(browser_page, alice, send, company):
 
 
 # --- deleting one person -------------------------------------------------------------
-
-
-@pytest.fixture
-def staff_in_a_customer_account(send, company):
-    """Sam (staff) joined customer acme and has internal to himself: one identify, two
-    group calls, three tracks in acme and a page view. Ann stays in acme."""
-    response = send.batch(
-        identify("ann", "Ann Archer", "ann@acme.io", at="2026-02-01T09:00:00Z"),
-        join("ann", "acme", at="2026-02-01T10:00:00Z", traits={"name": "Acme Inc"}),
-        track("ann", "Report Viewed", at="2026-02-02T10:00:00Z", context={"groupId": "acme"}),
-        identify("sam", "Sam Staff", "sam@groupsite.dev", at="2026-02-03T09:00:00Z"),
-        join("sam", "internal", at="2026-02-03T10:00:00Z", traits={"name": "Groupsite"}),
-        join("sam", "acme", at="2026-02-03T11:00:00Z"),
-        *(track("sam", f"Debugged {n}", at=f"2026-02-04T1{n}:00:00Z", context={"groupId": "acme"})
-          for n in range(3)),
-        {"type": "page", "userId": "sam", "name": "Settings", "timestamp": "2026-02-05T10:00:00Z"},
-    )
-    assert response.status_code == 200, response.json()
-    assert Event.objects.filter(user_id="sam").count() == 7
 
 
 @DELETES

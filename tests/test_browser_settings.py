@@ -11,33 +11,14 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import log_in
+from journeys import expect_message, open_settings_tab, type_row, types_in_order
 
 pytestmark = pytest.mark.browser
-
-
-def open_settings_tab(page, name):
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
-    page.get_by_role("navigation", name="Settings sections").get_by_role("link", name=name).click()
 
 
 def log_out(page):
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("**/login/")
-
-
-def type_row(page, plural):
-    """The row of a group type in the Group types table, found by its display name."""
-    return page.locator("table.settings-table tbody tr").filter(
-        has=page.get_by_role("link", name=plural, exact=True)
-    )
-
-
-def types_in_order(page):
-    return page.locator("table.settings-table tbody .type-name a")
-
-
-def expect_message(page, text):
-    expect(page.locator(".messages")).to_contain_text(text)
 
 
 def tab(plural, count):

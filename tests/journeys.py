@@ -1,0 +1,52 @@
+"""What the browser journeys share: the calls they send and how they find things on
+the pages. The browser itself comes from the fixtures in conftest.py."""
+
+import pytest
+from playwright.sync_api import expect
+
+# A deletion writes its progress through the second connection ("progress"), which must
+# reach the test database.
+DELETES = pytest.mark.django_db(transaction=True, databases=["default", "progress"])
+
+
+def identify(user_id, name, email, *, at):
+    return {"type": "identify", "userId": user_id, "traits": {"name": name, "email": email},
+            "timestamp": at}
+
+
+def join(user_id, company, *, at, **extra):
+    return {"type": "group", "userId": user_id, "groupId": company, "timestamp": at, **extra}
+
+
+def track(user_id, event, *, at, **extra):
+    return {"type": "track", "userId": user_id, "event": event, "timestamp": at, **extra}
+
+
+def names_in_table(page):
+    return page.locator("#people-table tbody tr td:first-child > a").all_inner_texts()
+
+
+def summary_figure(page, label):
+    """The figure a deletion summary gives for ``label`` ("Events", "Memberships"...)."""
+    return page.locator(f"dl.deletion-summary dt:text-is('{label}') + dd")
+
+
+def expect_message(page, text):
+    expect(page.locator(".messages")).to_contain_text(text)
+
+
+def open_settings_tab(page, name):
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+    page.wait_for_url("**/settings/*")
+    page.get_by_role("navigation", name="Settings sections").get_by_role("link", name=name).click()
+
+
+def type_row(page, plural):
+    """The row of a group type in the Group types table, found by its display name."""
+    return page.locator("table.settings-table tbody tr").filter(
+        has=page.get_by_role("link", name=plural, exact=True)
+    )
+
+
+def types_in_order(page):
+    return page.locator("table.settings-table tbody .type-name a")
