@@ -38,6 +38,28 @@ class User(AbstractUser):
         "Workspace", models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
+    @classmethod
+    def account_for(cls, email, *, password=""):
+        """The account of this email address (in any case), created if there is none, with
+        ``password`` or a generated one. Returns it and the generated password (None
+        otherwise): the only time that is readable. A password given for an account that
+        exists is refused (ValidationError on "password"): it has its own."""
+        email = email.strip().lower()
+        user = cls.objects.filter(username__iexact=email).first()
+        if user is None:
+            generated = None if password else secrets.token_urlsafe(12)
+            user = cls.objects.create_user(
+                username=email, email=email, password=password or generated
+            )
+            return user, generated
+        if password:
+            message = (
+                f"{email} already has an account with its own password; "
+                "a password is only for a new account."
+            )
+            raise ValidationError({"password": message})
+        return user, None
+
 
 def new_write_key():
     return "wk_" + secrets.token_urlsafe(24)
@@ -220,18 +242,9 @@ class Workspace(models.Model):
         """
         email = email.strip().lower()
         with transaction.atomic():
-            user = User.objects.filter(username__iexact=email).first()
-            generated = None
-            if user is None:
-                generated = None if password else secrets.token_urlsafe(12)
-                user = User.objects.create_user(
-                    username=email, email=email, password=password or generated
-                )
-            elif self.members.filter(user=user).exists():
+            if self.members.filter(user__username__iexact=email).exists():
                 raise ValidationError({"email": f"{email} is already a member of {self}."})
-            elif password:
-                message = f"{email} already has an account and its password: leave this empty."
-                raise ValidationError({"password": message})
+            user, generated = User.account_for(email, password=password)
             return WorkspaceMember.objects.create(workspace=self, user=user, role=role), generated
 
     def add_member(self, user, role):

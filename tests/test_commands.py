@@ -135,7 +135,8 @@ def test_a_taken_slug_is_refused_and_nothing_is_created(workspace):
 def test_a_password_for_an_existing_account_is_refused(alice, client):
     message = refusal("Second", owner="alice@example.com", password="another-passphrase")
     assert message == (
-        "the account alice@example.com already exists; --password is only for new ones"
+        "alice@example.com already has an account with its own password; "
+        "a password is only for a new account."
     )
     assert not Workspace.objects.exists()
     assert client.login(username="alice@example.com", password="alice-password-1")

@@ -108,7 +108,7 @@ def test_a_password_for_an_existing_account_is_refused(alice_client, workspace, 
         role="member",
         password="a long chosen passphrase",
     )
-    assert "already has an account and its password" in response.content.decode()
+    assert "already has an account with its own password" in response.content.decode()
     assert "charlie@example.com" not in roles(workspace)
     assert charlie.check_password("charlie-password-1")
 

@@ -1,5 +1,4 @@
 import json
-import secrets
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -37,17 +36,7 @@ class Command(BaseCommand):
             # The account and the workspace, or neither: a refused workspace leaves no
             # account behind whose generated password was never shown.
             with transaction.atomic():
-                user = User.objects.filter(username__iexact=email).first()
-                generated = None
-                if user is None:
-                    generated = None if password else secrets.token_urlsafe(12)
-                    user = User.objects.create_user(
-                        username=email, email=email, password=password or generated
-                    )
-                elif password:
-                    raise CommandError(
-                        f"the account {email} already exists; --password is only for new ones"
-                    )
+                user, generated = User.account_for(email, password=password or "")
                 workspace, secret_key = Workspace.create(
                     name=name, owner=user, slug=slug, group_types=types
                 )
