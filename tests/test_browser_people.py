@@ -211,11 +211,14 @@ def test_delete_everyone_at_an_email_domain_from_the_people_list(
     page.get_by_role("searchbox", name="Email domain").fill("globex.com")
     page.wait_for_url("**/people?*domain=globex.com*")
     expect(page.locator("#people-table tbody tr")).to_have_count(1)
-    # The bulk deletion's domain follows the filter.
+    # The bulk deletion's domain follows the filter, and the internal shortcut shows.
     expect(bulk.get_by_role("textbox", name="Email domain")).to_have_value("globex.com")
+    expect(page.get_by_role("link", name="Internal: @groupsite.dev")).to_be_visible()
 
     page.get_by_role("searchbox", name="Email domain").fill("groupsite.dev")
     page.wait_for_url("**/people?*domain=groupsite.dev*")
+    # Filtered by it already: no shortcut to it.
+    expect(page.get_by_role("link", name="Internal: @groupsite.dev")).to_have_count(0)
     expect(page.locator("#people-table tbody tr")).to_have_count(2)
     assert sorted(names_in_table(page)) == ["Dev Doe", "Sam Staff"]
     expect(page.locator("#people-table").get_by_text("internal", exact=True)).to_have_count(2)
