@@ -78,6 +78,18 @@ def workspace(alice, bob):
 
 
 @pytest.fixture
+def alice_client(client, alice, workspace):
+    """The test client, logged in as alice, the owner of ``workspace``."""
+    client.force_login(alice)
+    return client
+
+
+def post(client, path, workspace, **data):
+    """POST a dashboard form of ``workspace`` (forms name the workspace they were shown in)."""
+    return client.post(path, {"workspace": workspace.slug, **data})
+
+
+@pytest.fixture
 def dana(workspace):
     """An admin of alice's workspace: deletes people and manages keys, not types or members."""
     user = make_user("dana")

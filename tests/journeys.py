@@ -50,3 +50,17 @@ def type_row(page, plural):
 
 def types_in_order(page):
     return page.locator("table.settings-table tbody .type-name a")
+
+
+# Bo and Cy are in two companies each and send track calls naming none: the users the
+# multi-company banner counts.
+IN_SEVERAL_COMPANIES = [
+    identify("bo", "Bo Brown", "bo@acme.io", at="2026-02-01T09:00:00Z"),
+    join("bo", "acme", at="2026-02-01T10:00:00Z"),
+    join("bo", "globex", at="2026-02-01T11:00:00Z", traits={"name": "Globex"}),
+    track("bo", "Invite Sent", at="2026-02-03T10:00:00Z"),
+    identify("cy", "Cy Cole", "cy@globex.com", at="2026-02-01T09:00:00Z"),
+    join("cy", "globex", at="2026-02-01T10:00:00Z"),
+    join("cy", "initech", at="2026-02-01T11:00:00Z"),
+    track("cy", "Report Viewed", at="2026-02-04T10:00:00Z"),
+]

@@ -19,6 +19,7 @@ from analytics.models import (
 from conftest import log_in, open_page
 from journeys import (
     DELETES,
+    IN_SEVERAL_COMPANIES,
     expect_message,
     identify,
     join,
@@ -65,14 +66,7 @@ def customers(send, company):
         join("fay", "acme", at="2026-02-01T10:00:00Z"),
         join("fay", "initech", at="2026-02-01T11:00:00Z", traits={"name": "Initech"}),
         track("fay", "Report Viewed", at="2026-02-02T10:00:00Z", context={"groupId": "initech"}),
-        identify("bo", "Bo Brown", "bo@acme.io", at="2026-02-01T09:00:00Z"),
-        join("bo", "acme", at="2026-02-01T10:00:00Z"),
-        join("bo", "globex", at="2026-02-01T11:00:00Z", traits={"name": "Globex"}),
-        track("bo", "Invite Sent", at="2026-02-03T10:00:00Z"),
-        identify("cy", "Cy Cole", "cy@globex.com", at="2026-02-01T09:00:00Z"),
-        join("cy", "globex", at="2026-02-01T10:00:00Z"),
-        join("cy", "initech", at="2026-02-01T11:00:00Z"),
-        track("cy", "Report Viewed", at="2026-02-04T10:00:00Z"),
+        *IN_SEVERAL_COMPANIES,
     )
     assert response.status_code == 200, response.json()
 

@@ -7,12 +7,18 @@ from playwright.sync_api import expect
 
 from analytics.models import Event, Person
 from conftest import log_in
-from journeys import DELETES, identify, join, names_in_table, summary_figure, track
+from journeys import (
+    DELETES,
+    IN_SEVERAL_COMPANIES,
+    identify,
+    join,
+    names_in_table,
+    summary_figure,
+    track,
+)
 
 pytestmark = pytest.mark.browser
 
-# A deletion writes its progress through the second connection ("progress"), which must
-# reach the test database.
 # Deleting runs in a thread of the live server; a loaded machine takes its time.
 DELETION_TIMEOUT = 15_000
 
@@ -38,15 +44,7 @@ def test_banner_counts_users_in_several_companies_and_lists_exactly_them(
 ):
     response = send.batch(
         *CLEAN_CUSTOMERS,
-        # Bo and Cy are in two companies each and send track calls naming none.
-        identify("bo", "Bo Brown", "bo@acme.io", at="2026-02-01T09:00:00Z"),
-        join("bo", "acme", at="2026-02-01T10:00:00Z"),
-        join("bo", "globex", at="2026-02-01T11:00:00Z", traits={"name": "Globex"}),
-        track("bo", "Invite Sent", at="2026-02-03T10:00:00Z"),
-        identify("cy", "Cy Cole", "cy@globex.com", at="2026-02-01T09:00:00Z"),
-        join("cy", "globex", at="2026-02-01T10:00:00Z"),
-        join("cy", "initech", at="2026-02-01T11:00:00Z"),
-        track("cy", "Report Viewed", at="2026-02-04T10:00:00Z"),
+        *IN_SEVERAL_COMPANIES,
     )
     assert response.status_code == 200, response.json()
     page = browser_page

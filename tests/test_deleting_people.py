@@ -70,12 +70,6 @@ def people(send, company, team):
 
 
 @pytest.fixture
-def alice_client(client, alice, workspace):
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
 def inline_tasks(settings):
     """Tasks run inside ``enqueue`` (Django's ImmediateBackend): a deletion is over when
     the request that asked for it returns."""

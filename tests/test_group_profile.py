@@ -6,12 +6,6 @@ from analytics.timeline import PAGE_SIZE
 
 
 @pytest.fixture
-def alice_client(client, alice, workspace):
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
 def acme(send, company):
     send.batch(
         {"type": "identify", "userId": "ann", "traits": {"name": "Ann", "email": "ann@acme.io"},

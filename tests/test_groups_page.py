@@ -5,12 +5,6 @@ import pytest
 from analytics.models import Role, Workspace
 
 
-@pytest.fixture
-def alice_client(client, alice, workspace):
-    client.force_login(alice)
-    return client
-
-
 def companies(send, n, **traits):
     send.batch(
         *(

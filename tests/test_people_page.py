@@ -3,12 +3,6 @@
 import pytest
 
 
-@pytest.fixture
-def alice_client(client, alice, workspace):
-    client.force_login(alice)
-    return client
-
-
 def person(user_id, name, email, *, at="2026-02-01T09:00:00Z"):
     return {"type": "identify", "userId": user_id, "traits": {"name": name, "email": email}, "timestamp": at}
 

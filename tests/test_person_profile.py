@@ -7,12 +7,6 @@ from analytics.timeline import PAGE_SIZE
 
 
 @pytest.fixture
-def alice_client(client, alice, workspace):
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
 def ann(send, company, team):
     send.batch(
         {"type": "identify", "userId": "ann", "timestamp": "2026-02-01T09:00:00Z",

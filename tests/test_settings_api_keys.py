@@ -1,19 +1,8 @@
 """API keys in the settings: the write key shown, the secret key shown once, both rotated."""
 
-import pytest
-from conftest import Api, Sender
+from conftest import Api, Sender, post
 
 from analytics.models import Workspace, hash_key
-
-
-@pytest.fixture
-def alice_client(client, alice, workspace):
-    client.force_login(alice)
-    return client
-
-
-def post(client, path, workspace, **data):
-    return client.post(path, {"workspace": workspace.slug, **data})
 
 
 def test_page_shows_the_write_key_and_only_the_end_of_the_secret_key(alice_client, workspace):

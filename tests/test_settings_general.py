@@ -1,14 +1,7 @@
 """General settings: the workspace's name and its internal email domains."""
 
-import pytest
 
 from analytics.models import Workspace
-
-
-@pytest.fixture
-def alice_client(client, alice, workspace):
-    client.force_login(alice)
-    return client
 
 
 def post(client, workspace, **data):

@@ -1,20 +1,10 @@
 """Group types in the settings: add, rename, reorder, choose the default, delete."""
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from analytics.models import Event, Group, GroupType, Membership
-
-
-@pytest.fixture
-def alice_client(client, alice, workspace):
-    client.force_login(alice)
-    return client
-
-
-def post(client, path, workspace, **data):
-    return client.post(path, {"workspace": workspace.slug, **data})
+from conftest import post
 
 
 def order(workspace):

@@ -1,21 +1,11 @@
 """Members in the settings: add an account or create one, change roles, remove, and never
 leave a workspace without an owner."""
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from analytics.models import Role, User
-
-
-@pytest.fixture
-def alice_client(client, alice, workspace):
-    client.force_login(alice)
-    return client
-
-
-def post(client, path, workspace, **data):
-    return client.post(path, {"workspace": workspace.slug, **data})
+from conftest import post
 
 
 def roles(workspace):
