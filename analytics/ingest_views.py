@@ -14,6 +14,7 @@ from functools import wraps
 import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -21,20 +22,26 @@ from django.views.decorators.csrf import csrf_exempt
 from analytics.ingestion import (
     BATCH_LIMIT,
     BATCH_MAX_CALLS,
+    Busy,
     Refused,
+    batch_context_of,
     ingest,
-    parse_moment,
     record_refused_request,
 )
 from analytics.models import Workspace
 
 logger = logging.getLogger(__name__)
 
+# How long a client should wait before retrying when the database cannot take calls.
+RETRY_AFTER_SECONDS = 5
+
 CORS_HEADERS = {
     # The write key is public and no cookie is used, so any page may send events.
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding",
+    # The tracker reads Retry-After on a 429 or 503.
+    "Access-Control-Expose-Headers": "Retry-After",
     "Access-Control-Max-Age": "86400",
 }
 
@@ -56,9 +63,19 @@ def ingestion_endpoint(view):
         else:
             try:
                 response = view(request, *args, **kwargs)
+            # Failures are answered here rather than by Django so the CORS headers go
+            # with them: a browser's tracker sees a status to retry on, not a puzzling
+            # CORS error. Nothing of a failed request was stored, and a retry is safe
+            # (message ids make it exactly-once).
+            except (OperationalError, InterfaceError, Busy) as error:
+                # The database is unreachable or overloaded: Segment's libraries and the
+                # browser tracker back off on 503 and honour Retry-After.
+                logger.warning("ingestion postponed (%s): %s", type(error).__name__, error)
+                response = _error(
+                    503, "unavailable", "the server cannot store calls right now; retry later"
+                )
+                response["Retry-After"] = str(RETRY_AFTER_SECONDS)
             except Exception:
-                # Answered here rather than by Django so the CORS headers go with it: a
-                # browser shows the page a 500 to retry, not a puzzling CORS error.
                 logger.exception("ingestion failed: %s", request.path)
                 response = _error(500, "server_error", "the server failed to store this; retry")
         for header, value in CORS_HEADERS.items():
@@ -145,18 +162,19 @@ def ingest_call(request, call_type):
             # Parsed anyway, so the refusal counts every call it held.
             calls = payload.get("batch") if call_type == "batch" else None
             raise Refused(_too_large(body), 413)
+        batch_sent_at = batch_context = None
         if call_type == "batch":
             calls = payload.get("batch")
             _check_batch(calls)
+            batch_sent_at, batch_context = payload.get("sentAt"), batch_context_of(payload)
         else:
             calls = [{**payload, "type": call_type}]
-        context = payload.get("context") if call_type == "batch" else None
         outcome = ingest(
             workspace,
             calls,
             received_at=received_at,
-            batch_sent_at=parse_moment(payload.get("sentAt"), "sentAt") if call_type == "batch" else None,
-            batch_context=context if isinstance(context, dict) else None,
+            batch_sent_at=batch_sent_at,
+            batch_context=batch_context,
         )
     except Refused as refusal:
         if workspace is not None:

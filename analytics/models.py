@@ -805,7 +805,10 @@ class EventQuerySet(models.QuerySet):
             names = [f.attname for f in fields]
             json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
             columns = ", ".join(f.column for f in fields)
-            with connection.cursor() as cursor:
+            # psycopg's own COPY API bypasses Django's error translation: a concurrent
+            # duplicate must still surface as Django's IntegrityError, which ingestion
+            # retries.
+            with connection.cursor() as cursor, connection.wrap_database_errors:
                 with cursor.copy(f"COPY {Event._meta.db_table} ({columns}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(

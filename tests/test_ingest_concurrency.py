@@ -173,3 +173,65 @@ def test_a_batch_that_would_bring_a_blocked_user_back_starts_over(workspace):
     with pytest.raises(Conflict):
         _Batch(workspace, [call]).run(now)
     assert not Person.objects.filter(workspace=workspace).exists()
+
+
+ROUNDS = 20
+
+
+def post_together(live_server, workspace, batches):
+    """Posts each batch from its own thread at the same moment; returns (status, answer)s."""
+    auth = base64.b64encode(f"{workspace.write_key}:".encode()).decode()
+    start, answers = threading.Barrier(len(batches)), []
+
+    def send(calls):
+        request = urllib.request.Request(
+            f"{live_server.url}/v1/batch",
+            data=json.dumps({"batch": calls}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Basic {auth}"},
+        )
+        start.wait()
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                answers.append((response.status, json.load(response)))
+        except urllib.error.HTTPError as error:
+            answers.append((error.code, error.read().decode()))
+
+    threads = [threading.Thread(target=send, args=(calls,)) for calls in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def test_identical_batches_sent_at_the_same_moment_are_stored_once(live_server, transactional_db, workspace):
+    for number in range(ROUNDS):
+        calls = [
+            {"type": "track", "userId": f"u{n}", "event": "E", "messageId": f"{number}-{n}"}
+            for n in range(20)
+        ]
+        answers = post_together(live_server, workspace, [calls, calls])
+        assert [status for status, _ in answers] == [200, 200], answers
+        assert sum(answer["stored"] for _, answer in answers) == 20
+        assert sum(answer["duplicates"] for _, answer in answers) == 20
+    assert Event.objects.for_workspace(workspace).count() == ROUNDS * 20
+    assert Person.objects.filter(workspace=workspace).count() == 20
+
+
+def test_batches_introducing_the_same_new_user_at_once_make_one_person(
+    live_server, transactional_db, workspace
+):
+    for number in range(ROUNDS):
+        user = f"new-{number}"
+        batches = [
+            [{"type": "identify", "userId": user, "traits": {f"from_{sender}": True},
+              "messageId": f"{number}-{sender}-identify"},
+             {"type": "track", "userId": user, "event": "Signed Up",
+              "messageId": f"{number}-{sender}-track"}]
+            for sender in range(2)
+        ]
+        answers = post_together(live_server, workspace, batches)
+        assert [(status, answer["stored"]) for status, answer in answers] == [(200, 2), (200, 2)], answers
+        person = Person.objects.get(workspace=workspace, user_id=user)
+        assert person.traits == {"from_0": True, "from_1": True}
+        assert person.events.count() == 4

@@ -66,12 +66,12 @@ def test_body_must_be_an_object(send):
 def test_properties_must_be_an_object(send):
     response = send.post("track", {"userId": "u1", "event": "E", "properties": ["a"]})
     assert response.status_code == 400
-    assert response.json()["rejected"][0]["error"] == "'properties' must be a JSON object, not list"
+    assert response.json()["rejected"][0]["error"] == "'properties' must be a JSON object, not an array"
 
 
 def test_ids_must_be_strings_or_numbers(send):
     response = send.post("identify", {"userId": {"id": 1}})
-    assert response.json()["rejected"][0]["error"] == "'userId' must be a string, not dict"
+    assert response.json()["rejected"][0]["error"] == "'userId' must be a string, not an object"
     response = send.post("identify", {"userId": 42, "messageId": "numeric"})
     assert response.status_code == 200
     assert Event.objects.get(message_id="numeric").user_id == "42"

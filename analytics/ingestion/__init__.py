@@ -7,18 +7,23 @@ from analytics.ingestion.calls import (
     CALL_LIMIT,
     Call,
     Refused,
+    batch_context_of,
+    excerpt,
     parse_call,
     parse_moment,
 )
-from analytics.ingestion.store import Outcome, ingest, record_refused_request
+from analytics.ingestion.store import Busy, Outcome, ingest, record_refused_request
 
 __all__ = [
     "BATCH_LIMIT",
     "BATCH_MAX_CALLS",
     "CALL_LIMIT",
+    "Busy",
     "Call",
     "Outcome",
     "Refused",
+    "batch_context_of",
+    "excerpt",
     "ingest",
     "parse_call",
     "parse_moment",

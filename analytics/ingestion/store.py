@@ -6,6 +6,8 @@ a duplicate of a stored one, or refused with a reason that is returned to the cl
 kept as an ``IngestionProblem``.
 """
 
+import random
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,11 +30,15 @@ from analytics.models import (
 
 EVENT_CALLS = frozenset({EventType.TRACK, EventType.PAGE, EventType.SCREEN})
 DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE for deadlock_detected
-ATTEMPTS = 5  # of a batch that concurrent batches keep getting in the way of
+ATTEMPTS = 8  # of a batch that concurrent batches keep getting in the way of
 
 
 class Conflict(Exception):
     """A concurrent batch changed what this one read: it starts over."""
+
+
+class Busy(Exception):
+    """Concurrent batches kept getting in the way: nothing was stored; retry later."""
 
 
 @dataclass
@@ -486,7 +492,10 @@ def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_conte
     """Store a request's calls; returns what was stored, refused and warned about.
 
     Safe to repeat: calls whose messageId is already stored are counted as duplicates
-    and change nothing.
+    and change nothing. ``batch_sent_at`` and ``batch_context`` are the batch's own
+    ``sentAt`` (as sent) and ``context`` (see ``calls.batch_context_of``). Raises
+    ``Busy`` when concurrent requests kept changing what this one read: nothing of it
+    was stored, and the client should retry.
     """
     calls, refused = [], []
     for index, raw in enumerate(raw_calls):
@@ -509,8 +518,13 @@ def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_conte
             # database chose this transaction to break a deadlock: start over, now
             # seeing what the other one stored. Nothing of this attempt was kept.
             deadlock = getattr(error.__cause__, "sqlstate", None) == DEADLOCK
-            if attempt == ATTEMPTS - 1 or isinstance(error, OperationalError) and not deadlock:
+            if isinstance(error, OperationalError) and not deadlock:
                 raise
+            if attempt == ATTEMPTS - 1:
+                raise Busy(f"concurrent requests got in this batch's way {ATTEMPTS} times") from error
+            # A short random pause, longer each time, so that requests colliding again
+            # and again fall out of step.
+            time.sleep(random.uniform(0, 0.005 * 2**attempt))
     raise AssertionError("unreachable")
 
 
@@ -571,8 +585,11 @@ def _problem_row(workspace, level, raw, reason, received_at, *, keep_payload=Tru
     fields = raw if isinstance(raw, dict) else {}
 
     def text(key, limit):
+        # What was sent, refused or not, as text a column holds (no NUL).
         value = fields.get(key)
-        return str(value)[:limit] if isinstance(value, (str, int, float)) else ""
+        if not isinstance(value, (str, int, float)):
+            return ""
+        return str(value)[:limit].replace("\x00", "")
 
     return IngestionProblem(
         workspace=workspace,
