@@ -235,3 +235,20 @@ def test_batches_introducing_the_same_new_user_at_once_make_one_person(
         person = Person.objects.get(workspace=workspace, user_id=user)
         assert person.traits == {"from_0": True, "from_1": True}
         assert person.events.count() == 4
+
+
+def test_overlapping_batches_sent_at_the_same_moment_store_each_call_once(
+    live_server, transactional_db, workspace
+):
+    for number in range(ROUNDS):
+        def calls(first):
+            return [
+                {"type": "track", "userId": f"u{n % 7}", "event": "E", "messageId": f"{number}-{n}"}
+                for n in range(first, first + 20)
+            ]
+
+        answers = post_together(live_server, workspace, [calls(0), calls(10), calls(5)])
+        assert [status for status, _ in answers] == [200, 200, 200], answers
+        assert sum(answer["stored"] for _, answer in answers) == 30
+        assert sum(answer["duplicates"] for _, answer in answers) == 30
+    assert Event.objects.for_workspace(workspace).count() == ROUNDS * 30
