@@ -15,7 +15,6 @@ from django.core.exceptions import BadRequest
 from django.core.paginator import InvalidPage, Paginator
 from django.http import Http404, JsonResponse
 from django.urls import reverse
-from django.utils.encoding import escape_uri_path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -85,11 +84,17 @@ def secret_key_required(view):
 
 
 def _url(request, **changes):
-    """This request's absolute URL with some query parameters replaced."""
+    """This request's absolute URL with some query parameters replaced.
+
+    The path is built again from the matched key or user id, written as the URL
+    converter writes it, so the link reaches the same object whatever the client sent.
+    """
     params = request.GET.copy()
     for name, value in changes.items():
         params[name] = value
-    return request.build_absolute_uri(f"{escape_uri_path(request.path)}?{params.urlencode()}")
+    match = request.resolver_match
+    path = reverse(match.view_name, args=match.args, kwargs=match.kwargs)
+    return request.build_absolute_uri(f"{path}?{params.urlencode()}")
 
 
 def _size(request, name):
