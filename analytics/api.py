@@ -16,7 +16,6 @@ from django.core.paginator import InvalidPage, Paginator
 from django.http import Http404, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
 
 from analytics.deletion import delete_people_by_email_domain, delete_person, summarize_deletion
 from analytics.models import (
@@ -55,29 +54,41 @@ def _unauthorized(scheme, key):
     return response
 
 
-def secret_key_required(view):
-    """Authenticate by bearer secret key, set ``request.workspace``, answer errors in JSON.
+def endpoint(*methods):
+    """An API view: ``methods`` only, authenticated by bearer secret key (setting
+    ``request.workspace``), errors answered in JSON.
 
     Views raise ``Http404`` and ``BadRequest`` with a message meant for the client.
     """
 
-    @csrf_exempt  # No cookie authenticates here, so there is no forgery to guard against.
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-        key = key.strip()
-        workspace = Workspace.objects.by_secret_key(key) if scheme.lower() == "bearer" else None
-        if workspace is None:
-            return _unauthorized(scheme, key)
-        request.workspace = workspace
-        try:
-            return view(request, *args, **kwargs)
-        except Http404 as missing:
-            return _error(404, "not_found", str(missing))
-        except BadRequest as problem:
-            return _error(400, "invalid_request", str(problem))
+    def decorator(view):
+        @csrf_exempt  # No cookie authenticates here, so there is no forgery to guard against.
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                response = _error(
+                    405,
+                    "method_not_allowed",
+                    f"{request.method} is not allowed here; use {' or '.join(methods)}",
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+            key = key.strip()
+            workspace = Workspace.objects.by_secret_key(key) if scheme.lower() == "bearer" else None
+            if workspace is None:
+                return _unauthorized(scheme, key)
+            request.workspace = workspace
+            try:
+                return view(request, *args, **kwargs)
+            except Http404 as missing:
+                return _error(404, "not_found", str(missing))
+            except BadRequest as problem:
+                return _error(400, "invalid_request", str(problem))
 
-    return wrapper
+        return wrapper
+
+    return decorator
 
 
 # --- parameters -------------------------------------------------------------------
@@ -310,15 +321,13 @@ def _filtered_events(request):
 # --- views ------------------------------------------------------------------------
 
 
-@require_http_methods(["GET"])
-@secret_key_required
+@endpoint("GET")
 def group_types(request):
     types = GroupType.objects.filter(workspace=request.workspace)
     return JsonResponse(paginate(request, types, group_type_json))
 
 
-@require_http_methods(["GET"])
-@secret_key_required
+@endpoint("GET")
 def groups(request, type_name):
     group_type = _group_type(request.workspace, type_name)
     found = (
@@ -328,8 +337,7 @@ def groups(request, type_name):
     return JsonResponse(paginate(request, found, group_json))
 
 
-@require_http_methods(["GET"])
-@secret_key_required
+@endpoint("GET")
 def group(request, type_name, key):
     group = _group(request.workspace, type_name, key)
     members = (
@@ -350,8 +358,7 @@ def group(request, type_name, key):
     )
 
 
-@require_http_methods(["GET", "DELETE"])
-@secret_key_required
+@endpoint("GET", "DELETE")
 def people(request):
     if request.method == "DELETE":
         return _delete_by_email_domain(request)
@@ -387,8 +394,7 @@ def _delete_by_email_domain(request):
     return JsonResponse({"email_domain": domain.lower(), **deletion.as_json()})
 
 
-@require_http_methods(["GET", "DELETE"])
-@secret_key_required
+@endpoint("GET", "DELETE")
 def person(request, user_id):
     person = _person(request.workspace, user_id)
     if request.method == "DELETE":
@@ -415,8 +421,7 @@ def person(request, user_id):
     )
 
 
-@require_http_methods(["GET"])
-@secret_key_required
+@endpoint("GET")
 def events(request):
     limit = _size(request, "limit")
     found = _filtered_events(request).newest_first()
@@ -436,8 +441,7 @@ def events(request):
     )
 
 
-@require_http_methods(["GET"])
-@secret_key_required
+@endpoint("GET")
 def ingestion_problems(request):
     problems = IngestionProblem.objects.filter(workspace=request.workspace)
     totals = problems.totals()
