@@ -41,30 +41,28 @@ class _DatabaseTime:
 
 
 class RefuseNulMiddleware:
-    """A NUL character in the path, the query string or a submitted form is a 400.
+    """A NUL character in the path, a header (cookies too), the query string or a posted
+    form is a 400.
 
-    No key, id, search or form field holds one, and PostgreSQL cannot compare text with
-    it: a query would fail. The tracking API reads and refuses its own bodies.
+    No key, id, search, cookie or form field holds one, and PostgreSQL cannot compare text
+    with it: a query would fail. The tracking API (/v1/) reads what it needs itself and
+    answers its own refusals (with the CORS headers that browsers need to read them).
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if (
-            "\x00" in request.path_info
-            or _holds_nul(request.GET)
-            or (
-                request.method == "POST"
-                and not request.path_info.startswith("/v1/")
-                and _holds_nul(request.POST)
-            )
-        ):
-            raise BadRequest("a NUL character (%00) is not accepted in an address or a form")
+        if not request.path_info.startswith("/v1/") and _holds_nul(request):
+            raise BadRequest("a NUL character (%00) is not accepted in an address, a header or a form")
         return self.get_response(request)
 
 
-def _holds_nul(data):
-    return any(
-        "\x00" in name or any("\x00" in value for value in values) for name, values in data.lists()
-    )
+def _holds_nul(request):
+    # Cookies apart from their header: a quoted cookie may write NUL as \000.
+    texts = [request.path_info, *request.headers.values(), *request.COOKIES.values()]
+    forms = [request.GET, request.POST] if request.method == "POST" else [request.GET]
+    for data in forms:
+        for name, values in data.lists():
+            texts += [name, *values]
+    return any("\x00" in text for text in texts)

@@ -118,6 +118,22 @@ def test_nul_in_the_login_form_is_a_400_page(client, alice):
     error_page(response, 400, "This request cannot be answered")
 
 
+def test_nul_in_a_header_is_400(client, workspace):
+    response = client.get("/api/v1/people", headers={"Authorization": "Bearer wk_\x00"})
+    assert "NUL" in api_error(response, 400, "invalid_request")
+
+
+def test_nul_in_a_cookie_is_a_400_page(client, alice):
+    client.cookies["sessionid"] = "abcdefgh\x00ijkl"
+    error_page(client.get("/people"), 400, "This request cannot be answered")
+
+
+def test_the_tracking_api_stores_a_call_whatever_its_query_string(send):
+    response = send.post("track?from=%00", {"userId": "ann", "event": "Signed Up"})
+    assert response.status_code == 200, response.json()
+    assert Person.objects.filter(user_id="ann").exists()
+
+
 # --- not found, method not allowed ----------------------------------------------
 
 
