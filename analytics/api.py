@@ -289,7 +289,7 @@ def _filtered_events(request, query):
 # --- views ------------------------------------------------------------------------
 
 
-@endpoint(GET=forms.ApiGroupTypesQuery)
+@endpoint(GET=forms.ApiListQuery)
 def group_types(request, query):
     types = GroupType.objects.filter(workspace=request.workspace)
     return JsonResponse(paginate(request, types, group_type_json, **_pages(query)))

@@ -302,9 +302,9 @@ class QueryForm(forms.Form):
 
     @classmethod
     def parse(cls, data):
-        if cls.endpoint:
-            cls._check_names(data)
         form = cls(data)
+        if cls.endpoint:
+            form._check_names()
         if not form.is_valid():
             raise BadRequest(
                 "; ".join(
@@ -316,14 +316,13 @@ class QueryForm(forms.Form):
             )
         return form.cleaned_data
 
-    @classmethod
-    def _check_names(cls, data):
-        names = list(cls.base_fields)
-        unknown = [name for name in data if name not in names]
+    def _check_names(self):
+        names = list(self.fields)
+        unknown = [name for name in self.data if name not in names]
         if unknown:
             taken = f"takes only {_listed(names, 'and')}" if names else "takes no parameters"
-            raise BadRequest(f"{cls.endpoint} {taken}, not {', '.join(unknown)}")
-        for name, values in data.lists():
+            raise BadRequest(f"{self.endpoint} {taken}, not {', '.join(unknown)}")
+        for name, values in self.data.lists():
             if len(values) > 1:
                 raise BadRequest(f"{name} is given {len(values)} times; give it once")
 
@@ -383,24 +382,25 @@ class ProblemsQuery(TableQuery):
         return level if level in IngestionProblem.Level.values else ""
 
 
-# The API's endpoints, each with its parameters in the order the README gives them.
+# The API's endpoints, their parameters in the order the README gives them.
 
 
 def _page_size():
     return WholeNumberField(max_value=API_MAX_PAGE_SIZE, lowered=True)
 
 
-class ApiGroupTypesQuery(QueryForm):
+class ApiListQuery(QueryForm):
+    """A list's page; on its own, the parameters of GET /api/v1/group-types."""
+
     endpoint = "GET /api/v1/group-types"
     page = WholeNumberField()
     page_size = _page_size()
 
 
-class ApiGroupsQuery(QueryForm):
+class ApiGroupsQuery(ApiListQuery):
     endpoint = "GET /api/v1/groups/<type>"
+    field_order = ["search"]
     search = forms.CharField(required=False)
-    page = WholeNumberField()
-    page_size = _page_size()
 
 
 class ApiGroupQuery(QueryForm):
@@ -409,27 +409,11 @@ class ApiGroupQuery(QueryForm):
     page_size = _page_size()
 
 
-class ApiPeopleQuery(QueryForm):
+class ApiPeopleQuery(ApiListQuery):
     endpoint = "GET /api/v1/people"
+    field_order = ["search", "email_domain"]
     search = forms.CharField(required=False)
     email_domain = forms.CharField(required=False)
-    page = WholeNumberField()
-    page_size = _page_size()
-
-
-class ApiDeletePeopleQuery(QueryForm):
-    endpoint = "DELETE /api/v1/people"
-    email_domain = forms.CharField(required=False)
-    suppress = FlagField()
-    dry_run = FlagField()
-
-    def clean_email_domain(self):
-        domain = self.cleaned_data["email_domain"].strip().lower().lstrip("@")
-        if not domain:
-            raise forms.ValidationError(
-                "is required: DELETE /api/v1/people never deletes everyone"
-            )
-        return domain
 
 
 class ApiPersonQuery(QueryForm):
@@ -440,6 +424,20 @@ class ApiDeletePersonQuery(QueryForm):
     endpoint = "DELETE /api/v1/people/<user id>"
     suppress = FlagField()
     dry_run = FlagField()
+
+
+class ApiDeletePeopleQuery(ApiDeletePersonQuery):
+    endpoint = "DELETE /api/v1/people"
+    field_order = ["email_domain"]
+    email_domain = forms.CharField(required=False)
+
+    def clean_email_domain(self):
+        domain = self.cleaned_data["email_domain"].strip().lower().lstrip("@")
+        if not domain:
+            raise forms.ValidationError(
+                "is required: DELETE /api/v1/people never deletes everyone"
+            )
+        return domain
 
 
 class ApiEventsQuery(QueryForm):
@@ -466,8 +464,7 @@ class ApiEventsQuery(QueryForm):
         return type_name.lower(), key
 
 
-class ApiProblemsQuery(QueryForm):
+class ApiProblemsQuery(ApiListQuery):
     endpoint = "GET /api/v1/ingestion-problems"
+    field_order = ["level"]
     level = _choice(IngestionProblem.Level.choices)
-    page = WholeNumberField()
-    page_size = _page_size()
