@@ -7,7 +7,6 @@ number (``page``, ``page_size``), except events, which page by an opaque cursor 
 new events arriving while a client reads never shift what it sees.
 """
 
-from datetime import UTC, datetime
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -15,14 +14,12 @@ from django.core.exceptions import BadRequest
 from django.core.paginator import InvalidPage, Paginator
 from django.http import Http404, JsonResponse
 from django.urls import reverse
-from django.utils.encoding import escape_uri_path
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
 
+from analytics import forms
 from analytics.deletion import delete_people_by_email_domain, delete_person, summarize_deletion
 from analytics.models import (
     Event,
-    EventType,
     Group,
     GroupType,
     Identity,
@@ -33,7 +30,6 @@ from analytics.models import (
 )
 
 PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
 RECENT_EVENTS = 20
 
 
@@ -56,91 +52,86 @@ def _unauthorized(scheme, key):
     return response
 
 
-def secret_key_required(view):
-    """Authenticate by bearer secret key, set ``request.workspace``, answer errors in JSON.
+def endpoint(**query_forms):
+    """An API view for the methods named, each with the form of its query parameters:
+    ``@endpoint(GET=ApiPeopleQuery)``.
 
-    Views raise ``Http404`` and ``BadRequest`` with a message meant for the client.
+    It authenticates by bearer secret key (setting ``request.workspace``), checks the
+    query and passes its cleaned values to the view as ``query``, and answers errors in
+    JSON: views raise ``Http404`` and ``BadRequest`` with a message meant for the client.
     """
+    methods = list(query_forms)
 
-    @csrf_exempt  # No cookie authenticates here, so there is no forgery to guard against.
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-        key = key.strip()
-        workspace = Workspace.objects.by_secret_key(key) if scheme.lower() == "bearer" else None
-        if workspace is None:
-            return _unauthorized(scheme, key)
-        request.workspace = workspace
-        try:
-            return view(request, *args, **kwargs)
-        except Http404 as missing:
-            return _error(404, "not_found", str(missing))
-        except BadRequest as problem:
-            return _error(400, "invalid_request", str(problem))
+    def decorator(view):
+        @csrf_exempt  # No cookie authenticates here, so there is no forgery to guard against.
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in query_forms:
+                response = _error(
+                    405,
+                    "method_not_allowed",
+                    f"{request.method} is not allowed here; use {' or '.join(methods)}",
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+            key = key.strip()
+            workspace = Workspace.objects.by_secret_key(key) if scheme.lower() == "bearer" else None
+            if workspace is None:
+                return _unauthorized(scheme, key)
+            request.workspace = workspace
+            try:
+                query = query_forms[request.method].parse(request.GET)
+                return view(request, *args, query=query, **kwargs)
+            except Http404 as missing:
+                return _error(404, "not_found", str(missing))
+            except BadRequest as problem:
+                return _error(400, "invalid_request", str(problem))
 
-    return wrapper
+        return wrapper
+
+    return decorator
 
 
 # --- parameters -------------------------------------------------------------------
 
 
 def _url(request, **changes):
-    """This request's absolute URL with some query parameters replaced."""
+    """This request's absolute URL with some query parameters replaced.
+
+    The path is built again from the matched key or user id, written as the URL
+    converter writes it, so the link reaches the same object whatever the client sent.
+    """
     params = request.GET.copy()
     for name, value in changes.items():
         params[name] = value
-    return request.build_absolute_uri(f"{escape_uri_path(request.path)}?{params.urlencode()}")
+    match = request.resolver_match
+    path = reverse(match.view_name, args=match.args, kwargs=match.kwargs)
+    return request.build_absolute_uri(f"{path}?{params.urlencode()}")
 
 
-def _size(request, name):
-    value = request.GET.get(name) or str(PAGE_SIZE)
-    if not value.isdigit() or int(value) < 1:
-        raise BadRequest(f"{name} must be a positive whole number, not {value[:40]!r}")
-    return min(int(value), MAX_PAGE_SIZE)
+def _pages(query):
+    return {"number": query["page"], "size": query["page_size"]}
 
 
-def _flag(request, name):
-    value = request.GET.get(name, "").strip().lower()
-    if value in ("", "0", "false", "no"):
-        return False
-    if value in ("1", "true", "yes"):
-        return True
-    raise BadRequest(f"{name} must be true or false, not {value[:40]!r}")
+def paginate(request, queryset, to_json, *, number, size, page_param="page"):
+    """Page ``number`` (None: the first) of ``size`` rows of an ordered queryset, as
+    ``{count, page, page_size, next, previous, results}``.
 
-
-def _moment(request, name):
-    value = request.GET.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(
-            f"{name} is not an ISO-8601 date or time: {value[:40]!r} "
-            "(in a query string, write a '+' in a time zone offset as %2B)"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def paginate(request, queryset, to_json, *, page_param="page"):
-    """One page of an ordered queryset as ``{count, page, page_size, next, previous, results}``.
-
-    A page number that is not a number, or past the last page, is a 400 error.
+    A page past the last one is a 400 error.
     """
-    page_size = _size(request, "page_size")
-    paginator = Paginator(queryset, page_size)
-    number = request.GET.get(page_param) or "1"
+    size = size or PAGE_SIZE
+    paginator = Paginator(queryset, size)
     try:
-        page = paginator.page(number)
+        page = paginator.page(number or 1)
     except InvalidPage:
         raise BadRequest(
-            f"{page_param} {number[:40]!r} does not exist; pages run from 1 to "
-            f"{paginator.num_pages}"
+            f"{page_param} {number} does not exist; pages run from 1 to {paginator.num_pages}"
         ) from None
     return {
         "count": paginator.count,
         "page": page.number,
-        "page_size": page_size,
+        "page_size": size,
         "next": _url(request, **{page_param: page.next_page_number()}) if page.has_next() else None,
         "previous": (
             _url(request, **{page_param: page.previous_page_number()})
@@ -279,53 +270,40 @@ def _events_url(request, **filters):
     return request.build_absolute_uri(f"{reverse('api-events')}?{urlencode(filters)}")
 
 
-def _filtered_events(request):
+def _filtered_events(request, query):
     events = Event.objects.for_workspace(request.workspace)
-    if user_id := request.GET.get("person"):
-        events = events.filter(person=_person(request.workspace, user_id))
-    if group := request.GET.get("group"):
-        type_name, colon, key = group.partition(":")
-        if not colon or not key:
-            raise BadRequest(f"group must be <type>:<key>, e.g. company:acme, not {group[:80]!r}")
-        group_type = GroupType.objects.filter(workspace=request.workspace, name=type_name.lower())
-        if not group_type.exists():
-            raise BadRequest(f"unknown group type {type_name!r} in group={group[:80]}")
+    if query["person"]:
+        events = events.filter(person=_person(request.workspace, query["person"]))
+    if query["group"]:
+        type_name, key = query["group"]
+        if not GroupType.objects.filter(workspace=request.workspace, name=type_name).exists():
+            raise BadRequest(f"unknown group type {type_name!r} in group={type_name}:{key}")
         events = events.in_group(_group(request.workspace, type_name, key))
-    if name := request.GET.get("name"):
-        events = events.filter(name=name)
-    if call_type := request.GET.get("type"):
-        if call_type not in EventType.values:
-            raise BadRequest(
-                f"unknown type {call_type!r}; expected one of {', '.join(EventType.values)}"
-            )
-        events = events.filter(type=call_type)
-    return events.between(_moment(request, "since"), _moment(request, "until"))
+    if query["name"]:
+        events = events.filter(name=query["name"])
+    if query["type"]:
+        events = events.filter(type=query["type"])
+    return events.between(query["since"], query["until"])
 
 
 # --- views ------------------------------------------------------------------------
 
 
-@require_http_methods(["GET"])
-@secret_key_required
-def group_types(request):
+@endpoint(GET=forms.ApiListQuery)
+def group_types(request, query):
     types = GroupType.objects.filter(workspace=request.workspace)
-    return JsonResponse(paginate(request, types, group_type_json))
+    return JsonResponse(paginate(request, types, group_type_json, **_pages(query)))
 
 
-@require_http_methods(["GET"])
-@secret_key_required
-def groups(request, type_name):
+@endpoint(GET=forms.ApiGroupsQuery)
+def groups(request, type_name, query):
     group_type = _group_type(request.workspace, type_name)
-    found = (
-        group_type.groups.search(request.GET.get("search"))
-        .recently_updated_first()
-    )
-    return JsonResponse(paginate(request, found, group_json))
+    found = group_type.groups.search(query["search"]).recently_updated_first()
+    return JsonResponse(paginate(request, found, group_json, **_pages(query)))
 
 
-@require_http_methods(["GET"])
-@secret_key_required
-def group(request, type_name, key):
+@endpoint(GET=forms.ApiGroupQuery)
+def group(request, type_name, key, query):
     group = _group(request.workspace, type_name, key)
     members = (
         group.memberships.filter(ended_at__isnull=True)
@@ -335,59 +313,47 @@ def group(request, type_name, key):
         .order_by("-started_at", "-pk")
     )
     recent = Event.objects.in_group(group).newest_first()[:RECENT_EVENTS]
+    members_page = paginate(
+        request, members, member_json,
+        number=query["members_page"], size=query["page_size"], page_param="members_page",
+    )
     return JsonResponse(
         {
             **group_json(group),
-            "members": paginate(request, members, member_json, page_param="members_page"),
+            "members": members_page,
             "recent_events": events_json(list(recent)),
             "events_url": _events_url(request, group=f"{group.group_type.name}:{group.key}"),
         }
     )
 
 
-@require_http_methods(["GET", "DELETE"])
-@secret_key_required
-def people(request):
+@endpoint(GET=forms.ApiPeopleQuery, DELETE=forms.ApiDeletePeopleQuery)
+def people(request, query):
     if request.method == "DELETE":
-        return _delete_by_email_domain(request)
+        deletion = delete_people_by_email_domain(
+            request.workspace,
+            query["email_domain"],
+            suppress=query["suppress"],
+            dry_run=query["dry_run"],
+        )
+        return JsonResponse({"email_domain": query["email_domain"], **deletion.as_json()})
     found = (
         Person.objects.filter(workspace=request.workspace)
-        .search(request.GET.get("search"))
+        .search(query["search"])
         .with_event_count()
         .prefetch_related("identities")
         .recently_seen_first()
     )
-    if domain := request.GET.get("email_domain"):
-        found = found.with_email_domain(domain)
-    return JsonResponse(paginate(request, found, person_json))
+    if query["email_domain"]:
+        found = found.with_email_domain(query["email_domain"])
+    return JsonResponse(paginate(request, found, person_json, **_pages(query)))
 
 
-def _delete_by_email_domain(request):
-    unexpected = set(request.GET) - {"email_domain", "suppress", "dry_run"}
-    if unexpected:
-        # A filter that is ignored would delete more people than the caller meant.
-        raise BadRequest(
-            f"DELETE /api/v1/people takes only email_domain, suppress and dry_run, "
-            f"not {', '.join(sorted(unexpected))}"
-        )
-    domain = request.GET.get("email_domain", "").strip().lstrip("@")
-    if not domain:
-        raise BadRequest("email_domain is required: DELETE /api/v1/people never deletes everyone")
-    deletion = delete_people_by_email_domain(
-        request.workspace,
-        domain,
-        suppress=_flag(request, "suppress"),
-        dry_run=_flag(request, "dry_run"),
-    )
-    return JsonResponse({"email_domain": domain.lower(), **deletion.as_json()})
-
-
-@require_http_methods(["GET", "DELETE"])
-@secret_key_required
-def person(request, user_id):
+@endpoint(GET=forms.ApiPersonQuery, DELETE=forms.ApiDeletePersonQuery)
+def person(request, user_id, query):
     person = _person(request.workspace, user_id)
     if request.method == "DELETE":
-        suppress, dry_run = _flag(request, "suppress"), _flag(request, "dry_run")
+        suppress, dry_run = query["suppress"], query["dry_run"]
         try:
             if dry_run:
                 summary = summarize_deletion(person, suppress=suppress)
@@ -410,16 +376,12 @@ def person(request, user_id):
     )
 
 
-@require_http_methods(["GET"])
-@secret_key_required
-def events(request):
-    limit = _size(request, "limit")
-    found = _filtered_events(request).newest_first()
-    if cursor := request.GET.get("cursor"):
-        try:
-            found = found.older_than(cursor)
-        except ValueError:
-            raise BadRequest("invalid cursor: pass the one from a 'next' link unchanged") from None
+@endpoint(GET=forms.ApiEventsQuery)
+def events(request, query):
+    limit = query["limit"] or PAGE_SIZE
+    found = _filtered_events(request, query).newest_first()
+    if query["cursor"]:
+        found = found.older_than(query["cursor"])
     page = list(found[: limit + 1])
     more, page = len(page) > limit, page[:limit]
     return JsonResponse(
@@ -431,13 +393,11 @@ def events(request):
     )
 
 
-@require_http_methods(["GET"])
-@secret_key_required
-def ingestion_problems(request):
+@endpoint(GET=forms.ApiProblemsQuery)
+def ingestion_problems(request, query):
     problems = IngestionProblem.objects.filter(workspace=request.workspace)
     totals = problems.totals()
-    if level := request.GET.get("level"):
-        if level not in IngestionProblem.Level.values:
-            raise BadRequest(f"level must be rejected or warning, not {level[:40]!r}")
-        problems = problems.filter(level=level)
-    return JsonResponse({"totals": totals, **paginate(request, problems.newest_first(), problem_json)})
+    if query["level"]:
+        problems = problems.filter(level=query["level"])
+    found = paginate(request, problems.newest_first(), problem_json, **_pages(query))
+    return JsonResponse({"totals": totals, **found})

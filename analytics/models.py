@@ -11,7 +11,7 @@ import hashlib
 import json
 import secrets
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from django.contrib.auth.models import AbstractUser
@@ -780,13 +780,7 @@ class EventQuerySet(models.QuerySet):
 
     def older_than(self, cursor: str):
         """Events after ``cursor`` in newest-first order; ValueError for a bad cursor."""
-        try:
-            moment, pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-            moment = datetime.fromisoformat(moment)
-        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-            raise ValueError("invalid cursor") from None
-        if not isinstance(pk, int) or moment.tzinfo is None:
-            raise ValueError("invalid cursor")
+        moment, pk = parse_cursor(cursor)
         return self.filter(Q(timestamp__lt=moment) | Q(timestamp=moment, pk__lt=pk))
 
     def store(self, rows: list[dict]) -> int:
@@ -826,6 +820,25 @@ class EventQuerySet(models.QuerySet):
 def _json(value):
     # COPY takes JSON as text; orjson writes it several times faster than json.dumps.
     return orjson.dumps(value).decode()
+
+
+def in_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC, taken as UTC if it has no offset; OverflowError if UTC cannot
+    hold it (``0001-01-01T00:00+14:00`` is in year 0 there)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (timestamp, id) that ``Event.cursor`` wrote as ``cursor``; ValueError if it
+    is not such a cursor."""
+    try:
+        moment, pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        moment = datetime.fromisoformat(moment)
+        if type(pk) is not int or not 0 < pk < 2**63 or moment.tzinfo is None:
+            raise ValueError("invalid cursor")
+        return in_utc(moment), pk
+    except (ValueError, TypeError, OverflowError, binascii.Error):
+        raise ValueError("invalid cursor") from None
 
 
 def _group_slot():

@@ -91,9 +91,5 @@ class Timeline:
 
 
 def _older(queryset, cursor):
-    if not cursor:
-        return queryset
-    try:
-        return queryset.older_than(cursor)
-    except ValueError:
-        return queryset.none()
+    """Events after ``cursor``, which the view checked (``CursorField``)."""
+    return queryset.older_than(cursor) if cursor else queryset

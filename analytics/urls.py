@@ -1,8 +1,35 @@
+import re
+
 from django.contrib.auth import views as auth_views
-from django.urls import path, re_path
+from django.urls import path, re_path, register_converter
 
 from analytics import api, ingest_views
 from analytics.views import groups, people, settings, tracker, workspace
+
+
+class KeyConverter:
+    """A group key or user id, any text a client sent, as one segment of a URL.
+
+    ``reverse()`` percent-encodes all but ``/``, ``~`` and a few punctuation marks; this
+    writes ``/`` as ``~2F``, ``~`` as ``~7E`` and a key of dots only with ``~2E`` for each
+    dot, so no browser or proxy resolves ``..`` or merges slashes in it. A literal ``/``
+    (or ``%2F``, which arrives as one) is read as itself, so clients may also send a key
+    as it is.
+    """
+
+    regex = "(?s:.+)"  # newlines too
+    ESCAPES = {"~2F": "/", "~7E": "~", "~2E": "."}
+
+    def to_python(self, value):
+        return re.sub("~2F|~7E|~2E", lambda escape: self.ESCAPES[escape[0]], value)
+
+    def to_url(self, value):
+        if not value.strip("."):
+            return "~2E" * len(value)
+        return value.replace("~", "~7E").replace("/", "~2F")
+
+
+register_converter(KeyConverter, "key")
 
 urlpatterns = [
     # The tracking API (Segment-compatible), authenticated by the write key.
@@ -14,9 +41,9 @@ urlpatterns = [
     # The read and delete API, authenticated by the secret key.
     path("api/v1/group-types", api.group_types, name="api-group-types"),
     path("api/v1/groups/<slug:type_name>", api.groups, name="api-groups"),
-    path("api/v1/groups/<slug:type_name>/<path:key>", api.group, name="api-group"),
+    path("api/v1/groups/<slug:type_name>/<key:key>", api.group, name="api-group"),
     path("api/v1/people", api.people, name="api-people"),
-    path("api/v1/people/<path:user_id>", api.person, name="api-person"),
+    path("api/v1/people/<key:user_id>", api.person, name="api-person"),
     path("api/v1/events", api.events, name="api-events"),
     path("api/v1/ingestion-problems", api.ingestion_problems, name="api-ingestion-problems"),
     # The dashboard.
@@ -32,7 +59,7 @@ urlpatterns = [
     path("workspace", workspace.switch_workspace, name="switch_workspace"),
     path("groups", groups.groups, name="groups"),
     path("groups/<slug:type_name>", groups.groups, name="groups"),
-    path("groups/<slug:type_name>/<path:key>", groups.group, name="group"),
+    path("groups/<slug:type_name>/<key:key>", groups.group, name="group"),
     path("people", people.people, name="people"),
     path("people/delete", people.delete_people_by_domain, name="delete_people"),
     path("people/<int:pk>", people.person, name="person"),

@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "analytics.middleware.RefuseNulMiddleware",
 ]
 
 ROOT_URLCONF = "groupsite.urls"

@@ -5,6 +5,8 @@ from playwright.sync_api import expect
 
 from conftest import log_in, open_page
 
+from analytics.models import Group
+
 pytestmark = pytest.mark.browser
 
 
@@ -114,3 +116,19 @@ def test_sorting_swaps_the_table_in_place(browser_page, alice, groups_data):
     expect(table.locator("tbody tr").first).to_contain_text("globex")
     assert page.evaluate("window.notReloaded") is True  # swapped, not a new page
     expect(page.locator("aside.sidebar")).to_have_count(1)
+
+
+def test_keys_of_dots_slashes_and_escapes_open_from_the_list(browser_page, alice, company):
+    # Stored directly: keys a browser would rewrite ("..", "a/../b") or misread ("~2F").
+    keys = ["..", ".", "a/../b", "~2F", "100% ?#", "line\nbreak"]
+    for n, key in enumerate(keys):
+        Group.objects.create(
+            workspace=company.workspace, group_type=company, key=key, properties={"name": f"Odd {n}"}
+        )
+    page = browser_page
+    log_in(page, alice)
+    for n in range(len(keys)):
+        page.visit("/groups/company")
+        page.locator("#groups-table tr", has_text=f"Odd {n}").locator("td.key a").click()
+        expect(page.get_by_role("heading", name=f"Odd {n}")).to_be_visible()
+        expect(page.locator(".page-head .mono")).to_have_text(keys[n])

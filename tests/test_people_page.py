@@ -383,3 +383,15 @@ def test_the_table_says_how_many_match(alice_client, customers):
     assert '<nav class="pagination" aria-label="Pages"><span>2 people</span></nav>' in html
     page = alice_client.get("/people").content.decode()
     assert "4 people using your product" in page
+
+
+@pytest.mark.parametrize(("name", "shown"), [(42, "42"), (True, "true"), (1.5, "1.5")])
+def test_names_sent_as_numbers_or_booleans_show_as_text(alice_client, send, company, name, shown):
+    response = send.batch(
+        {"type": "identify", "userId": "ann", "traits": {"name": name}},
+        join("ann", "acme", traits={"name": name}),
+    )
+    assert response.status_code == 200, response.json()
+    table = rows(alice_client.get("/people").content.decode())[0]
+    assert f">{shown}</a>" in table  # the person
+    assert f'<a class="badge" href="/groups/company/acme">{shown}</a>' in table  # their company

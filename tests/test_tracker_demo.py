@@ -62,3 +62,16 @@ def test_send_calls_from_the_demo_page_and_find_them_in_groups(browser_page, ali
     page.get_by_role("button", name="Reset").click()
     expect(state.locator('[data-state="userId"]')).to_have_text("anonymous")
     expect(state.locator('[data-state="groups"]')).to_have_text("none")
+
+
+def test_the_demo_links_to_a_group_whose_key_a_browser_would_rewrite(browser_page, alice, workspace):
+    page = browser_page
+    log_in(page, alice)
+    page.visit("/tracker-demo")
+    page.get_by_label("Key").fill("acme/../~2F")
+    page.locator("#demo-group-name").fill("Odd Key Inc")
+    page.get_by_role("button", name="Group", exact=True).click()
+    expect(page.locator("#demo-log li").first).to_contain_text("1 stored")
+    page.locator("#demo-state").get_by_role("link", name="acme/../~2F").click()
+    expect(page.get_by_role("heading", name="Odd Key Inc")).to_be_visible()
+    assert Group.objects.get(workspace=workspace).key == "acme/../~2F"

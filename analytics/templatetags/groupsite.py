@@ -71,7 +71,7 @@ def person_link(person, internal_domains=()):
     return format_html(
         '<a href="{}">{}</a>{}{}',
         reverse("person", args=[person.pk]),
-        _clip(person.display_name, 48),
+        _clip(_text(person.display_name), 48),
         badge,
         subtitle,
     )
@@ -90,7 +90,7 @@ def group_chips(memberships, group_type):
             (
                 (
                     reverse("group", args=[group_type.name, m.group.key]),
-                    _clip(m.group.name or m.group.key, 28),
+                    _clip(_text(m.group.name or m.group.key), 28),
                 )
                 for m in memberships
             ),

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django_tables2 import RequestConfig
 
 from analytics.access import workspace_for
+from analytics.forms import GroupQuery, GroupsQuery
 from analytics.models import Group, events_of
 from analytics.tables import GroupTable, MemberTable
 from analytics.timeline import Timeline
@@ -26,7 +27,7 @@ def groups(request, type_name=None):
     group_type = next((t for t in group_types if t.name == type_name), None)
     if group_type is None:
         raise Http404(f"No group type {type_name!r} in this workspace.")
-    search = request.GET.get("q", "").strip()
+    search = GroupsQuery.parse(request.GET)["q"]
     table = GroupTable(
         group_type.groups.search(search).recently_updated_first(), group_type=group_type
     )
@@ -51,6 +52,7 @@ def groups(request, type_name=None):
 @login_required
 def group(request, type_name, key):
     workspace = workspace_for(request)
+    query = GroupQuery.parse(request.GET)
     group = get_object_or_404(
         Group.objects.select_related("group_type"),
         workspace=workspace,
@@ -67,8 +69,8 @@ def group(request, type_name, key):
     RequestConfig(request, paginate={"per_page": MEMBERS_PER_PAGE}).configure(members)
     timeline = Timeline.for_group(
         group,
-        include_unassigned=request.GET.get("unassigned") == "1",
-        before=request.GET.get("before"),
+        include_unassigned=query["unassigned"],
+        before=query["before"],
     )
     template = partial(
         request,

@@ -10,6 +10,7 @@ from django_tables2 import RequestConfig
 
 from analytics.access import can, workspace_for
 from analytics.deletion import delete_people, start_deletion
+from analytics.forms import DeletePeopleForm, DeletePersonForm, PeopleQuery, PersonQuery
 from analytics.models import Deletion, Membership, Person, Role
 from analytics.tables import PersonTable
 from analytics.timeline import Timeline
@@ -24,9 +25,9 @@ def people(request):
     workspace = workspace_for(request)
     group_type = workspace.default_group_type
     everyone = Person.objects.filter(workspace=workspace)
-    search = request.GET.get("q", "").strip()
-    domain = request.GET.get("domain", "").strip().lower().lstrip("@")
-    several = request.GET.get("several") == "1" and group_type is not None
+    query = PeopleQuery.parse(request.GET)
+    search, domain = query["q"], query["domain"]
+    several = query["several"] and group_type is not None
     in_several = everyone.in_several_with_events_outside(group_type) if group_type else None
     found = (in_several if several else everyone).search(search)
     if domain:
@@ -84,10 +85,11 @@ def _current_memberships(group_type):
 def person(request, pk):
     workspace = workspace_for(request)
     person = get_object_or_404(Person.objects.with_event_count(), pk=pk, workspace=workspace)
+    before = PersonQuery.parse(request.GET)["before"]
     memberships = person.memberships.select_related("group__group_type").order_by(
         "ended_at", "-started_at"
     )
-    timeline = Timeline.for_person(person, before=request.GET.get("before"))
+    timeline = Timeline.for_person(person, before=before)
     template = partial(request, "analytics/person.html", {"timeline-more": "timeline_page"})
     return render(
         request,
@@ -117,7 +119,7 @@ def delete_person(request, pk):
             workspace=workspace,
             requested_by=request.user,
             person=person,
-            suppress=request.POST.get("suppress") == "1",
+            suppress=DeletePersonForm.parse(request.POST)["suppress"],
         )
         return redirect(deletion)
     preview = delete_people(Person.objects.filter(pk=person.pk), dry_run=True)
@@ -132,8 +134,8 @@ def delete_person(request, pk):
 @require_http_methods(["GET", "POST"])
 def delete_people_by_domain(request):
     workspace = workspace_for(request, role=Role.ADMIN)
-    data = request.POST if request.method == "POST" else request.GET
-    domain = data.get("domain", "").strip().lower().lstrip("@")
+    form = DeletePeopleForm.parse(request.POST if request.method == "POST" else request.GET)
+    domain = form["domain"]
     if not domain:
         messages.error(request, "Enter an email domain: an empty one would match everyone.")
         return redirect("people")
@@ -146,7 +148,7 @@ def delete_people_by_domain(request):
             workspace=workspace,
             requested_by=request.user,
             email_domain=domain,
-            suppress=request.POST.get("suppress") == "1",
+            suppress=form["suppress"],
         )
         return redirect(deletion)
     preview = delete_people(people, dry_run=True)

@@ -22,6 +22,7 @@ from analytics.forms import (
     GroupTypeDeleteForm,
     GroupTypeForm,
     InviteForm,
+    ProblemsQuery,
     RoleForm,
     WorkspaceForm,
 )
@@ -303,9 +304,7 @@ def ingestion_problems(request):
     """What ingestion refused or stored with a warning, newest first, by level."""
     workspace = workspace_for(request, role=Role.ADMIN)
     problems = IngestionProblem.objects.filter(workspace=workspace)
-    level = request.GET.get("level", "")
-    if level not in IngestionProblem.Level.values:
-        level = ""
+    level = ProblemsQuery.parse(request.GET)["level"]
     table = ProblemTable(problems.filter(level=level) if level else problems)
     RequestConfig(request, paginate={"per_page": PROBLEMS_PER_PAGE}).configure(table)
     return render(

@@ -22,8 +22,17 @@
     return node;
   }
 
+  // A key as the server writes it in a URL (analytics/urls.py, KeyConverter): "~" and
+  // "/" escaped, a key of dots only spelled with "~2E", so the browser keeps it whole.
+  function keySegment(key) {
+    const escaped = /^\.+$/.test(key)
+      ? key.replaceAll(".", "~2E")
+      : key.replaceAll("~", "~7E").replaceAll("/", "~2F");
+    return encodeURIComponent(escaped);
+  }
+
   function groupUrl(type, key) {
-    return `${root.dataset.groupsUrl}/${encodeURIComponent(type)}/${encodeURIComponent(key)}`;
+    return `${root.dataset.groupsUrl}/${encodeURIComponent(type)}/${keySegment(key)}`;
   }
 
   function showState() {

@@ -1,0 +1,107 @@
+"""Error answers, in the shape each client reads.
+
+The read/delete API (/api/...) answers ``{"error", "message"}``, the tracking API (/v1/...)
+answers as Segment's libraries expect (``{"success": false, "code", "message"}``), and the
+dashboard shows a page of the product. Django calls the handlers here (named in
+groupsite/urls.py) for whatever a view or a middleware raised, so no error reaches a client
+in another shape. A database that cannot be reached is a 503 with ``Retry-After``: the
+request may well succeed in a moment, and clients that retry (Segment's libraries, the
+browser tracker) do so.
+"""
+
+import sys
+
+from django.conf import settings
+from django.core.exceptions import (
+    BadRequest,
+    DisallowedHost,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+)
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
+from django.template import loader
+from django.urls import Resolver404
+
+from analytics.api import _error as api_error
+from analytics.ingest_views import _error as tracking_api_error
+
+RETRY_AFTER_SECONDS = 5
+
+# The dashboard's page for each status, and its heading.
+PAGES = {
+    400: ("400.html", "This request cannot be answered"),
+    403: ("403.html", "Not allowed"),
+    404: ("404.html", "Not found"),
+    413: ("400.html", "This request is too large"),
+    500: ("500.html", "Something went wrong"),
+    503: ("503.html", "Groupsite is unavailable for a moment"),
+}
+
+
+def error_response(request, status, code, message):
+    """The error as JSON on the APIs' paths, else as a page of the dashboard.
+
+    The page is rendered without the request: a failing database, session or host name
+    must not fail the error page too.
+    """
+    path = request.path_info
+    if path.startswith("/api/"):
+        return api_error(status, code, message)
+    if path.startswith("/v1/"):
+        return tracking_api_error(status, code, message)
+    template, heading = PAGES[status]
+    html = loader.render_to_string(template, {"heading": heading, "message": message})
+    return HttpResponse(html, status=status)
+
+
+def bad_request(request, exception):
+    """handler400: a request Django or a view refused (BadRequest, SuspiciousOperation)."""
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)
+        return error_response(
+            request, 413, "too_large", f"the request body is larger than {limit} MB, the limit"
+        )
+    if isinstance(exception, TooManyFieldsSent):
+        message = (
+            f"too many parameters: at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} "
+            "in a query string or form"
+        )
+    elif isinstance(exception, DisallowedHost):
+        message = "this server does not answer to that host name"
+    elif isinstance(exception, BadRequest):
+        message = str(exception)  # written for the client
+    else:
+        message = "the request is malformed"
+    return error_response(request, 400, "invalid_request", message)
+
+
+def permission_denied(request, exception):
+    """handler403: a role that does not allow what was asked."""
+    message = str(exception) or "your role in this workspace does not allow this"
+    return error_response(request, 403, "forbidden", message)
+
+
+def page_not_found(request, exception):
+    """handler404: no such address, or an object outside the client's workspace."""
+    if isinstance(exception, Resolver404) or not str(exception):
+        message = f"there is nothing at {request.path}"
+    else:
+        message = str(exception)  # written for the client
+    return error_response(request, 404, "not_found", message)
+
+
+def server_error(request):
+    """handler500, called while Django handles the exception, so it is at hand here."""
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        response = error_response(
+            request,
+            503,
+            "unavailable",
+            f"the database cannot be reached; retry in {RETRY_AFTER_SECONDS} seconds",
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    return error_response(
+        request, 500, "server_error", "the server failed to answer this; the error was logged"
+    )
