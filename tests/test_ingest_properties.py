@@ -7,11 +7,13 @@ the same batch stores nothing more; every call refused comes with a reason; and 
 the run every page and API list of the workspace reads back.
 """
 
+import html
 import json
 import string
 from datetime import UTC, datetime, timedelta, timezone
 from itertools import count
 
+from django.urls import reverse
 from django.utils import timezone as django_timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -179,6 +181,10 @@ def check_everything_reads_back(client, api, workspace):
     for person in Person.objects.filter(workspace=workspace):
         assert client.get(f"/people/{person.pk}").status_code == 200, person.user_id
     for group in Group.objects.filter(workspace=workspace).select_related("group_type"):
-        response = client.get("/groups/" + group.group_type.name, {"q": group.key[:20]})
-        assert response.status_code == 200, group.key
+        listed = client.get("/groups/" + group.group_type.name, {"q": group.key[:20]})
+        assert listed.status_code == 200, group.key
+        link = reverse("group", args=[group.group_type.name, group.key])
+        assert link in html.unescape(listed.content.decode()), group.key
+        profile = client.get(link)
+        assert profile.status_code == 200 and profile.context["group"] == group, group.key
     assert Event.objects.filter(workspace=workspace).exists()
