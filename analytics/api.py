@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from analytics.deletion import delete_people_by_email_domain, delete_person, summarize_deletion
+from analytics.limits import limited
 from analytics.models import (
     Event,
     EventType,
@@ -63,6 +64,7 @@ def secret_key_required(view):
     """
 
     @csrf_exempt  # No cookie authenticates here, so there is no forgery to guard against.
+    @limited(_error)
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")

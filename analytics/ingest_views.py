@@ -26,6 +26,7 @@ from analytics.ingestion import (
     parse_moment,
     record_refused_request,
 )
+from analytics.limits import limited, spend_ingestion_budget
 from analytics.models import Workspace
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ def _check_batch(calls):
 
 
 @ingestion_endpoint
+@limited(_error)
 def ingest_call(request, call_type):
     received_at = timezone.now()
     header_key = _basic_auth_key(request)
@@ -151,6 +153,7 @@ def ingest_call(request, call_type):
         else:
             calls = [{**payload, "type": call_type}]
         context = payload.get("context") if call_type == "batch" else None
+        spend_ingestion_budget(workspace, len(calls))
         outcome = ingest(
             workspace,
             calls,
