@@ -2,9 +2,11 @@
 
 import re
 from datetime import timedelta
+from io import StringIO
 
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.core.management import call_command
 from django.db.models import F
 from django.utils import timezone
 
@@ -76,6 +78,18 @@ def test_login_opens_again_after_the_cool_off(client, alice):
     assert log_in(client, alice.email, "alice-password-1").status_code == 429
     move_time_forward(timedelta(seconds=31))
     assert is_logged_in(log_in(client, alice.email, "alice-password-1"))
+
+
+def test_an_admin_unlocks_an_account_or_an_address_at_once(client, alice, bob):
+    fail(client, alice.email.upper(), settings.AXES_FAILURE_LIMIT, address=ELSEWHERE)
+    call_command("axes_reset_username", alice.email, stdout=StringIO())
+    assert is_logged_in(log_in(client, alice.email, "alice-password-1"))
+    client.logout()
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        fail(client, f"someone{n}@example.com", 1)
+    assert log_in(client, bob.email, "bob-password-1").status_code == 429
+    call_command("axes_reset_ip", ATTACKER, stdout=StringIO())
+    assert is_logged_in(log_in(client, bob.email, "bob-password-1"))
 
 
 def test_another_account_from_another_address_is_unaffected(client, alice, bob):
