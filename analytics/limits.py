@@ -113,7 +113,8 @@ def spend_ingestion_budget(workspace, calls):
     budget, window = settings.INGEST_CALL_BUDGET, settings.INGEST_BUDGET_WINDOW
     if not budget:
         return
-    if RateCounter.objects.spend(f"ingest:{workspace.pk}", calls, budget=budget, window=window) is None:
+    spent = RateCounter.objects.spend(f"ingest:{workspace.pk}", calls, budget=budget, window=window)
+    if spent is None:
         retry_after = _retry_after(window)
         raise RateLimited(
             f"this workspace sent its {budget:,} calls for the minute; nothing of this request "

@@ -1107,24 +1107,22 @@ class RateCounterManager(models.Manager):
         statement."""
         start, end = self.model.window_of(now or timezone.now(), window)
         table = connection.ops.quote_name(self.model._meta.db_table)
+        # A row from an earlier window starts over; one from this window adds up.
         newer = f"{table}.window_start < excluded.window_start"
+        sql = (
+            f"INSERT INTO {table} (name, window_start, ends_at, spent) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET "
+            f"spent = CASE WHEN {newer} THEN excluded.spent "
+            f"ELSE {table}.spent + excluded.spent END, "
+            f"ends_at = CASE WHEN {newer} THEN excluded.ends_at ELSE {table}.ends_at END, "
+            f"window_start = CASE WHEN {newer} THEN excluded.window_start "
+            f"ELSE {table}.window_start END "
+            f"WHERE {newer} OR {table}.spent < %s "
+            "RETURNING spent"
+        )
+        adapt = connection.ops.adapt_datetimefield_value
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (name, window_start, ends_at, spent) VALUES (%s, %s, %s, %s) "
-                f"ON CONFLICT (name) DO UPDATE SET "
-                f"spent = CASE WHEN {newer} THEN excluded.spent ELSE {table}.spent + excluded.spent END, "
-                f"ends_at = CASE WHEN {newer} THEN excluded.ends_at ELSE {table}.ends_at END, "
-                f"window_start = CASE WHEN {newer} THEN excluded.window_start ELSE {table}.window_start END "
-                f"WHERE {newer} OR {table}.spent < %s "
-                f"RETURNING spent",
-                [
-                    name,
-                    connection.ops.adapt_datetimefield_value(start),
-                    connection.ops.adapt_datetimefield_value(end),
-                    amount,
-                    budget,
-                ],
-            )
+            cursor.execute(sql, [name, adapt(start), adapt(end), amount, budget])
             row = cursor.fetchone()
         return row[0] if row else None
 

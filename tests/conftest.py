@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.db.models import F
 from django.test import override_settings
 
 import journeys
-from analytics.models import Event, GroupType, Role, User, Workspace
+from analytics.models import Event, GroupType, RateCounter, Role, User, Workspace
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -262,6 +263,14 @@ def charlie_api(client, other_workspace):
 @pytest.fixture
 def charlie_send(client, other_workspace):
     return Sender(client, other_workspace)
+
+
+def end_the_window(length):
+    """As if the current window of the limits counted over ``length`` had ended: what was
+    counted in it moves to the window before."""
+    RateCounter.objects.update(
+        window_start=F("window_start") - length, ends_at=F("ends_at") - length
+    )
 
 
 # --- Browser tests ----------------------------------------------------------------

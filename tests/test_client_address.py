@@ -57,7 +57,9 @@ def test_an_ipv6_address_stands_for_its_64_network():
     assert address_of("::ffff:192.0.2.7") == "192.0.2.7"
 
 
-def test_logins_are_counted_per_forwarded_address_behind_a_proxy(client, behind_proxies, settings, bob):
+def test_logins_are_counted_per_forwarded_address_behind_a_proxy(
+    client, behind_proxies, settings, bob
+):
     """django-axes counts by the same address: one attacker behind the proxy does not lock
     out everyone else who comes through it."""
     behind_proxies(1)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.db.models import F
 
 from analytics.models import Event, RateCounter
+from conftest import end_the_window
 
 GUESSER = "203.0.113.9"
 ELSEWHERE = "198.51.100.7"
@@ -34,12 +34,6 @@ def read_api(client, key, address=GUESSER):
 
 def guess(client, send_key, times, address=GUESSER):
     return [send_key(client, f"wk_guess{n}", address).status_code for n in range(times)]
-
-
-def end_the_window():
-    """As if the current window had ended: what was counted in it moves to the one before."""
-    window = settings.WRONG_KEY_WINDOW
-    RateCounter.objects.update(window_start=F("window_start") - window, ends_at=F("ends_at") - window)
 
 
 def test_wrong_write_keys_up_to_the_limit_are_401(client, workspace):
@@ -92,11 +86,12 @@ def test_another_address_is_unaffected(client, workspace):
 def test_keys_are_let_in_again_when_the_window_ends(client, workspace):
     guess(client, track, settings.WRONG_KEY_BUDGET)
     assert track(client, workspace.write_key).status_code == 429
-    end_the_window()
+    end_the_window(settings.WRONG_KEY_WINDOW)
     assert track(client, workspace.write_key).status_code == 200
     assert read_api(client, workspace.secret_key).status_code == 200
     # And the count starts again from nothing.
-    assert guess(client, track, settings.WRONG_KEY_BUDGET - 1) == [401] * (settings.WRONG_KEY_BUDGET - 1)
+    below = settings.WRONG_KEY_BUDGET - 1
+    assert guess(client, track, below) == [401] * below
 
 
 def test_right_keys_are_not_counted(client, workspace):
@@ -120,7 +115,7 @@ def test_an_ipv6_host_cannot_escape_by_changing_address_within_its_network(clien
 
 def test_ended_windows_are_pruned_when_a_new_one_starts(client, workspace):
     guess(client, track, 1, address="192.0.2.1")
-    end_the_window()
+    end_the_window(settings.WRONG_KEY_WINDOW)
     guess(client, track, 2, address="192.0.2.2")
     assert list(RateCounter.objects.values_list("name", "spent")) == [("wrong-key:192.0.2.2", 2)]
 
@@ -151,12 +146,13 @@ codes = {{Client().post("/v1/track", "{{}}", content_type="application/json",
 assert codes == {{401}}, codes
 """
     database = connection.settings_dict
-    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    url = "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**database)
     subprocess.run(
         [sys.executable, "-c", other_process],
         cwd=Path(__file__).resolve().parent.parent, check=True, timeout=60,
         env={"PATH": "/usr/bin:/bin", "DATABASE_URL": url, "SECRET_KEY": "s",
              "DJANGO_SETTINGS_MODULE": "groupsite.settings"},
     )
-    assert guess(client, track, settings.WRONG_KEY_BUDGET - half) == [401] * (settings.WRONG_KEY_BUDGET - half)
+    rest = settings.WRONG_KEY_BUDGET - half
+    assert guess(client, track, rest) == [401] * rest
     assert track(client, workspace.write_key).status_code == 429

@@ -275,7 +275,7 @@ def check_deploy(exports):
     """``manage.py check --deploy`` in a shell that ran ``exports`` and nothing else, with
     the test database standing for the README's PostgreSQL server."""
     database = connection.settings_dict
-    postgres = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    postgres = "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**database)
     script = "\n".join([
         "set -e", *exports, f"export DATABASE_URL={postgres}",
         f"exec {sys.executable} manage.py check --deploy --database default --fail-level WARNING",
