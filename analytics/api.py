@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from analytics import forms
 from analytics.deletion import delete_people_by_email_domain, delete_person, summarize_deletion
+from analytics.limits import limited
 from analytics.models import (
     Event,
     Group,
@@ -64,6 +65,7 @@ def endpoint(**query_forms):
 
     def decorator(view):
         @csrf_exempt  # No cookie authenticates here, so there is no forgery to guard against.
+        @limited(_error)
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             if request.method not in query_forms:

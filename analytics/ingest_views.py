@@ -28,6 +28,7 @@ from analytics.ingestion import (
     ingest,
     record_refused_request,
 )
+from analytics.limits import limited, spend_ingestion_budget
 from analytics.models import Workspace
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ def _check_batch(calls):
 
 
 @ingestion_endpoint
+@limited(_error)
 def ingest_call(request, call_type):
     received_at = timezone.now()
     header_key = _basic_auth_key(request)
@@ -169,6 +171,7 @@ def ingest_call(request, call_type):
             batch_sent_at, batch_context = payload.get("sentAt"), batch_context_of(payload)
         else:
             calls = [{**payload, "type": call_type}]
+        spend_ingestion_budget(workspace, len(calls))
         outcome = ingest(
             workspace,
             calls,

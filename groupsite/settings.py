@@ -4,9 +4,13 @@ DATABASE_URL   sqlite:///path or postgres://user@host:port/name (default: SQLite
 SECRET_KEY     required unless DEBUG is on
 DEBUG          1/true/yes to turn on (default: off)
 ALLOWED_HOSTS  comma-separated host names (default: localhost names only)
+
+Limits (logins, API keys, ingestion) and HTTPS: the block "Limits and HTTPS" below, and
+the README's table of variables.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -17,10 +21,26 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env_bool(name, default=False):
-    value = os.environ.get(name)
-    if value is None:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    # A typo must not quietly mean "off" (DEBUG=ture, SSL_REDIRECT=yse).
+    raise ImproperlyConfigured(
+        f"{name}={os.environ[name]!r} is neither on (1, true, yes, on) nor off (0, false, no, off)."
+    )
+
+
+def env_int(name, default, *, minimum=0):
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} must be a whole number of {minimum} or more.")
+    return int(value)
 
 
 def env_list(name, default):
@@ -163,9 +183,6 @@ SECURE_CSP = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
-# Turn on behind HTTPS.
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
 
@@ -176,3 +193,64 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Limits and HTTPS -----------------------------------------------------------------
+# What is limited, with which status codes: README, "Limits". Every count is kept in the
+# database, so all server processes share it.
+
+# The client's address is REMOTE_ADDR, unless a trusted proxy passes it on in a header:
+# CLIENT_IP_HEADER (e.g. X-Forwarded-For), to which each of TRUSTED_PROXIES proxies appends
+# the address it saw. analytics.limits.client_ip reads it for every limit below.
+CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "").strip()
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 1, minimum=1)
+
+# Logging in (django-axes): after LOGIN_FAILURE_LIMIT failures for an account, or from an
+# address, with no pause of LOGIN_COOLOFF_MINUTES between them, logins of that account or
+# from that address are refused until LOGIN_COOLOFF_MINUTES after the last failure.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # axes asks to come last
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesBackend",  # refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_ENABLED = AXES_FAILURE_LIMIT > 0
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Attempts while locked out do not push the end further away, so the time the login page
+# gives is the time it opens again.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Failures are kept after a success: otherwise logging into one's own account would wipe
+# the count of an address that is guessing other people's passwords.
+AXES_RESET_ON_SUCCESS = False
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "analytics.limits.login_name"
+AXES_CLIENT_IP_CALLABLE = "analytics.limits.client_ip"
+AXES_LOCKOUT_CALLABLE = "analytics.limits.login_locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # no record of every successful login
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # failures and lockouts, not every step
+
+# Guessing API keys: after WRONG_KEY_LIMIT wrong write or secret keys from an address in a
+# window of WRONG_KEY_WINDOW_MINUTES, every key from it is answered 429 until the window ends.
+# A limit of 0 turns that limit off, here and for logins and ingestion.
+WRONG_KEY_BUDGET = env_int("WRONG_KEY_LIMIT", 30)
+WRONG_KEY_WINDOW = timedelta(minutes=env_int("WRONG_KEY_WINDOW_MINUTES", 10, minimum=1))
+# Ingestion: calls a workspace may send per minute (0: no limit). A request that finds the
+# budget spent is answered 429 and stores nothing; Segment's libraries and tracker.js retry.
+INGEST_CALL_BUDGET = env_int("INGEST_CALLS_PER_MINUTE", 60_000)
+INGEST_BUDGET_WINDOW = timedelta(minutes=1)
+
+# HTTPS, all off by default for development over plain HTTP; README "Running it for real"
+# turns them on. PROXY_SSL_HEADER names the header in which the proxy that ends TLS says
+# the request came over HTTPS (X-Forwarded-Proto: https).
+SECURE_SSL_REDIRECT = env_bool("SSL_REDIRECT")
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD")
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+_proxy_ssl_header = os.environ.get("PROXY_SSL_HEADER", "").strip()
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
+# --- end of Limits and HTTPS ------------------------------------------------------------

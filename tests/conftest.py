@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.db.models import F
+from django.http import HttpRequest
 from django.test import override_settings
 
 import journeys
-from analytics.models import Event, GroupType, Role, User, Workspace
+from analytics.models import Event, GroupType, RateCounter, Role, User, Workspace
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -46,6 +48,12 @@ def close_live_server_connections(django_db_setup, django_db_blocker):
 def make_user(name):
     email = f"{name}@example.com"
     return User.objects.create_user(username=email, email=email, password=f"{name}-password-1")
+
+
+def logs_in(client, email, password):
+    """Whether ``client`` logs in as ``email`` with ``password``. django-axes checks every
+    login against the request it comes with; a blank one stands for it here."""
+    return client.login(request=HttpRequest(), username=email, password=password)
 
 
 @pytest.fixture
@@ -262,6 +270,14 @@ def charlie_api(client, other_workspace):
 @pytest.fixture
 def charlie_send(client, other_workspace):
     return Sender(client, other_workspace)
+
+
+def end_the_window(length):
+    """As if the current window of the limits counted over ``length`` had ended: what was
+    counted in it moves to the window before."""
+    RateCounter.objects.update(
+        window_start=F("window_start") - length, ends_at=F("ends_at") - length
+    )
 
 
 # --- Browser tests ----------------------------------------------------------------

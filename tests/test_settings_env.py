@@ -11,11 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SETTINGS_VARIABLES = {
     "DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
     "SECURE_COOKIES", "STATIC_ROOT", "LOG_LEVEL", "DJANGO_SETTINGS_MODULE",
+    "SSL_REDIRECT", "HSTS_SECONDS", "HSTS_INCLUDE_SUBDOMAINS", "HSTS_PRELOAD", "PROXY_SSL_HEADER",
+    "CLIENT_IP_HEADER", "TRUSTED_PROXIES", "LOGIN_FAILURE_LIMIT", "LOGIN_COOLOFF_MINUTES",
+    "WRONG_KEY_LIMIT", "WRONG_KEY_WINDOW_MINUTES", "INGEST_CALLS_PER_MINUTE",
     # pytest's own marker, which lets the test suite run without a SECRET_KEY.
     "PYTEST_VERSION",
 }
@@ -33,6 +37,20 @@ print(json.dumps({
     "SESSION_COOKIE_SECURE": settings.SESSION_COOKIE_SECURE,
     "CSRF_COOKIE_SECURE": settings.CSRF_COOKIE_SECURE,
     "DATABASES": settings.DATABASES,
+    "SECURE_SSL_REDIRECT": settings.SECURE_SSL_REDIRECT,
+    "SECURE_HSTS_SECONDS": settings.SECURE_HSTS_SECONDS,
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": settings.SECURE_HSTS_INCLUDE_SUBDOMAINS,
+    "SECURE_HSTS_PRELOAD": settings.SECURE_HSTS_PRELOAD,
+    "SECURE_PROXY_SSL_HEADER": settings.SECURE_PROXY_SSL_HEADER,
+    "CLIENT_IP_HEADER": settings.CLIENT_IP_HEADER,
+    "TRUSTED_PROXIES": settings.TRUSTED_PROXIES,
+    "AXES_ENABLED": settings.AXES_ENABLED,
+    "AXES_FAILURE_LIMIT": settings.AXES_FAILURE_LIMIT,
+    "AXES_COOLOFF_TIME": settings.AXES_COOLOFF_TIME.total_seconds(),
+    "WRONG_KEY_BUDGET": settings.WRONG_KEY_BUDGET,
+    "WRONG_KEY_WINDOW": settings.WRONG_KEY_WINDOW.total_seconds(),
+    "INGEST_CALL_BUDGET": settings.INGEST_CALL_BUDGET,
+    "INGEST_BUDGET_WINDOW": settings.INGEST_BUDGET_WINDOW.total_seconds(),
 }, default=str))
 """
 
@@ -144,9 +162,37 @@ def test_debug_turns_on_with_a_yes(value):
     assert settings_with(SECRET_KEY="s", DEBUG=value)["DEBUG"] is True
 
 
-@pytest.mark.parametrize("value", ["0", "false", "no", "off", "", "2"])
-def test_debug_stays_off_otherwise(value):
+@pytest.mark.parametrize("value", ["0", "false", "no", "off", "", " Off "])
+def test_debug_stays_off_with_a_no_or_nothing(value):
     assert settings_with(SECRET_KEY="s", DEBUG=value)["DEBUG"] is False
+
+
+@pytest.mark.parametrize(
+    "name", ["DEBUG", "SECURE_COOKIES", "SSL_REDIRECT", "HSTS_INCLUDE_SUBDOMAINS", "HSTS_PRELOAD"]
+)
+@pytest.mark.parametrize("value", ["ture", "2", "enabled"])
+def test_a_yes_or_no_setting_refuses_anything_else(name, value):
+    process = load_settings(SECRET_KEY="s", **{name: value})
+    assert process.returncode != 0
+    assert process.stderr.strip().splitlines()[-1] == (
+        f"django.core.exceptions.ImproperlyConfigured: {name}={value!r} is neither on "
+        "(1, true, yes, on) nor off (0, false, no, off)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "minimum"),
+    [("HSTS_SECONDS", "a year", 0), ("LOGIN_FAILURE_LIMIT", "-1", 0),
+     ("LOGIN_COOLOFF_MINUTES", "0", 1), ("WRONG_KEY_WINDOW_MINUTES", "0", 1),
+     ("INGEST_CALLS_PER_MINUTE", "1e6", 0), ("TRUSTED_PROXIES", "0", 1)],
+)
+def test_a_number_setting_refuses_anything_else(name, value, minimum):
+    process = load_settings(SECRET_KEY="s", **{name: value})
+    assert process.returncode != 0
+    assert process.stderr.strip().splitlines()[-1] == (
+        f"django.core.exceptions.ImproperlyConfigured: {name}={value!r} must be a whole "
+        f"number of {minimum} or more."
+    )
 
 
 def test_allowed_hosts_and_trusted_origins_are_comma_separated():
@@ -166,3 +212,98 @@ def test_secure_cookies_makes_session_and_csrf_cookies_https_only():
     assert settings["SESSION_COOKIE_SECURE"] is True and settings["CSRF_COOKIE_SECURE"] is True
     settings = settings_with(SECRET_KEY="s", SECURE_COOKIES="0")
     assert settings["SESSION_COOKIE_SECURE"] is False and settings["CSRF_COOKIE_SECURE"] is False
+
+
+def test_https_is_off_by_default_for_development_over_http():
+    settings = settings_with(SECRET_KEY="s")
+    assert settings["SECURE_SSL_REDIRECT"] is False
+    assert settings["SECURE_HSTS_SECONDS"] == 0
+    assert settings["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is False
+    assert settings["SECURE_HSTS_PRELOAD"] is False
+    assert settings["SECURE_PROXY_SSL_HEADER"] is None
+
+
+def test_https_settings_come_from_the_environment():
+    settings = settings_with(
+        SECRET_KEY="s", SSL_REDIRECT="1", HSTS_SECONDS="31536000", HSTS_INCLUDE_SUBDOMAINS="yes",
+        HSTS_PRELOAD="true", PROXY_SSL_HEADER="X-Forwarded-Proto",
+    )
+    assert settings["SECURE_SSL_REDIRECT"] is True
+    assert settings["SECURE_HSTS_SECONDS"] == 31536000
+    assert settings["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True
+    assert settings["SECURE_HSTS_PRELOAD"] is True
+    assert settings["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+def test_limits_default_to_the_documented_values():
+    settings = settings_with(SECRET_KEY="s")
+    assert settings["AXES_ENABLED"] is True
+    assert settings["AXES_FAILURE_LIMIT"] == 10
+    assert settings["AXES_COOLOFF_TIME"] == 15 * 60
+    assert settings["WRONG_KEY_BUDGET"] == 30
+    assert settings["WRONG_KEY_WINDOW"] == 10 * 60
+    assert settings["INGEST_CALL_BUDGET"] == 60_000
+    assert settings["INGEST_BUDGET_WINDOW"] == 60
+    assert settings["CLIENT_IP_HEADER"] == ""
+
+
+def test_limits_come_from_the_environment():
+    settings = settings_with(
+        SECRET_KEY="s", LOGIN_FAILURE_LIMIT="5", LOGIN_COOLOFF_MINUTES="60", WRONG_KEY_LIMIT="100",
+        WRONG_KEY_WINDOW_MINUTES="1", INGEST_CALLS_PER_MINUTE="0",
+        CLIENT_IP_HEADER="X-Forwarded-For", TRUSTED_PROXIES="2",
+    )
+    assert (settings["AXES_FAILURE_LIMIT"], settings["AXES_COOLOFF_TIME"]) == (5, 3600)
+    assert (settings["WRONG_KEY_BUDGET"], settings["WRONG_KEY_WINDOW"]) == (100, 60)
+    assert settings["INGEST_CALL_BUDGET"] == 0
+    assert (settings["CLIENT_IP_HEADER"], settings["TRUSTED_PROXIES"]) == ("X-Forwarded-For", 2)
+
+
+def test_a_login_failure_limit_of_zero_turns_the_lockout_off():
+    assert settings_with(SECRET_KEY="s", LOGIN_FAILURE_LIMIT="0")["AXES_ENABLED"] is False
+
+
+def production_environment():
+    """The export lines of the README's production set-up ("Running it for real")."""
+    readme = (BASE_DIR / "README.md").read_text()
+    section = readme.split("## Running it for real", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.startswith("export ")]
+
+
+def check_deploy(exports):
+    """``manage.py check --deploy`` in a shell that ran ``exports`` and nothing else, with
+    the test database standing for the README's PostgreSQL server."""
+    database = connection.settings_dict
+    postgres = "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**database)
+    script = "\n".join([
+        "set -e", *exports, f"export DATABASE_URL={postgres}",
+        f"exec {sys.executable} manage.py check --deploy --database default --fail-level WARNING",
+    ])
+    return subprocess.run(
+        ["bash", "-c", script], cwd=BASE_DIR, capture_output=True, text=True, timeout=120,
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")},
+    )
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the production set-up runs on PostgreSQL"
+)
+
+
+@postgresql_only
+def test_the_readme_production_environment_passes_the_deployment_checks(db):
+    exports = production_environment()
+    assert any("SSL_REDIRECT=1" in line for line in exports)
+    process = check_deploy(exports)
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert process.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
+@postgresql_only
+def test_the_deployment_checks_see_a_production_environment_without_https(db):
+    exports = [line for line in production_environment() if "SSL_REDIRECT" not in line]
+    process = check_deploy(exports)
+    assert process.returncode != 0
+    for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert warning in process.stderr

@@ -26,6 +26,7 @@ from analytics.models import (
     Person,
     SuppressedUser,
 )
+from conftest import end_the_window
 
 pytestmark = pytest.mark.browser
 
@@ -374,6 +375,29 @@ def test_server_errors_are_retried_and_refused_calls_are_not(customer, workspace
     assert (result["stored"], result["queued"]) == (3, 0)
     assert list(tracks(workspace).values_list("name", flat=True)) == ["kept"]
     assert any("department" in warning for warning in page.warnings)
+
+
+def test_calls_refused_over_the_budget_are_sent_again_until_the_server_takes_them(
+    customer, workspace, settings
+):
+    """The server's own 429 (the workspace spent its calls for the minute), not a faked one."""
+    page = customer
+    settings.INGEST_CALL_BUDGET = 1
+    flush(page)  # the snippet's page() spends the budget
+    statuses = []
+    page.on("response", lambda response: statuses.append(response.status))
+    result = page.evaluate("""() => {
+        tracker.identify("user_7");
+        for (let n = 0; n < 3; n++) tracker.track("clicked", { n });
+        return tracker.flush();
+    }""")
+    assert result["retrying"] is True and result["queued"] == 4
+    assert statuses == [429] and tracks(workspace).count() == 0
+    end_the_window(settings.INGEST_BUDGET_WINDOW)
+    # Nobody calls flush() again: the tracker retries by itself, backing off.
+    eventually(page, lambda: _assert_count(tracks(workspace), 3))
+    assert statuses[-1] == 200
+    assert sorted(tracks(workspace).values_list("properties__n", flat=True)) == [0, 1, 2]
 
 
 def test_calls_the_server_refuses_are_dropped_not_retried(customer, workspace):
