@@ -64,18 +64,8 @@ def endpoint(**query_forms):
     methods = list(query_forms)
 
     def decorator(view):
-        @csrf_exempt  # No cookie authenticates here, so there is no forgery to guard against.
         @limited(_error)
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if request.method not in query_forms:
-                response = _error(
-                    405,
-                    "method_not_allowed",
-                    f"{request.method} is not allowed here; use {' or '.join(methods)}",
-                )
-                response["Allow"] = ", ".join(methods)
-                return response
+        def authenticated(request, *args, **kwargs):
             scheme, _, key = request.headers.get("Authorization", "").partition(" ")
             key = key.strip()
             workspace = Workspace.objects.by_secret_key(key) if scheme.lower() == "bearer" else None
@@ -89,6 +79,21 @@ def endpoint(**query_forms):
                 return _error(404, "not_found", str(missing))
             except BadRequest as problem:
                 return _error(400, "invalid_request", str(problem))
+
+        @csrf_exempt  # No cookie authenticates here, so there is no forgery to guard against.
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            # A method the endpoint does not take is answered before any key is looked
+            # at, or counted.
+            if request.method not in query_forms:
+                response = _error(
+                    405,
+                    "method_not_allowed",
+                    f"{request.method} is not allowed here; use {' or '.join(methods)}",
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            return authenticated(request, *args, **kwargs)
 
         return wrapper
 
