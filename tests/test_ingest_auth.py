@@ -1,5 +1,7 @@
 import json
 
+from django.db import connection
+
 from analytics.models import Event, IngestionProblem
 
 
@@ -76,7 +78,9 @@ def test_a_server_failure_keeps_the_cors_headers(client, workspace, refuse_inser
         json.dumps({"writeKey": workspace.write_key, "userId": "u1", "event": "E"}),
         content_type="text/plain",
     )
-    assert response.status_code == 500
+    # PostgreSQL reports the trigger's refusal as an error (500); SQLite as a constraint
+    # violation, which ingestion takes for a concurrent batch's and retries, then 503.
+    expected = (500, "server_error") if connection.vendor == "postgresql" else (503, "unavailable")
+    assert (response.status_code, response.json()["code"]) == expected
     assert response["Access-Control-Allow-Origin"] == "*"
-    assert response.json()["code"] == "server_error"
     assert not Event.objects.exists()
