@@ -572,7 +572,7 @@ PATHS = {
             ref("PeopleDeleted"),
             parameters=[
                 query("email_domain", "Required: this never deletes everyone.", TEXT,
-                      required=True, example="example.com"),
+                      required=True, example="acme.io"),
                 *DELETE_FLAGS,
             ],
             tag="Deleting",
