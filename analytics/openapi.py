@@ -247,7 +247,10 @@ TRACKING_SCHEMAS = {
                     "oneOf": [ref(f"Batch{call_type.title()}") for call_type in CALL_TYPES],
                     "discriminator": {
                         "propertyName": "type",
-                        "mapping": {t: f"#/components/schemas/Batch{t.title()}" for t in CALL_TYPES},
+                        "mapping": {
+                            call_type: f"#/components/schemas/Batch{call_type.title()}"
+                            for call_type in CALL_TYPES
+                        },
                     },
                 },
             },
@@ -515,7 +518,10 @@ PATHS = {
         EXAMPLES["group"],
     ),
     "/v1/alias": tracking(
-        "alias", ref("AliasCall"), "A user's earlier id (previousId) is this one.", EXAMPLES["alias"]
+        "alias",
+        ref("AliasCall"),
+        "A user's earlier id (previousId) is this one.",
+        EXAMPLES["alias"],
     ),
     "/v1/batch": tracking(
         "batch",
@@ -629,8 +635,10 @@ PATHS = {
                     warnings=COUNT,
                 ),
             ),
-            parameters=[query("level", "Only one level.", {"enum": list(IngestionProblem.Level.values)}),
-                        *PAGING],
+            parameters=[
+                query("level", "Only one level.", {"enum": list(IngestionProblem.Level.values)}),
+                *PAGING,
+            ],
         ),
     },
     "/api/v1/openapi.json": {

@@ -81,8 +81,8 @@ def sample_data(send, company, team):
         journeys.join("user-43", "acme", at="2026-02-01T11:00:00Z"),
         journeys.track("user-42", "Report Viewed", at="2026-02-02T10:00:00Z",
                        properties={"report": "weekly"}, context={"groupId": "acme"}),
-        {"type": "page", "userId": "user-42", "name": "Pricing", "timestamp": "2026-02-02T11:00:00Z"},
-        {"type": "screen", "anonymousId": "a-1", "name": "Home", "timestamp": "2026-02-02T12:00:00Z"},
+        {"type": "page", "userId": "user-42", "name": "Pricing", "timestamp": "2026-02-02T11:00Z"},
+        {"type": "screen", "anonymousId": "a-1", "name": "Home", "timestamp": "2026-02-02T12:00Z"},
         {"type": "alias", "userId": "user-42", "previousId": "a-1"},
         {"type": "track", "userId": "user-42"},  # refused: no event
         journeys.track("user-42", "Shared", at="2026-02-03T10:00:00Z",
@@ -108,7 +108,9 @@ def http():
 
 @schema.parametrize()
 @settings(settings.get_profile("api-conformance"))
-def test_every_answer_is_as_described(case, live_server, transactional_db, workspace, sample_data, http):
+def test_every_answer_is_as_described(
+    case, live_server, transactional_db, workspace, sample_data, http
+):
     case.call_and_validate(
         base_url=live_server.url,
         session=http,

@@ -10,6 +10,7 @@ import copy
 import gzip
 import json
 import re
+from dataclasses import dataclass
 
 import pytest
 import requests
@@ -169,98 +170,121 @@ def bearer(key):
     return {"Authorization": f"Bearer {key}"}
 
 
-# Each: (operation, path, what to send as keyword arguments of requests.request,
-# the status expected, the error code or, for 200 and refused calls, a key of the body).
-# "{wk}" and "{sk}" stand for the workspace's write and secret keys.
+@dataclass(frozen=True)
+class Ask:
+    """A request that provokes one answer of an operation."""
+
+    operation: str  # as the description names it: "POST /v1/track"
+    url: str
+    status: int
+    expect: str  # the error code; for answers that store or read, a key of the body
+    key: str | None = None  # "write" or "secret": sent as the operation's API takes keys
+    method: str | None = None  # another method than the operation's
+    json: object = None
+    data: bytes | None = None
+    headers: tuple = ()
+
+
+SEEN = {"userId": "user-42", "event": "Seen"}
+TRACK = {"type": "track", **SEEN}
 ANSWERS = {
-    "track stored": ("POST /v1/track", "/v1/track",
-                     {"json": {"userId": "user-42", "event": "Seen"}, "auth": "wk"}, 200, "stored"),
-    "track with a warning": (
-        "POST /v1/track", "/v1/track",
-        {"json": {"userId": "user-42", "event": "Seen", "context": {"groups": {"nope": "x"}}},
-         "auth": "wk"},
-        200, "warnings"),
-    "a call refused": ("POST /v1/track", "/v1/track", {"json": {"userId": "user-42"}, "auth": "wk"},
-                       400, "rejected"),
-    "a batch partly refused": (
-        "POST /v1/batch", "/v1/batch",
-        {"json": {"batch": [{"type": "track", "userId": "user-42", "event": "Seen"},
-                            {"type": "track", "userId": "user-42"}]}, "auth": "wk"},
-        400, "rejected"),
-    "not JSON": ("POST /v1/track", "/v1/track", {"data": b"{", "auth": "wk"}, 400,
-                 "invalid_request"),
-    "a NUL byte for a body": ("POST /v1/track", "/v1/track", {"data": b"\x00", "auth": "wk"},
-                              400, "invalid_request"),
-    "no write key": ("POST /v1/track", "/v1/track", {"json": {"userId": "user-42", "event": "Seen"}},
-                     401, "unauthorized"),
-    "the secret key as a write key": (
-        "POST /v1/track", "/v1/track", {"json": {"userId": "user-42", "event": "Seen"}, "auth": "sk"},
-        401, "unauthorized"),
-    "a GET of the tracking API": ("POST /v1/track", "/v1/track", {"method": "GET", "auth": "wk"},
-                                  405, "method_not_allowed"),
-    "too many calls": (
-        "POST /v1/batch", "/v1/batch",
-        {"json": {"batch": [{"type": "track", "userId": "a", "event": "e"}] * (BATCH_MAX_CALLS + 1)},
-         "auth": "wk"},
-        413, "invalid_request"),
-    "a body over 500 KB": (
-        "POST /v1/batch", "/v1/batch",
-        {"json": {"batch": [{"type": "track", "userId": "a", "event": "e" * 200, "messageId": str(n)}
-                            for n in range(2400)]}, "auth": "wk"},
-        413, "invalid_request"),
-    "Content-Encoding br": ("POST /v1/track", "/v1/track",
-                            {"data": b"{}", "auth": "wk", "headers": {"Content-Encoding": "br"}},
-                            415, "invalid_request"),
-    "people": ("GET /api/v1/people", "/api/v1/people", {"auth": "sk"}, 200, "results"),
-    "a group": ("GET /api/v1/groups/{type}/{key}", "/api/v1/groups/company/acme", {"auth": "sk"},
-                200, "members"),
-    "events": ("GET /api/v1/events", "/api/v1/events", {"auth": "sk"}, 200, "results"),
-    "ingestion problems": ("GET /api/v1/ingestion-problems", "/api/v1/ingestion-problems",
-                           {"auth": "sk"}, 200, "totals"),
-    "a dry run": ("DELETE /api/v1/people/{user_id}", "/api/v1/people/user-42?dry_run=true",
-                  {"auth": "sk"}, 200, "by_type"),
-    "deleting by domain": ("DELETE /api/v1/people", "/api/v1/people?email_domain=acme.io",
-                           {"auth": "sk"}, 200, "totals"),
-    "no secret key": ("GET /api/v1/people", "/api/v1/people", {}, 401, "unauthorized"),
-    "the write key as a secret key": ("GET /api/v1/people", "/api/v1/people",
-                                      {"headers": bearer("{wk}")}, 401, "unauthorized"),
-    "a page that is not there": ("GET /api/v1/people", "/api/v1/people?page=9", {"auth": "sk"},
-                                 400, "invalid_request"),
-    "a bad filter": ("GET /api/v1/events", "/api/v1/events?type=click", {"auth": "sk"}, 400,
-                     "invalid_request"),
-    "a NUL in a filter": ("GET /api/v1/events", "/api/v1/events?name=%00", {"auth": "sk"}, 400,
-                          "invalid_request"),
-    "deleting everyone": ("DELETE /api/v1/people", "/api/v1/people", {"auth": "sk"}, 400,
-                          "invalid_request"),
-    "an unknown person": ("GET /api/v1/people/{user_id}", "/api/v1/people/nobody",
-                          {"auth": "sk"}, 404, "not_found"),
-    "an unknown group type": ("GET /api/v1/groups/{type}", "/api/v1/groups/planet",
-                              {"auth": "sk"}, 404, "not_found"),
-    "a type name that cannot be one": ("GET /api/v1/groups/{type}", "/api/v1/groups/pl%C3%A4net",
-                                       {"auth": "sk"}, 404, "not_found"),
-    "a POST to the read API": ("GET /api/v1/events", "/api/v1/events",
-                               {"method": "POST", "auth": "sk"}, 405, "method_not_allowed"),
+    "track stored": Ask("POST /v1/track", "/v1/track", 200, "stored", "write", json=SEEN),
+    "track with a warning": Ask(
+        "POST /v1/track", "/v1/track", 200, "warnings", "write",
+        json={**SEEN, "context": {"groups": {"planet": "mars"}}},
+    ),
+    "a call refused": Ask(
+        "POST /v1/track", "/v1/track", 400, "rejected", "write", json={"userId": "user-42"}
+    ),
+    "a batch partly refused": Ask(
+        "POST /v1/batch", "/v1/batch", 400, "rejected", "write",
+        json={"batch": [TRACK, {"type": "track", "userId": "user-42"}]},
+    ),
+    "not JSON": Ask("POST /v1/track", "/v1/track", 400, "invalid_request", "write", data=b"{"),
+    "a NUL byte for a body": Ask(
+        "POST /v1/track", "/v1/track", 400, "invalid_request", "write", data=b"\x00"
+    ),
+    "no write key": Ask("POST /v1/track", "/v1/track", 401, "unauthorized", json=SEEN),
+    "the secret key as a write key": Ask(
+        "POST /v1/track", "/v1/track", 401, "unauthorized", "secret", json=SEEN
+    ),
+    "a GET of the tracking API": Ask(
+        "POST /v1/track", "/v1/track", 405, "method_not_allowed", "write", method="GET"
+    ),
+    "too many calls": Ask(
+        "POST /v1/batch", "/v1/batch", 413, "invalid_request", "write",
+        json={"batch": [TRACK] * (BATCH_MAX_CALLS + 1)},
+    ),
+    "a body over 500 KB": Ask(
+        "POST /v1/batch", "/v1/batch", 413, "invalid_request", "write",
+        json={"batch": [{**TRACK, "event": "e" * 200, "messageId": str(n)} for n in range(2400)]},
+    ),
+    "Content-Encoding br": Ask(
+        "POST /v1/track", "/v1/track", 415, "invalid_request", "write",
+        data=b"{}", headers=(("Content-Encoding", "br"),),
+    ),
+    "people": Ask("GET /api/v1/people", "/api/v1/people", 200, "results", "secret"),
+    "a group": Ask(
+        "GET /api/v1/groups/{type}/{key}", "/api/v1/groups/company/acme", 200, "members", "secret"
+    ),
+    "events": Ask("GET /api/v1/events", "/api/v1/events", 200, "results", "secret"),
+    "ingestion problems": Ask(
+        "GET /api/v1/ingestion-problems", "/api/v1/ingestion-problems", 200, "totals", "secret"
+    ),
+    "a dry run": Ask(
+        "DELETE /api/v1/people/{user_id}", "/api/v1/people/user-42?dry_run=true", 200, "by_type",
+        "secret",
+    ),
+    "deleting by domain": Ask(
+        "DELETE /api/v1/people", "/api/v1/people?email_domain=acme.io", 200, "totals", "secret"
+    ),
+    "no secret key": Ask("GET /api/v1/people", "/api/v1/people", 401, "unauthorized"),
+    "the write key as a secret key": Ask(
+        "GET /api/v1/people", "/api/v1/people", 401, "unauthorized",
+        headers=(("Authorization", "Bearer {write}"),),
+    ),
+    "a page that is not there": Ask(
+        "GET /api/v1/people", "/api/v1/people?page=9", 400, "invalid_request", "secret"
+    ),
+    "a bad filter": Ask(
+        "GET /api/v1/events", "/api/v1/events?type=click", 400, "invalid_request", "secret"
+    ),
+    "a NUL in a filter": Ask(
+        "GET /api/v1/events", "/api/v1/events?name=%00", 400, "invalid_request", "secret"
+    ),
+    "deleting everyone": Ask(
+        "DELETE /api/v1/people", "/api/v1/people", 400, "invalid_request", "secret"
+    ),
+    "an unknown person": Ask(
+        "GET /api/v1/people/{user_id}", "/api/v1/people/nobody", 404, "not_found", "secret"
+    ),
+    "an unknown group type": Ask(
+        "GET /api/v1/groups/{type}", "/api/v1/groups/planet", 404, "not_found", "secret"
+    ),
+    "a type name that cannot be one": Ask(
+        "GET /api/v1/groups/{type}", "/api/v1/groups/pl%C3%A4net", 404, "not_found", "secret"
+    ),
+    "a POST to the read API": Ask(
+        "GET /api/v1/events", "/api/v1/events", 405, "method_not_allowed", "secret", method="POST"
+    ),
 }
 
 
 @pytest.mark.parametrize("case", ANSWERS)
 def test_each_answer_is_as_described(live_server, transactional_db, workspace, data, case):
-    label, path, options, status, expected = ANSWERS[case]
-    options = dict(options)
-    operation = DESCRIBED[label.split(" ", 1)[1]][label.split(" ", 1)[0]]
-    keys = {"wk": workspace.write_key, "sk": workspace.secret_key}
-    headers = {
-        name: value.format(**keys) for name, value in options.pop("headers", {}).items()
-    }
-    if auth := options.pop("auth", None):
-        headers.update(basic(keys[auth]) if label.startswith("POST /v1/") else bearer(keys[auth]))
-    method = options.pop("method", label.split(" ")[0])
+    ask = ANSWERS[case]
+    method, path = ask.operation.split(" ")
+    keys = {"write": workspace.write_key, "secret": workspace.secret_key}
+    headers = {name: value.format(**keys) for name, value in ask.headers}
+    if ask.key:
+        headers.update((basic if path.startswith("/v1/") else bearer)(keys[ask.key]))
     response = requests.request(
-        method, live_server.url + path, headers=headers, timeout=30, **options
+        ask.method or method, live_server.url + ask.url, headers=headers, json=ask.json,
+        data=ask.data, timeout=30,
     )
-    assert response.status_code == status, response.text[:300]
-    body = described_answer(operation, response)
-    assert expected in body or expected in (body.get("error"), body.get("code")), body
+    assert response.status_code == ask.status, response.text[:300]
+    body = described_answer(DESCRIBED[path][method], response)
+    assert ask.expect in body or ask.expect in (body.get("error"), body.get("code")), body
 
 
 def test_a_gzip_body_is_read(live_server, transactional_db, workspace, data):
