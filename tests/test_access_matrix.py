@@ -16,7 +16,6 @@ The Django admin (staff accounts only, and no workspace user is staff) is checke
 apart, at the end.
 """
 
-import base64
 import itertools
 import json
 import re
@@ -37,6 +36,7 @@ from analytics.models import (
     SuppressedUser,
     Workspace,
 )
+from conftest import basic_auth, bearer_auth
 
 ACCOUNT = "any account"  # logged in, whatever their workspaces
 MEMBER, ADMIN, OWNER = Role.MEMBER, Role.ADMIN, Role.OWNER
@@ -165,22 +165,16 @@ FORMS = {
 # --- who asks -----------------------------------------------------------------------
 
 
-def basic(key):
-    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
-
-
-def bearer(key):
-    return {"Authorization": f"Bearer {key}"}
-
-
 KEYS = {
-    "write key (Basic)": lambda sample, rule: basic(sample.workspace.write_key),
-    "write key (Bearer)": lambda sample, rule: bearer(sample.workspace.write_key),
-    "secret key": lambda sample, rule: bearer(sample.workspace.secret_key),
-    "secret key (Basic)": lambda sample, rule: basic(sample.workspace.secret_key),
-    "charlie's secret key": lambda sample, rule: bearer(sample.other_workspace.secret_key),
+    "write key (Basic)": lambda sample, rule: basic_auth(sample.workspace.write_key),
+    "write key (Bearer)": lambda sample, rule: bearer_auth(sample.workspace.write_key),
+    "secret key": lambda sample, rule: bearer_auth(sample.workspace.secret_key),
+    "secret key (Basic)": lambda sample, rule: basic_auth(sample.workspace.secret_key),
+    "charlie's secret key": lambda sample, rule: bearer_auth(sample.other_workspace.secret_key),
     # Sent as the tracking API's libraries send a key, or as the API's.
-    "wrong key": lambda sample, rule: (basic if isinstance(rule, Tracking) else bearer)("x_wrong"),
+    "wrong key": lambda sample, rule: (
+        basic_auth if isinstance(rule, Tracking) else bearer_auth
+    )("x_wrong"),
 }
 ROLES = {"bob": MEMBER, "dana": ADMIN, "alice": OWNER}
 ACTORS = ["anonymous", "charlie", *ROLES, *KEYS]

@@ -5,7 +5,6 @@ error status below is provoked for real and held to its documented shape and hea
 The fuzzing of every operation against the description is in test_api_conformance.py.
 """
 
-import base64
 import copy
 import gzip
 import json
@@ -18,6 +17,7 @@ import schemathesis
 from django.urls import URLPattern, get_resolver
 
 from analytics.ingestion import BATCH_MAX_CALLS
+from conftest import basic_auth, bearer_auth
 from analytics.openapi import SPEC
 
 DESCRIBED = schemathesis.openapi.from_dict(copy.deepcopy(SPEC))
@@ -124,10 +124,10 @@ def test_each_path_takes_the_methods_described_and_no_other(client, workspace, d
     described = SPEC["paths"][path]
     operation = described.get(method, next(iter(described.values())))
     if path.startswith("/v1/"):
-        headers = basic(workspace.write_key)
+        headers = basic_auth(workspace.write_key)
         body = operation["requestBody"]["content"]["application/json"]["example"]
     else:
-        headers, body = bearer(workspace.secret_key), None
+        headers, body = bearer_auth(workspace.secret_key), None
     response = client.generic(
         method.upper(),
         example_path(path),
@@ -160,14 +160,6 @@ def described_answer(operation, response):
         assert header in response.headers, f"{status} without its {header} header"
     operation.validate_response(response)  # the body, against the schema for the status
     return response.json()
-
-
-def basic(key):
-    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
-
-
-def bearer(key):
-    return {"Authorization": f"Bearer {key}"}
 
 
 @dataclass(frozen=True)
@@ -277,7 +269,8 @@ def test_each_answer_is_as_described(live_server, transactional_db, workspace, d
     keys = {"write": workspace.write_key, "secret": workspace.secret_key}
     headers = {name: value.format(**keys) for name, value in ask.headers}
     if ask.key:
-        headers.update((basic if path.startswith("/v1/") else bearer)(keys[ask.key]))
+        auth = basic_auth if path.startswith("/v1/") else bearer_auth
+        headers.update(auth(keys[ask.key]))
     response = requests.request(
         ask.method or method, live_server.url + ask.url, headers=headers, json=ask.json,
         data=ask.data, timeout=30,
@@ -292,7 +285,7 @@ def test_a_gzip_body_is_read(live_server, transactional_db, workspace, data):
     response = requests.post(
         f"{live_server.url}/v1/track",
         data=body,
-        headers={**basic(workspace.write_key), "Content-Encoding": "gzip"},
+        headers={**basic_auth(workspace.write_key), "Content-Encoding": "gzip"},
         timeout=30,
     )
     assert described_answer(DESCRIBED["/v1/track"]["POST"], response)["stored"] == 1
