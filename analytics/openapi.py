@@ -195,7 +195,7 @@ TRACKING_SCHEMAS = {
     "Call": {
         "type": "object",
         "description": "What every call may carry. Other fields (Segment's libraries send "
-        "more) are accepted and kept in the stored call's context or ignored.",
+        "more) are accepted and ignored.",
         "properties": {
             "userId": IDENTIFIER,
             "anonymousId": IDENTIFIER,
@@ -377,9 +377,10 @@ RESPONSES = {
 }
 
 
-def responses(ok, *statuses, prefix=""):
-    """An operation's responses: its 200, and shared ones by status code."""
-    return {"200": ok, **{status: ref(prefix + status, "responses") for status in statuses}}
+def responses(ok, *statuses, prefix="", **own):
+    """An operation's responses: its 200, shared ones by status code, and its own."""
+    shared = {status: ref(prefix + status, "responses") for status in statuses}
+    return dict(sorted({"200": ok, **shared, **own}.items()))
 
 
 def query(name, description, schema=STRING, **more):
@@ -424,7 +425,8 @@ DELETE_FLAGS = [
 READ_ERRORS = ("400", "401", "405", "429", "500", "503")
 
 
-def read(operation_id, summary, ok, *, parameters=(), errors=READ_ERRORS, tag="Reading"):
+def operation(operation_id, summary, ok, *, parameters=(), errors=READ_ERRORS, tag="Reading"):
+    """An operation of the read/delete API."""
     return {
         "operationId": operation_id,
         "tags": [tag],
@@ -438,6 +440,7 @@ def read(operation_id, summary, ok, *, parameters=(), errors=READ_ERRORS, tag="R
 
 
 def tracking(call_type, body, summary, example):
+    """The path item of one endpoint of the tracking API: POST a call (or a batch)."""
     return {
         "post": {
             "operationId": call_type,
@@ -464,14 +467,14 @@ def tracking(call_type, body, summary, example):
                 answer("Every call stored (or a duplicate).", ref("Stored")),
                 "401", "405", "413", "415", "429", "500", "503",
                 prefix="tracking-",
-            )
-            | {
-                "400": answer(
-                    "Calls refused (each with its index and reason; the others were stored), "
-                    "or the whole request (not JSON, not an object, not gzip).",
-                    {"oneOf": [ref("CallsRefused"), TRACKING_ERROR]},
-                )
-            },
+                **{
+                    "400": answer(
+                        "Calls refused (each with its index and reason; the others were "
+                        "stored), or the whole request (not JSON, not an object, not gzip).",
+                        {"oneOf": [ref("CallsRefused"), TRACKING_ERROR]},
+                    )
+                },
+            ),
         }
     }
 
@@ -530,11 +533,11 @@ PATHS = {
         EXAMPLES["batch"],
     ),
     "/api/v1/group-types": {
-        "get": read("listGroupTypes", "The workspace's group types.", page_of(ref("GroupType")),
+        "get": operation("listGroupTypes", "The workspace's group types.", page_of(ref("GroupType")),
                     parameters=PAGING),
     },
     "/api/v1/groups/{type}": {
-        "get": read(
+        "get": operation(
             "listGroups",
             "Groups of a type, latest group call first, then by key.",
             page_of(ref("Group")),
@@ -547,7 +550,7 @@ PATHS = {
         ),
     },
     "/api/v1/groups/{type}/{key}": {
-        "get": read(
+        "get": operation(
             "getGroup",
             "One group: its current members (paged), latest events and a link to all of them.",
             ref("GroupProfile"),
@@ -561,7 +564,7 @@ PATHS = {
         ),
     },
     "/api/v1/people": {
-        "get": read(
+        "get": operation(
             "listPeople",
             "People, last seen first.",
             page_of(ref("Person")),
@@ -571,7 +574,7 @@ PATHS = {
                 *PAGING,
             ],
         ),
-        "delete": read(
+        "delete": operation(
             "deletePeopleByEmailDomain",
             "Deletes everyone with an e-mail at a domain, all or nothing. Any other "
             "parameter is 400: an ignored filter would delete more than meant.",
@@ -585,14 +588,14 @@ PATHS = {
         ),
     },
     "/api/v1/people/{user_id}": {
-        "get": read(
+        "get": operation(
             "getPerson",
             "One person, their memberships (current and past), latest events and a link to all.",
             ref("PersonProfile"),
             parameters=[USER_ID],
             errors=(*READ_ERRORS, "404"),
         ),
-        "delete": read(
+        "delete": operation(
             "deletePerson",
             "Deletes the person with every call they made, their memberships, ids and refused "
             "calls, all or nothing; groups are kept.",
@@ -603,7 +606,7 @@ PATHS = {
         ),
     },
     "/api/v1/events": {
-        "get": read(
+        "get": operation(
             "listEvents",
             "Events, newest first, paged by cursor: new events never shift a page.",
             ref("EventPage"),
@@ -625,7 +628,7 @@ PATHS = {
         ),
     },
     "/api/v1/ingestion-problems": {
-        "get": read(
+        "get": operation(
             "listIngestionProblems",
             "Calls refused and calls stored with a warning, newest first, with totals.",
             page_of(
