@@ -655,8 +655,14 @@ PATHS = {
                     "OpenAPI 3.1",
                     {
                         "type": "object",
-                        "required": ["openapi", "info", "paths", "components"],
-                        "properties": {"openapi": {"const": "3.1.0"}},
+                        "required": ["openapi", "info", "paths", "components", "servers"],
+                        "properties": {
+                            "openapi": {"const": "3.1.0"},
+                            "info": {"type": "object"},
+                            "paths": {"type": "object"},
+                            "components": {"type": "object"},
+                            "servers": {"type": "array", "minItems": 1},
+                        },
                     },
                 ),
                 "405", "429", "500",
@@ -685,7 +691,7 @@ number (`count`, `page`, `page_size`, `next`, `previous`, `results`); events by 
 
 SPEC = {
     "openapi": "3.1.0",
-    "info": {"title": "Groupsite", "version": "1", "description": DESCRIPTION},
+    "info": {"title": "Groupsite API", "version": "1.0", "description": DESCRIPTION},
     "tags": [
         {"name": "Tracking", "description": "Sending calls, with the write key."},
         {"name": "Reading", "description": "What a workspace collected, with the secret key."},
