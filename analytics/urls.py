@@ -3,7 +3,7 @@ import re
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path, register_converter
 
-from analytics import api, ingest_views
+from analytics import api, ingest_views, openapi
 from analytics.views import groups, people, settings, tracker, workspace
 
 
@@ -38,7 +38,8 @@ urlpatterns = [
         ingest_views.ingest_call,
         name="ingest",
     ),
-    # The read and delete API, authenticated by the secret key.
+    # The read and delete API, authenticated by the secret key, and its description.
+    path("api/v1/openapi.json", openapi.openapi_json, name="api-openapi"),
     path("api/v1/group-types", api.group_types, name="api-group-types"),
     path("api/v1/groups/<slug:type_name>", api.groups, name="api-groups"),
     path("api/v1/groups/<slug:type_name>/<key:key>", api.group, name="api-group"),

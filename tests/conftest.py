@@ -208,6 +208,15 @@ def staff_in_a_customer_account(send, company):
     assert Event.objects.filter(user_id="sam").count() == 7
 
 
+def basic_auth(key):
+    """The header that sends ``key`` as the Basic-auth user name, as Segment's libraries do."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+
+
+def bearer_auth(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
 class Sender:
     """Posts to the tracking API of a workspace through Django's test client."""
 
@@ -217,12 +226,11 @@ class Sender:
 
     def post(self, endpoint, payload, *, key=None, **headers):
         key = self.workspace.write_key if key is None else key
-        auth = base64.b64encode(f"{key}:".encode()).decode()
         return self.client.post(
             f"/v1/{endpoint}",
             data=payload if isinstance(payload, bytes) else json.dumps(payload),
             content_type="application/json",
-            headers={"Authorization": f"Basic {auth}", **headers},
+            headers={**basic_auth(key), **headers},
         )
 
     def batch(self, *calls, **extra):
@@ -252,7 +260,7 @@ class Api:
         return self.client.get(url, headers=self._auth())
 
     def _auth(self):
-        return {"Authorization": f"Bearer {self.key}"}
+        return bearer_auth(self.key)
 
 
 @pytest.fixture

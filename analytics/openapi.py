@@ -1,0 +1,730 @@
+"""The OpenAPI 3.1 description of the tracking API (/v1/*) and the read/delete API
+(/api/v1/*), served at GET /api/v1/openapi.json.
+
+Written as Python rather than as a JSON or YAML file so that one schema serves many
+places (the error shapes, the pagination wrapper, an event in four answers) without
+pages of repeated text, and so that the limits it states (page sizes, batch sizes, call
+types, problem levels) are the ones the code enforces, imported from where they are
+defined. ``SPEC`` is built once, at import; the tests hold every endpoint to it.
+"""
+
+from django.http import JsonResponse
+from django.views.decorators.http import require_http_methods
+
+from analytics.api import MAX_PAGE_SIZE, PAGE_SIZE, RECENT_EVENTS
+from analytics.ingestion.calls import BATCH_MAX_CALLS, ID_MAX_LENGTH
+from analytics.models import EventType, IngestionProblem
+
+CALL_TYPES = list(EventType.values)
+
+# --- building blocks --------------------------------------------------------------
+
+
+def ref(name, kind="schemas"):
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def nullable(schema):
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def fixed(*, required=None, **properties):
+    """An object of exactly these properties, all of them always present unless
+    ``required`` names fewer."""
+    return {
+        "type": "object",
+        "required": list(properties if required is None else required),
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
+STRING = {"type": "string"}
+TEXT = {"type": "string", "minLength": 1}
+COUNT = {"type": "integer", "minimum": 0}
+FLAG = {"type": "boolean"}
+MOMENT = {"type": "string", "format": "date-time"}
+URL = {"type": "string", "format": "uri"}
+JSON_OBJECT = {"type": "object", "description": "Free-form JSON, as sent."}
+CODE = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "description": "A machine-readable code."}
+IDENTIFIER = {
+    "type": ["string", "number"],
+    "maxLength": ID_MAX_LENGTH,
+    "description": f"At most {ID_MAX_LENGTH} characters; a number is taken as its text.",
+}
+
+
+def page_of(item, **more):
+    """A page of a list: ``{count, page, page_size, next, previous, results}``."""
+    return fixed(
+        count=COUNT,
+        page={"type": "integer", "minimum": 1},
+        page_size={"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+        next={**nullable(URL), "description": "The next page with the same filters, or null."},
+        previous={**nullable(URL), "description": "The previous page, or null."},
+        results={"type": "array", "items": item},
+        **more,
+    )
+
+
+# --- what the read/delete API answers ---------------------------------------------
+
+PERSON = {
+    "user_id": {**nullable(STRING), "description": "Null for a visitor who never identified."},
+    "anonymous_ids": {"type": "array", "items": STRING},
+    "email": STRING,
+    "name": STRING,
+    "traits": JSON_OBJECT,
+    "created_at": MOMENT,
+    "last_seen_at": nullable(MOMENT),
+    "event_count": COUNT,
+}
+GROUP = {
+    "type": STRING,
+    "key": STRING,
+    "name": STRING,
+    "properties": JSON_OBJECT,
+    "created_at": MOMENT,
+    "last_updated": {**nullable(MOMENT), "description": "The latest group call; null if none."},
+    "member_count": {**COUNT, "description": "Current members."},
+}
+DELETION = {
+    "user_id": nullable(STRING),
+    "user_ids": {"type": "array", "items": STRING},
+    "anonymous_ids": {"type": "array", "items": STRING},
+    "events": COUNT,
+    "by_type": ref("CallCounts"),
+    "memberships": COUNT,
+    "groups_left_empty": {"type": "array", "items": ref("GroupRef")},
+    "suppressed": FLAG,
+}
+RECENT_EVENTS_LIST = {"type": "array", "maxItems": RECENT_EVENTS, "items": ref("Event")}
+EVENTS_URL = {**URL, "description": "/api/v1/events with this filter."}
+
+READ_SCHEMAS = {
+    "Error": {
+        **fixed(error=CODE, message=TEXT),
+        "description": "Every error of /api/v1: a code and a message saying what to fix.",
+    },
+    "GroupType": fixed(
+        name=STRING, singular=STRING, plural=STRING, position=COUNT, is_default=FLAG
+    ),
+    "Group": fixed(**GROUP),
+    "GroupProfile": fixed(
+        **GROUP,
+        members=page_of(ref("Member")),
+        recent_events=RECENT_EVENTS_LIST,
+        events_url=EVENTS_URL,
+    ),
+    "Person": fixed(**PERSON),
+    "Member": fixed(**PERSON, joined_at=MOMENT),
+    "PersonProfile": fixed(
+        **PERSON,
+        memberships={"type": "array", "items": ref("Membership")},
+        recent_events=RECENT_EVENTS_LIST,
+        events_url=EVENTS_URL,
+    ),
+    "Membership": fixed(type=STRING, key=STRING, started_at=MOMENT, ended_at=nullable(MOMENT)),
+    "Event": fixed(
+        id={"type": "integer"},
+        type={"enum": CALL_TYPES},
+        name=STRING,
+        message_id=STRING,
+        user_id=STRING,
+        anonymous_id=STRING,
+        timestamp=MOMENT,
+        received_at=MOMENT,
+        sent_at=nullable(MOMENT),
+        properties=JSON_OBJECT,
+        context=JSON_OBJECT,
+        groups={
+            "type": "object",
+            "additionalProperties": STRING,
+            "description": "{group type: key} of the groups the event counts in.",
+        },
+    ),
+    "EventPage": fixed(
+        limit={"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+        next={**nullable(URL), "description": "The next page (same filters, a cursor), or null."},
+        results={"type": "array", "items": ref("Event")},
+    ),
+    "IngestionProblem": fixed(
+        id={"type": "integer"},
+        level={"enum": list(IngestionProblem.Level.values)},
+        received_at=MOMENT,
+        call_type={"type": "string", "description": "Empty for a whole refused request."},
+        message_id=STRING,
+        reason=TEXT,
+        call_count={"type": "integer", "minimum": 1},
+        payload={"type": "string", "description": "The start of what was sent."},
+    ),
+    "CallCounts": fixed(**dict.fromkeys(CALL_TYPES, COUNT)),
+    "GroupRef": fixed(type=STRING, key=STRING),
+    "DeletionSummary": fixed(**DELETION),
+    "PersonDeleted": fixed(dry_run=FLAG, **DELETION),
+    "PeopleDeleted": fixed(
+        email_domain=TEXT,
+        dry_run=FLAG,
+        suppressed=FLAG,
+        people={"type": "array", "items": ref("DeletionSummary")},
+        totals=fixed(
+            people=COUNT,
+            events=COUNT,
+            by_type=ref("CallCounts"),
+            memberships=COUNT,
+            groups_left_empty={"type": "array", "items": ref("GroupRef")},
+        ),
+    ),
+}
+
+# --- what the tracking API takes and answers --------------------------------------
+
+
+def call_of(call_type, required=(), **properties):
+    """A call of one type: what every call carries, and its own fields."""
+    return {
+        "allOf": [ref("Call")],
+        "type": "object",
+        "required": list(required),
+        "properties": properties,
+        "description": f"A {call_type} call.",
+    }
+
+
+TRACKING_SCHEMAS = {
+    "Call": {
+        "type": "object",
+        "description": "What every call may carry. Other fields (Segment's libraries send "
+        "more) are accepted and ignored.",
+        "properties": {
+            "userId": IDENTIFIER,
+            "anonymousId": IDENTIFIER,
+            "messageId": {**IDENTIFIER, "description": "Stored once per workspace."},
+            "timestamp": MOMENT,
+            "originalTimestamp": MOMENT,
+            "sentAt": {**MOMENT, "description": "When the client sent it: corrects clock skew."},
+            "context": {
+                "type": "object",
+                "properties": {
+                    "groupId": {**IDENTIFIER, "description": "A group of the default type."},
+                    "groupType": {**STRING, "description": "A group call's group type."},
+                    "groups": {
+                        "type": "object",
+                        "additionalProperties": IDENTIFIER,
+                        "description": "{group type: key}, at most one key a type.",
+                    },
+                },
+            },
+            "integrations": {"type": "object"},
+            "writeKey": {**STRING, "description": "The write key, when not sent as Basic auth."},
+        },
+        "anyOf": [{"required": ["userId"]}, {"required": ["anonymousId"]}],
+    },
+    "IdentifyCall": call_of("identify", traits=JSON_OBJECT),
+    "TrackCall": call_of(
+        "track", ["event"], event={**IDENTIFIER, "minLength": 1}, properties=JSON_OBJECT
+    ),
+    "PageCall": call_of(
+        "page or screen", name=IDENTIFIER, category=STRING, properties=JSON_OBJECT
+    ),
+    "GroupCall": call_of(
+        "group",
+        ["groupId"],
+        groupId={**IDENTIFIER, "minLength": 1},
+        traits={**JSON_OBJECT, "description": "The group's traits; a groupType trait is its type."},
+    ),
+    "AliasCall": call_of(
+        "alias", ["userId", "previousId"], previousId={**IDENTIFIER, "minLength": 1}
+    ),
+    "Batch": {
+        "type": "object",
+        "required": ["batch"],
+        "properties": {
+            "batch": {
+                "type": "array",
+                "maxItems": BATCH_MAX_CALLS,
+                "items": {
+                    "oneOf": [ref(f"Batch{call_type.title()}") for call_type in CALL_TYPES],
+                    "discriminator": {
+                        "propertyName": "type",
+                        "mapping": {
+                            call_type: f"#/components/schemas/Batch{call_type.title()}"
+                            for call_type in CALL_TYPES
+                        },
+                    },
+                },
+            },
+            "sentAt": {**MOMENT, "description": "When the batch was sent: corrects clock skew."},
+            "context": {**JSON_OBJECT, "description": "Merged under each call's own context."},
+            "writeKey": {**STRING, "description": "The write key, when not sent as Basic auth."},
+        },
+    },
+    **{
+        f"Batch{call_type.title()}": {
+            "allOf": [ref(f"{'Page' if call_type == 'screen' else call_type.title()}Call")],
+            "type": "object",
+            "required": ["type"],
+            "properties": {"type": {"const": call_type}},
+        }
+        for call_type in CALL_TYPES
+    },
+    "Stored": fixed(
+        required=["success", "stored", "duplicates"],
+        success={"const": True},
+        stored={**COUNT, "description": "Calls stored now."},
+        duplicates={**COUNT, "description": "Calls whose messageId was stored before."},
+        warnings={"type": "array", "items": ref("CallWarning")},
+    ),
+    "CallsRefused": {
+        **fixed(
+            required=["success", "code", "message", "error", "stored", "duplicates", "rejected"],
+            success={"const": False},
+            code={"const": "invalid_request"},
+            message={**TEXT, "description": "Which calls were refused and why, in one line."},
+            error={**TEXT, "description": "The same line."},
+            stored=COUNT,
+            duplicates=COUNT,
+            rejected={"type": "array", "minItems": 1, "items": ref("CallRefused")},
+            warnings={"type": "array", "items": ref("CallWarning")},
+        ),
+        "description": "Some calls refused; the others of the request were stored.",
+    },
+    "CallRefused": fixed(
+        required=["index", "error"],
+        index={**COUNT, "description": "The call's place in the batch (0 for a single call)."},
+        messageId=STRING,
+        type=STRING,
+        error={**TEXT, "description": "Why it was refused."},
+    ),
+    "CallWarning": fixed(
+        index=COUNT,
+        messageId=STRING,
+        warning={**TEXT, "description": "What part of the stored call was ignored, and why."},
+    ),
+    "TrackingError": {
+        **fixed(success={"const": False}, code=CODE, message=TEXT),
+        "description": "A whole request refused, in the fields Segment's libraries log.",
+    },
+}
+
+# --- responses and parameters shared by operations --------------------------------
+
+
+def answer(description, schema, *headers):
+    response = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = {name: ref(name, "headers") for name in headers}
+    return response
+
+
+HEADERS = {
+    "WWW-Authenticate": {
+        "required": True,
+        "description": "The scheme to authenticate with.",
+        "schema": {"const": "Bearer"},
+    },
+    "Retry-After": {
+        "required": True,
+        "description": "Seconds to wait before sending again.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "Allow": {"required": True, "description": "The methods this path takes.", "schema": STRING},
+}
+ERROR, TRACKING_ERROR = ref("Error"), ref("TrackingError")
+
+
+def error(code, schema=ERROR, field="error"):
+    """An error shape whose code is always ``code``."""
+    return {"allOf": [schema], "properties": {field: {"const": code}}}
+
+
+RESPONSES = {
+    # /api/v1
+    "400": answer(
+        "A malformed or unknown parameter; nothing was changed.", error("invalid_request")
+    ),
+    "401": answer(
+        "No secret key, a wrong one, or the write key.", error("unauthorized"), "WWW-Authenticate"
+    ),
+    "404": answer("Nothing of that name in the key's workspace.", error("not_found")),
+    "405": answer("A method this path does not take.", ERROR, "Allow"),
+    "429": answer("Too many requests; wait as Retry-After says.", ERROR, "Retry-After"),
+    "500": answer("The server failed; nothing was changed.", ERROR),
+    "503": answer("The database is unreachable; retry later.", ERROR, "Retry-After"),
+    # /v1
+    "tracking-401": answer(
+        "A missing or unknown write key.", error("unauthorized", TRACKING_ERROR, "code")
+    ),
+    "tracking-405": answer("Calls are sent with POST.", TRACKING_ERROR, "Allow"),
+    "tracking-413": answer(
+        f"The body is over 500 KB or the batch over {BATCH_MAX_CALLS:,} calls; split it. "
+        "Nothing was stored.",
+        TRACKING_ERROR,
+    ),
+    "tracking-415": answer("A Content-Encoding other than gzip.", TRACKING_ERROR),
+    "tracking-429": answer(
+        "The write key's ingestion budget is spent, or this address sent too many wrong keys; "
+        "nothing was stored: send again after Retry-After.",
+        TRACKING_ERROR,
+        "Retry-After",
+    ),
+    "tracking-500": answer("The server failed; nothing was stored: send again.", TRACKING_ERROR),
+    "tracking-503": answer(
+        "The database is unreachable; nothing was stored: send again after Retry-After.",
+        TRACKING_ERROR,
+        "Retry-After",
+    ),
+}
+
+
+def responses(ok, *statuses, prefix="", **own):
+    """An operation's responses: its 200, shared ones by status code, and its own."""
+    shared = {status: ref(prefix + status, "responses") for status in statuses}
+    return dict(sorted({"200": ok, **shared, **own}.items()))
+
+
+def query(name, description, schema=STRING, **more):
+    return {"name": name, "in": "query", "description": description, "schema": schema, **more}
+
+
+def in_path(name, description, schema, example):
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": schema,
+        "example": example,
+    }
+
+
+PAGING = [
+    query("page", "From 1; a page past the last is 400.", {"type": "integer", "minimum": 1}),
+    query(
+        "page_size",
+        f"{PAGE_SIZE} by default; above {MAX_PAGE_SIZE} is lowered to {MAX_PAGE_SIZE}.",
+        {"type": "integer", "minimum": 1},
+    ),
+]
+TYPE_NAME = in_path(
+    "type",
+    "A group type's name, as calls send it.",
+    {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
+    "company",
+)
+USER_ID = in_path(
+    "user_id",
+    "The person's user id, or an earlier one they were aliased from; percent-encode a '/'.",
+    {"type": "string", "minLength": 1, "maxLength": ID_MAX_LENGTH},
+    "user-42",
+)
+DELETE_FLAGS = [
+    query("suppress", "Also block every user id they had: later calls for them are refused.", FLAG),
+    query("dry_run", "Delete nothing; answer what the same call would delete.", FLAG),
+]
+READ_ERRORS = ("400", "401", "405", "429", "500", "503")
+
+
+def operation(operation_id, summary, ok, *, parameters=(), errors=READ_ERRORS, tag="Reading"):
+    """An operation of the read/delete API."""
+    return {
+        "operationId": operation_id,
+        "tags": [tag],
+        "summary": summary,
+        "parameters": list(parameters),
+        "responses": responses(answer("OK", ok), *errors),
+    }
+
+
+# --- the operations ---------------------------------------------------------------
+
+
+def tracking(call_type, body, summary, example):
+    """The path item of one endpoint of the tracking API: POST a call (or a batch)."""
+    return {
+        "post": {
+            "operationId": call_type,
+            "tags": ["Tracking"],
+            "summary": summary,
+            "security": [{"writeKey": []}, {}],
+            "parameters": [
+                {
+                    "name": "Content-Encoding",
+                    "in": "header",
+                    "description": "gzip for a compressed body.",
+                    "schema": {"enum": ["gzip", "identity"]},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "description": "JSON; browsers send it as text/plain, which needs no preflight.",
+                "content": {
+                    media_type: {"schema": body, "example": example}
+                    for media_type in ("application/json", "text/plain")
+                },
+            },
+            "responses": responses(
+                answer("Every call stored (or a duplicate).", ref("Stored")),
+                "401", "405", "413", "415", "429", "500", "503",
+                prefix="tracking-",
+                **{
+                    "400": answer(
+                        "Calls refused (each with its index and reason; the others were "
+                        "stored), or the whole request (not JSON, not an object, not gzip).",
+                        {"oneOf": [ref("CallsRefused"), TRACKING_ERROR]},
+                    )
+                },
+            ),
+        }
+    }
+
+
+ANN = {"userId": "user-42", "timestamp": "2026-01-05T09:00:00Z"}
+EXAMPLES = {
+    "identify": {**ANN, "traits": {"email": "ann@acme.io", "name": "Ann"}},
+    "track": {
+        **ANN,
+        "event": "Report Viewed",
+        "properties": {"report": "weekly"},
+        "context": {"groups": {"company": "acme", "team": "growth"}},
+    },
+    "page": {**ANN, "name": "Pricing", "properties": {"path": "/pricing"}},
+    "screen": {"anonymousId": "3f9c2a1e", "name": "Home"},
+    "group": {
+        **ANN,
+        "groupId": "acme",
+        "traits": {"name": "Acme Inc", "plan": "enterprise"},
+        "context": {"groupType": "company"},
+    },
+    "alias": {"userId": "user-42", "previousId": "3f9c2a1e"},
+}
+EXAMPLES["batch"] = {
+    "batch": [{"type": call_type, **call} for call_type, call in EXAMPLES.items()],
+    "sentAt": "2026-01-05T09:00:01Z",
+}
+PATHS = {
+    "/v1/identify": tracking(
+        "identify",
+        ref("IdentifyCall"),
+        "Who a user is: merges traits into the person.",
+        EXAMPLES["identify"],
+    ),
+    "/v1/track": tracking("track", ref("TrackCall"), "Something a user did.", EXAMPLES["track"]),
+    "/v1/page": tracking("page", ref("PageCall"), "A page a user viewed.", EXAMPLES["page"]),
+    "/v1/screen": tracking(
+        "screen", ref("PageCall"), "A screen a user viewed in an app.", EXAMPLES["screen"]
+    ),
+    "/v1/group": tracking(
+        "group",
+        ref("GroupCall"),
+        "A user in a group: creates or updates it, a member from the timestamp.",
+        EXAMPLES["group"],
+    ),
+    "/v1/alias": tracking(
+        "alias",
+        ref("AliasCall"),
+        "A user's earlier id (previousId) is this one.",
+        EXAMPLES["alias"],
+    ),
+    "/v1/batch": tracking(
+        "batch",
+        ref("Batch"),
+        f"Up to {BATCH_MAX_CALLS:,} calls of any type, 500 KB in all.",
+        EXAMPLES["batch"],
+    ),
+    "/api/v1/group-types": {
+        "get": operation("listGroupTypes", "The workspace's group types.", page_of(ref("GroupType")),
+                    parameters=PAGING),
+    },
+    "/api/v1/groups/{type}": {
+        "get": operation(
+            "listGroups",
+            "Groups of a type, latest group call first, then by key.",
+            page_of(ref("Group")),
+            parameters=[
+                TYPE_NAME,
+                query("search", "Matches the key or the name, ignoring case."),
+                *PAGING,
+            ],
+            errors=(*READ_ERRORS, "404"),
+        ),
+    },
+    "/api/v1/groups/{type}/{key}": {
+        "get": operation(
+            "getGroup",
+            "One group: its current members (paged), latest events and a link to all of them.",
+            ref("GroupProfile"),
+            parameters=[
+                TYPE_NAME,
+                in_path("key", "The group's key; percent-encode a '/'.", TEXT, "acme"),
+                query("members_page", "The page of members.", {"type": "integer", "minimum": 1}),
+                PAGING[1],
+            ],
+            errors=(*READ_ERRORS, "404"),
+        ),
+    },
+    "/api/v1/people": {
+        "get": operation(
+            "listPeople",
+            "People, last seen first.",
+            page_of(ref("Person")),
+            parameters=[
+                query("search", "Matches the name, e-mail or user id."),
+                query("email_domain", "Only people with an e-mail at this domain."),
+                *PAGING,
+            ],
+        ),
+        "delete": operation(
+            "deletePeopleByEmailDomain",
+            "Deletes everyone with an e-mail at a domain, all or nothing. Any other "
+            "parameter is 400: an ignored filter would delete more than meant.",
+            ref("PeopleDeleted"),
+            parameters=[
+                query("email_domain", "Required: this never deletes everyone.", TEXT,
+                      required=True, example="acme.io"),
+                *DELETE_FLAGS,
+            ],
+            tag="Deleting",
+        ),
+    },
+    "/api/v1/people/{user_id}": {
+        "get": operation(
+            "getPerson",
+            "One person, their memberships (current and past), latest events and a link to all.",
+            ref("PersonProfile"),
+            parameters=[USER_ID],
+            errors=(*READ_ERRORS, "404"),
+        ),
+        "delete": operation(
+            "deletePerson",
+            "Deletes the person with every call they made, their memberships, ids and refused "
+            "calls, all or nothing; groups are kept.",
+            ref("PersonDeleted"),
+            parameters=[USER_ID, *DELETE_FLAGS],
+            errors=(*READ_ERRORS, "404"),
+            tag="Deleting",
+        ),
+    },
+    "/api/v1/events": {
+        "get": operation(
+            "listEvents",
+            "Events, newest first, paged by cursor: new events never shift a page.",
+            ref("EventPage"),
+            parameters=[
+                query("person", "A user id."),
+                query("group", "<type>:<key>, e.g. company:acme.",
+                      {"type": "string", "pattern": "^[^:]+:.+$"}),
+                query("name", "The event's name."),
+                query("type", "The call type.", {"enum": CALL_TYPES}),
+                query("since", "From this date or time (inclusive; UTC without an offset).",
+                      {"anyOf": [{"format": "date", "type": "string"}, MOMENT]}),
+                query("until", "Before this date or time (exclusive).",
+                      {"anyOf": [{"format": "date", "type": "string"}, MOMENT]}),
+                query("limit", f"{PAGE_SIZE} by default, at most {MAX_PAGE_SIZE}.",
+                      {"type": "integer", "minimum": 1}),
+                query("cursor", "From a next link, unchanged."),
+            ],
+            errors=(*READ_ERRORS, "404"),
+        ),
+    },
+    "/api/v1/ingestion-problems": {
+        "get": operation(
+            "listIngestionProblems",
+            "Calls refused and calls stored with a warning, newest first, with totals.",
+            page_of(
+                ref("IngestionProblem"),
+                totals=fixed(
+                    rejected_calls={**COUNT, "description": "A refused batch counts its calls."},
+                    warnings=COUNT,
+                ),
+            ),
+            parameters=[
+                query("level", "Only one level.", {"enum": list(IngestionProblem.Level.values)}),
+                *PAGING,
+            ],
+        ),
+    },
+    "/api/v1/openapi.json": {
+        "get": {
+            "operationId": "getOpenAPI",
+            "tags": ["Description"],
+            "summary": "This description. No key needed.",
+            "security": [],
+            "responses": responses(
+                answer(
+                    "OpenAPI 3.1",
+                    {
+                        "type": "object",
+                        "required": ["openapi", "info", "paths", "components", "servers"],
+                        "properties": {
+                            "openapi": {"const": "3.1.0"},
+                            "info": {"type": "object"},
+                            "paths": {"type": "object"},
+                            "components": {"type": "object"},
+                            "servers": {"type": "array", "minItems": 1},
+                        },
+                    },
+                ),
+                "405", "429", "500",
+            ),
+        }
+    },
+}
+
+DESCRIPTION = """\
+Two APIs of a Groupsite server.
+
+**Tracking** (`/v1/*`) speaks Segment's HTTP tracking API: point any Segment library at
+the server. It is authenticated by the workspace's write key (`wk_…`), as the Basic-auth
+user name or as `writeKey` in the body, and can only send events. Limits: 32 KB a call,
+500 KB a request, 2,500 calls a batch; bodies may be gzip-compressed. A refused call
+answers 400 with its index and reason, and the other calls of the request are stored.
+Each `messageId` is stored once, so retrying is safe. Browsers may call it from any
+origin (CORS; OPTIONS answers the preflight).
+
+**Reading and deleting** (`/api/v1/*`) is authenticated by the workspace's secret key
+(`sk_…`) as a Bearer token, and sees that workspace only: another workspace's objects
+answer 404. Every error is JSON, `{"error": code, "message": …}`. Lists are paged by
+number (`count`, `page`, `page_size`, `next`, `previous`, `results`); events by cursor
+(`limit`, `next`, `results`): follow `next` until it is null. Times are ISO 8601 in UTC.
+"""
+
+SPEC = {
+    "openapi": "3.1.0",
+    "info": {"title": "Groupsite API", "version": "1.0", "description": DESCRIPTION},
+    "tags": [
+        {"name": "Tracking", "description": "Sending calls, with the write key."},
+        {"name": "Reading", "description": "What a workspace collected, with the secret key."},
+        {"name": "Deleting", "description": "Deleting people, with the secret key."},
+        {"name": "Description", "description": "This document."},
+    ],
+    "paths": PATHS,
+    "security": [{"secretKey": []}],
+    "components": {
+        "securitySchemes": {
+            "secretKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "The workspace's secret key, sk_…: Authorization: Bearer sk_…",
+            },
+            "writeKey": {
+                "type": "http",
+                "scheme": "basic",
+                "description": "The workspace's write key, wk_…, as the user name, with no "
+                "password (or as writeKey in the body).",
+            },
+        },
+        "schemas": READ_SCHEMAS | TRACKING_SCHEMAS,
+        "responses": RESPONSES,
+        "headers": HEADERS,
+    },
+}
+
+
+@require_http_methods(["GET"])
+def openapi_json(request):
+    """The description, with this server's address, readable from any origin (no key)."""
+    server = request.build_absolute_uri("/").rstrip("/")
+    response = JsonResponse({**SPEC, "servers": [{"url": server}]})
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
