@@ -9,9 +9,10 @@ defined. ``SPEC`` is built once, at import; the tests hold every endpoint to it.
 """
 
 from django.http import JsonResponse
-from django.views.decorators.http import require_http_methods
 
-from analytics.api import MAX_PAGE_SIZE, PAGE_SIZE, RECENT_EVENTS
+from analytics.api import PAGE_SIZE, RECENT_EVENTS
+from analytics.api import _error as api_error
+from analytics.forms import API_MAX_PAGE_SIZE as MAX_PAGE_SIZE
 from analytics.ingestion.calls import BATCH_MAX_CALLS, ID_MAX_LENGTH
 from analytics.models import EventType, IngestionProblem
 
@@ -620,7 +621,7 @@ PATHS = {
                       {"anyOf": [{"format": "date", "type": "string"}, MOMENT]}),
                 query("until", "Before this date or time (exclusive).",
                       {"anyOf": [{"format": "date", "type": "string"}, MOMENT]}),
-                query("limit", f"{PAGE_SIZE} by default, at most {MAX_PAGE_SIZE}.",
+                query("limit", f"{PAGE_SIZE} by default; above {MAX_PAGE_SIZE} is lowered to {MAX_PAGE_SIZE}.",
                       {"type": "integer", "minimum": 1}),
                 query("cursor", "From a next link, unchanged."),
             ],
@@ -721,9 +722,12 @@ SPEC = {
 }
 
 
-@require_http_methods(["GET"])
 def openapi_json(request):
     """The description, with this server's address, readable from any origin (no key)."""
+    if request.method not in ("GET", "HEAD"):
+        response = api_error(405, "method_not_allowed", f"{request.method} is not allowed here; use GET")
+        response["Allow"] = "GET, HEAD"
+        return response
     server = request.build_absolute_uri("/").rstrip("/")
     response = JsonResponse({**SPEC, "servers": [{"url": server}]})
     response["Access-Control-Allow-Origin"] = "*"
