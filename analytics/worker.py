@@ -116,8 +116,8 @@ class Heartbeat(threading.Thread):
                 )
                 self.worker = TaskWorker.register(self.worker_id)
             requeue_tasks_of_dead_workers()
-        except DatabaseError:
-            logger.exception("Heartbeat of worker %s failed; trying again", self.worker_id)
+        except DatabaseError as error:
+            logger.warning("Heartbeat of worker %s failed, trying again: %s", self.worker_id, error)
             # A broken connection took the lock with it: the next beat reconnects and locks.
             connection.close()
 

@@ -17,7 +17,17 @@ from django.test import override_settings
 from django.utils import timezone
 
 import journeys
-from analytics.models import Event, GroupType, Role, TaskWorker, User, Workspace
+from analytics.models import (
+    Event,
+    GroupType,
+    Identity,
+    Membership,
+    Person,
+    Role,
+    TaskWorker,
+    User,
+    Workspace,
+)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -352,6 +362,17 @@ def wait_until(condition, what, timeout=60):
     while not condition():
         assert time.monotonic() < deadline, f"gave up waiting for {what}"
         time.sleep(0.05)
+
+
+def rows_of(user_id):
+    """Everything stored for a person, found by their user id."""
+    person = Person.objects.by_user_id(user_id)
+    return {
+        "person": person is not None,
+        "events": Event.objects.filter(person=person).count() if person else 0,
+        "memberships": Membership.objects.filter(person=person).count() if person else 0,
+        "identities": Identity.objects.filter(person=person).count() if person else 0,
+    }
 
 
 class Sender:

@@ -24,7 +24,7 @@ from analytics.models import (
     SuppressedUser,
     TaskWorker,
 )
-from conftest import wait_until
+from conftest import rows_of, wait_until
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -74,17 +74,6 @@ def people(send, company, team):
 
 def pk_of(user_id):
     return Person.objects.by_user_id(user_id).pk
-
-
-def rows_of(user_id):
-    """Everything stored for a person, found by their user id."""
-    person = Person.objects.by_user_id(user_id)
-    return {
-        "person": person is not None,
-        "events": Event.objects.filter(person=person).count() if person else 0,
-        "memberships": Membership.objects.filter(person=person).count() if person else 0,
-        "identities": Identity.objects.filter(person=person).count() if person else 0,
-    }
 
 
 def figures(html):
@@ -377,15 +366,18 @@ def test_a_deletion_put_back_in_the_queue_says_it_starts_again(alice_client, job
     assert "No task worker is running" not in page and "Try again" not in page
 
 
-@pytest.mark.parametrize("task_ends", ["failed", "gone"])
+@pytest.mark.parametrize("task_ends", ["failed", "gone", "never queued"])
 def test_a_deletion_whose_task_ended_says_so_and_can_be_asked_again(alice_client, job, task_ends):
-    # Its task failed before the deletion could record why, or is gone from the queue.
+    # Its task failed before the deletion could record why, or is gone from the queue, or
+    # there was none (a deletion asked for before deletions were queued in the database).
     Deletion.objects.filter(pk=job.pk).update(status="running")
     task = DBTaskResult.objects.get(pk=job.task_id)
     if task_ends == "failed":
         task.set_failed(ConnectionError("the database went away"))
-    else:
+    elif task_ends == "gone":
         task.delete()
+    else:
+        Deletion.objects.filter(pk=job.pk).update(task_id="")
     page = alice_client.get(f"/deletions/{job.pk}").content.decode()
     assert "<h1>Could not delete Ann (ann)</h1>" in page
     assert '<span class="badge danger">Stopped</span>' in page

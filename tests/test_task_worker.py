@@ -15,17 +15,9 @@ from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from analytics.models import (
-    Deletion,
-    Event,
-    Identity,
-    Membership,
-    Person,
-    SuppressedUser,
-    TaskWorker,
-)
+from analytics.models import Deletion, Event, Person, SuppressedUser, TaskWorker
 from analytics.worker import requeue_tasks_of_dead_workers
-from conftest import ROOT, WorkerProcess, wait_until
+from conftest import ROOT, WorkerProcess, rows_of, wait_until
 from journeys import DELETES
 
 # --- which tasks go back to the queue -----------------------------------------------
@@ -86,6 +78,15 @@ def test_on_postgresql_a_worker_without_its_lock_is_dead_however_recent_its_beat
     assert list(TaskWorker.objects.dead()) == [worker]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite workers have no lock")
+def test_on_postgresql_a_worker_whose_connection_lost_its_lock_takes_it_again(live_worker):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock_all()")  # as a lost connection would
+    assert not live_worker.is_alive()
+    assert live_worker.beat()
+    assert live_worker.is_alive()
+
+
 @pytest.mark.skipif(connection.vendor == "postgresql", reason="PostgreSQL workers hold a lock")
 def test_on_sqlite_a_worker_is_dead_once_silent_too_long(db):
     limit = timezone.now() - TaskWorker.SILENT_AFTER
@@ -95,24 +96,14 @@ def test_on_sqlite_a_worker_is_dead_once_silent_too_long(db):
     assert list(TaskWorker.objects.alive()) == [recent]
 
 
-# --- a real worker, killed in the middle of a deletion (PostgreSQL) ------------------
-
-
-def rows_of_sam():
-    sam = Person.objects.by_user_id("sam")
-    return {
-        "person": sam is not None,
-        "events": Event.objects.filter(person=sam).count() if sam else 0,
-        "memberships": Membership.objects.filter(person=sam).count() if sam else 0,
-        "identities": Identity.objects.filter(person=sam).count() if sam else 0,
-    }
+# --- real workers (PostgreSQL) -----------------------------------------------------
 
 
 SAM_BEFORE = {"person": True, "events": 7, "memberships": 2, "identities": 1}
 POSTGRESQL_ONLY = pytest.mark.skipif(
     connection.vendor != "postgresql",
-    reason="SQLite has no advisory lock to hold a deletion mid-way, and its test database, in "
-    "memory, is out of a worker process's reach (the last test runs a worker on an SQLite file)",
+    reason="the SQLite test database is in memory, out of a worker process's reach (the last "
+    "test runs a worker on an SQLite file); nor can SQLite hold a deletion mid-way",
 )
 
 
@@ -127,7 +118,7 @@ def ask_to_delete_sam(alice_client):
 
 
 def assert_nothing_deleted(events):
-    assert rows_of_sam() == SAM_BEFORE and Event.objects.count() == events
+    assert rows_of("sam") == SAM_BEFORE and Event.objects.count() == events
     assert not SuppressedUser.objects.exists()
     assert Deletion.objects.get().status == "running"
 
@@ -143,9 +134,17 @@ def assert_deleted_once(worker_ids):
     task = DBTaskResult.objects.get()
     assert (task.status, task.return_value, task.worker_ids) == ("SUCCESSFUL", "done", worker_ids)
     assert str(task.pk) == deletion.task_id
-    assert rows_of_sam() == {"person": False, "events": 0, "memberships": 0, "identities": 0}
+    assert rows_of("sam") == {"person": False, "events": 0, "memberships": 0, "identities": 0}
     assert Event.objects.filter(user_id="ann").count() == 3
     assert list(SuppressedUser.objects.values_list("user_id", flat=True)) == ["sam"]
+
+
+@POSTGRESQL_ONLY
+def test_a_second_worker_of_the_same_id_is_refused(start_worker):
+    start_worker("twin").wait_for("Starting worker")
+    twin = start_worker("twin")
+    twin.wait_for("A worker with id 'twin' is running already")
+    assert twin.process.wait(30) == 1
 
 
 @DELETES
@@ -158,7 +157,7 @@ def test_a_worker_runs_the_deletion_and_the_page_follows_it(
     page = alice_client.get(progress).content.decode()
     assert "<strong>7</strong> of 7 calls deleted" in page and 'hx-trigger="every 1s"' in page
     # Not final until the job commits: from here, everything is still there.
-    assert rows_of_sam() == SAM_BEFORE
+    assert rows_of("sam") == SAM_BEFORE
     held_before_deleting_people()
     wait_until(lambda: Deletion.objects.get().is_finished, "the deletion to finish")
     assert_deleted_once(["worker"])
