@@ -337,7 +337,7 @@ def run_deletion(deletion_id: int) -> str:
     the database's write lock, which a deletion holds until it commits). Then it takes
     over a deletion left running by a run that died, whose transaction was rolled back so
     nothing of it was deleted, and does nothing for one that is done or failed. So a
-    deletion is carried out once: never twice, never two runs at once, never in part.
+    deletion is carried out once: never twice, never by two runs at once, never in part.
     """
     deletion = Deletion.objects.get(pk=deletion_id)
     with deletion.running():
