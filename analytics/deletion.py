@@ -6,8 +6,9 @@ counted first, in the same transaction, with the people's rows locked so no call
 to them in between. Summaries cost a fixed number of queries however many people they
 cover, which is what lets a dashboard show the same figures on a confirmation screen.
 
-The dashboard runs deletions in the background (``start_deletion``, ``run_deletion``):
-a person with a million events takes a while, and the page shows the progress meanwhile.
+The dashboard runs deletions in the background (``start_deletion``, ``run_deletion``), in
+a task worker (``analytics.worker``): a person with a million events takes a while, and
+the page shows the progress meanwhile.
 """
 
 from collections import Counter, defaultdict
@@ -295,8 +296,8 @@ def start_deletion(
 ) -> Deletion:
     """Queue the deletion of ``person``, or of everyone at ``email_domain``; returns the job.
 
-    It runs once the current transaction commits (``run_deletion``); the returned row
-    shows its progress.
+    A task worker runs it (``run_deletion``) once the current transaction commits; the
+    returned row shows its progress.
     """
     email_domain = email_domain.strip().lower().lstrip("@")
     if person is None and not email_domain:
@@ -312,8 +313,13 @@ def start_deletion(
     # An estimate until the deletion counts under lock, shown while it waits.
     deletion.total = Event.objects.filter(person__in=deletion.people()).count()
     deletion.save()
-    transaction.on_commit(partial(run_deletion.enqueue, deletion.pk))
+    transaction.on_commit(partial(_enqueue, deletion))
     return deletion
+
+
+def _enqueue(deletion):
+    deletion.task_id = run_deletion.enqueue(deletion.pk).id
+    Deletion.objects.filter(pk=deletion.pk).update(task_id=deletion.task_id)
 
 
 def _label(person):
@@ -321,16 +327,25 @@ def _label(person):
     return f"{name} ({person.user_id})" if person.user_id and person.user_id != name else name
 
 
-@task
-def run_deletion(deletion_id: int):
+@task(queue_name="dashboard")
+def run_deletion(deletion_id: int) -> str:
     """Carry out a queued ``Deletion``: everyone it covers goes, or, if anything fails,
-    no one does and the job says why. Returns the status it ends with."""
+    no one does and the job says why. Returns the status it ends with.
+
+    Safe to run again, as a task interrupted by a restart is. A run waits for any other
+    run of the same deletion to end (on PostgreSQL for its advisory lock, on SQLite for
+    the database's write lock, which a deletion holds until it commits). Then it takes
+    over a deletion left running by a run that died, whose transaction was rolled back so
+    nothing of it was deleted, and does nothing for one that is done or failed. So a
+    deletion is carried out once: never twice, never by two runs at once, never in part.
+    """
     deletion = Deletion.objects.get(pk=deletion_id)
     with deletion.running():
-        started = Deletion.objects.filter(pk=deletion.pk, status=Deletion.Status.QUEUED).update(
-            status=Deletion.Status.RUNNING, started_at=timezone.now()
-        )
-        if not started:  # run already, by a retry of the task
+        started = Deletion.objects.filter(
+            pk=deletion.pk, status__in=[Deletion.Status.QUEUED, Deletion.Status.RUNNING]
+        ).update(status=Deletion.Status.RUNNING, started_at=timezone.now(), deleted=0)
+        if not started:  # finished already, by an earlier run
+            deletion.refresh_from_db(fields=["status"])
             return deletion.status
         return _run(deletion)
 
@@ -340,11 +355,16 @@ def _run(deletion):
     # On SQLite a second connection cannot write while this transaction holds the
     # database's one write lock: there the job goes from running to done, unreported.
     progress = deletion.report_progress if connection.vendor != "sqlite" else None
+    still_running = Deletion.objects.filter(pk=deletion.pk, status=Deletion.Status.RUNNING)
     try:
         with transaction.atomic():
+            # Another run may have finished it meanwhile, and none can now: on PostgreSQL
+            # this run holds its lock (``running``), on SQLite the database's write lock.
+            if not still_running.exists():
+                return Deletion.objects.values_list("status", flat=True).get(pk=deletion.pk)
             result = delete_people(deletion.people(), suppress=deletion.suppress, progress=progress)
             # Done in the same transaction as the deletion itself: both or neither.
-            Deletion.objects.filter(pk=deletion.pk).update(
+            still_running.update(
                 status=Deletion.Status.DONE,
                 summary=result.as_json(),
                 total=result.events,
@@ -352,11 +372,11 @@ def _run(deletion):
                 finished_at=timezone.now(),
             )
     except Exception as error:
-        Deletion.objects.filter(pk=deletion.pk).update(
+        still_running.update(
             status=Deletion.Status.FAILED,
             error=str(error).strip() or type(error).__name__,
             deleted=0,
             finished_at=timezone.now(),
         )
-        raise  # for the task backend's log, with the traceback
+        raise  # for the task's result, with the traceback
     return Deletion.Status.DONE

@@ -17,9 +17,12 @@ import orjson
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.validators import slug_re
-from django.db import connection, models, transaction
+from django.db import connection, connections, models, transaction
 from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Greatest
+from django.tasks import TaskResultStatus, default_task_backend
+from django.tasks.exceptions import TaskResultDoesNotExist
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -975,21 +978,18 @@ class SuppressedUser(models.Model):
 
 class DeletionQuerySet(models.QuerySet):
     def pending(self):
-        """Deletions queued or running, not counting ones that stalled (``is_stalled``)."""
-        return self.filter(
-            status__in=[Deletion.Status.QUEUED, Deletion.Status.RUNNING],
-            created_at__gt=timezone.now() - Deletion.STALLED_AFTER,
-        )
+        """Deletions queued or running (``is_abandoned`` tells the ones that never will)."""
+        return self.filter(status__in=[Deletion.Status.QUEUED, Deletion.Status.RUNNING])
 
     def pending_for(self, person):
         """The deletion of this person that is queued or running, if any."""
-        return next((d for d in self.pending().filter(person=person) if not d.is_stalled), None)
+        return next((d for d in self.pending().filter(person=person) if not d.is_abandoned), None)
 
 
 class Deletion(models.Model):
     """A deletion asked for in the dashboard, of one person or of everyone at an email
-    domain, run in the background (``deletion.run_deletion``). The row is the job: its
-    status, its progress, then what went or why nothing did."""
+    domain, run in the background by a task worker (``deletion.run_deletion``). The row
+    is the job: its status, its progress, then what went or why nothing did."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -999,10 +999,6 @@ class Deletion(models.Model):
 
     # Where other requests read the progress while the deletion's transaction is open.
     PROGRESS_DATABASE = "progress"
-    # Far longer than any deletion takes: one still unfinished by then lost its process
-    # (a restart), and its transaction was rolled back. On PostgreSQL a running one is
-    # known to be alive sooner, by the advisory lock it holds (``running``).
-    STALLED_AFTER = timedelta(hours=1)
     # The first key of the advisory locks (the second is the deletion's id).
     LOCK_SPACE = 0x6470  # "dp"
 
@@ -1026,6 +1022,8 @@ class Deletion(models.Model):
     # What went, as ``BulkDeletion.as_json()``, once done.
     summary = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")
+    # The id of the task that runs it (django.tasks), stored with the job.
+    task_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -1051,27 +1049,57 @@ class Deletion(models.Model):
         return self.status in {self.Status.DONE, self.Status.FAILED}
 
     @cached_property
-    def is_stalled(self):
-        """Whether it will never finish: its process stopped (a restart), which rolled
-        its transaction back, so nothing was deleted."""
-        if self.is_finished:
+    def is_interrupted(self):
+        """Whether it was running when its worker stopped (a restart, a crash), which
+        rolled its transaction back: nothing was deleted, and a worker starts it again by
+        itself (``analytics.worker``)."""
+        if self.status != self.Status.RUNNING:
             return False
-        if self.status == self.Status.RUNNING and connection.vendor == "postgresql":
-            # The lock goes with the process's connection: free means no one runs it.
+        if connection.vendor == "postgresql":
+            # The lock goes with the runner's connection: free means no one runs it.
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [self.LOCK_SPACE, self.pk])
                 if not cursor.fetchone()[0]:
                     return False
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [self.LOCK_SPACE, self.pk])
-            # Unless it finished between the two reads.
-            return not Deletion.objects.filter(
-                pk=self.pk, status__in=[self.Status.DONE, self.Status.FAILED]
-            ).exists()
-        return timezone.now() - self.created_at > self.STALLED_AFTER
+        elif not default_task_backend.supports_get_result:
+            return False  # run by the request that asked for it
+        else:
+            task = self._task()
+            if task is not None and task.status == TaskResultStatus.RUNNING:
+                if TaskWorker.objects.alive().filter(worker_id=task.worker_ids[-1]).exists():
+                    return False
+        return not self._finished_since()
+
+    @cached_property
+    def is_abandoned(self):
+        """Whether it will never finish: its task ended without finishing it (it failed
+        before it could record why) or is gone. Nothing was deleted; it can be asked again."""
+        if self.is_finished or not default_task_backend.supports_get_result:
+            return False
+        task = self._task()
+        if task is not None and not task.is_finished:
+            return False
+        return not self._finished_since()
+
+    def _task(self):
+        """The task that runs it (a django.tasks ``TaskResult``), None if it is gone."""
+        try:
+            return default_task_backend.get_result(self.task_id)
+        except TaskResultDoesNotExist:
+            return None
+
+    def _finished_since(self):
+        """Whether it finished since this instance was read."""
+        return Deletion.objects.filter(
+            pk=self.pk, status__in=[self.Status.DONE, self.Status.FAILED]
+        ).exists()
 
     @contextmanager
     def running(self):
-        """Hold the advisory lock that tells others this deletion is alive (PostgreSQL)."""
+        """Hold the advisory lock that tells others this deletion is alive (PostgreSQL),
+        waiting first for any other holder: another run of it, or what is left of one
+        whose process died (its connection, until the server notices)."""
         if connection.vendor != "postgresql":
             yield
             return
@@ -1167,3 +1195,75 @@ class RateCounter(models.Model):
 
     def __str__(self):
         return f"{self.name}: {self.spent} until {self.ends_at:%H:%M:%S}"
+
+
+class TaskWorkerQuerySet(models.QuerySet):
+    def alive(self):
+        return self.filter(self._alive())
+
+    def dead(self):
+        return self.exclude(self._alive())
+
+    def _alive(self):
+        if connections[self.db].vendor == "postgresql":
+            # Holding its advisory lock in this database (pg_locks lists every database's).
+            held = RawSQL(
+                "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                " AND classid::bigint = %s AND objsubid = 2",
+                [TaskWorker.LOCK_SPACE],
+            )
+            return Q(pk__in=held)
+        return Q(beat_at__gte=timezone.now() - TaskWorker.SILENT_AFTER)
+
+
+class TaskWorker(models.Model):
+    """A task worker process while it runs (``analytics.worker``), with its proof of life.
+
+    On PostgreSQL the proof is an advisory lock held by the connection that registered
+    the worker, which the server releases as soon as the process or that connection dies.
+    On SQLite it is the heartbeat, ``beat_at``, renewed every few seconds: a worker silent
+    for ``SILENT_AFTER`` counts as dead.
+    """
+
+    # The first key of the workers' advisory locks (the second is the row's id).
+    LOCK_SPACE = 0x7477  # "tw"
+    SILENT_AFTER = timedelta(minutes=1)
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    beat_at = models.DateTimeField(default=timezone.now)
+
+    objects = TaskWorkerQuerySet.as_manager()
+
+    def __str__(self):
+        return f"Task worker {self.worker_id}"
+
+    @classmethod
+    def register(cls, worker_id):
+        """Record this process as the live worker ``worker_id``; on PostgreSQL its lock
+        is held by this thread's connection until that connection closes.
+
+        Raises ``IntegrityError`` when a worker of that id is registered already."""
+        with transaction.atomic():
+            worker = cls.objects.create(worker_id=worker_id)
+            # In the same transaction: no one sees the row without its lock.
+            worker._lock()
+        return worker
+
+    def beat(self):
+        """Renew the proof of life. False if the registration is gone: others took this
+        worker for dead, and took back its task, while it could not show it was alive."""
+        if not TaskWorker.objects.filter(pk=self.pk).update(beat_at=timezone.now()):
+            return False
+        if connection.vendor == "postgresql" and not self.is_alive():
+            self._lock()  # the connection holding it was lost, and the lock with it
+        return True
+
+    def is_alive(self):
+        return TaskWorker.objects.alive().filter(pk=self.pk).exists()
+
+    def _lock(self):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s, %s)", [self.LOCK_SPACE, self.pk])

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "django_tables2",
+    "django_tasks_db",
     "analytics",
 ]
 
@@ -135,13 +136,16 @@ else:
 # is still open. Tests give it the default test database.
 DATABASES["progress"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 
-# Background tasks (django.tasks) run in threads of the web process, which suits one
-# self-hosted server. A deployment with a task worker swaps in a worker-based backend
-# here; the tasks themselves do not change.
+# Background work (django.tasks) is queued in the database (django-tasks-db) and run by
+# worker processes beside the web server: `manage.py task_worker` (analytics/worker.py),
+# which also takes back the work of a worker that died. Two queues, so that work someone
+# waits for can have workers of its own (README, "Background work"):
+#   dashboard  what someone started in the dashboard and is watching (deletions)
+#   batch      long work no one waits for (report rollups, copying events elsewhere)
 TASKS = {
     "default": {
-        "BACKEND": "analytics.task_backends.ThreadPoolBackend",
-        "OPTIONS": {"MAX_WORKERS": 2},
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["dashboard", "batch"],
     }
 }
 

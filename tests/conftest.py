@@ -1,8 +1,14 @@
 import base64
 import json
 import os
+import subprocess
+import sys
+import threading
+import time
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -10,9 +16,21 @@ from django.db import connection
 from django.db.models import F
 from django.http import HttpRequest
 from django.test import override_settings
+from django.utils import timezone
 
 import journeys
-from analytics.models import Event, GroupType, RateCounter, Role, User, Workspace
+from analytics.models import (
+    Event,
+    GroupType,
+    Identity,
+    Membership,
+    Person,
+    RateCounter,
+    Role,
+    TaskWorker,
+    User,
+    Workspace,
+)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -215,6 +233,164 @@ def basic_auth(key):
 
 def bearer_auth(key):
     return {"Authorization": f"Bearer {key}"}
+
+
+# --- Task workers ----------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+# The same backend as in production, but tasks run inside ``enqueue``.
+IMMEDIATE_TASKS = {
+    "default": {
+        **settings.TASKS["default"],
+        "BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
+    }
+}
+
+
+@pytest.fixture
+def inline_tasks(settings):
+    """Tasks run inside ``enqueue`` (Django's ImmediateBackend): a deletion is over when
+    the request that asked for it returns."""
+    settings.TASKS = IMMEDIATE_TASKS
+
+
+def database_url(database):
+    """The DATABASE_URL of a connection's settings (the test database's, in a test)."""
+    if database["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{database['NAME']}"
+    user = quote(database["USER"])
+    if database["PASSWORD"]:
+        user += f":{quote(database['PASSWORD'])}"
+    return f"postgres://{user}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+
+
+class WorkerProcess:
+    """``manage.py task_worker`` in a process of its own, with its log in ``lines``. It
+    looks for work every 0.1 s and beats every 0.2 s, for tests that wait on it."""
+
+    def __init__(self, worker_id, database_url):
+        self.worker_id = worker_id
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "task_worker", "--worker-id", worker_id,
+             "--no-reload", "--no-startup-delay", "--interval", "0.1", "--heartbeat", "0.2"],
+            cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": database_url},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines = []
+        self.logged = threading.Condition()
+        threading.Thread(target=self._read_log, daemon=True).start()
+
+    def _read_log(self):
+        for line in self.process.stdout:
+            with self.logged:
+                self.lines.append(line)
+                self.logged.notify_all()
+        with self.logged:
+            self.logged.notify_all()
+
+    def log(self):
+        return "".join(self.lines)
+
+    def wait_for(self, text, timeout=60):
+        """Wait until the worker logs ``text``; fails if it exits or takes too long."""
+        with self.logged:
+            self.logged.wait_for(
+                lambda: text in self.log() or self.process.poll() is not None, timeout
+            )
+            log = self.log()
+            assert text in log, f"worker {self.worker_id} never logged {text!r}:\n{log}"
+
+    def signal(self, signum):
+        self.process.send_signal(signum)
+
+    def kill(self):
+        """SIGKILL: the worker dies on the spot, as in a crash or a forced restart."""
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self, timeout=30):
+        """SIGTERM, as a deploy stops it; returns its exit code (killed if it hangs)."""
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+
+@pytest.fixture
+def start_worker(transactional_db):
+    """``start_worker(worker_id)``: a real task worker process on the test database.
+    PostgreSQL only: the SQLite test database is in memory, out of another process's
+    reach (tests/test_task_worker.py runs workers on an SQLite file of their own)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the SQLite test database is in memory, out of a worker process's reach")
+    url = database_url(connection.settings_dict)
+    workers = []
+
+    def start(worker_id="worker"):
+        workers.append(WorkerProcess(worker_id, url))
+        return workers[-1]
+
+    yield start
+    for worker in workers:
+        if worker.process.poll() is None:
+            try:
+                worker.stop()
+            except subprocess.TimeoutExpired:
+                pass  # killed: a test that failed mid-way may leave a task waiting for ever
+
+
+@pytest.fixture
+def task_worker(request, settings, transactional_db):
+    """Runs the tasks a test queues: a worker process on PostgreSQL; on SQLite, whose test
+    database no other process can open, the request that queues them."""
+    if connection.vendor == "postgresql":
+        return request.getfixturevalue("start_worker")()
+    settings.TASKS = IMMEDIATE_TASKS
+    return None
+
+
+@pytest.fixture
+def live_worker(db):
+    """A registered task worker that is alive (on PostgreSQL its lock is held by the
+    test's own connection, as a worker's by its own)."""
+    worker = TaskWorker.register("live-worker")
+    yield worker
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
+
+
+@pytest.fixture
+def dead_worker(db):
+    """A registered task worker that died: it holds no lock, and has been silent too long."""
+    return TaskWorker.objects.create(
+        worker_id="dead-worker",
+        beat_at=timezone.now() - TaskWorker.SILENT_AFTER - timedelta(seconds=1),
+    )
+
+
+def wait_until(condition, what, timeout=60):
+    """Poll ``condition`` until it holds; fails, naming ``what``, if it does not in time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def rows_of(user_id):
+    """Everything stored for a person, found by their user id."""
+    person = Person.objects.by_user_id(user_id)
+    return {
+        "person": person is not None,
+        "events": Event.objects.filter(person=person).count() if person else 0,
+        "memberships": Membership.objects.filter(person=person).count() if person else 0,
+        "identities": Identity.objects.filter(person=person).count() if person else 0,
+    }
 
 
 class Sender:

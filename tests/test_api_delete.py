@@ -17,6 +17,7 @@ from analytics.models import (
     Person,
     SuppressedUser,
 )
+from conftest import rows_of
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -83,17 +84,6 @@ def people(send, company, team):
         {"type": "group", "userId": "sam", "groupId": "acme", "timestamp": at(25)},
     )
     assert response.status_code == 200, response.json()
-
-
-def rows_of(user_id):
-    """Everything stored for a person, found by their user id."""
-    person = Person.objects.by_user_id(user_id)
-    return {
-        "person": person is not None,
-        "events": Event.objects.filter(person=person).count() if person else 0,
-        "memberships": Membership.objects.filter(person=person).count() if person else 0,
-        "identities": Identity.objects.filter(person=person).count() if person else 0,
-    }
 
 
 def test_deleting_a_person_removes_every_call_membership_and_id(api, people):

@@ -32,8 +32,8 @@ from journeys import (
 
 pytestmark = pytest.mark.browser
 
-# Deletions run in threads of the live server, and without JavaScript the page follows
-# them by reloading itself every 2 seconds; a loaded machine takes its time.
+# Deletions run in a task worker process, and without JavaScript the page follows them
+# by reloading itself every 2 seconds; a loaded machine takes its time.
 SLOW = 20_000
 
 
@@ -173,6 +173,7 @@ def test_delete_a_user_and_follow_the_deletion_without_javascript(
         if connection.vendor == "postgresql"
         else None
     )
+    request.getfixturevalue("task_worker")  # after the hold, so stopped before it is dropped
     log_in(page, dana)
     page.visit("/people")
     page.locator("#people-table").get_by_role("link", name="Sam Staff").click()

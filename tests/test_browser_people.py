@@ -19,7 +19,7 @@ from journeys import (
 
 pytestmark = pytest.mark.browser
 
-# Deleting runs in a thread of the live server; a loaded machine takes its time.
+# Deleting runs in a task worker process; a loaded machine takes its time.
 DELETION_TIMEOUT = 15_000
 
 
@@ -101,7 +101,7 @@ def test_clean_workspace_shows_no_banner(browser_page, alice, send, company):
 
 @DELETES
 def test_delete_a_user_from_their_profile_in_the_background(
-    browser_page, dana, staff_in_a_customer_account, held_before_deleting_people, send
+    browser_page, dana, staff_in_a_customer_account, held_before_deleting_people, task_worker, send
 ):
     page = browser_page
     log_in(page, dana)
@@ -181,7 +181,7 @@ def test_delete_a_user_from_their_profile_in_the_background(
 
 @DELETES
 def test_delete_everyone_at_an_email_domain_from_the_people_list(
-    browser_page, dana, workspace, send, company
+    browser_page, dana, workspace, send, company, task_worker
 ):
     workspace.internal_domains = ["groupsite.dev"]
     workspace.save()

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from django import db
 from django.db import connection
-from django.tasks.signals import task_finished
+from django_tasks_db.models import DBTaskResult
 
-from analytics.deletion import summarize_deletion
+from analytics.deletion import run_deletion, start_deletion, summarize_deletion
 from analytics.models import (
     Deletion,
     Event,
@@ -21,7 +22,9 @@ from analytics.models import (
     Membership,
     Person,
     SuppressedUser,
+    TaskWorker,
 )
+from conftest import rows_of, wait_until
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -69,26 +72,8 @@ def people(send, company, team):
     assert response.status_code == 200, response.json()
 
 
-@pytest.fixture
-def inline_tasks(settings):
-    """Tasks run inside ``enqueue`` (Django's ImmediateBackend): a deletion is over when
-    the request that asked for it returns."""
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-
-
 def pk_of(user_id):
     return Person.objects.by_user_id(user_id).pk
-
-
-def rows_of(user_id):
-    """Everything stored for a person, found by their user id."""
-    person = Person.objects.by_user_id(user_id)
-    return {
-        "person": person is not None,
-        "events": Event.objects.filter(person=person).count() if person else 0,
-        "memberships": Membership.objects.filter(person=person).count() if person else 0,
-        "identities": Identity.objects.filter(person=person).count() if person else 0,
-    }
 
 
 def figures(html):
@@ -175,9 +160,12 @@ def test_outsiders_without_a_workspace_get_404(client, charlie, people):
     assert client.get(f"/people/{pk_of('ann')}/delete").status_code == 404
 
 
-def test_asking_again_while_a_deletion_is_pending_shows_it(alice_client, people, workspace):
+def test_asking_again_while_a_deletion_is_pending_shows_it(
+    alice_client, alice, people, workspace, django_capture_on_commit_callbacks
+):
     ann = Person.objects.by_user_id("ann")
-    pending = Deletion.objects.create(workspace=workspace, person=ann, label="Ann")
+    with django_capture_on_commit_callbacks(execute=True):  # queues its task
+        pending = start_deletion(workspace=workspace, requested_by=alice, person=ann)
     response = alice_client.post(f"/people/{ann.pk}/delete")
     assert response.status_code == 302 and response["Location"] == f"/deletions/{pending.pk}"
     assert Deletion.objects.count() == 1
@@ -234,13 +222,11 @@ def test_without_blocking_the_user_can_come_back(alice_client, people, inline_ta
 
 
 @RUNS
-def test_deleting_someone_deleted_meanwhile_deletes_no_one(alice_client, people, inline_tasks, workspace, api):
+def test_deleting_someone_deleted_meanwhile_deletes_no_one(alice_client, people, workspace, api):
     ann = Person.objects.by_user_id("ann")
     deletion = Deletion.objects.create(workspace=workspace, person=ann, label="Ann")
     api.delete("people/ann")  # through the API, before the job runs
-    from analytics.deletion import run_deletion
-
-    run_deletion.enqueue(deletion.pk)
+    run_deletion.call(deletion.pk)
     deletion.refresh_from_db()
     assert deletion.status == "done" and deletion.summary["totals"]["people"] == 0
     page = alice_client.get(f"/deletions/{deletion.pk}").content.decode()
@@ -287,23 +273,42 @@ def test_a_failing_bulk_deletion_keeps_everyone(alice_client, people, inline_tas
 
 
 @pytest.fixture
-def job(workspace, people):
-    return Deletion.objects.create(
-        workspace=workspace, person=Person.objects.by_user_id("ann"), label="Ann (ann)", total=20000,
-        requested_by="alice@example.com",
-    )
+def job(workspace, alice, people, django_capture_on_commit_callbacks):
+    """Ann's deletion, queued (no worker runs here), with 20,000 events to delete."""
+    ann = Person.objects.by_user_id("ann")
+    with django_capture_on_commit_callbacks(execute=True):  # queues its task
+        job = start_deletion(workspace=workspace, requested_by=alice, person=ann)
+    Deletion.objects.filter(pk=job.pk).update(total=20000)
+    job.refresh_from_db()
+    return job
 
 
-def test_a_queued_deletion_waits_and_polls(alice_client, job):
+def claim(job, worker):
+    """The job's task, claimed by ``worker`` as a worker claims it, and the job running."""
+    DBTaskResult.objects.get(pk=job.task_id).claim(worker.worker_id)
+    Deletion.objects.filter(pk=job.pk).update(status="running")
+
+
+def test_a_queued_deletion_waits_and_polls(alice_client, job, live_worker):
     page = alice_client.get(f"/deletions/{job.pk}").content.decode()
     assert "<h1>Deleting Ann (ann)</h1>" in page and "Waiting to start…" in page
     assert f'hx-get="/deletions/{job.pk}" hx-trigger="every 1s"' in page
     assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page
+    assert "No task worker is running" not in page
+
+
+def test_a_queued_deletion_says_when_no_worker_runs(alice_client, job, dead_worker):
+    page = alice_client.get(f"/deletions/{job.pk}").content.decode()
+    assert "Waiting to start…" in page
+    assert "No task worker is running: the deletion waits for one to start" in page
+    assert 'hx-trigger="every 1s"' in page
 
 
 @pytest.fixture
-def alive(job):
-    """The job's lock held, as the process running it holds it, from another connection."""
+def alive(job, live_worker):
+    """The job runs: its task is claimed by a live worker and, on PostgreSQL, its lock is
+    held from another connection, as the process running it holds it."""
+    claim(job, live_worker)
     if connection.vendor != "postgresql":
         yield
         return
@@ -313,11 +318,12 @@ def alive(job):
 
 
 def test_a_running_deletion_shows_its_progress(alice_client, job, alive):
-    Deletion.objects.filter(pk=job.pk).update(status="running", deleted=5000)
+    Deletion.objects.filter(pk=job.pk).update(deleted=5000)
     page = alice_client.get(f"/deletions/{job.pk}").content.decode()
     assert '<progress class="meter" max="20000" value="5000">' in page
     assert "<strong>5,000</strong> of 20,000 calls deleted" in page and "25%" in page
     assert 'hx-trigger="every 1s"' in page and 'http-equiv="refresh"' in page
+    assert "Its worker stopped" not in page and "No task worker is running" not in page
 
 
 def test_polling_gets_the_progress_alone(alice_client, job):
@@ -335,31 +341,56 @@ def test_a_finished_deletion_stops_polling(alice_client, job):
     assert "hx-trigger" not in html and "disk full" in html
 
 
-def test_a_deletion_that_never_finished_says_so_and_can_be_asked_again(alice_client, job):
-    Deletion.objects.filter(pk=job.pk).update(
-        status="running", created_at=job.created_at - Deletion.STALLED_AFTER - timedelta(minutes=1)
-    )
+def test_a_deletion_whose_worker_died_starts_again_by_itself(alice_client, job, dead_worker):
+    # Running, but its worker died (a restart in the middle): no one holds its lock.
+    claim(job, dead_worker)
+    Deletion.objects.filter(pk=job.pk).update(deleted=5000)
     page = alice_client.get(f"/deletions/{job.pk}").content.decode()
-    assert "This deletion stopped before it finished, and nothing was deleted" in page
+    assert '<span class="badge warn">Interrupted</span>' in page
+    assert "Its worker stopped before it finished (a restart), so nothing was deleted yet" in page
+    assert "It starts again by itself as soon as a worker is free" in page
+    assert "Waiting to start again…" in page and "5,000" not in page
+    assert "No task worker is running" in page
+    # Nothing to press: the page follows it, and asking again leads to it.
+    assert "Try again" not in page and 'hx-trigger="every 1s"' in page
+    response = alice_client.get(f"/people/{job.person_id}/delete")
+    assert response.status_code == 302 and response["Location"] == f"/deletions/{job.pk}"
+    assert "This user is being deleted" in alice_client.get(f"/people/{job.person_id}").text
+
+
+def test_a_deletion_put_back_in_the_queue_says_it_starts_again(alice_client, job, live_worker):
+    # A worker took the task back from a dead one; a live worker will claim it.
+    Deletion.objects.filter(pk=job.pk).update(status="running")
+    page = alice_client.get(f"/deletions/{job.pk}").content.decode()
+    assert "It starts again by itself as soon as a worker is free" in page
+    assert "No task worker is running" not in page and "Try again" not in page
+
+
+@pytest.mark.parametrize("task_ends", ["failed", "gone", "never queued"])
+def test_a_deletion_whose_task_ended_says_so_and_can_be_asked_again(alice_client, job, task_ends):
+    # Its task failed before the deletion could record why, or is gone from the queue, or
+    # there was none (a deletion asked for before deletions were queued in the database).
+    Deletion.objects.filter(pk=job.pk).update(status="running")
+    task = DBTaskResult.objects.get(pk=job.task_id)
+    if task_ends == "failed":
+        task.set_failed(ConnectionError("the database went away"))
+    elif task_ends == "gone":
+        task.delete()
+    else:
+        Deletion.objects.filter(pk=job.pk).update(task_id="")
+    page = alice_client.get(f"/deletions/{job.pk}").content.decode()
+    assert "<h1>Could not delete Ann (ann)</h1>" in page
+    assert '<span class="badge danger">Stopped</span>' in page
+    assert "This deletion stopped before it finished, and nothing was deleted." in page
+    assert "It will not start again by itself." in page
     assert "hx-trigger" not in page and 'http-equiv="refresh"' not in page
     assert f'href="/people/{job.person_id}/delete">Try again</a>' in page
     assert alice_client.get(f"/people/{job.person_id}/delete").status_code == 200
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no advisory locks")
-def test_a_running_deletion_whose_process_stopped_says_so_at_once(alice_client, job):
-    # Running, but no process holds its lock: the server restarted in the middle.
-    Deletion.objects.filter(pk=job.pk).update(status="running", deleted=5000)
-    page = alice_client.get(f"/deletions/{job.pk}").content.decode()
-    assert "This deletion stopped before it finished, and nothing was deleted" in page
-    # The person can be deleted again, rather than being sent back to the stalled job.
-    assert alice_client.get(f"/people/{job.person_id}/delete").status_code == 200
-    assert "This user is being deleted" not in alice_client.get(f"/people/{job.person_id}").content.decode()
+    assert "This user is being deleted" not in alice_client.get(f"/people/{job.person_id}").text
 
 
 def test_a_running_deletion_is_pending_while_its_process_runs(alice_client, job, alive):
-    Deletion.objects.filter(pk=job.pk).update(status="running")
-    assert "This user is being deleted" in alice_client.get(f"/people/{job.person_id}").content.decode()
+    assert "This user is being deleted" in alice_client.get(f"/people/{job.person_id}").text
     response = alice_client.get(f"/people/{job.person_id}/delete")
     assert response.status_code == 302 and response["Location"] == f"/deletions/{job.pk}"
 
@@ -425,49 +456,59 @@ def test_bulk_deletion_takes_their_refused_calls_too(alice_client, people, inlin
     assert not IngestionProblem.objects.filter(user_id="dev").exists()
 
 
-# --- in the background, for real ----------------------------------------------------
-
-
-@pytest.fixture
-def finished_tasks():
-    """Set when a task finishes: the test waits on it, not on the clock."""
-    done = threading.Event()
-
-    def finished(sender, task_result, **kwargs):
-        done.set()
-
-    task_finished.connect(finished)
-    yield done
-    task_finished.disconnect(finished)
+# --- running again after an interruption ------------------------------------------
 
 
 @RUNS
-def test_the_deletion_runs_in_the_background(alice_client, people, finished_tasks):
-    response = alice_client.post(f"/people/{pk_of('ann')}/delete", {"suppress": "1"})
-    assert response.status_code == 302
-    assert finished_tasks.wait(timeout=30), "the deletion did not finish"
-    page = alice_client.get(response["Location"]).content.decode()
-    assert "<h1>Deleted Ann (ann)</h1>" in page
+def test_a_deletion_left_running_by_a_dead_run_is_taken_over(people, job):
+    # What a killed worker leaves: the job running, its progress, its transaction gone.
+    Deletion.objects.filter(pk=job.pk).update(status="running", deleted=7)
+    assert run_deletion.call(job.pk) == "done"
+    job.refresh_from_db()
+    assert (job.status, job.deleted, job.total) == ("done", 7, 7)
+    assert job.summary["totals"]["people"] == 1 and job.summary["totals"]["events"] == 7
     assert rows_of("ann")["person"] is False and rows_of("bob")["events"] == 7
-    assert Deletion.objects.get().status == "done"
 
 
 @RUNS
-def test_progress_shows_while_the_deletion_is_still_open(
-    alice_client, people, finished_tasks, held_before_deleting_people
-):
-    response = alice_client.post(f"/people/{pk_of('ann')}/delete")
-    deletion = Deletion.objects.get()
-    for _ in range(300):
-        deletion.refresh_from_db()
-        if deletion.deleted:
-            break
-        finished_tasks.wait(timeout=0.05)
-    page = alice_client.get(response["Location"]).content.decode()
-    assert "<strong>7</strong> of 7 calls deleted" in page and 'hx-trigger="every 1s"' in page
-    # Not final until the job commits: from here, everything is still there.
-    assert rows_of("ann") == {"person": True, "events": 7, "memberships": 2, "identities": 3}
-    held_before_deleting_people()
-    assert finished_tasks.wait(timeout=30), "the deletion did not finish"
-    assert rows_of("ann")["person"] is False
-    assert "<h1>Deleted Ann (ann)</h1>" in alice_client.get(response["Location"]).content.decode()
+@pytest.mark.parametrize("status", ["done", "failed"])
+def test_a_finished_deletion_is_not_run_again(people, job, status):
+    Deletion.objects.filter(pk=job.pk).update(status=status, summary={"kept": True})
+    assert run_deletion.call(job.pk) == status
+    job.refresh_from_db()
+    assert job.status == status and job.summary == {"kept": True}
+    assert rows_of("ann")["events"] == 7
+
+
+@RUNS
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no advisory locks")
+def test_a_second_run_waits_for_the_first_and_does_not_run_it_again(people, job):
+    """Two runs of one deletion never overlap: the second waits for the first's lock,
+    then finds it done and deletes nothing more."""
+    Deletion.objects.filter(pk=job.pk).update(status="running")
+    outcome = []
+
+    def run_again():
+        try:
+            outcome.append(run_deletion.call(job.pk))
+        finally:
+            db.connection.close()
+
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as first:
+        first.execute("SELECT pg_advisory_lock(%s, %s)", [Deletion.LOCK_SPACE, job.pk])
+        second = threading.Thread(target=run_again)
+        second.start()
+        wait_until(
+            lambda: first.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND classid = %s AND objid = %s",
+                [Deletion.LOCK_SPACE, job.pk],
+            ).fetchone()[0],
+            "the second run to wait for the first",
+        )
+        assert rows_of("ann")["events"] == 7  # the second run waits, deleting nothing
+        first.execute("UPDATE analytics_deletion SET status = 'done' WHERE id = %s", [job.pk])
+        first.execute("SELECT pg_advisory_unlock(%s, %s)", [Deletion.LOCK_SPACE, job.pk])
+        second.join()
+    assert outcome == ["done"]
+    assert rows_of("ann")["events"] == 7  # left as the first run left it

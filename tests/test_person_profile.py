@@ -2,7 +2,8 @@
 
 import pytest
 
-from analytics.models import Deletion, Person
+from analytics.deletion import start_deletion
+from analytics.models import Person
 from analytics.timeline import PAGE_SIZE
 
 
@@ -84,8 +85,11 @@ def test_members_do_not_see_the_delete_action(client, bob, ann):
     assert "<h1>Ann Archer" in page and "/delete" not in page
 
 
-def test_a_person_being_deleted_links_to_the_progress(alice_client, ann, workspace):
-    deletion = Deletion.objects.create(workspace=workspace, person=ann, label="Ann Archer (ann)")
+def test_a_person_being_deleted_links_to_the_progress(
+    alice_client, alice, ann, workspace, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # queues its task
+        deletion = start_deletion(workspace=workspace, requested_by=alice, person=ann)
     page = alice_client.get(f"/people/{ann.pk}").content.decode()
     assert "This user is being deleted" in page and f'href="/deletions/{deletion.pk}"' in page
     assert f'href="/people/{ann.pk}/delete"' not in page

@@ -11,7 +11,7 @@ from django_tables2 import RequestConfig
 from analytics.access import can, workspace_for
 from analytics.deletion import delete_people, start_deletion
 from analytics.forms import DeletePeopleForm, DeletePersonForm, PeopleQuery, PersonQuery
-from analytics.models import Deletion, Membership, Person, Role
+from analytics.models import Deletion, Membership, Person, Role, TaskWorker
 from analytics.tables import PersonTable
 from analytics.timeline import Timeline
 from analytics.views import partial
@@ -169,4 +169,13 @@ def deletion(request, pk):
     workspace = workspace_for(request, role=Role.ADMIN)
     deletion = get_object_or_404(Deletion, pk=pk, workspace=workspace)
     template = partial(request, "analytics/deletion.html", {"deletion-progress": "progress"})
-    return render(request, template, {"section": "people", "deletion": deletion})
+    return render(
+        request,
+        template,
+        {
+            "section": "people",
+            "deletion": deletion,
+            # Asked only while the deletion waits for a worker.
+            "worker_running": TaskWorker.objects.alive().exists,
+        },
+    )
