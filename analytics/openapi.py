@@ -257,7 +257,10 @@ TRACKING_SCHEMAS = {
                 },
             },
             "sentAt": {**MOMENT, "description": "When the batch was sent: corrects clock skew."},
-            "context": {**JSON_OBJECT, "description": "Merged under each call's own context."},
+            "context": {
+                **JSON_OBJECT,
+                "description": "Merged under each call's own context; counts in each call's 32 KB.",
+            },
             "writeKey": {**STRING, "description": "The write key, when not sent as Basic auth."},
         },
     },
