@@ -8,6 +8,7 @@ Segment's libraries send) or as ``writeKey`` in the body (what browsers can send
 import base64
 import logging
 import binascii
+import re
 import zlib
 from functools import wraps
 
@@ -106,6 +107,31 @@ def _body(request) -> bytes:
     return raw
 
 
+# Half of a UTF-16 surrogate pair, as an escape (after an even number of backslashes, so
+# not itself escaped): what JSON.stringify writes for a JavaScript string cut in the middle
+# of an emoji. orjson refuses the whole body for one, and PostgreSQL cannot store it.
+LONE_HIGH_SURROGATE = re.compile(
+    rb"(?<!\\)((?:\\\\)*)\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+)
+LONE_LOW_SURROGATE = re.compile(
+    rb"(?<!\\)((?:\\\\)*)(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _json(body):
+    """The body's JSON. Half a surrogate pair is read as U+FFFD (the replacement
+    character), as a browser's UTF-8 encoder writes it; orjson.JSONDecodeError if the
+    body is not JSON even so."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        mended = LONE_HIGH_SURROGATE.sub(rb"\1\\ufffd", body)
+        mended = LONE_LOW_SURROGATE.sub(rb"\1\\ufffd", mended)
+        if mended == body:
+            raise
+    return orjson.loads(mended)
+
+
 def _basic_auth_key(request):
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
@@ -145,7 +171,7 @@ def ingest_call(request, call_type):
     try:
         body = _body(request)
         try:
-            payload = orjson.loads(body)
+            payload = _json(body)
         except orjson.JSONDecodeError as problem:
             if len(body) > BATCH_LIMIT:
                 raise Refused(_too_large(body), 413) from None

@@ -17,6 +17,8 @@ from django.utils import timezone
 
 from analytics.models import RateCounter
 
+LOGIN_NAME_MAX_LENGTH = 255  # of django-axes's AccessAttempt.username
+
 
 class RateLimited(Exception):
     """Refused for now: ``retry_after`` seconds until the client may try again."""
@@ -129,7 +131,9 @@ def spend_ingestion_budget(workspace, calls):
 def login_name(request, credentials):
     """The account a login attempt counts against: the email as typed, in any case."""
     name = (credentials or {}).get("username") or request.POST.get("username") or ""
-    return name.strip().lower() or None
+    # Cut to what axes stores: no account's email is that long, and a longer name failed
+    # the request.
+    return name.strip().lower()[:LOGIN_NAME_MAX_LENGTH] or None
 
 
 def login_locked_out(request, original_response=None, credentials=None):

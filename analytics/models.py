@@ -166,7 +166,8 @@ class WorkspaceQuerySet(models.QuerySet):
         return self.filter(members__user=user)
 
     def by_write_key(self, key):
-        return self.filter(write_key=key).first() if key else None
+        # No key holds a NUL, and PostgreSQL cannot compare text with one.
+        return self.filter(write_key=key).first() if key and "\x00" not in key else None
 
     def by_secret_key(self, key):
         return self.filter(secret_key_hash=hash_key(key)).first() if key else None

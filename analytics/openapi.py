@@ -9,6 +9,7 @@ defined. ``SPEC`` is built once, at import; the tests hold every endpoint to it.
 """
 
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from analytics.api import PAGE_SIZE, RECENT_EVENTS
 from analytics.api import _error as api_error
@@ -256,7 +257,10 @@ TRACKING_SCHEMAS = {
                 },
             },
             "sentAt": {**MOMENT, "description": "When the batch was sent: corrects clock skew."},
-            "context": {**JSON_OBJECT, "description": "Merged under each call's own context."},
+            "context": {
+                **JSON_OBJECT,
+                "description": "Merged under each call's own context; counts in each call's 32 KB.",
+            },
             "writeKey": {**STRING, "description": "The write key, when not sent as Basic auth."},
         },
     },
@@ -722,6 +726,7 @@ SPEC = {
 }
 
 
+@csrf_exempt  # No cookie is read here; a wrong method gets the API's JSON 405, not CSRF's page.
 def openapi_json(request):
     """The description, with this server's address, readable from any origin (no key)."""
     if request.method not in ("GET", "HEAD"):

@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from django.db import connection
 
 from analytics.models import Event, IngestionProblem
@@ -44,6 +45,20 @@ def test_wrong_write_key_is_refused(send):
     assert response.status_code == 401
     assert response.json() == {"success": False, "code": "unauthorized", "message": "unknown write key"}
     assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize("where", ["basic auth", "body"])
+def test_a_write_key_with_a_nul_character_is_unknown(send, client, workspace, where):
+    # PostgreSQL cannot compare text holding NUL: looking such a key up failed the request.
+    key = workspace.write_key + "\x00"
+    call = {"userId": "u1", "event": "E"}
+    if where == "basic auth":
+        response = send.post("track", call, key=key)
+    else:
+        response = client.post("/v1/track", json.dumps({**call, "writeKey": key}), content_type="text/plain")
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthorized"
+    assert not Event.objects.exists()
 
 
 def test_missing_write_key_is_refused(client, workspace):

@@ -3,6 +3,7 @@ moments the database or Python cannot hold, control characters in ids, NUL chara
 wrong JSON types and absurd nesting. In every case the rest of the batch is stored and
 no page or API list of the workspace breaks afterwards."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -225,6 +226,28 @@ def test_nul_in_the_batch_context_is_taken_out(send):
     response = send.post("batch", {"context": {"app": "a\x00"}, "batch": [track(1)]})
     assert response.status_code == 200, response.json()
     assert Event.objects.get().context == {"app": "a"}
+
+
+# --- lone surrogates -------------------------------------------------------------
+
+
+def test_half_a_surrogate_pair_is_read_as_the_replacement_character(send, readable):
+    # What JSON.stringify writes for a JavaScript string cut in the middle of an emoji:
+    # valid JSON that orjson refuses, and that once refused the whole batch.
+    body = json.dumps({"batch": [
+        track(1),
+        track(2, userId="u\ud83d", properties={"query": "cut \ud83d", "\udc00key": ["\ude00"]}),
+        track(3, properties={"pair": "\ud83d\ude00", "escaped": "\\ud83d"}),
+    ]})
+    assert "\\ud83d" in body  # written as an escape, as browsers do
+    response = send.post("batch", body.encode())
+    assert response.status_code == 200, response.json()
+    assert response.json()["stored"] == 3
+    cut = Event.objects.get(message_id="m2")
+    assert cut.user_id == "u\ufffd"
+    assert cut.properties == {"query": "cut \ufffd", "\ufffdkey": ["\ufffd"]}
+    assert Event.objects.get(message_id="m3").properties == {"pair": "😀", "escaped": "\\ud83d"}
+    readable()
 
 
 # --- JSON types -------------------------------------------------------------------

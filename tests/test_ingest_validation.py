@@ -117,6 +117,22 @@ def test_call_one_byte_over_32_kb_is_refused(send, workspace):
     assert not Event.objects.filter(workspace=workspace).exists()
 
 
+def test_the_batch_context_counts_in_the_32_kb_of_each_call(send, workspace):
+    # The batch's context is stored with each of its calls: left out of the count, each
+    # call as stored could be as large as the whole request.
+    context = {"page": {"title": "x" * (20 * 1024)}}
+    big = track(2, properties={"blob": "y" * (15 * 1024)})
+    response = send.post("batch", {"context": context, "batch": [track(1), big]})
+    body = response.json()
+    assert response.status_code == 400, body
+    assert body["stored"] == 1
+    size = len(orjson.dumps({**big, "context": context}))
+    assert [(item["index"], item["error"]) for item in body["rejected"]] == [
+        (1, f"the call is {size:,} bytes with the batch's context; a call may be at most 32 KB")
+    ]
+    assert Event.objects.get(workspace=workspace).context == context
+
+
 def test_batch_over_500_kb_is_refused_whole_and_counted(send, workspace):
     calls = [track(n, properties={"blob": "x" * 20_000}) for n in range(30)]
     response = send.batch(*calls)

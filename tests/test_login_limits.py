@@ -118,6 +118,14 @@ def test_the_case_of_the_email_does_not_make_another_account(client, alice):
     assert log_in(client, alice.email, "alice-password-1", address=ELSEWHERE).status_code == 429
 
 
+def test_an_email_too_long_for_any_account_is_a_failed_login_like_another(client, alice):
+    # django-axes keeps at most 255 characters of it: a longer one failed the request.
+    response = log_in(client, "a" * 300 + "@example.com", "wrong-guess")
+    assert response.status_code == 200
+    assert "Please enter a correct" in response.content.decode()
+    assert AccessAttempt.objects.get().failures_since_start == 1
+
+
 def test_the_limit_comes_from_the_settings(client, alice, settings):
     settings.AXES_FAILURE_LIMIT = 3
     assert [r.status_code for r in fail(client, alice.email, 3)] == [200, 200, 429]

@@ -263,6 +263,13 @@ def parse_call(raw, index, *, received_at, batch_sent_at=None, batch_context=Non
 
     warnings = []
     context = {**(batch_context or {}), **_object(raw, "context")}
+    if batch_context:
+        # Stored with the call: it counts toward the call's size.
+        size = len(orjson.dumps({**raw, "context": context}, default=str))
+        if size > CALL_LIMIT:
+            raise Refused(
+                f"the call is {size:,} bytes with the batch's context; a call may be at most 32 KB"
+            )
     sent_at = parse_moment(raw.get("sentAt"), "sentAt")
     if sent_at is None:
         sent_at = parse_moment(batch_sent_at, "sentAt")
