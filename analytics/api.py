@@ -55,12 +55,15 @@ def _unauthorized(scheme, key):
 
 def endpoint(**query_forms):
     """An API view for the methods named, each with the form of its query parameters:
-    ``@endpoint(GET=ApiPeopleQuery)``.
+    ``@endpoint(GET=ApiPeopleQuery)``; an endpoint that takes GET takes HEAD too.
 
     It authenticates by bearer secret key (setting ``request.workspace``), checks the
     query and passes its cleaned values to the view as ``query``, and answers errors in
     JSON: views raise ``Http404`` and ``BadRequest`` with a message meant for the client.
     """
+    if "GET" in query_forms:
+        # HEAD asks what GET would answer; the server leaves the body out.
+        query_forms = {**query_forms, "HEAD": query_forms["GET"]}
     methods = list(query_forms)
 
     def decorator(view):

@@ -24,9 +24,9 @@ from django.template import loader
 from django.urls import Resolver404
 
 from analytics.api import _error as api_error
+from analytics.ingest_views import RETRY_AFTER_SECONDS
 from analytics.ingest_views import _error as tracking_api_error
 
-RETRY_AFTER_SECONDS = 5
 
 # The dashboard's page for each status, and its heading.
 PAGES = {
@@ -104,4 +104,15 @@ def server_error(request):
         return response
     return error_response(
         request, 500, "server_error", "the server failed to answer this; the error was logged"
+    )
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a dashboard form sent without its token, or from another site."""
+    return error_response(
+        request,
+        403,
+        "forbidden",
+        "this form could not be sent: it was open for too long, or it came from another "
+        "site; go back, reload the page and send it again",
     )

@@ -34,7 +34,8 @@ from analytics.models import Workspace
 
 logger = logging.getLogger(__name__)
 
-# How long a client should wait before retrying when the database cannot take calls.
+# How long a client should wait before retrying when the database cannot take a request
+# (the tracking API's answer, and every other one's: analytics/errors.py).
 RETRY_AFTER_SECONDS = 5
 
 CORS_HEADERS = {

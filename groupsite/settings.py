@@ -92,6 +92,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "groupsite.urls"
+# A form refused by the CSRF check gets a page of the product, like every other error.
+CSRF_FAILURE_VIEW = "analytics.errors.csrf_failure"
 WSGI_APPLICATION = "groupsite.wsgi.application"
 
 TEMPLATES = [
@@ -130,7 +132,11 @@ else:
     # queries of a few dozen milliseconds compiling costs more than it saves (200 ms added
     # to the People list's banner on 1,000,000 events).
     options = DATABASES["default"].setdefault("OPTIONS", {})
-    options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+    # The server notices within a minute that a client's machine or network went away
+    # (not after the system's two hours), and ends its session: a task worker's advisory
+    # lock, its proof of life, goes with it.
+    keepalives = "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
+    options["options"] = f"{options.get('options', '')} -c jit=off {keepalives}".strip()
 # A second connection to the same database, always in autocommit: a long deletion writes
 # its progress through it, so other requests see it while the deletion's own transaction
 # is still open. Tests give it the default test database.

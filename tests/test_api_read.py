@@ -119,7 +119,7 @@ def test_reading_endpoints_refuse_other_methods(api, client, workspace):
         "/api/v1/events", headers={"Authorization": f"Bearer {workspace.secret_key}"}
     )
     assert response.status_code == 405
-    assert response["Allow"] == "GET"
+    assert response["Allow"] == "GET, HEAD"
 
 
 # --- group types ------------------------------------------------------------------

@@ -151,14 +151,31 @@ def test_an_unknown_dashboard_page_is_the_404_page(alice_client):
     error_page(alice_client.get("/nothing-here"), 404, "Not found")
 
 
+def test_a_form_without_its_csrf_token_is_a_403_page(alice, workspace):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = client.post("/settings/general", {"workspace": workspace.slug, "name": "Renamed"})
+    error_page(response, 403, "Not allowed")
+    assert "it was open for too long, or it came from another site" in response.content.decode()
+    workspace.refresh_from_db()
+    assert workspace.name == "Acme Analytics"
+
+
+def test_head_is_answered_as_get_without_a_body(client, workspace, ann):
+    response = client.head("/api/v1/people/ann", headers={"Authorization": f"Bearer {workspace.secret_key}"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.content == b""
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("post", "/api/v1/events", "GET"),
-        ("put", "/api/v1/group-types", "GET"),
-        ("post", "/api/v1/people", "GET, DELETE"),
-        ("patch", "/api/v1/people/ann", "GET, DELETE"),
-        ("delete", "/api/v1/groups/company/acme", "GET"),
+        ("post", "/api/v1/events", "GET, HEAD"),
+        ("put", "/api/v1/group-types", "GET, HEAD"),
+        ("post", "/api/v1/people", "GET, DELETE, HEAD"),
+        ("patch", "/api/v1/people/ann", "GET, DELETE, HEAD"),
+        ("delete", "/api/v1/groups/company/acme", "GET, HEAD"),
     ],
 )
 def test_other_methods_are_json_405_with_allow(client, workspace, ann, method, path, allowed):

@@ -323,3 +323,17 @@ def test_on_sqlite_a_worker_beside_the_server_runs_what_is_queued(tmp_path):
     # Stopped cleanly: registered no more.
     assert database.execute("SELECT count(*) FROM analytics_taskworker").fetchone() == (0,)
     database.close()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="TCP keepalives are PostgreSQL's")
+@pytest.mark.django_db
+def test_the_database_ends_the_session_of_a_machine_gone_away_within_a_minute():
+    # A worker's lock goes with its session; without keepalives of its own the server
+    # would keep the session of a machine that vanished for the system's two hours.
+    with connection.cursor() as cursor:
+        settings = {}
+        for name in ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count"):
+            cursor.execute(f"SHOW {name}")
+            settings[name] = int(cursor.fetchone()[0])
+    # Silent for 30 s, then three probes 10 s apart: a minute at most.
+    assert settings == {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
