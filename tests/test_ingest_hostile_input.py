@@ -4,9 +4,12 @@ wrong JSON types and absurd nesting. In every case the rest of the batch is stor
 no page or API list of the workspace breaks afterwards."""
 
 import json
+import importlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.apps import apps
+from django.db import connection
 from django.utils import timezone
 
 from analytics.ingestion.calls import MAX_DEPTH
@@ -351,3 +354,28 @@ def test_nesting_beyond_what_json_writers_handle_is_refused_not_a_failure(send, 
     assert "more than 32 levels deep" in refusal(response)
     problem = IngestionProblem.objects.get(workspace=workspace)
     assert problem.payload == "(nested more than 32 levels deep; not shown)"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite stores moments as text Django wrote")
+def test_moments_stored_before_they_were_bounded_are_made_readable(send, readable, alice_client):
+    """Data stored before ingestion refused such moments breaks pages until migration
+    0010 brings it back to the nearest readable moment."""
+    send.batch(track(1), {"type": "group", "userId": "u1", "groupId": "acme", "messageId": "g"})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE analytics_event SET timestamp = '10000-01-01 13:59:59+00', "
+            "sent_at = '0001-01-01 00:00:00+14:00' WHERE message_id = 'm1'"
+        )
+        cursor.execute("UPDATE analytics_person SET last_seen_at = '10000-01-01 13:59:59+00'")
+        cursor.execute("UPDATE analytics_membership SET started_at = '0001-01-01 00:00:00+14:00'")
+    with pytest.raises(Exception, match="year 10000 is out of range|too large"):
+        alice_client.get("/people")
+
+    migration = importlib.import_module("analytics.migrations.0010_readable_moments")
+    with connection.schema_editor() as editor:
+        migration.make_moments_readable(apps, editor)
+
+    readable()
+    event = Event.objects.get(message_id="m1")
+    assert (event.timestamp.year, event.sent_at.year) == (9999, 1)
+    assert Event.objects.get(message_id="g").timestamp.year == timezone.now().year
