@@ -113,7 +113,9 @@ def test_postgres_database_url_is_parsed_into_its_parts():
     )
     assert (database["HOST"], database["PORT"]) == ("db.internal", 6543)
     assert database["CONN_MAX_AGE"] == 60
-    assert database["OPTIONS"]["options"] == "-c jit=off"
+    assert database["OPTIONS"]["options"] == (
+        "-c jit=off -c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
+    )
     # Deletion progress goes through a second connection to the same database.
     progress = databases["progress"]
     assert {key: progress[key] for key in ("ENGINE", "NAME", "USER", "HOST", "PORT")} == {

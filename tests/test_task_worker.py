@@ -131,6 +131,8 @@ def assert_deleted_once(worker_ids):
     totals = deletion.summary["totals"]
     assert (totals["people"], totals["events"], totals["memberships"]) == (1, 7, 2)
     assert deletion.summary["people"][0]["user_ids"] == ["sam"]
+    # The worker records the task's end just after the deletion's own transaction commits.
+    wait_until(lambda: DBTaskResult.objects.get().status != "RUNNING", "the task to be recorded as ended")
     task = DBTaskResult.objects.get()
     assert (task.status, task.return_value, task.worker_ids) == ("SUCCESSFUL", "done", worker_ids)
     assert str(task.pk) == deletion.task_id
