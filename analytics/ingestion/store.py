@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Q, Value
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Greatest
 
 from analytics import traits as trait_rules
 from analytics.ingestion.calls import Refused, excerpt, parse_call
@@ -119,6 +120,34 @@ class _Span:
         return self.started_at <= moment and (self.ended_at is None or moment < self.ended_at)
 
 
+def absorb(person, other):
+    """Move everything of ``other`` (events, memberships, ids, traits) to ``person``, then
+    delete it: an anonymous visitor turned out to be a known user (identify with the
+    anonymous id, or alias)."""
+    Event.objects.filter(person=other).update(person=person)
+    Identity.objects.filter(person=other).update(person=person)
+    mine = dict(person.memberships.filter(ended_at__isnull=True).values_list("group_id", "pk"))
+    doubled = {}
+    for membership in other.memberships.filter(ended_at__isnull=True, group_id__in=mine):
+        # Both were in the group: keep one membership, from the earlier start.
+        Membership.objects.filter(
+            pk=mine[membership.group_id], started_at__gt=membership.started_at
+        ).update(started_at=membership.started_at)
+        membership.delete()
+        doubled[membership.group_id] = -1
+    Group.objects.add_members(doubled)
+    other.memberships.update(person=person)
+    person.set_traits({**other.traits, **person.traits})
+    seen = Value(other.last_seen_at) if other.last_seen_at else F("last_seen_at")
+    Person.objects.filter(pk=person.pk).update(
+        traits=person.traits,
+        email=person.email,
+        several_without=F("several_without").bitor(other.several_without),
+        last_seen_at=Coalesce(Greatest("last_seen_at", seen), seen),
+    )
+    other.delete()
+
+
 class _Batch:
     def __init__(self, workspace, calls):
         self.workspace = workspace
@@ -220,9 +249,12 @@ class _Batch:
     def save_people(self, states):
         """Create new people, merge, apply identify traits and attach ids, in bulk."""
         new_user_ids = [v for kind, v, _ in self.new_identities if kind == Identity.Kind.USER]
-        if new_user_ids and SuppressedUser.objects.filter(
-            workspace=self.workspace, user_id__any=new_user_ids
-        ).exists():
+        if (
+            new_user_ids
+            and SuppressedUser.objects.filter(
+                workspace=self.workspace, user_id__any=new_user_ids
+            ).exists()
+        ):
             # Deleted and blocked since this batch checked (_store), so their person
             # was gone when it looked them up: start over, and refuse their calls.
             raise Conflict("a user id was blocked meanwhile")
@@ -258,7 +290,7 @@ class _Batch:
             state.pk = state.person.pk
         for source, target in self.merges:
             if source.pk is not None:  # not a person first seen in this batch
-                target.final().person.absorb(source.person)
+                absorb(target.final().person, source.person)
         existing = [s.person for s in changed if s not in new]
         if existing:
             Person.objects.bulk_update(existing, ["user_id", "traits", "email"])
@@ -386,9 +418,13 @@ class _Batch:
             mine = memberships[person_pk]
             if call.index in self.target_of:
                 group = groups[self.target_of[call.index]]
-                current = next((m for m in mine if m.group_id == group.pk and m.ended_at is None), None)
+                current = next(
+                    (m for m in mine if m.group_id == group.pk and m.ended_at is None), None
+                )
                 if current is None:
-                    span = _Span(None, group.pk, group.group_type_id, call.timestamp, None, person_pk)
+                    span = _Span(
+                        None, group.pk, group.group_type_id, call.timestamp, None, person_pk
+                    )
                     mine.append(span)
                     created.append(span)
                 elif call.timestamp < current.started_at:
@@ -412,14 +448,21 @@ class _Batch:
     def _save_memberships(self, created, changed):
         Membership.objects.bulk_create(
             Membership(
-                workspace=self.workspace, person_id=span.person_pk, group_id=span.group_id,
-                group_type_id=span.type_pk, started_at=span.started_at, ended_at=span.ended_at,
+                workspace=self.workspace,
+                person_id=span.person_pk,
+                group_id=span.group_id,
+                group_type_id=span.type_pk,
+                started_at=span.started_at,
+                ended_at=span.ended_at,
             )
             for span in created
         )
         if changed:
             Membership.objects.bulk_update(
-                [Membership(pk=m.pk, started_at=m.started_at, ended_at=m.ended_at) for m in changed],
+                [
+                    Membership(pk=m.pk, started_at=m.started_at, ended_at=m.ended_at)
+                    for m in changed
+                ],
                 ["started_at", "ended_at"],
             )
         joined = Counter(span.group_id for span in created if span.ended_at is None)
@@ -472,7 +515,14 @@ class _Batch:
             for slot, group_pk in self.slots_of[call.index].items():
                 row[f"group_{slot}_id"] = group_pk
             rows.append(row)
-        return Event.objects.store(rows)
+        stored = Event.objects.store(rows)
+        latest = {}
+        for row in rows:
+            person_id, moment = row["person_id"], row["timestamp"]
+            if person_id not in latest or moment > latest[person_id]:
+                latest[person_id] = moment
+        Person.objects.seen(latest)
+        return stored
 
     def run(self, received_at):
         self.load_identities()
@@ -502,8 +552,11 @@ def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_conte
         try:
             calls.append(
                 parse_call(
-                    raw, index, received_at=received_at,
-                    batch_sent_at=batch_sent_at, batch_context=batch_context,
+                    raw,
+                    index,
+                    received_at=received_at,
+                    batch_sent_at=batch_sent_at,
+                    batch_context=batch_context,
                 )
             )
         except Refused as refusal:
@@ -521,7 +574,9 @@ def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_conte
             if isinstance(error, OperationalError) and not deadlock:
                 raise
             if attempt == ATTEMPTS - 1:
-                raise Busy(f"concurrent requests got in this batch's way {ATTEMPTS} times") from error
+                raise Busy(
+                    f"concurrent requests got in this batch's way {ATTEMPTS} times"
+                ) from error
             # A short random pause, longer each time, so that requests colliding again
             # and again fall out of step.
             time.sleep(random.uniform(0, 0.005 * 2**attempt))
@@ -561,7 +616,11 @@ def _store(workspace, raw_calls, calls, refused, received_at):
         outcome.rejected.append(_problem(index, raw_calls[index], reason))
         problems.append(
             _problem_row(
-                workspace, IngestionProblem.Level.REJECTED, raw_calls[index], reason, received_at,
+                workspace,
+                IngestionProblem.Level.REJECTED,
+                raw_calls[index],
+                reason,
+                received_at,
                 # The point of blocking a deleted user is to keep nothing they send.
                 keep_payload=index not in blocked_calls,
             )
@@ -573,7 +632,10 @@ def _store(workspace, raw_calls, calls, refused, received_at):
             )
             problems.append(
                 _problem_row(
-                    workspace, IngestionProblem.Level.WARNING, raw_calls[call.index], warning,
+                    workspace,
+                    IngestionProblem.Level.WARNING,
+                    raw_calls[call.index],
+                    warning,
                     received_at,
                 )
             )

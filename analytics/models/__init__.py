@@ -1,0 +1,53 @@
+"""Groupsite's data: workspaces, their group types, groups, people, memberships and events.
+
+One module per concept; everything is imported from here (``from analytics.models import
+Group``). The modules depend on each other in one direction only — workspaces, events,
+people, groups, then deletions — and the bulk-write helpers they share live in ``bulk``.
+
+Everything a workspace collects is scoped to it and deleted with it by the database
+(``DB_CASCADE``), so deleting a person or a workspace is one statement per table, not a
+Python-side collection of millions of rows.
+"""
+
+from analytics.models.deletions import Deletion, SuppressedUser
+from analytics.models.events import GROUP_SLOTS, Event, EventType, in_utc, parse_cursor
+from analytics.models.groups import Group, GroupType
+from analytics.models.people import Identity, Membership, Person, events_of
+from analytics.models.problems import IngestionProblem
+from analytics.models.rates import RateCounter
+from analytics.models.workers import TaskWorker
+from analytics.models.workspaces import (
+    Role,
+    User,
+    Workspace,
+    WorkspaceMember,
+    hash_key,
+    new_secret_key,
+    new_write_key,
+)
+
+__all__ = [
+    "GROUP_SLOTS",
+    "Deletion",
+    "Event",
+    "EventType",
+    "Group",
+    "GroupType",
+    "Identity",
+    "IngestionProblem",
+    "Membership",
+    "Person",
+    "RateCounter",
+    "Role",
+    "SuppressedUser",
+    "TaskWorker",
+    "User",
+    "Workspace",
+    "WorkspaceMember",
+    "events_of",
+    "hash_key",
+    "in_utc",
+    "new_secret_key",
+    "new_write_key",
+    "parse_cursor",
+]

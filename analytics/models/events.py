@@ -1,0 +1,159 @@
+"""Events: every call as received, with its group context fixed at ingestion."""
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+
+from django.db import models
+from django.db.models import Q
+
+from analytics.models.bulk import copy_rows
+from analytics.models.workspaces import Workspace
+
+# How many group types a workspace can have: the event table has a column per slot.
+GROUP_SLOTS = 10
+
+
+class EventType(models.TextChoices):
+    TRACK = "track"
+    PAGE = "page"
+    SCREEN = "screen"
+    IDENTIFY = "identify"
+    GROUP = "group"
+    ALIAS = "alias"
+
+
+class EventQuerySet(models.QuerySet):
+    def for_workspace(self, workspace):
+        return self.filter(workspace=workspace)
+
+    def between(self, start=None, end=None):
+        qs = self
+        if start:
+            qs = qs.filter(timestamp__gte=start)
+        if end:
+            qs = qs.filter(timestamp__lt=end)
+        return qs
+
+    def in_group(self, group):
+        return self.filter(**{group.group_type.slot_field: group})
+
+    def without_group_of(self, group_type):
+        return self.filter(**{f"{group_type.slot_field}__isnull": True})
+
+    def newest_first(self):
+        return self.order_by("-timestamp", "-id")
+
+    def older_than(self, cursor: str):
+        """Events after ``cursor`` in newest-first order; ValueError for a bad cursor."""
+        moment, pk = parse_cursor(cursor)
+        return self.filter(Q(timestamp__lt=moment) | Q(timestamp=moment, pk__lt=pk))
+
+    def store(self, rows: list[dict]) -> int:
+        """Insert new events, given as {field attname: value}; returns how many.
+
+        The caller has left out message ids stored already; one arriving meanwhile from
+        a concurrent retry makes the database refuse the whole insert (IntegrityError),
+        so exactly-once holds and the caller can start over. On PostgreSQL the rows go
+        in through COPY.
+        """
+        copy_rows(self.model, rows)
+        return len(rows)
+
+
+def in_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC, taken as UTC if it has no offset; OverflowError if UTC cannot
+    hold it (``0001-01-01T00:00+14:00`` is in year 0 there)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (timestamp, id) that ``Event.cursor`` wrote as ``cursor``; ValueError if it
+    is not such a cursor."""
+    try:
+        moment, pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        moment = datetime.fromisoformat(moment)
+        if type(pk) is not int or not 0 < pk < 2**63 or moment.tzinfo is None:
+            raise ValueError("invalid cursor")
+        return in_utc(moment), pk
+    except (ValueError, TypeError, OverflowError, binascii.Error):
+        raise ValueError("invalid cursor") from None
+
+
+def _group_slot():
+    return models.ForeignKey(
+        "Group", models.DB_SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+
+
+class Event(models.Model):
+    """One call as received: track, page, screen, identify, group or alias.
+
+    Its group context is fixed when it is ingested: ``group_N`` holds the group of the
+    type whose slot is N, or nothing.
+    """
+
+    workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="+", db_index=False)
+    person = models.ForeignKey("Person", models.DB_CASCADE, related_name="events", db_index=False)
+    type = models.CharField(max_length=8, choices=EventType)
+    name = models.CharField(max_length=255, blank=True, default="")
+    timestamp = models.DateTimeField()
+    received_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=255)
+    user_id = models.CharField(max_length=255, blank=True, default="")
+    anonymous_id = models.CharField(max_length=255, blank=True, default="")
+    properties = models.JSONField(default=dict)
+    context = models.JSONField(default=dict)
+    group_0 = _group_slot()
+    group_1 = _group_slot()
+    group_2 = _group_slot()
+    group_3 = _group_slot()
+    group_4 = _group_slot()
+    group_5 = _group_slot()
+    group_6 = _group_slot()
+    group_7 = _group_slot()
+    group_8 = _group_slot()
+    group_9 = _group_slot()
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # Exactly-once delivery: clients retry freely, the database keeps one copy.
+            # message_id leads so duplicate checks use this index whatever the planner
+            # believes about a workspace's size.
+            models.UniqueConstraint(
+                fields=["message_id", "workspace"], name="event_message_id_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "timestamp"], name="event_workspace_time"),
+            models.Index(fields=["person", "timestamp"], name="event_person_time"),
+            *(
+                models.Index(
+                    fields=[f"group_{slot}", "timestamp"],
+                    condition=Q(**{f"group_{slot}__isnull": False}),
+                    name=f"event_group_{slot}_time",
+                )
+                for slot in range(GROUP_SLOTS)
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.type} {self.name}".strip()
+
+    @property
+    def cursor(self) -> str:
+        """Where a newest-first page that ends with this event stops (see ``older_than``)."""
+        position = json.dumps([self.timestamp.isoformat(), self.pk])
+        return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+
+    def group_ids(self):
+        """{slot: group id} of the groups in this event's context."""
+        return {
+            slot: group_id
+            for slot in range(GROUP_SLOTS)
+            if (group_id := getattr(self, f"group_{slot}_id")) is not None
+        }

@@ -1,0 +1,237 @@
+"""Group types (company, team…) and their groups."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import slug_re
+from django.db import models, transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from analytics.models.bulk import ArrayUpdateQuerySet, update_counters
+from analytics.models.events import GROUP_SLOTS, Event
+from analytics.models.people import Membership, Person
+from analytics.models.workspaces import Workspace
+
+
+def _pluralize(word):
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    if word.endswith(("s", "x", "ch", "sh")):
+        return word + "es"
+    return word + "s"
+
+
+class GroupTypeQuerySet(models.QuerySet):
+    def by_name(self):
+        """Map wire names (lower-cased) to group types."""
+        return {group_type.name: group_type for group_type in self}
+
+    def with_group_count(self):
+        """Annotate ``group_count``: counted per type from the (type, key) index, which
+        is far quicker than grouping all the workspace's groups by type."""
+        groups = (
+            Group.objects.filter(group_type=OuterRef("pk"))
+            .order_by()
+            .values("group_type")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        return self.annotate(group_count=Coalesce(Subquery(groups), 0))
+
+
+class GroupType(models.Model):
+    """A kind of group in a workspace: company, team, project...
+
+    Each type owns one of the event table's ``group_N`` columns (its ``slot``), so an
+    event carries at most one group per type and "events of company acme" is an indexed
+    column lookup rather than a join.
+    """
+
+    workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="group_types")
+    name = models.SlugField(max_length=40, help_text="The name clients send, e.g. company.")
+    singular = models.CharField(max_length=60)
+    plural = models.CharField(max_length=60)
+    position = models.PositiveSmallIntegerField(default=0)
+    slot = models.PositiveSmallIntegerField(editable=False)
+    is_default = models.BooleanField(default=False)
+
+    objects = GroupTypeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="group_type_name_unique"),
+            models.UniqueConstraint(fields=["workspace", "slot"], name="group_type_slot_unique"),
+            models.UniqueConstraint(
+                fields=["workspace"], condition=Q(is_default=True), name="one_default_group_type"
+            ),
+            models.CheckConstraint(
+                condition=Q(slot__lt=GROUP_SLOTS), name="group_type_slot_in_range"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def slot_field(self):
+        return f"group_{self.slot}"
+
+    @classmethod
+    def create(cls, *, workspace, name, singular="", plural="", is_default=None):
+        """Create a group type in the first free slot; the first type becomes the default."""
+        name = name.strip().lower()
+        max_length = cls._meta.get_field("name").max_length
+        if not slug_re.fullmatch(name) or len(name) > max_length:
+            raise ValidationError(
+                f"{name!r} cannot name a group type: use up to {max_length} letters, digits, "
+                "- and _ (it is what clients send, e.g. company)."
+            )
+        with transaction.atomic():
+            # Lock the workspace row so two concurrent creations cannot take one slot.
+            Workspace.objects.select_for_update().get(pk=workspace.pk)
+            taken = set(workspace.group_types.values_list("slot", flat=True))
+            free = [slot for slot in range(GROUP_SLOTS) if slot not in taken]
+            if not free:
+                raise ValidationError(f"A workspace can have at most {GROUP_SLOTS} group types.")
+            if workspace.group_types.filter(name=name).exists():
+                raise ValidationError(f"The group type {name!r} already exists.")
+            if is_default is None:
+                is_default = not taken
+            if is_default:
+                workspace.group_types.update(is_default=False)
+            label = name.replace("_", " ").replace("-", " ")
+            return cls.objects.create(
+                workspace=workspace,
+                name=name,
+                singular=singular or label.capitalize(),
+                plural=plural or _pluralize(label).capitalize(),
+                position=len(taken),
+                slot=free[0],
+                is_default=is_default,
+            )
+
+    def move(self, *, up: bool):
+        """Swap places with the type before it (``up``) or after it; at either end, stay."""
+        with transaction.atomic():
+            types = self._lock_siblings()
+            i = next(i for i, group_type in enumerate(types) if group_type.pk == self.pk)
+            j = i - 1 if up else i + 1
+            if 0 <= j < len(types):
+                types[i], types[j] = types[j], types[i]
+                _renumber(types)
+
+    def make_default(self):
+        """Make this the type of Segment's untyped ``groupId``, in place of the current one."""
+        with transaction.atomic():
+            self._lock_siblings()
+            # Clear the old default first: the database allows one per workspace at any moment.
+            GroupType.objects.filter(workspace_id=self.workspace_id, is_default=True).exclude(
+                pk=self.pk
+            ).update(is_default=False)
+            GroupType.objects.filter(pk=self.pk).update(is_default=True)
+            self.is_default = True
+
+    def deletion_impact(self) -> dict[str, int]:
+        """What deleting this type removes: its groups and their memberships (open or
+        ended); and how many events lose this type's context (the events themselves stay)."""
+        return {
+            "groups": self.groups.count(),
+            "memberships": Membership.objects.filter(group_type=self).count(),
+            "events": Event.objects.filter(
+                workspace_id=self.workspace_id, **{f"{self.slot_field}__isnull": False}
+            ).count(),
+        }
+
+    def remove(self, *, new_default=None):
+        """Delete this type with its groups and their memberships; events stay, without it.
+
+        The database does the rest in the same statement: groups and memberships go
+        (``DB_CASCADE``) and events' column of this slot is emptied (``DB_SET_NULL``), so
+        a type created later in the freed slot starts clean. The default type hands its
+        role to ``new_default``, which is required while other types remain.
+        """
+        with transaction.atomic():
+            others = [t for t in self._lock_siblings() if t.pk != self.pk]
+            if self.is_default and others and new_default not in others:
+                raise ValidationError(
+                    {"new_default": "Choose which type takes untyped groupIds from now on."}
+                )
+            self.delete()
+            # The freed slot may go to a new type: its people start without the flag.
+            Person.objects.filter(workspace_id=self.workspace_id).update(
+                several_without=F("several_without").bitand(~(1 << self.slot))
+            )
+            if self.is_default and others:
+                new_default.make_default()
+            _renumber(others)
+
+    def _lock_siblings(self):
+        """The workspace's types in order, after locking the workspace row (as ``create`` does)."""
+        Workspace.objects.select_for_update().get(pk=self.workspace_id)
+        return list(GroupType.objects.filter(workspace_id=self.workspace_id))
+
+
+def _renumber(group_types):
+    # Positions 0..n-1 in list order, so that the next type created (at len()) comes last.
+    for position, group_type in enumerate(group_types):
+        group_type.position = position
+    GroupType.objects.bulk_update(group_types, ["position"])
+
+
+class GroupQuerySet(ArrayUpdateQuerySet):
+    def search(self, text):
+        text = (text or "").strip()
+        if not text:
+            return self
+        return self.filter(Q(key__icontains=text) | Q(properties__name__icontains=text))
+
+    def labels(self, events) -> dict[int, tuple[str, str]]:
+        """{group id: (type name, key)} of every group in these events' context, one query."""
+        ids = {pk for event in events for pk in event.group_ids().values()}
+        if not ids:
+            return {}
+        rows = self.filter(pk__in=ids).values_list("pk", "group_type__name", "key")
+        return {pk: (type_name, key) for pk, type_name, key in rows}
+
+    def add_members(self, changes: dict[int, int]):
+        """Apply {group id: change in current members} to ``member_count``, in one query."""
+        changes = {pk: n for pk, n in changes.items() if n}
+        if changes:
+            update_counters(self, changes, add={"member_count": list(changes.values())})
+
+    def recently_updated_first(self):
+        """Latest group call first; groups only seen in event context last; then by key."""
+        return self.order_by(F("last_updated").desc(nulls_last=True), "key")
+
+
+class Group(models.Model):
+    workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="groups")
+    group_type = models.ForeignKey(GroupType, models.DB_CASCADE, related_name="groups")
+    key = models.CharField(max_length=255)
+    properties = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    # The latest group call that touched it; None for a group only seen in event context.
+    last_updated = models.DateTimeField(null=True, blank=True)
+    # People in it now (open memberships), kept by ingestion and deletion so that
+    # listing and sorting 100,000 groups never counts memberships.
+    member_count = models.PositiveIntegerField(default=0)
+
+    objects = GroupQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group_type", "key"], name="group_key_unique"),
+        ]
+        indexes = [
+            # On PostgreSQL, migration 0002 also indexes (group type, last_updated DESC
+            # NULLS LAST, key) for the default order of /groups; SQLite cannot.
+            models.Index(F("group_type"), F("member_count").desc(), name="group_member_count"),
+        ]
+
+    def __str__(self):
+        return f"{self.group_type.name}={self.key}"
+
+    @property
+    def name(self):
+        return self.properties.get("name") or ""
