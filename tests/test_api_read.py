@@ -1,16 +1,12 @@
 """The read API: secret-key auth, group types, groups, people, events, ingestion problems."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-def at(minutes):
-    return (T0 + timedelta(minutes=minutes)).isoformat()
+from conftest import API_READS, T0, at
 
 
 def iso(minutes):
@@ -72,18 +68,8 @@ def walk(api, response):
 
 # --- authentication ---------------------------------------------------------------
 
-READ_ENDPOINTS = [
-    "group-types",
-    "groups/company",
-    "groups/company/acme",
-    "people",
-    "people/ann",
-    "events",
-    "ingestion-problems",
-]
 
-
-@pytest.mark.parametrize("path", READ_ENDPOINTS)
+@pytest.mark.parametrize("path", API_READS)
 def test_every_endpoint_needs_the_secret_key(client, product, path):
     response = client.get(f"/api/v1/{path}")
     assert response.status_code == 401
@@ -91,7 +77,7 @@ def test_every_endpoint_needs_the_secret_key(client, product, path):
     assert "Authorization: Bearer" in response.json()["message"]
 
 
-@pytest.mark.parametrize("path", READ_ENDPOINTS)
+@pytest.mark.parametrize("path", API_READS)
 def test_a_wrong_secret_key_is_refused(client, product, path):
     response = client.get(f"/api/v1/{path}", headers={"Authorization": "Bearer sk_not-a-key"})
     assert response.status_code == 401

@@ -1,16 +1,11 @@
 """Group calls, group types on the wire, memberships and the group context of events."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from analytics.models import Event, Group, GroupType, IngestionProblem, Membership, Person
-
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-def at(minutes):
-    return (T0 + timedelta(minutes=minutes)).isoformat()
+from conftest import T0, at, groups_of
 
 
 def group(key, *, user="u1", minutes=0, **extra):
@@ -19,14 +14,6 @@ def group(key, *, user="u1", minutes=0, **extra):
 
 def track(name="Clicked", *, user="u1", minutes=1, **extra):
     return {"type": "track", "userId": user, "event": name, "timestamp": at(minutes), **extra}
-
-
-def groups_of(event):
-    """{type name: key} of an event's group context."""
-    types = {t.slot: t.name for t in GroupType.objects.filter(workspace_id=event.workspace_id)}
-    return {
-        types[slot]: Group.objects.get(pk=pk).key for slot, pk in event.group_ids().items()
-    }
 
 
 def test_group_call_creates_the_group_and_a_membership(send, workspace, company):
