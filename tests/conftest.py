@@ -237,6 +237,11 @@ def at(minutes):
     return (T0 + timedelta(minutes=minutes)).isoformat()
 
 
+def numbered_track(n, **extra):
+    """Track call number ``n`` of user u1: its message id is m<n>."""
+    return {"type": "track", "userId": "u1", "event": "Clicked", "messageId": f"m{n}", **extra}
+
+
 def calls_of(user, *, email, company, minutes=0):
     """One call of every type for ``user``, who starts as an anonymous visitor."""
     anonymous = f"anon-{user}"
