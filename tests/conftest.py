@@ -237,6 +237,21 @@ def at(minutes):
     return (T0 + timedelta(minutes=minutes)).isoformat()
 
 
+def identify_call(user, *, minutes=0, **traits):
+    """``user`` has ``traits``, ``minutes`` after T0."""
+    return {"type": "identify", "userId": user, "traits": traits, "timestamp": at(minutes)}
+
+
+def group_call(key, *, user="u1", minutes=0, **extra):
+    """``user`` joins group ``key`` (of the default type), ``minutes`` after T0."""
+    return {"type": "group", "userId": user, "groupId": key, "timestamp": at(minutes), **extra}
+
+
+def track_call(name="Clicked", *, user="u1", minutes=1, **extra):
+    """``user`` does ``name``, ``minutes`` after T0."""
+    return {"type": "track", "userId": user, "event": name, "timestamp": at(minutes), **extra}
+
+
 def numbered_track(n, **extra):
     """Track call number ``n`` of user u1: its message id is m<n>."""
     return {"type": "track", "userId": "u1", "event": "Clicked", "messageId": f"m{n}", **extra}
