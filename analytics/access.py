@@ -6,14 +6,14 @@ also delete people and manage keys, owners also define group types and manage me
 """
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
-from analytics.models import Role, WorkspaceMember
+from analytics.models import Role, Workspace, WorkspaceMember
 
 RANK = {Role.MEMBER: 0, Role.ADMIN: 1, Role.OWNER: 2}
 
 
-def workspace_for(request, role=Role.MEMBER):
+def workspace_for(request: HttpRequest, role: Role = Role.MEMBER) -> Workspace:
     """The user's current workspace, with ``request.role`` and ``request.workspaces`` set.
 
     The current workspace is the one chosen last (kept in the session and on the user, so
@@ -36,12 +36,12 @@ def workspace_for(request, role=Role.MEMBER):
     return current.workspace
 
 
-def can(request, role):
+def can(request: HttpRequest, role: Role) -> bool:
     """Whether the current user has at least ``role`` (after ``workspace_for``)."""
     return RANK[request.role] >= RANK[role]
 
 
-def remember_workspace(request, workspace):
+def remember_workspace(request: HttpRequest, workspace: Workspace) -> None:
     request.session["workspace_id"] = workspace.pk
     if request.user.last_workspace_id != workspace.pk:
         request.user.last_workspace = workspace

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import BadRequest
 from django.core.paginator import InvalidPage, Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -25,9 +25,9 @@ from analytics.models import (
     GroupType,
     Identity,
     IngestionProblem,
+    Membership,
     Person,
     Workspace,
-    events_of,
 )
 
 PAGE_SIZE = 50
@@ -300,28 +300,22 @@ def _filtered_events(request, query):
 
 
 @endpoint(GET=forms.ApiListQuery)
-def group_types(request, query):
+def group_types(request: HttpRequest, query: dict) -> JsonResponse:
     types = GroupType.objects.filter(workspace=request.workspace)
     return JsonResponse(paginate(request, types, group_type_json, **_pages(query)))
 
 
 @endpoint(GET=forms.ApiGroupsQuery)
-def groups(request, type_name, query):
+def groups(request: HttpRequest, type_name: str, query: dict) -> JsonResponse:
     group_type = _group_type(request.workspace, type_name)
     found = group_type.groups.search(query["search"]).recently_updated_first()
     return JsonResponse(paginate(request, found, group_json, **_pages(query)))
 
 
 @endpoint(GET=forms.ApiGroupQuery)
-def group(request, type_name, key, query):
+def group(request: HttpRequest, type_name: str, key: str, query: dict) -> JsonResponse:
     group = _group(request.workspace, type_name, key)
-    members = (
-        group.memberships.filter(ended_at__isnull=True)
-        .select_related("person")
-        .annotate(event_count=events_of("person"))
-        .prefetch_related("person__identities")
-        .order_by("-started_at", "-pk")
-    )
+    members = Membership.objects.current_of(group).prefetch_related("person__identities")
     recent = Event.objects.in_group(group).newest_first()[:RECENT_EVENTS]
     members_page = paginate(
         request, members, member_json,
@@ -338,7 +332,7 @@ def group(request, type_name, key, query):
 
 
 @endpoint(GET=forms.ApiPeopleQuery, DELETE=forms.ApiDeletePeopleQuery)
-def people(request, query):
+def people(request: HttpRequest, query: dict) -> JsonResponse:
     if request.method == "DELETE":
         deletion = delete_people_by_email_domain(
             request.workspace,
@@ -360,7 +354,7 @@ def people(request, query):
 
 
 @endpoint(GET=forms.ApiPersonQuery, DELETE=forms.ApiDeletePersonQuery)
-def person(request, user_id, query):
+def person(request: HttpRequest, user_id: str, query: dict) -> JsonResponse:
     person = _person(request.workspace, user_id)
     if request.method == "DELETE":
         suppress, dry_run = query["suppress"], query["dry_run"]
@@ -387,7 +381,7 @@ def person(request, user_id, query):
 
 
 @endpoint(GET=forms.ApiEventsQuery)
-def events(request, query):
+def events(request: HttpRequest, query: dict) -> JsonResponse:
     limit = query["limit"] or PAGE_SIZE
     found = _filtered_events(request, query).newest_first()
     if query["cursor"]:
@@ -404,7 +398,7 @@ def events(request, query):
 
 
 @endpoint(GET=forms.ApiProblemsQuery)
-def ingestion_problems(request, query):
+def ingestion_problems(request: HttpRequest, query: dict) -> JsonResponse:
     problems = IngestionProblem.objects.filter(workspace=request.workspace)
     totals = problems.totals()
     if query["level"]:

@@ -33,6 +33,7 @@ from analytics.models import (
     SuppressedUser,
     User,
     Workspace,
+    normalize_domain,
 )
 
 # Events are deleted this many at a time, with progress reported after each chunk.
@@ -277,7 +278,7 @@ def delete_people_by_email_domain(
     workspace: Workspace, domain: str, *, suppress: bool = False, dry_run: bool = False
 ) -> BulkDeletion:
     """Delete everyone of the workspace whose email address is at ``domain`` (e.g. staff)."""
-    if not domain.strip().lstrip("@"):
+    if not normalize_domain(domain):
         raise ValueError("an email domain is needed; an empty one would match everyone")
     people = Person.objects.filter(workspace=workspace).with_email_domain(domain)
     return delete_people(people, suppress=suppress, dry_run=dry_run)
@@ -299,7 +300,7 @@ def start_deletion(
     A task worker runs it (``run_deletion``) once the current transaction commits; the
     returned row shows its progress.
     """
-    email_domain = email_domain.strip().lower().lstrip("@")
+    email_domain = normalize_domain(email_domain)
     if person is None and not email_domain:
         raise ValueError("a person or an email domain is needed; an empty one would match everyone")
     deletion = Deletion(

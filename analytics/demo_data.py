@@ -25,7 +25,7 @@ from django.db import connection
 from django.utils import timezone
 
 from analytics.ingestion import ingest
-from analytics.models import Event, Group, GroupType, Identity, Membership, Person
+from analytics.models import Event, Group, GroupType, Identity, Membership, Person, normalize_domain
 
 BATCH_SIZE = 2500
 INTERNAL_DOMAIN = "groupsite.dev"
@@ -634,7 +634,7 @@ def generate(
         random.Random(seed),
         companies=companies or default_companies,
         people=people or default_people,
-        internal_domain=internal_domain.strip().lower().lstrip("@"),
+        internal_domain=normalize_domain(internal_domain),
         until=(until or timezone.now()).timestamp(),
     )
     cast.add_activity(events - len(cast.schedule))

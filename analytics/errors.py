@@ -19,7 +19,7 @@ from django.core.exceptions import (
     TooManyFieldsSent,
 )
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.urls import Resolver404
 
@@ -39,7 +39,7 @@ PAGES = {
 }
 
 
-def error_response(request, status, code, message):
+def error_response(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
     """The error as JSON on the APIs' paths, else as a page of the dashboard.
 
     The page is rendered without the request: a failing database, session or host name
@@ -55,7 +55,7 @@ def error_response(request, status, code, message):
     return HttpResponse(html, status=status)
 
 
-def bad_request(request, exception):
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler400: a request Django or a view refused (BadRequest, SuspiciousOperation)."""
     if isinstance(exception, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)
@@ -76,13 +76,13 @@ def bad_request(request, exception):
     return error_response(request, 400, "invalid_request", message)
 
 
-def permission_denied(request, exception):
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler403: a role that does not allow what was asked."""
     message = str(exception) or "your role in this workspace does not allow this"
     return error_response(request, 403, "forbidden", message)
 
 
-def page_not_found(request, exception):
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler404: no such address, or an object outside the client's workspace."""
     if isinstance(exception, Resolver404) or not str(exception):
         message = f"there is nothing at {request.path}"
@@ -91,7 +91,7 @@ def page_not_found(request, exception):
     return error_response(request, 404, "not_found", message)
 
 
-def server_error(request):
+def server_error(request: HttpRequest) -> HttpResponse:
     """handler500, called while Django handles the exception, so it is at hand here."""
     if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
         response = error_response(
@@ -107,7 +107,7 @@ def server_error(request):
     )
 
 
-def csrf_failure(request, reason=""):
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW: a dashboard form sent without its token, or from another site."""
     return error_response(
         request,

@@ -7,7 +7,6 @@ to the form so they show next to the fields.
 """
 
 import re
-from datetime import datetime
 
 from django import forms
 from django.contrib.auth.password_validation import validate_password
@@ -20,8 +19,9 @@ from analytics.models import (
     IngestionProblem,
     Role,
     Workspace,
-    in_utc,
+    normalize_domain,
     parse_cursor,
+    parse_iso_moment,
 )
 
 MAX_INTERNAL_DOMAINS = 50
@@ -41,7 +41,7 @@ class DomainListField(forms.Field):
     def to_python(self, value):
         domains = []
         for item in re.split(r"[\s,;]+", value or ""):
-            domain = item.strip().lower().lstrip("@").rstrip(".")
+            domain = normalize_domain(item)
             if domain and domain not in domains:
                 domains.append(domain)
         return domains
@@ -239,7 +239,7 @@ class MomentField(forms.Field):
         if value in self.empty_values:
             return None
         try:
-            return in_utc(datetime.fromisoformat(value.strip()))
+            return parse_iso_moment(value.strip())
         except ValueError:
             raise forms.ValidationError(
                 f"is not an ISO-8601 date or time: {_shown(value)} (in a query string, "
@@ -350,7 +350,7 @@ class DomainQuery(QueryForm):
     domain = TextField(max_length=253)
 
     def clean_domain(self):
-        return self.cleaned_data["domain"].strip().lower().lstrip("@")
+        return normalize_domain(self.cleaned_data["domain"])
 
 
 class PeopleQuery(TableQuery, DomainQuery):
@@ -432,7 +432,7 @@ class ApiDeletePeopleQuery(ApiDeletePersonQuery):
     email_domain = forms.CharField(required=False)
 
     def clean_email_domain(self):
-        domain = self.cleaned_data["email_domain"].strip().lower().lstrip("@")
+        domain = normalize_domain(self.cleaned_data["email_domain"])
         if not domain:
             raise forms.ValidationError(
                 "is required: DELETE /api/v1/people never deletes everyone"

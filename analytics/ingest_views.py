@@ -16,7 +16,7 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -162,7 +162,7 @@ def _check_batch(calls):
 
 @ingestion_endpoint
 @limited(_error)
-def ingest_call(request, call_type):
+def ingest_call(request: HttpRequest, call_type: str) -> JsonResponse:
     received_at = timezone.now()
     header_key = _basic_auth_key(request)
     workspace = Workspace.objects.by_write_key(header_key)

@@ -12,6 +12,7 @@ from functools import wraps
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -136,7 +137,9 @@ def login_name(request, credentials):
     return name.strip().lower()[:LOGIN_NAME_MAX_LENGTH] or None
 
 
-def login_locked_out(request, original_response=None, credentials=None):
+def login_locked_out(
+    request: HttpRequest, original_response=None, credentials: dict | None = None
+) -> HttpResponse:
     """The login page (429) saying that logins are refused, and until when."""
     until = _lockout_end(request, credentials)
     context = dict(getattr(original_response, "context_data", None) or {})

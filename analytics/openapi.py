@@ -8,7 +8,7 @@ types, problem levels) are the ones the code enforces, imported from where they 
 defined. ``SPEC`` is built once, at import; the tests hold every endpoint to it.
 """
 
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from analytics.api import PAGE_SIZE, RECENT_EVENTS
@@ -727,7 +727,7 @@ SPEC = {
 
 
 @csrf_exempt  # No cookie is read here; a wrong method gets the API's JSON 405, not CSRF's page.
-def openapi_json(request):
+def openapi_json(request: HttpRequest) -> JsonResponse:
     """The description, with this server's address, readable from any origin (no key)."""
     if request.method not in ("GET", "HEAD"):
         response = api_error(405, "method_not_allowed", f"{request.method} is not allowed here; use GET")

@@ -20,7 +20,7 @@ from django.utils.csp import CSP
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def env_bool(name, default=False):
+def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name, "").strip().lower()
     if not value:
         return default
@@ -34,7 +34,7 @@ def env_bool(name, default=False):
     )
 
 
-def env_int(name, default, *, minimum=0):
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     value = os.environ.get(name, "").strip()
     if not value:
         return default
@@ -43,7 +43,7 @@ def env_int(name, default, *, minimum=0):
     return int(value)
 
 
-def env_list(name, default):
+def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if not value:
         return default

@@ -6,7 +6,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,6 +21,7 @@ from django.utils import timezone
 import journeys
 from analytics.models import (
     Event,
+    Group,
     GroupType,
     Identity,
     Membership,
@@ -224,6 +225,83 @@ def staff_in_a_customer_account(send, company):
     )
     assert response.status_code == 200, response.json()
     assert Event.objects.filter(user_id="sam").count() == 7
+
+
+# --- Calls at known moments, and people who sent them ---------------------------
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def at(minutes):
+    """A call's timestamp, ``minutes`` after T0."""
+    return (T0 + timedelta(minutes=minutes)).isoformat()
+
+
+def identify_call(user, *, minutes=0, **traits):
+    """``user`` has ``traits``, ``minutes`` after T0."""
+    return {"type": "identify", "userId": user, "traits": traits, "timestamp": at(minutes)}
+
+
+def group_call(key, *, user="u1", minutes=0, **extra):
+    """``user`` joins group ``key`` (of the default type), ``minutes`` after T0."""
+    return {"type": "group", "userId": user, "groupId": key, "timestamp": at(minutes), **extra}
+
+
+def track_call(name="Clicked", *, user="u1", minutes=1, **extra):
+    """``user`` does ``name``, ``minutes`` after T0."""
+    return {"type": "track", "userId": user, "event": name, "timestamp": at(minutes), **extra}
+
+
+def numbered_track(n, **extra):
+    """Track call number ``n`` of user u1: its message id is m<n>."""
+    return {"type": "track", "userId": "u1", "event": "Clicked", "messageId": f"m{n}", **extra}
+
+
+def calls_of(user, *, email, company, minutes=0):
+    """One call of every type for ``user``, who starts as an anonymous visitor."""
+    anonymous = f"anon-{user}"
+    return [
+        {"type": "page", "anonymousId": anonymous, "name": "Home", "timestamp": at(minutes)},
+        {"type": "identify", "userId": user, "anonymousId": anonymous,
+         "traits": {"name": user.capitalize(), "email": email}, "timestamp": at(minutes + 1)},
+        {"type": "group", "userId": user, "groupId": company, "timestamp": at(minutes + 2)},
+        {"type": "track", "userId": user, "event": "Report Viewed", "timestamp": at(minutes + 3)},
+        {"type": "screen", "userId": user, "name": "Dashboard", "timestamp": at(minutes + 4)},
+        {"type": "group", "userId": user, "groupId": "growth", "context": {"groupType": "team"},
+         "timestamp": at(minutes + 5)},
+        {"type": "alias", "previousId": f"{user}-old", "userId": user, "timestamp": at(minutes + 6)},
+    ]
+
+
+@pytest.fixture
+def people(send, company, team):
+    """Ann and Bob (customers, both in acme and team growth, seven calls each); two staff
+    members at groupsite.dev: Dev alone in internal, Sam in internal and acme."""
+    response = send.batch(
+        *calls_of("ann", email="ann@acme.io", company="acme"),
+        *calls_of("bob", email="bob@acme.io", company="acme", minutes=10),
+        {"type": "identify", "userId": "dev", "traits": {"name": "Dev", "email": "dev@groupsite.dev"},
+         "timestamp": at(20)},
+        {"type": "group", "userId": "dev", "groupId": "internal", "timestamp": at(21)},
+        {"type": "track", "userId": "dev", "event": "Debugged", "timestamp": at(22)},
+        {"type": "identify", "userId": "sam", "traits": {"name": "Sam", "email": "sam@GroupSite.dev"},
+         "timestamp": at(23)},
+        {"type": "group", "userId": "sam", "groupId": "internal", "timestamp": at(24)},
+        {"type": "group", "userId": "sam", "groupId": "acme", "timestamp": at(25)},
+    )
+    assert response.status_code == 200, response.json()
+
+
+@pytest.fixture
+def failing_suppression(refuse_inserts):
+    """The database refuses suppressed-user rows, the last write of a deletion."""
+    refuse_inserts("analytics_suppresseduser")
+
+
+def groups_of(event):
+    """{type name: key} of an event's group context."""
+    names = {t.slot: t.name for t in GroupType.objects.filter(workspace_id=event.workspace_id)}
+    return {names[slot]: Group.objects.get(pk=pk).key for slot, pk in event.group_ids().items()}
 
 
 def basic_auth(key):
@@ -437,6 +515,18 @@ class Api:
 
     def _auth(self):
         return bearer_auth(self.key)
+
+
+# A path of each read endpoint of the API; the group and the person are acme and ann.
+API_READS = [
+    "group-types",
+    "groups/company",
+    "groups/company/acme",
+    "people",
+    "people/ann",
+    "events",
+    "ingestion-problems",
+]
 
 
 @pytest.fixture

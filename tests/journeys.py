@@ -1,5 +1,6 @@
-"""What the browser journeys share: the calls they send and how they find things on
-the pages. The browser itself comes from the fixtures in conftest.py."""
+"""What the browser journeys and the page tests share: the calls they send (by default
+on a day in February 2026, identify before join before track) and how they find things
+on the pages. The browser itself comes from the fixtures in conftest.py."""
 
 import pytest
 from playwright.sync_api import expect
@@ -9,16 +10,16 @@ from playwright.sync_api import expect
 DELETES = pytest.mark.django_db(transaction=True, databases=["default", "progress"])
 
 
-def identify(user_id, name, email, *, at):
+def identify(user_id, name, email, *, at="2026-02-01T09:00:00Z"):
     return {"type": "identify", "userId": user_id, "traits": {"name": name, "email": email},
             "timestamp": at}
 
 
-def join(user_id, company, *, at, **extra):
+def join(user_id, company, *, at="2026-02-01T10:00:00Z", **extra):
     return {"type": "group", "userId": user_id, "groupId": company, "timestamp": at, **extra}
 
 
-def track(user_id, event, *, at, **extra):
+def track(user_id, event, *, at="2026-02-02T10:00:00Z", **extra):
     return {"type": "track", "userId": user_id, "event": event, "timestamp": at, **extra}
 
 

@@ -1,7 +1,5 @@
 """Deleting people through the API: everything they sent, atomically, optionally for good."""
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from django.db import DatabaseError, connection
 from django.test import Client
@@ -17,73 +15,9 @@ from analytics.models import (
     Person,
     SuppressedUser,
 )
-from conftest import rows_of
-
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+from conftest import at, rows_of
 
 NO_CALLS = {"track": 0, "page": 0, "screen": 0, "identify": 0, "group": 0, "alias": 0}
-
-
-def at(minutes):
-    return (T0 + timedelta(minutes=minutes)).isoformat()
-
-
-def calls_of(user, *, email, company, minutes=0):
-    """One call of every type for ``user``, who starts as an anonymous visitor."""
-    anonymous = f"anon-{user}"
-    return [
-        {"type": "page", "anonymousId": anonymous, "name": "Home", "timestamp": at(minutes)},
-        {
-            "type": "identify",
-            "userId": user,
-            "anonymousId": anonymous,
-            "traits": {"email": email},
-            "timestamp": at(minutes + 1),
-        },
-        {"type": "group", "userId": user, "groupId": company, "timestamp": at(minutes + 2)},
-        {"type": "track", "userId": user, "event": "Report Viewed", "timestamp": at(minutes + 3)},
-        {"type": "screen", "userId": user, "name": "Dashboard", "timestamp": at(minutes + 4)},
-        {
-            "type": "group",
-            "userId": user,
-            "groupId": "growth",
-            "context": {"groupType": "team"},
-            "timestamp": at(minutes + 5),
-        },
-        {
-            "type": "alias",
-            "previousId": f"{user}-old",
-            "userId": user,
-            "timestamp": at(minutes + 6),
-        },
-    ]
-
-
-@pytest.fixture
-def people(send, company, team):
-    """Ann and Bob (customers, both in acme and team growth), two staff members at
-    groupsite.dev (Dev alone in internal, Sam in internal and acme)."""
-    response = send.batch(
-        *calls_of("ann", email="ann@acme.io", company="acme"),
-        *calls_of("bob", email="bob@acme.io", company="acme", minutes=10),
-        {
-            "type": "identify",
-            "userId": "dev",
-            "traits": {"email": "dev@groupsite.dev"},
-            "timestamp": at(20),
-        },
-        {"type": "group", "userId": "dev", "groupId": "internal", "timestamp": at(21)},
-        {"type": "track", "userId": "dev", "event": "Debugged", "timestamp": at(22)},
-        {
-            "type": "identify",
-            "userId": "sam",
-            "traits": {"email": "sam@GroupSite.dev"},
-            "timestamp": at(23),
-        },
-        {"type": "group", "userId": "sam", "groupId": "internal", "timestamp": at(24)},
-        {"type": "group", "userId": "sam", "groupId": "acme", "timestamp": at(25)},
-    )
-    assert response.status_code == 200, response.json()
 
 
 def test_deleting_a_person_removes_every_call_membership_and_id(api, people):
@@ -322,12 +256,6 @@ def test_a_domain_with_no_one_deletes_no_one(api, people):
 
 
 # --- all or nothing ---------------------------------------------------------------
-
-
-@pytest.fixture
-def failing_suppression(refuse_inserts):
-    """The database refuses suppressed-user rows, the last write of a deletion."""
-    refuse_inserts("analytics_suppresseduser")
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,12 @@
 """The read API: secret-key auth, group types, groups, people, events, ingestion problems."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-def at(minutes):
-    return (T0 + timedelta(minutes=minutes)).isoformat()
+from conftest import API_READS, T0, at, group_call, identify_call, track_call
 
 
 def iso(minutes):
@@ -18,33 +14,26 @@ def iso(minutes):
     return (T0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
 
 
-def track(name, *, user="ann", minutes=10, **extra):
-    return {"type": "track", "userId": user, "event": name, "timestamp": at(minutes), **extra}
-
-
-def group(key, *, user, minutes, **extra):
-    return {"type": "group", "userId": user, "groupId": key, "timestamp": at(minutes), **extra}
-
-
-def identify(user, *, minutes=0, **traits):
-    return {"type": "identify", "userId": user, "traits": traits, "timestamp": at(minutes)}
-
-
 @pytest.fixture
 def product(send, company, team):
     """Ann and Dev (staff) in acme, Bob in globex, Ann in team growth; a few events."""
     response = send.batch(
-        {**identify("ann", email="ann@acme.io", name="Ann", plan="pro"), "anonymousId": "a-ann"},
-        identify("bob", minutes=1, email="bob@globex.com", name="Bob"),
-        identify("dev", minutes=2, email="dev@groupsite.dev", name="Dev"),
-        group("acme", user="ann", minutes=3, traits={"name": "Acme Inc", "plan": "enterprise"}),
-        group("globex", user="bob", minutes=4, traits={"name": "Globex"}),
-        group("acme", user="dev", minutes=5),
-        group("growth", user="ann", minutes=6, context={"groupType": "team"}),
-        track("Report Viewed", user="ann", minutes=10),
-        track("Report Viewed", user="bob", minutes=11),
+        {
+            **identify_call("ann", email="ann@acme.io", name="Ann", plan="pro"),
+            "anonymousId": "a-ann",
+        },
+        identify_call("bob", minutes=1, email="bob@globex.com", name="Bob"),
+        identify_call("dev", minutes=2, email="dev@groupsite.dev", name="Dev"),
+        group_call(
+            "acme", user="ann", minutes=3, traits={"name": "Acme Inc", "plan": "enterprise"}
+        ),
+        group_call("globex", user="bob", minutes=4, traits={"name": "Globex"}),
+        group_call("acme", user="dev", minutes=5),
+        group_call("growth", user="ann", minutes=6, context={"groupType": "team"}),
+        track_call("Report Viewed", user="ann", minutes=10),
+        track_call("Report Viewed", user="bob", minutes=11),
         {"type": "page", "userId": "ann", "name": "Pricing", "timestamp": at(12)},
-        track("Invoice Sent", user="bob", minutes=13, context={"groupId": "initech"}),
+        track_call("Invoice Sent", user="bob", minutes=13, context={"groupId": "initech"}),
     )
     assert response.status_code == 200, response.json()
 
@@ -72,18 +61,8 @@ def walk(api, response):
 
 # --- authentication ---------------------------------------------------------------
 
-READ_ENDPOINTS = [
-    "group-types",
-    "groups/company",
-    "groups/company/acme",
-    "people",
-    "people/ann",
-    "events",
-    "ingestion-problems",
-]
 
-
-@pytest.mark.parametrize("path", READ_ENDPOINTS)
+@pytest.mark.parametrize("path", API_READS)
 def test_every_endpoint_needs_the_secret_key(client, product, path):
     response = client.get(f"/api/v1/{path}")
     assert response.status_code == 401
@@ -91,7 +70,7 @@ def test_every_endpoint_needs_the_secret_key(client, product, path):
     assert "Authorization: Bearer" in response.json()["message"]
 
 
-@pytest.mark.parametrize("path", READ_ENDPOINTS)
+@pytest.mark.parametrize("path", API_READS)
 def test_a_wrong_secret_key_is_refused(client, product, path):
     response = client.get(f"/api/v1/{path}", headers={"Authorization": "Bearer sk_not-a-key"})
     assert response.status_code == 401
@@ -161,13 +140,15 @@ def test_groups_of_a_type_with_their_current_member_count(api, product):
 
 
 def test_groups_are_listed_by_last_update_then_key(api, send, product):
-    send.batch(group("zeta", user="zoe", minutes=4), group("beta", user="zoe", minutes=4))
+    send.batch(group_call("zeta", user="zoe", minutes=4), group_call("beta", user="zoe", minutes=4))
     # acme 5, then beta/globex/zeta at 4 by key, then initech (never grouped) last
     assert keys(api.get("groups/company")) == ["acme", "beta", "globex", "zeta", "initech"]
 
 
 def test_member_count_leaves_out_people_who_left(api, send, product):
-    send.batch(track("Account Removed User", user="dev", minutes=20, context={"groupId": "acme"}))
+    send.batch(
+        track_call("Account Removed User", user="dev", minutes=20, context={"groupId": "acme"})
+    )
     acme = next(row for row in results(api.get("groups/company")) if row["key"] == "acme")
     assert acme["member_count"] == 1
 
@@ -193,7 +174,7 @@ def test_unknown_group_type_is_404(api, product):
 
 @pytest.fixture
 def seven_companies(send, company):
-    send.batch(*(group(f"c{n}", user=f"u{n}", minutes=n) for n in range(7)))
+    send.batch(*(group_call(f"c{n}", user=f"u{n}", minutes=n) for n in range(7)))
 
 
 def test_group_pages_link_to_each_other(api, seven_companies):
@@ -244,7 +225,7 @@ def test_a_bad_page_size_is_400(api, seven_companies, page_size):
 def test_group_list_queries_do_not_grow_with_page_size(
     api, send, company, django_assert_num_queries
 ):
-    send.batch(*(group(f"c{n}", user=f"u{n}", minutes=n) for n in range(25)))
+    send.batch(*(group_call(f"c{n}", user=f"u{n}", minutes=n) for n in range(25)))
     # wrong keys from the address, key, group type, count, page
     with django_assert_num_queries(5):
         assert len(results(api.get("groups/company", page_size=2))) == 2
@@ -278,13 +259,15 @@ def test_group_profile_has_members_and_recent_events(api, product):
 
 
 def test_group_profile_lists_current_members_only(api, send, product):
-    send.batch(track("Account Removed User", user="dev", minutes=20, context={"groupId": "acme"}))
+    send.batch(
+        track_call("Account Removed User", user="dev", minutes=20, context={"groupId": "acme"})
+    )
     members = api.get("groups/company/acme").json()["members"]
     assert [m["user_id"] for m in members["results"]] == ["ann"]
 
 
 def test_group_profile_shows_the_latest_20_events_and_links_to_all(api, send, product):
-    send.batch(*(track(f"E{n}", user="ann", minutes=100 + n) for n in range(25)))
+    send.batch(*(track_call(f"E{n}", user="ann", minutes=100 + n) for n in range(25)))
     body = api.get("groups/company/acme").json()
     assert [e["name"] for e in body["recent_events"]] == [f"E{n}" for n in range(24, 4, -1)]
     assert parse_qs(urlsplit(body["events_url"]).query) == {"group": ["company:acme"]}
@@ -293,7 +276,7 @@ def test_group_profile_shows_the_latest_20_events_and_links_to_all(api, send, pr
 
 
 def test_group_members_are_paginated(api, send, company):
-    send.batch(*(group("acme", user=f"u{n}", minutes=n) for n in range(5)))
+    send.batch(*(group_call("acme", user=f"u{n}", minutes=n) for n in range(5)))
     body = api.get("groups/company/acme", page_size=2, members_page=2).json()
     members = body["members"]
     assert (members["count"], members["page"]) == (5, 2)
@@ -303,7 +286,7 @@ def test_group_members_are_paginated(api, send, company):
 
 
 def test_group_key_may_contain_slashes(api, send, company):
-    send.batch(group("org/42/eu", user="ann", minutes=0))
+    send.batch(group_call("org/42/eu", user="ann", minutes=0))
     body = api.get("groups/company/" + quote("org/42/eu", safe="")).json()
     assert body["key"] == "org/42/eu"
     assert body["member_count"] == 1
@@ -383,7 +366,9 @@ def test_people_list_queries_do_not_grow_with_page_size(api, send, django_assert
 
 
 def test_person_profile_has_memberships_past_and_current(api, send, product):
-    send.batch(track("Account Removed User", user="ann", minutes=20, context={"groupId": "acme"}))
+    send.batch(
+        track_call("Account Removed User", user="ann", minutes=20, context={"groupId": "acme"})
+    )
     body = api.get("people/ann").json()
     assert (body["user_id"], body["email"], body["traits"]["plan"]) == ("ann", "ann@acme.io", "pro")
     assert body["memberships"] == [
@@ -393,7 +378,7 @@ def test_person_profile_has_memberships_past_and_current(api, send, product):
 
 
 def test_person_profile_shows_the_latest_20_events_and_links_to_all(api, send, product):
-    send.batch(*(track(f"E{n}", user="ann", minutes=100 + n) for n in range(25)))
+    send.batch(*(track_call(f"E{n}", user="ann", minutes=100 + n) for n in range(25)))
     body = api.get("people/ann").json()
     assert [e["name"] for e in body["recent_events"]] == [f"E{n}" for n in range(24, 4, -1)]
     assert body["recent_events"][0]["groups"] == {"company": "acme", "team": "growth"}
@@ -409,7 +394,7 @@ def test_person_is_found_by_an_earlier_user_id(api, send):
 
 
 def test_user_id_may_contain_slashes_and_at_signs(api, send):
-    send.batch(identify("org/7/ann@acme.io"))
+    send.batch(identify_call("org/7/ann@acme.io"))
     response = api.get("people/" + quote("org/7/ann@acme.io", safe=""))
     assert response.json()["user_id"] == "org/7/ann@acme.io"
 
@@ -494,7 +479,7 @@ def test_events_of_an_unknown_person_or_group_are_404(api, product, params):
 
 def test_event_cursor_walks_every_event_once_even_at_equal_timestamps(api, send, product):
     # Seven events in the same millisecond: the cursor must break ties by id.
-    send.batch(*(track(f"Same {n}", minutes=50) for n in range(7)))
+    send.batch(*(track_call(f"Same {n}", user="ann", minutes=50) for n in range(7)))
     everything = results(api.get("events", limit=500))
     first = api.get("events", limit=3).json()
     assert first["limit"] == 3
@@ -505,7 +490,7 @@ def test_event_cursor_walks_every_event_once_even_at_equal_timestamps(api, send,
 
 def test_new_events_do_not_shift_the_next_page(api, send, product):
     first = api.get("events", limit=4).json()
-    send.batch(track("Arrived meanwhile", minutes=500))
+    send.batch(track_call("Arrived meanwhile", user="ann", minutes=500))
     second = api.follow(first["next"]).json()
     seen = [e["id"] for e in first["results"]] + [e["id"] for e in second["results"]]
     assert len(set(seen)) == 8
@@ -513,7 +498,7 @@ def test_new_events_do_not_shift_the_next_page(api, send, product):
 
 
 def test_cursor_links_keep_the_filters(api, send, product):
-    send.batch(*(track("Report Viewed", minutes=60 + n) for n in range(5)))
+    send.batch(*(track_call("Report Viewed", user="ann", minutes=60 + n) for n in range(5)))
     walked = walk(api, api.get("events", name="Report Viewed", limit=2))
     assert len(walked) == 7
     assert {e["name"] for e in walked} == {"Report Viewed"}
@@ -529,7 +514,7 @@ def test_event_list_queries_do_not_grow_with_the_limit(
 ):
     send.batch(
         *(
-            track(
+            track_call(
                 f"E{n}",
                 user=f"u{n % 5}",
                 minutes=n,
@@ -612,9 +597,9 @@ def test_ingestion_problem_queries_do_not_grow_with_page_size(api, send, django_
 @pytest.fixture
 def charlies_data(charlie_send):
     charlie_send.batch(
-        identify("carl", email="carl@acme.io"),
-        group("acme", user="carl", minutes=1, traits={"name": "Charlie's Acme"}),
-        track("Carl Clicked", user="carl", minutes=2),
+        identify_call("carl", email="carl@acme.io"),
+        group_call("acme", user="carl", minutes=1, traits={"name": "Charlie's Acme"}),
+        track_call("Carl Clicked", user="carl", minutes=2),
         {"type": "track", "userId": "carl"},  # refused: no event name
     )
 

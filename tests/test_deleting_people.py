@@ -4,7 +4,6 @@ with visible progress that deletes everything or, if it fails, nothing."""
 
 import re
 import threading
-from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -24,52 +23,11 @@ from analytics.models import (
     SuppressedUser,
     TaskWorker,
 )
-from conftest import rows_of, wait_until
-
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+from conftest import at, rows_of, wait_until
 
 # The deletion runs for real, outside the test's transaction: its progress is written
 # through the second connection ("progress"), which must see the job's row.
 RUNS = pytest.mark.django_db(transaction=True, databases=["default", "progress"])
-
-
-def at(minutes):
-    return (T0 + timedelta(minutes=minutes)).isoformat()
-
-
-def calls_of(user, *, email, company, minutes=0):
-    """One call of every type for ``user``, who starts as an anonymous visitor."""
-    anonymous = f"anon-{user}"
-    return [
-        {"type": "page", "anonymousId": anonymous, "name": "Home", "timestamp": at(minutes)},
-        {"type": "identify", "userId": user, "anonymousId": anonymous,
-         "traits": {"name": user.capitalize(), "email": email}, "timestamp": at(minutes + 1)},
-        {"type": "group", "userId": user, "groupId": company, "timestamp": at(minutes + 2)},
-        {"type": "track", "userId": user, "event": "Report Viewed", "timestamp": at(minutes + 3)},
-        {"type": "screen", "userId": user, "name": "Dashboard", "timestamp": at(minutes + 4)},
-        {"type": "group", "userId": user, "groupId": "growth", "context": {"groupType": "team"},
-         "timestamp": at(minutes + 5)},
-        {"type": "alias", "previousId": f"{user}-old", "userId": user, "timestamp": at(minutes + 6)},
-    ]
-
-
-@pytest.fixture
-def people(send, company, team):
-    """Ann and Bob (customers, both in acme and team growth); two staff members at
-    groupsite.dev: Dev alone in internal, Sam in internal and acme."""
-    response = send.batch(
-        *calls_of("ann", email="ann@acme.io", company="acme"),
-        *calls_of("bob", email="bob@acme.io", company="acme", minutes=10),
-        {"type": "identify", "userId": "dev", "traits": {"name": "Dev", "email": "dev@groupsite.dev"},
-         "timestamp": at(20)},
-        {"type": "group", "userId": "dev", "groupId": "internal", "timestamp": at(21)},
-        {"type": "track", "userId": "dev", "event": "Debugged", "timestamp": at(22)},
-        {"type": "identify", "userId": "sam", "traits": {"name": "Sam", "email": "sam@groupsite.dev"},
-         "timestamp": at(23)},
-        {"type": "group", "userId": "sam", "groupId": "internal", "timestamp": at(24)},
-        {"type": "group", "userId": "sam", "groupId": "acme", "timestamp": at(25)},
-    )
-    assert response.status_code == 200, response.json()
 
 
 def pk_of(user_id):
@@ -235,12 +193,6 @@ def test_deleting_someone_deleted_meanwhile_deletes_no_one(alice_client, people,
 
 
 # --- all or nothing ---------------------------------------------------------------
-
-
-@pytest.fixture
-def failing_suppression(refuse_inserts):
-    """The database refuses suppressed-user rows, the last write of a deletion."""
-    refuse_inserts("analytics_suppresseduser")
 
 
 @RUNS

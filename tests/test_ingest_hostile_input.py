@@ -14,10 +14,7 @@ from django.utils import timezone
 
 from analytics.ingestion.calls import MAX_DEPTH
 from analytics.models import Event, Group, IngestionProblem, Person
-
-
-def track(n, **extra):
-    return {"type": "track", "userId": "u1", "event": "Clicked", "messageId": f"m{n}", **extra}
+from conftest import numbered_track
 
 
 def refusal(response, index=1):
@@ -54,7 +51,7 @@ def readable(alice_client, api):
     ],
 )
 def test_a_timestamp_beyond_the_years_python_holds_is_refused(send, readable, moment):
-    response = send.batch(track(1), track(2, timestamp=moment), track(3))
+    response = send.batch(numbered_track(1), numbered_track(2, timestamp=moment), numbered_track(3))
     assert refusal(response) == f"'timestamp' falls outside the years 1 to 9999 in UTC: {moment!r}"
     assert response.json()["stored"] == 2
     readable()
@@ -69,7 +66,7 @@ def test_a_timestamp_beyond_the_years_python_holds_is_refused(send, readable, mo
     ],
 )
 def test_a_timestamp_outside_the_accepted_window_is_refused(send, readable, moment, shown):
-    response = send.batch(track(1), track(2, timestamp=moment))
+    response = send.batch(numbered_track(1), numbered_track(2, timestamp=moment))
     assert refusal(response) == (
         f"'timestamp' is {shown} UTC; accepted moments run from 2000-01-01 to a day after "
         "the call is received"
@@ -81,8 +78,8 @@ def test_the_window_starts_at_2000_and_ends_a_day_after_receipt(send):
     soon = (timezone.now() + timedelta(hours=23)).isoformat()
     too_late = (timezone.now() + timedelta(days=1, minutes=5)).isoformat()
     response = send.batch(
-        track(1, timestamp="2000-01-01T00:00:00Z"), track(2, timestamp=soon),
-        track(3, timestamp=too_late),
+        numbered_track(1, timestamp="2000-01-01T00:00:00Z"), numbered_track(2, timestamp=soon),
+        numbered_track(3, timestamp=too_late),
     )
     assert "'timestamp' is " in refusal(response, index=2)
     assert Event.objects.get(message_id="m1").timestamp == datetime(2000, 1, 1, tzinfo=UTC)
@@ -90,15 +87,17 @@ def test_the_window_starts_at_2000_and_ends_a_day_after_receipt(send):
 
 
 def test_original_timestamp_is_named_when_it_is_the_one_sent(send):
-    response = send.batch(track(1), track(2, originalTimestamp="1980-05-01T00:00:00Z"))
+    response = send.batch(
+        numbered_track(1), numbered_track(2, originalTimestamp="1980-05-01T00:00:00Z")
+    )
     assert refusal(response).startswith("'originalTimestamp' is 1980-05-01 00:00:00 UTC")
 
 
 def test_a_clock_skew_correction_that_overflows_is_refused(send, readable):
     # received − (sentAt − timestamp) lands before year 1.
     response = send.batch(
-        track(1),
-        track(2, timestamp="0001-01-02T00:00:00Z", sentAt="9999-12-30T00:00:00Z"),
+        numbered_track(1),
+        numbered_track(2, timestamp="0001-01-02T00:00:00Z", sentAt="9999-12-30T00:00:00Z"),
     )
     assert refusal(response) == (
         "'timestamp' falls outside the years 1 to 9999 after correcting for the client's "
@@ -111,20 +110,23 @@ def test_a_clock_skew_correction_that_overflows_is_refused(send, readable):
 def test_a_correction_into_the_past_names_the_correction(send):
     now = timezone.now()
     response = send.batch(
-        track(1),
-        track(2, timestamp=(now - timedelta(days=40 * 365)).isoformat(), sentAt=now.isoformat()),
+        numbered_track(1),
+        numbered_track(
+            2, timestamp=(now - timedelta(days=40 * 365)).isoformat(), sentAt=now.isoformat()
+        ),
     )
     assert "after correcting for the client's clock" in refusal(response)
 
 
 def test_a_sent_at_beyond_the_years_python_holds_is_refused(send, readable):
-    response = send.batch(track(1), track(2, sentAt="0001-01-01T00:00:00+14:00"))
+    response = send.batch(numbered_track(1), numbered_track(2, sentAt="0001-01-01T00:00:00+14:00"))
     assert refusal(response).startswith("'sentAt' falls outside the years 1 to 9999 in UTC")
     readable()
 
 
 def test_a_bad_batch_sent_at_refuses_each_call_by_name(send):
-    response = send.post("batch", {"sentAt": ["now"], "batch": [track(1), track(2)]})
+    batch = [numbered_track(1), numbered_track(2)]
+    response = send.post("batch", {"sentAt": ["now"], "batch": batch})
     body = response.json()
     assert response.status_code == 400
     assert [r["error"] for r in body["rejected"]] == [
@@ -148,7 +150,7 @@ def test_a_bad_batch_sent_at_refuses_each_call_by_name(send):
     ],
 )
 def test_ids_keys_and_names_with_control_characters_are_refused(send, readable, call, field):
-    response = send.batch(track(1), call, track(3))
+    response = send.batch(numbered_track(1), call, numbered_track(3))
     assert refusal(response).startswith(f"'{field}' holds a control character (U+00")
     assert "ids, keys and names must be printable text" in refusal(response)
     assert Event.objects.count() == 2
@@ -157,7 +159,7 @@ def test_ids_keys_and_names_with_control_characters_are_refused(send, readable, 
 
 def test_a_group_in_context_with_a_control_character_is_ignored_with_a_warning(send, readable):
     response = send.batch(
-        track(1, context={"groupId": "acme\n", "groups": {"team": "growth\x00"}})
+        numbered_track(1, context={"groupId": "acme\n", "groups": {"team": "growth\x00"}})
     )
     body = response.json()
     assert response.status_code == 200, body
@@ -182,7 +184,7 @@ def test_unicode_beyond_control_characters_is_kept(send):
 
 def test_nul_characters_are_taken_out_of_free_form_json_with_a_warning(send, readable, workspace):
     response = send.batch(
-        track(1, properties={"plan\x00": "pro\x00", "list": ["a\x00b", {"k": "\x00"}]},
+        numbered_track(1, properties={"plan\x00": "pro\x00", "list": ["a\x00b", {"k": "\x00"}]},
               context={"page": {"title": "Home\x00"}}),
         {"type": "identify", "userId": "u1", "traits": {"name": "Ann\x00", "email": "ann@x.io\x00"},
          "messageId": "m2"},
@@ -208,7 +210,7 @@ def test_nul_characters_are_taken_out_of_free_form_json_with_a_warning(send, rea
 
 
 def test_nul_in_an_id_refuses_that_call_and_keeps_its_record_readable(send, readable, workspace):
-    response = send.batch(track(1), {"type": "track", "userId": "u\x00", "event": "E",
+    response = send.batch(numbered_track(1), {"type": "track", "userId": "u\x00", "event": "E",
                                      "messageId": "m\x002"})
     assert refusal(response).startswith("'userId' holds a control character (U+0000)")
     problem = IngestionProblem.objects.get(workspace=workspace)
@@ -226,7 +228,7 @@ def test_a_raw_nul_byte_refuses_the_request_as_malformed_json(send, readable, wo
 
 
 def test_nul_in_the_batch_context_is_taken_out(send):
-    response = send.post("batch", {"context": {"app": "a\x00"}, "batch": [track(1)]})
+    response = send.post("batch", {"context": {"app": "a\x00"}, "batch": [numbered_track(1)]})
     assert response.status_code == 200, response.json()
     assert Event.objects.get().context == {"app": "a"}
 
@@ -238,9 +240,11 @@ def test_half_a_surrogate_pair_is_read_as_the_replacement_character(send, readab
     # What JSON.stringify writes for a JavaScript string cut in the middle of an emoji:
     # valid JSON that orjson refuses, and that once refused the whole batch.
     body = json.dumps({"batch": [
-        track(1),
-        track(2, userId="u\ud83d", properties={"query": "cut \ud83d", "\udc00key": ["\ude00"]}),
-        track(3, properties={"pair": "\ud83d\ude00", "escaped": "\\ud83d"}),
+        numbered_track(1),
+        numbered_track(
+            2, userId="u\ud83d", properties={"query": "cut \ud83d", "\udc00key": ["\ude00"]}
+        ),
+        numbered_track(3, properties={"pair": "\ud83d\ude00", "escaped": "\\ud83d"}),
     ]})
     assert "\\ud83d" in body  # written as an escape, as browsers do
     response = send.post("batch", body.encode())
@@ -292,7 +296,7 @@ CASES = [
 
 @pytest.mark.parametrize(("call", "field", "error", "wrong"), CASES)
 def test_every_field_of_a_call_is_type_checked(send, call, field, error, wrong):
-    response = send.batch(track(1), {**call, field: WRONG_TYPES[wrong]}, track(3))
+    response = send.batch(numbered_track(1), {**call, field: WRONG_TYPES[wrong]}, numbered_track(3))
     assert error in refusal(response)
     assert Event.objects.count() == 2
 
@@ -308,7 +312,7 @@ def test_every_field_of_a_call_is_type_checked(send, call, field, error, wrong):
     ],
 )
 def test_nested_fields_and_items_are_type_checked(send, call, error):
-    response = send.batch(track(1), call)
+    response = send.batch(numbered_track(1), call)
     assert refusal(response) == error
 
 
@@ -320,7 +324,7 @@ def test_a_page_name_property_of_another_type_is_just_a_property(send):
 
 
 def test_a_batch_context_that_is_not_an_object_refuses_the_request(send):
-    response = send.post("batch", {"context": "web", "batch": [track(1)]})
+    response = send.post("batch", {"context": "web", "batch": [numbered_track(1)]})
     assert response.status_code == 400
     assert response.json()["message"] == "the batch's 'context' must be a JSON object, not a string"
 
@@ -338,9 +342,9 @@ def nested(levels):
 
 def test_calls_nest_at_most_max_depth_levels(send, readable):
     # The call itself is the first level and its properties the second.
-    deepest = track(1, properties=nested(MAX_DEPTH - 1))
-    too_deep = track(2, properties=nested(MAX_DEPTH))
-    response = send.batch(deepest, too_deep, track(3))
+    deepest = numbered_track(1, properties=nested(MAX_DEPTH - 1))
+    too_deep = numbered_track(2, properties=nested(MAX_DEPTH))
+    response = send.batch(deepest, too_deep, numbered_track(3))
     assert refusal(response) == (
         f"the call nests objects or arrays more than {MAX_DEPTH} levels deep"
     )
@@ -350,7 +354,7 @@ def test_calls_nest_at_most_max_depth_levels(send, readable):
 
 def test_nesting_beyond_what_json_writers_handle_is_refused_not_a_failure(send, workspace):
     # orjson writes at most 255 levels; this call's record is kept without its content.
-    response = send.batch(track(1), track(2, properties=nested(300)))
+    response = send.batch(numbered_track(1), numbered_track(2, properties=nested(300)))
     assert "more than 32 levels deep" in refusal(response)
     problem = IngestionProblem.objects.get(workspace=workspace)
     assert problem.payload == "(nested more than 32 levels deep; not shown)"
@@ -360,7 +364,9 @@ def test_nesting_beyond_what_json_writers_handle_is_refused_not_a_failure(send, 
 def test_moments_stored_before_they_were_bounded_are_made_readable(send, readable, alice_client):
     """Data stored before ingestion refused such moments breaks pages until migration
     0010 brings it back to the nearest readable moment."""
-    send.batch(track(1), {"type": "group", "userId": "u1", "groupId": "acme", "messageId": "g"})
+    send.batch(
+        numbered_track(1), {"type": "group", "userId": "u1", "groupId": "acme", "messageId": "g"}
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE analytics_event SET timestamp = '10000-01-01 13:59:59+00', "

@@ -1,8 +1,9 @@
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from django.utils import timezone
 
-from analytics.models import Event
+from analytics.models import Event, parse_iso_moment
 
 
 def test_client_clock_skew_is_corrected(send):
@@ -51,3 +52,30 @@ def test_missing_timestamp_is_the_receive_time(send):
     send.post("track", {"userId": "u", "event": "E"})
     event = Event.objects.get()
     assert event.timestamp == event.received_at
+
+
+@pytest.mark.parametrize(
+    ("text", "moment"),
+    [
+        ("2026-01-05T10:00:00+01:00", datetime(2026, 1, 5, 9, tzinfo=UTC)),
+        ("2026-01-05T09:00:00Z", datetime(2026, 1, 5, 9, tzinfo=UTC)),
+        ("2026-01-05T09:00:00", datetime(2026, 1, 5, 9, tzinfo=UTC)),  # no offset: UTC
+        ("2026-01-05", datetime(2026, 1, 5, tzinfo=UTC)),
+    ],
+)
+def test_one_reading_of_iso_moments_for_calls_and_query_parameters(text, moment):
+    assert parse_iso_moment(text) == moment
+    assert parse_iso_moment(text).tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("yesterday", ValueError),
+        ("0001-01-01T00:00:00+14:00", OverflowError),  # year 0 in UTC
+        ("9999-12-31T23:59:59-14:00", OverflowError),  # year 10000 in UTC
+    ],
+)
+def test_a_moment_that_is_not_one_or_that_utc_cannot_hold_is_refused(text, error):
+    with pytest.raises(error):
+        parse_iso_moment(text)

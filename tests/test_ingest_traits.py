@@ -1,24 +1,25 @@
 from analytics.models import Event, Group, Person
 
 
-def group_call(traits, **extra):
+def acme_with(traits, **extra):
+    """A group call of u1 into acme with ``traits``."""
     return {"type": "group", "userId": "u1", "groupId": "acme", "traits": traits, **extra}
 
 
 def test_group_traits_merge_sent_null_and_missing(send, company):
-    send.batch(group_call({"name": "Acme", "plan": "pro", "seats": 10}))
-    send.batch(group_call({"plan": None, "seats": 12}))
+    send.batch(acme_with({"name": "Acme", "plan": "pro", "seats": 10}))
+    send.batch(acme_with({"plan": None, "seats": 12}))
     assert Group.objects.get(key="acme").properties == {"name": "Acme", "plan": None, "seats": 12}
 
 
 def test_reserved_group_traits_are_case_insensitive(send, company):
-    send.batch(group_call({"created_at": "2020-01-01", "Industry": "Retail"}))
-    send.batch(group_call({"createdAt": "2021-06-01"}))
+    send.batch(acme_with({"created_at": "2020-01-01", "Industry": "Retail"}))
+    send.batch(acme_with({"createdAt": "2021-06-01"}))
     assert Group.objects.get(key="acme").properties == {"createdAt": "2021-06-01", "industry": "Retail"}
 
 
 def test_custom_traits_keep_their_case(send, company):
-    send.batch(group_call({"Stripe Customer Id": "cus_1", "stripe customer id": "cus_2"}))
+    send.batch(acme_with({"Stripe Customer Id": "cus_1", "stripe customer id": "cus_2"}))
     assert Group.objects.get(key="acme").properties == {
         "Stripe Customer Id": "cus_1", "stripe customer id": "cus_2",
     }

@@ -7,19 +7,16 @@ import orjson
 
 from analytics.ingestion import BATCH_MAX_CALLS
 from analytics.models import Event, IngestionProblem
-
-
-def track(n, **extra):
-    return {"type": "track", "userId": "u1", "event": "Clicked", "messageId": f"m{n}", **extra}
+from conftest import numbered_track
 
 
 def test_batch_keeps_valid_calls_and_names_each_refused_one(send, workspace):
     response = send.batch(
-        track(1),
+        numbered_track(1),
         {"type": "track", "userId": "u1", "messageId": "no-event"},
         {"type": "group", "userId": "u1", "messageId": "no-group-id"},
         {"type": "track", "event": "Anonymous?", "messageId": "no-ids"},
-        track(2),
+        numbered_track(2),
     )
     assert response.status_code == 400
     body = response.json()
@@ -36,7 +33,7 @@ def test_batch_keeps_valid_calls_and_names_each_refused_one(send, workspace):
 
 
 def test_refused_calls_are_kept_visible_to_the_workspace(send, workspace):
-    send.batch(track(1), {"type": "track", "userId": "u1", "messageId": "bad"})
+    send.batch(numbered_track(1), {"type": "track", "userId": "u1", "messageId": "bad"})
     problem = IngestionProblem.objects.get(workspace=workspace)
     assert problem.level == IngestionProblem.Level.REJECTED
     assert problem.message_id == "bad"
@@ -83,8 +80,8 @@ def test_bad_timestamp_is_refused(send):
 
 
 def test_call_over_32_kb_is_refused_but_its_batch_is_stored(send, workspace):
-    big = track(2, properties={"blob": "x" * (32 * 1024)})
-    response = send.batch(track(1), big, track(3))
+    big = numbered_track(2, properties={"blob": "x" * (32 * 1024)})
+    response = send.batch(numbered_track(1), big, numbered_track(3))
     body = response.json()
     assert body["stored"] == 2
     assert body["rejected"][0]["index"] == 1
@@ -93,7 +90,7 @@ def test_call_over_32_kb_is_refused_but_its_batch_is_stored(send, workspace):
 
 def call_of(size):
     """A track call of exactly ``size`` bytes, measured as the server measures a call."""
-    call = track(1, properties={"blob": ""})
+    call = numbered_track(1, properties={"blob": ""})
     call["properties"]["blob"] = "x" * (size - len(orjson.dumps(call)))
     assert len(orjson.dumps(call)) == size
     return call
@@ -121,8 +118,8 @@ def test_the_batch_context_counts_in_the_32_kb_of_each_call(send, workspace):
     # The batch's context is stored with each of its calls: left out of the count, each
     # call as stored could be as large as the whole request.
     context = {"page": {"title": "x" * (20 * 1024)}}
-    big = track(2, properties={"blob": "y" * (15 * 1024)})
-    response = send.post("batch", {"context": context, "batch": [track(1), big]})
+    big = numbered_track(2, properties={"blob": "y" * (15 * 1024)})
+    response = send.post("batch", {"context": context, "batch": [numbered_track(1), big]})
     body = response.json()
     assert response.status_code == 400, body
     assert body["stored"] == 1
@@ -134,7 +131,7 @@ def test_the_batch_context_counts_in_the_32_kb_of_each_call(send, workspace):
 
 
 def test_batch_over_500_kb_is_refused_whole_and_counted(send, workspace):
-    calls = [track(n, properties={"blob": "x" * 20_000}) for n in range(30)]
+    calls = [numbered_track(n, properties={"blob": "x" * 20_000}) for n in range(30)]
     response = send.batch(*calls)
     assert response.status_code == 413
     assert "500 KB" in response.json()["message"]
@@ -161,7 +158,7 @@ def test_batch_of_2500_calls_is_stored(send):
 
 
 def test_gzip_body_is_accepted(send):
-    body = gzip.compress(json.dumps({"batch": [track(1), track(2)]}).encode())
+    body = gzip.compress(json.dumps({"batch": [numbered_track(1), numbered_track(2)]}).encode())
     response = send.post("batch", body, content_encoding="gzip")
     assert response.status_code == 200, response.content
     assert Event.objects.count() == 2

@@ -18,7 +18,7 @@ ELSEWHERE = "198.51.100.7"
 TRACK = {"userId": "u1", "event": "Signed Up"}
 
 
-def track(client, key, address=GUESSER):
+def send_track(client, key, address=GUESSER):
     auth = base64.b64encode(f"{key}:".encode()).decode()
     return client.post(
         "/v1/track", json.dumps(TRACK), content_type="application/json",
@@ -38,15 +38,15 @@ def guess(client, send_key, times, address=GUESSER):
 
 def test_wrong_write_keys_up_to_the_limit_are_401(client, workspace):
     below = settings.WRONG_KEY_BUDGET - 1
-    assert guess(client, track, below) == [401] * below
-    assert track(client, workspace.write_key).status_code == 200
-    assert guess(client, track, 1) == [401]
+    assert guess(client, send_track, below) == [401] * below
+    assert send_track(client, workspace.write_key).status_code == 200
+    assert guess(client, send_track, 1) == [401]
 
 
 def test_past_the_limit_every_write_key_is_429_even_the_right_one(client, workspace):
-    guess(client, track, settings.WRONG_KEY_BUDGET)
+    guess(client, send_track, settings.WRONG_KEY_BUDGET)
     for key in ("wk_one_more", workspace.write_key):
-        response = track(client, key)
+        response = send_track(client, key)
         assert response.status_code == 429
         assert response.json() == {
             "success": False,
@@ -71,32 +71,32 @@ def test_wrong_secret_keys_past_the_limit_make_every_api_key_429(client, workspa
 
 def test_guesses_at_either_api_count_together(client, workspace):
     half = settings.WRONG_KEY_BUDGET // 2
-    guess(client, track, half)
+    guess(client, send_track, half)
     guess(client, read_api, settings.WRONG_KEY_BUDGET - half)
-    assert track(client, workspace.write_key).status_code == 429
+    assert send_track(client, workspace.write_key).status_code == 429
     assert read_api(client, workspace.secret_key).status_code == 429
 
 
 def test_another_address_is_unaffected(client, workspace):
-    guess(client, track, settings.WRONG_KEY_BUDGET)
-    assert track(client, workspace.write_key, address=ELSEWHERE).status_code == 200
+    guess(client, send_track, settings.WRONG_KEY_BUDGET)
+    assert send_track(client, workspace.write_key, address=ELSEWHERE).status_code == 200
     assert read_api(client, workspace.secret_key, address=ELSEWHERE).status_code == 200
 
 
 def test_keys_are_let_in_again_when_the_window_ends(client, workspace):
-    guess(client, track, settings.WRONG_KEY_BUDGET)
-    assert track(client, workspace.write_key).status_code == 429
+    guess(client, send_track, settings.WRONG_KEY_BUDGET)
+    assert send_track(client, workspace.write_key).status_code == 429
     end_the_window(settings.WRONG_KEY_WINDOW)
-    assert track(client, workspace.write_key).status_code == 200
+    assert send_track(client, workspace.write_key).status_code == 200
     assert read_api(client, workspace.secret_key).status_code == 200
     # And the count starts again from nothing.
     below = settings.WRONG_KEY_BUDGET - 1
-    assert guess(client, track, below) == [401] * below
+    assert guess(client, send_track, below) == [401] * below
 
 
 def test_right_keys_are_not_counted(client, workspace):
     for _ in range(settings.WRONG_KEY_BUDGET + 1):
-        assert track(client, workspace.write_key).status_code == 200
+        assert send_track(client, workspace.write_key).status_code == 200
         assert read_api(client, workspace.secret_key).status_code == 200
 
 
@@ -108,23 +108,24 @@ def test_a_missing_key_counts_as_a_wrong_one(client, workspace):
 
 def test_an_ipv6_host_cannot_escape_by_changing_address_within_its_network(client, workspace):
     for n in range(settings.WRONG_KEY_BUDGET):
-        track(client, "wk_guess", address=f"2001:db8:1:2::{n + 1:x}")
-    assert track(client, workspace.write_key, address="2001:db8:1:2:ffff::1").status_code == 429
-    assert track(client, workspace.write_key, address="2001:db8:1:3::1").status_code == 200
+        send_track(client, "wk_guess", address=f"2001:db8:1:2::{n + 1:x}")
+    same_network = "2001:db8:1:2:ffff::1"
+    assert send_track(client, workspace.write_key, address=same_network).status_code == 429
+    assert send_track(client, workspace.write_key, address="2001:db8:1:3::1").status_code == 200
 
 
 def test_ended_windows_are_pruned_when_a_new_one_starts(client, workspace):
-    guess(client, track, 1, address="192.0.2.1")
+    guess(client, send_track, 1, address="192.0.2.1")
     end_the_window(settings.WRONG_KEY_WINDOW)
-    guess(client, track, 2, address="192.0.2.2")
+    guess(client, send_track, 2, address="192.0.2.2")
     assert list(RateCounter.objects.values_list("name", "spent")) == [("wrong-key:192.0.2.2", 2)]
 
 
 def test_the_limit_comes_from_the_settings(client, workspace, settings):
     settings.WRONG_KEY_BUDGET = 2
-    assert guess(client, track, 3) == [401, 401, 429]
+    assert guess(client, send_track, 3) == [401, 401, 429]
     settings.WRONG_KEY_BUDGET = 0  # no limit
-    assert track(client, workspace.write_key).status_code == 200
+    assert send_track(client, workspace.write_key).status_code == 200
 
 
 @pytest.mark.skipif(
@@ -154,5 +155,5 @@ assert codes == {{401}}, codes
              "DJANGO_SETTINGS_MODULE": "groupsite.settings"},
     )
     rest = settings.WRONG_KEY_BUDGET - half
-    assert guess(client, track, rest) == [401] * rest
-    assert track(client, workspace.write_key).status_code == 429
+    assert guess(client, send_track, rest) == [401] * rest
+    assert send_track(client, workspace.write_key).status_code == 429

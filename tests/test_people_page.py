@@ -2,17 +2,7 @@
 
 import pytest
 
-
-def person(user_id, name, email, *, at="2026-02-01T09:00:00Z"):
-    return {"type": "identify", "userId": user_id, "traits": {"name": name, "email": email}, "timestamp": at}
-
-
-def join(user_id, company, *, at="2026-02-01T10:00:00Z", **extra):
-    return {"type": "group", "userId": user_id, "groupId": company, "timestamp": at, **extra}
-
-
-def track(user_id, event, *, at="2026-02-02T10:00:00Z", **extra):
-    return {"type": "track", "userId": user_id, "event": event, "timestamp": at, **extra}
+from journeys import identify, join, track
 
 
 def rows(page):
@@ -24,10 +14,10 @@ def rows(page):
 def customers(send, company):
     """Ann at acme, Bo at acme and globex, Cy at globex (three events), staff member Dev."""
     response = send.batch(
-        person("ann", "Ann Archer", "ann@acme.io"),
-        person("bo", "Bo Brown", "bo@acme.io"),
-        person("cy", "Cy Cole", "cy@globex.com"),
-        person("dev", "Dev Doe", "dev@groupsite.dev"),
+        identify("ann", "Ann Archer", "ann@acme.io"),
+        identify("bo", "Bo Brown", "bo@acme.io"),
+        identify("cy", "Cy Cole", "cy@globex.com"),
+        identify("dev", "Dev Doe", "dev@groupsite.dev"),
         join("ann", "acme", traits={"name": "Acme Inc"}),
         join("bo", "acme"),
         join("bo", "globex", at="2026-02-01T11:00:00Z", traits={"name": "Globex"}),
@@ -115,7 +105,7 @@ def test_filter_by_email_domain(alice_client, customers):
 
 
 def test_a_domain_does_not_match_its_subdomains_or_lookalikes(alice_client, send):
-    send.batch(person("x", "X", "x@mail.acme.io"), person("y", "Y", "y@notacme.io"), person("z", "Z", "z@acme.io"))
+    send.batch(identify("x", "X", "x@mail.acme.io"), identify("y", "Y", "y@notacme.io"), identify("z", "Z", "z@acme.io"))
     page = alice_client.get("/people", {"domain": "acme.io"}).content.decode()
     assert [row.count("z@acme.io") > 0 for row in rows(page)] == [True]
 
@@ -141,7 +131,7 @@ def test_sort_links_keep_the_filters(alice_client, customers):
 
 
 def test_pages_of_fifty(alice_client, send):
-    send.batch(*(person(f"u{n:02d}", f"User {n:02d}", f"u{n}@x.io") for n in range(55)))
+    send.batch(*(identify(f"u{n:02d}", f"User {n:02d}", f"u{n}@x.io") for n in range(55)))
     first = alice_client.get("/people").content.decode()
     assert len(rows(first)) == 50 and "1–50 of 55" in first
     assert len(rows(alice_client.get("/people", {"page": 2}).content.decode())) == 5
@@ -190,7 +180,7 @@ def test_people_page_takes_eight_queries_whatever_the_page_size(
     alice_client, send, company, django_assert_num_queries
 ):
     send.batch(
-        *(person(f"u{n:02d}", f"User {n:02d}", f"u{n}@x.io") for n in range(60)),
+        *(identify(f"u{n:02d}", f"User {n:02d}", f"u{n}@x.io") for n in range(60)),
         *(join(f"u{n:02d}", f"co-{n % 7}") for n in range(60)),
         *(join(f"u{n:02d}", f"co-{(n + 1) % 7}") for n in range(0, 60, 5)),
         *(track(f"u{n:02d}", "E") for n in range(60)),
@@ -315,7 +305,7 @@ def test_calls_from_before_their_first_company_do_not_count(alice_client, send, 
 
 
 def test_identify_and_group_calls_without_a_company_do_not_count(alice_client, customers, send):
-    send.batch(person("bo", "Bo B.", "bo@acme.io", at="2026-03-01T10:00:00Z"))
+    send.batch(identify("bo", "Bo B.", "bo@acme.io", at="2026-03-01T10:00:00Z"))
     assert loaded_banner(alice_client) is None
 
 

@@ -2,10 +2,12 @@
 
 
 from analytics.models import Workspace
+from conftest import post
 
 
-def post(client, workspace, **data):
-    return client.post("/settings/general", {"workspace": workspace.slug, **data})
+def submit(client, workspace, **data):
+    """Send the general settings form."""
+    return post(client, "/settings/general", workspace, **data)
 
 
 def saved(workspace):
@@ -22,7 +24,7 @@ def test_page_shows_the_name_and_domains_one_per_line(alice_client, workspace):
 
 
 def test_save_name_and_domains_normalized(alice_client, workspace):
-    response = post(
+    response = submit(
         alice_client,
         workspace,
         name="Acme Inc.",
@@ -37,12 +39,12 @@ def test_save_name_and_domains_normalized(alice_client, workspace):
 def test_domains_can_be_cleared(alice_client, workspace):
     workspace.internal_domains = ["acme.com"]
     workspace.save()
-    post(alice_client, workspace, name="Acme Analytics", internal_domains="")
+    submit(alice_client, workspace, name="Acme Analytics", internal_domains="")
     assert saved(workspace).internal_domains == []
 
 
 def test_invalid_domains_are_refused_inline(alice_client, workspace):
-    response = post(
+    response = submit(
         alice_client,
         workspace,
         name="Renamed",
@@ -54,7 +56,7 @@ def test_invalid_domains_are_refused_inline(alice_client, workspace):
 
 
 def test_a_name_is_required(alice_client, workspace):
-    response = post(alice_client, workspace, name="  ", internal_domains="")
+    response = submit(alice_client, workspace, name="  ", internal_domains="")
     assert "This field is required." in response.content.decode()
     assert saved(workspace).name == "Acme Analytics"
     # The sidebar and title still show the saved name.
@@ -67,5 +69,5 @@ def test_internal_people_are_flagged_once_their_domain_is_saved(alice_client, wo
         {"type": "group", "userId": "u1", "groupId": "initech"},
     )
     assert "internal</span>" not in alice_client.get("/groups/company/initech").content.decode()
-    post(alice_client, workspace, name="Acme Analytics", internal_domains="@ACME.com")
+    submit(alice_client, workspace, name="Acme Analytics", internal_domains="@ACME.com")
     assert "internal</span>" in alice_client.get("/groups/company/initech").content.decode()

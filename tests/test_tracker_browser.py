@@ -20,13 +20,12 @@ from segment.analytics import request as segment_request
 from analytics.models import (
     Event,
     Group,
-    GroupType,
     Identity,
     Membership,
     Person,
     SuppressedUser,
 )
-from conftest import end_the_window
+from conftest import end_the_window, groups_of
 
 pytestmark = pytest.mark.browser
 
@@ -128,12 +127,6 @@ def customer(open_customer):
 
 def flush(page):
     return page.evaluate("tracker.flush()")
-
-
-def groups_of(event):
-    """{type name: key} of an event's group context."""
-    names = {t.slot: t.name for t in GroupType.objects.filter(workspace_id=event.workspace_id)}
-    return {names[slot]: Group.objects.get(pk=pk).key for slot, pk in event.group_ids().items()}
 
 
 def tracks(workspace):

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from analytics.models import Deletion, Event, Membership, Person, Role, SuppressedUser
+from conftest import API_READS
 
 
 @pytest.fixture
@@ -124,15 +125,6 @@ def stored(workspace):
     }
 
 
-API_READS = [
-    "group-types",
-    "groups/company",
-    "groups/company/acme",
-    "people",
-    "people/ann",
-    "events",
-    "ingestion-problems",
-]
 API_DELETES = [("people/ann", {}), ("people", {"email_domain": "acme.io"})]
 
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from analytics import traits as trait_rules
-from analytics.models import EventType
+from analytics.models import EventType, parse_iso_moment
 
 CALL_LIMIT = 32 * 1024
 BATCH_LIMIT = 500 * 1024
@@ -169,13 +169,9 @@ def parse_moment(value, label):
     if not isinstance(value, str):
         raise Refused(f"{label!r} must be an ISO-8601 date string, not {json_type(value)}")
     try:
-        moment = datetime.fromisoformat(value)
+        return parse_iso_moment(value)
     except ValueError:
         raise Refused(f"{label!r} is not an ISO-8601 date: {value[:40]!r}") from None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
     except OverflowError:
         raise Refused(f"{label!r} falls outside the years 1 to 9999 in UTC: {value[:40]!r}") from None
 

@@ -10,9 +10,16 @@ Python-side collection of millions of rows.
 """
 
 from analytics.models.deletions import Deletion, SuppressedUser
-from analytics.models.events import GROUP_SLOTS, Event, EventType, in_utc, parse_cursor
+from analytics.models.events import (
+    GROUP_SLOTS,
+    Event,
+    EventType,
+    in_utc,
+    parse_cursor,
+    parse_iso_moment,
+)
 from analytics.models.groups import Group, GroupType
-from analytics.models.people import Identity, Membership, Person, events_of
+from analytics.models.people import Identity, Membership, Person, events_of, normalize_domain
 from analytics.models.problems import IngestionProblem
 from analytics.models.rates import RateCounter
 from analytics.models.workers import TaskWorker
@@ -49,5 +56,7 @@ __all__ = [
     "in_utc",
     "new_secret_key",
     "new_write_key",
+    "normalize_domain",
     "parse_cursor",
+    "parse_iso_moment",
 ]

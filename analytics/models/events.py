@@ -68,6 +68,13 @@ def in_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def parse_iso_moment(text: str) -> datetime:
+    """The ISO-8601 date or time ``text`` as an aware datetime in UTC (``in_utc``):
+    ValueError if it is not one, OverflowError if UTC cannot hold it. Callers say which
+    to whom: the tracking API and the query parameters word their refusals differently."""
+    return in_utc(datetime.fromisoformat(text))
+
+
 def parse_cursor(cursor: str) -> tuple[datetime, int]:
     """The (timestamp, id) that ``Event.cursor`` wrote as ``cursor``; ValueError if it
     is not such a cursor."""

@@ -11,6 +11,12 @@ from analytics.models.events import Event
 from analytics.models.workspaces import Workspace
 
 
+def normalize_domain(domain: str) -> str:
+    """An email domain as it is stored and compared: without the spaces around it, a
+    leading ``@`` or a trailing dot (``acme.com.`` names ``acme.com``), in lower case."""
+    return domain.strip().lstrip("@").rstrip(".").lower()
+
+
 def events_of(person):
     """The number of events of the person ``person`` refers to (a field path), counted
     from the (person, timestamp) index for each row fetched: a page of 50 people costs
@@ -30,9 +36,9 @@ class PersonQuerySet(ArrayUpdateQuerySet):
         """The person known by this user id (current or earlier, through alias)."""
         return self.filter(identities__kind=Identity.Kind.USER, identities__value=user_id).first()
 
-    def with_email_domain(self, domain):
-        domain = domain.strip().lower().lstrip("@")
-        return self.filter(email__endswith="@" + domain)
+    def with_email_domain(self, domain: str):
+        """People whose email address is at ``domain`` (see ``normalize_domain``)."""
+        return self.filter(email__endswith="@" + normalize_domain(domain))
 
     def seen(self, latest: dict[int, object]):
         """Move people's ``last_seen_at`` on to {person id: latest moment of new events}.
@@ -176,6 +182,23 @@ class Identity(models.Model):
         ]
 
 
+class MembershipQuerySet(models.QuerySet):
+    def current(self):
+        """Memberships not ended: the person is in the group now."""
+        return self.filter(ended_at__isnull=True)
+
+    def current_of(self, group):
+        """The group's current members, latest to join first, with each person and their
+        ``event_count`` (see ``events_of``)."""
+        return (
+            self.current()
+            .filter(group=group)
+            .select_related("person")
+            .annotate(event_count=events_of("person"))
+            .order_by("-started_at", "-pk")
+        )
+
+
 class Membership(models.Model):
     """A person in a group, from ``started_at`` until ``ended_at`` (open while None)."""
 
@@ -187,6 +210,8 @@ class Membership(models.Model):
     group_type = models.ForeignKey("GroupType", models.DB_CASCADE, related_name="+")
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -5,8 +5,17 @@ and renders one template; an htmx request gets only the partial it targets, and 
 page also works without JavaScript.
 """
 
+from django.http import HttpRequest
+from django_htmx.middleware import HtmxDetails
 
-def partial(request, template, fragments):
+
+class HtmxHttpRequest(HttpRequest):
+    """A request as the views get it: ``HtmxMiddleware`` sets ``htmx``."""
+
+    htmx: HtmxDetails
+
+
+def partial(request: HtmxHttpRequest, template: str, fragments: dict[str, str]) -> str:
     """The template, or only the fragment an htmx request targets (``template#name``).
 
     ``fragments`` maps the id of an element a request may target to the name of the

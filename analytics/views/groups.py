@@ -1,23 +1,23 @@
 """The groups browser: a tab per group type, and the group profile."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django_tables2 import RequestConfig
 
 from analytics.access import workspace_for
 from analytics.forms import GroupQuery, GroupsQuery
-from analytics.models import Group, events_of
+from analytics.models import Group, Membership
 from analytics.tables import GroupTable, MemberTable
 from analytics.timeline import Timeline
-from analytics.views import partial
+from analytics.views import HtmxHttpRequest, partial
 
 GROUPS_PER_PAGE = 50
 MEMBERS_PER_PAGE = 25
 
 
 @login_required
-def groups(request, type_name=None):
+def groups(request: HtmxHttpRequest, type_name: str | None = None) -> HttpResponse:
     workspace = workspace_for(request)
     group_types = list(workspace.group_types.with_group_count())
     if type_name is None:
@@ -50,7 +50,7 @@ def groups(request, type_name=None):
 
 
 @login_required
-def group(request, type_name, key):
+def group(request: HtmxHttpRequest, type_name: str, key: str) -> HttpResponse:
     workspace = workspace_for(request)
     query = GroupQuery.parse(request.GET)
     group = get_object_or_404(
@@ -60,11 +60,7 @@ def group(request, type_name, key):
         key=key,
     )
     members = MemberTable(
-        group.memberships.filter(ended_at__isnull=True)
-        .select_related("person")
-        .annotate(event_count=events_of("person"))
-        .order_by("-started_at", "-pk"),
-        internal_domains=workspace.internal_domains,
+        Membership.objects.current_of(group), internal_domains=workspace.internal_domains
     )
     RequestConfig(request, paginate={"per_page": MEMBERS_PER_PAGE}).configure(members)
     timeline = Timeline.for_group(

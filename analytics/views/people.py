@@ -4,6 +4,7 @@ people, one or everyone at an email domain, in the background with visible progr
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
@@ -14,14 +15,14 @@ from analytics.forms import DeletePeopleForm, DeletePersonForm, PeopleQuery, Per
 from analytics.models import Deletion, Membership, Person, Role, TaskWorker
 from analytics.tables import PersonTable
 from analytics.timeline import Timeline
-from analytics.views import partial
+from analytics.views import HtmxHttpRequest, partial
 
 PEOPLE_PER_PAGE = 50
 NAMES_IN_PREVIEW = 10
 
 
 @login_required
-def people(request):
+def people(request: HtmxHttpRequest) -> HttpResponse:
     workspace = workspace_for(request)
     group_type = workspace.default_group_type
     everyone = Person.objects.filter(workspace=workspace)
@@ -82,7 +83,7 @@ def _current_memberships(group_type):
 
 
 @login_required
-def person(request, pk):
+def person(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     workspace = workspace_for(request)
     person = get_object_or_404(Person.objects.with_event_count(), pk=pk, workspace=workspace)
     before = PersonQuery.parse(request.GET)["before"]
@@ -97,7 +98,7 @@ def person(request, pk):
         {
             "section": "people",
             "person": person,
-            "is_internal": person.email.rpartition("@")[2] in workspace.internal_domains,
+            "is_internal": person.is_internal(workspace.internal_domains),
             "memberships": memberships,
             "timeline": timeline,
             "can_delete": can(request, Role.ADMIN),
@@ -108,7 +109,7 @@ def person(request, pk):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def delete_person(request, pk):
+def delete_person(request: HttpRequest, pk: int) -> HttpResponse:
     workspace = workspace_for(request, role=Role.ADMIN)
     person = get_object_or_404(Person, pk=pk, workspace=workspace)
     pending = Deletion.objects.pending_for(person)
@@ -132,7 +133,7 @@ def delete_person(request, pk):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def delete_people_by_domain(request):
+def delete_people_by_domain(request: HttpRequest) -> HttpResponse:
     workspace = workspace_for(request, role=Role.ADMIN)
     form = DeletePeopleForm.parse(request.POST if request.method == "POST" else request.GET)
     domain = form["domain"]
@@ -165,7 +166,7 @@ def delete_people_by_domain(request):
 
 
 @login_required
-def deletion(request, pk):
+def deletion(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     workspace = workspace_for(request, role=Role.ADMIN)
     deletion = get_object_or_404(Deletion, pk=pk, workspace=workspace)
     template = partial(request, "analytics/deletion.html", {"deletion-progress": "progress"})

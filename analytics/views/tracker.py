@@ -7,6 +7,7 @@ is for owners only: members get 403 and everyone else 404, as in the settings.
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from analytics.access import workspace_for
@@ -14,7 +15,7 @@ from analytics.models import Role
 
 
 @login_required
-def tracker_demo(request):
+def tracker_demo(request: HttpRequest) -> HttpResponse:
     workspace = workspace_for(request, role=Role.MEMBER if settings.DEBUG else Role.OWNER)
     return render(
         request,
