@@ -10,6 +10,7 @@ import re
 from datetime import datetime
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import BadRequest
 from django.core.validators import DomainNameValidator, validate_slug
@@ -104,6 +105,18 @@ class GroupTypeCreateForm(forms.Form):
         name = self.cleaned_data["name"].strip().lower()
         validate_slug(name)
         return name
+
+
+class LoginForm(AuthenticationForm):
+    """Logging in with the e-mail address of one's account (stored as its username)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": (
+            "This e-mail address and password do not match an account. "
+            "Check both; the password is case-sensitive."
+        ),
+    }
 
 
 class GroupTypeForm(forms.ModelForm):
