@@ -125,10 +125,14 @@ class GroupTypeForm(forms.ModelForm):
     class Meta:
         model = GroupType
         fields = ["singular", "plural"]
-        help_texts = {
-            "singular": "As in “1 company”.",
-            "plural": "As in the tabs of the Groups page: “Companies”.",
-        }
+
+    def __init__(self, *args, instance, **kwargs):
+        super().__init__(*args, instance=instance, **kwargs)
+        # In the type's own names as saved, not in those of some other type.
+        self.fields["singular"].help_text = f"As in “1 {instance.singular.lower()}”."
+        self.fields["plural"].help_text = (
+            f"As in the tabs of the Groups page: “{instance.plural}”."
+        )
 
 
 class GroupTypeDeleteForm(forms.Form):
