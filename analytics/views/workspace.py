@@ -1,10 +1,11 @@
-"""Arriving in the dashboard, and switching between one's workspaces."""
+"""Arriving in the dashboard, switching between one's workspaces, and one's password."""
 
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
-from analytics.access import remember_workspace, workspace_for
+from analytics.access import remember_workspace, workspace_for, workspace_if_any
 from analytics.models import Workspace
 
 
@@ -22,3 +23,15 @@ def switch_workspace(request):
     )
     remember_workspace(request, workspace)
     return redirect("groups")
+
+
+@login_required
+def password_change(request):
+    workspace_if_any(request)  # the sidebar shows the workspace, as on every other page
+    return auth_views.PasswordChangeView.as_view()(request)
+
+
+@login_required
+def password_change_done(request):
+    workspace_if_any(request)
+    return auth_views.PasswordChangeDoneView.as_view()(request)
