@@ -34,9 +34,12 @@ def activity(send, company, team):
     for n in range(6):
         user = f"user-{n}"
         calls += [
-            {"type": "identify", "userId": user, "traits": {"name": f"User {n}", "email": f"u{n}@acme.io"}},
-            {"type": "group", "userId": user, "groupId": f"acme-{n % 2}", "traits": {"name": "Acme"}},
-            {"type": "group", "userId": user, "groupId": "growth", "context": {"groupType": "team"}},
+            {"type": "identify", "userId": user,
+             "traits": {"name": f"User {n}", "email": f"u{n}@acme.io"}},
+            {"type": "group", "userId": user, "groupId": f"acme-{n % 2}",
+             "traits": {"name": "Acme"}},
+            {"type": "group", "userId": user, "groupId": "growth",
+             "context": {"groupType": "team"}},
             {"type": "track", "userId": user, "event": "Report Viewed",
              "context": {"groups": {"company": f"acme-{n % 2}", "team": "growth"}}},
         ]

@@ -1,5 +1,5 @@
 """What every page shows of the account, in a real Chromium: the sidebar on the password
-pages, the whole e-mail address however long, and the favicon."""
+and error pages, the whole e-mail address however long, and the favicon."""
 
 import pytest
 from playwright.sync_api import expect
@@ -50,3 +50,32 @@ def test_password_page_keeps_the_sidebar_and_the_whole_email(
         page.set_content(f'<img src="{live_server.url}/favicon.ico" width="64" height="64">')
         expect(page.locator("img")).to_have_js_property("naturalWidth", 32)
         page.locator("img").screenshot(path=ARTIFACTS / "account-favicon.png")
+
+
+def test_error_pages_keep_the_sidebar_for_a_signed_in_user(browser_page, alice, workspace, send):
+    send.batch(
+        {"type": "group", "userId": "ann", "groupId": "growth", "context": {"groupType": "team"}}
+    )
+    log_in(browser_page, alice)
+    # A 404 is reported on the console, as it should be: a tab of its own keeps that
+    # apart from the errors browser_page fails a test for.
+    page = browser_page.context.new_page()
+    response = page.goto(browser_page.url.split("/groups")[0] + "/groups/team/ghost")
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    expect(page.get_by_text("No team with the key “ghost” in this workspace.")).to_be_visible()
+    expect(page.locator(".sidebar .switcher .current")).to_have_text("Acme Analytics")
+    page.screenshot(path=ARTIFACTS / "account-404-signed-in.png", full_page=True)
+    page.get_by_role("link", name="People").click()
+    page.wait_for_url("**/people")
+    page.close()
+
+
+def test_error_pages_for_a_visitor_not_logged_in(chromium, live_server, transactional_db):
+    with open_page(chromium, live_server) as page:
+        other = page.context.new_page()
+        response = other.goto(live_server.url + "/nothing-here")
+        assert response.status == 404
+        expect(other.get_by_role("heading", name="Not found")).to_be_visible()
+        expect(other.locator(".sidebar")).to_have_count(0)
+        other.screenshot(path=ARTIFACTS / "account-404-visitor.png", full_page=True)

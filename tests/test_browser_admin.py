@@ -10,7 +10,8 @@ pytestmark = pytest.mark.browser
 
 def test_support_finds_a_person_and_their_events_read_only(browser_page, workspace, send, company):
     send.batch(
-        {"type": "identify", "userId": "ann", "traits": {"name": "Ann Lee", "email": "ann@acme.io"}},
+        {"type": "identify", "userId": "ann",
+         "traits": {"name": "Ann Lee", "email": "ann@acme.io"}},
         {"type": "group", "userId": "ann", "groupId": "acme", "traits": {"name": "Acme"}},
         {"type": "track", "userId": "ann", "event": "Report Viewed"},
     )

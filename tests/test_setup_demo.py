@@ -46,7 +46,8 @@ def test_prints_the_write_key_and_the_secret_key_that_open_the_apis(demo, client
 
 def test_says_where_the_keys_are_kept_and_rotated(demo):
     _, output = demo
-    assert "Both keys are under Settings → API keys (http://127.0.0.1:8123/settings/api-keys)" in output
+    where = "Both keys are under Settings → API keys (http://127.0.0.1:8123/settings/api-keys)"
+    assert where in output
 
 
 def test_every_run_prints_the_same_secret_key(demo):

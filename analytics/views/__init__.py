@@ -5,6 +5,9 @@ and renders one template; an htmx request gets only the partial it targets, and 
 page also works without JavaScript.
 """
 
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import Http404
+
 
 def partial(request, template, fragments):
     """The template, or only the fragment an htmx request targets (``template#name``).
@@ -16,3 +19,12 @@ def partial(request, template, fragments):
     if htmx and not htmx.history_restore_request and htmx.target in fragments:
         return f"{template}#{fragments[htmx.target]}"
     return template
+
+
+def get_or_404(queryset, message, **lookup):
+    """The one object of ``queryset`` matching ``lookup``, else a 404 whose page says
+    ``message``: what is missing, in the product's words ("No person with the id 42.")."""
+    try:
+        return queryset.get(**lookup)
+    except ObjectDoesNotExist:
+        raise Http404(message) from None

@@ -4,7 +4,7 @@ people, one or everyone at an email domain, in the background with visible progr
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
 
@@ -14,7 +14,7 @@ from analytics.forms import DeletePeopleForm, DeletePersonForm, PeopleQuery, Per
 from analytics.models import Deletion, Membership, Person, Role, TaskWorker
 from analytics.tables import PersonTable
 from analytics.timeline import Timeline
-from analytics.views import partial
+from analytics.views import get_or_404, partial
 
 PEOPLE_PER_PAGE = 50
 NAMES_IN_PREVIEW = 10
@@ -84,7 +84,9 @@ def _current_memberships(group_type):
 @login_required
 def person(request, pk):
     workspace = workspace_for(request)
-    person = get_object_or_404(Person.objects.with_event_count(), pk=pk, workspace=workspace)
+    person = get_or_404(
+        Person.objects.with_event_count(), _no_person(pk), pk=pk, workspace=workspace
+    )
     before = PersonQuery.parse(request.GET)["before"]
     memberships = person.memberships.select_related("group__group_type").order_by(
         "ended_at", "-started_at"
@@ -110,7 +112,7 @@ def person(request, pk):
 @require_http_methods(["GET", "POST"])
 def delete_person(request, pk):
     workspace = workspace_for(request, role=Role.ADMIN)
-    person = get_object_or_404(Person, pk=pk, workspace=workspace)
+    person = get_or_404(Person.objects, _no_person(pk), pk=pk, workspace=workspace)
     pending = Deletion.objects.pending_for(person)
     if pending is not None:
         return redirect(pending)
@@ -167,7 +169,12 @@ def delete_people_by_domain(request):
 @login_required
 def deletion(request, pk):
     workspace = workspace_for(request, role=Role.ADMIN)
-    deletion = get_object_or_404(Deletion, pk=pk, workspace=workspace)
+    deletion = get_or_404(
+        Deletion.objects,
+        f"No deletion with the id {pk} in this workspace.",
+        pk=pk,
+        workspace=workspace,
+    )
     template = partial(request, "analytics/deletion.html", {"deletion-progress": "progress"})
     return render(
         request,
@@ -179,3 +186,7 @@ def deletion(request, pk):
             "worker_running": TaskWorker.objects.alive().exists,
         },
     )
+
+
+def _no_person(pk):
+    return f"No person with the id {pk} in this workspace."

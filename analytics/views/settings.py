@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
@@ -28,7 +28,7 @@ from analytics.forms import (
 )
 from analytics.models import GROUP_SLOTS, GroupType, IngestionProblem, Role, WorkspaceMember
 from analytics.tables import ProblemTable
-from analytics.views import partial
+from analytics.views import get_or_404, partial
 
 
 def _switched_since(request, workspace, to):
@@ -111,8 +111,11 @@ def group_types(request):
 
 def _group_type(request, name):
     workspace = workspace_for(request, role=Role.OWNER)
-    return get_object_or_404(
-        GroupType.objects.select_related("workspace"), workspace=workspace, name=name
+    return get_or_404(
+        GroupType.objects.select_related("workspace"),
+        f"No group type “{name}” in this workspace.",
+        workspace=workspace,
+        name=name,
     )
 
 
@@ -236,8 +239,11 @@ def members(request):
 
 def _member(request, pk):
     workspace = workspace_for(request, role=Role.OWNER)
-    return get_object_or_404(
-        WorkspaceMember.objects.select_related("user"), workspace=workspace, pk=pk
+    return get_or_404(
+        WorkspaceMember.objects.select_related("user"),
+        f"No member with the id {pk} in this workspace.",
+        workspace=workspace,
+        pk=pk,
     )
 
 

@@ -2,11 +2,12 @@
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from analytics.access import remember_workspace, workspace_for, workspace_if_any
 from analytics.models import Workspace
+from analytics.views import get_or_404
 
 
 @login_required
@@ -18,8 +19,12 @@ def home(request):
 @login_required
 @require_POST
 def switch_workspace(request):
-    workspace = get_object_or_404(
-        Workspace, slug=request.POST.get("workspace"), members__user=request.user
+    slug = request.POST.get("workspace")
+    workspace = get_or_404(
+        Workspace.objects,
+        f"You are not a member of a workspace “{slug}”.",
+        slug=slug,
+        members__user=request.user,
     )
     remember_workspace(request, workspace)
     return redirect("groups")

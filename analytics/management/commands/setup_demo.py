@@ -35,7 +35,8 @@ class Command(BaseCommand):
         if workspace is None:
             workspace = self.create(events)
         # Unless it was rotated in the settings: the new key was shown there, once.
-        secret_key = DEMO_SECRET_KEY if workspace.secret_key_hash == hash_key(DEMO_SECRET_KEY) else None
+        demo_key_kept = workspace.secret_key_hash == hash_key(DEMO_SECRET_KEY)
+        secret_key = DEMO_SECRET_KEY if demo_key_kept else None
         rotated = f"sk_…{workspace.secret_key_hint} (rotated: the new key was shown once, then)"
         self.stdout.write(
             f"\nDemo workspace {workspace.name!r} at {url}\n"
