@@ -6,7 +6,7 @@ from django.views.generic import RedirectView
 urlpatterns = [
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico wherever a page came from (an API's JSON, a PDF).
-    path("favicon.ico", RedirectView.as_view(url=static("groupsite/favicon.svg"), permanent=True)),
+    path("favicon.ico", RedirectView.as_view(url=static("groupsite/favicon.svg")), name="favicon"),
     path("", include("analytics.urls")),
 ]
 

@@ -84,5 +84,5 @@ def test_pages_link_the_favicon_and_favicon_ico_leads_to_it(client, alice, works
         page = client.get(path, follow=True).content.decode()
         assert '<link rel="icon" href="/static/groupsite/favicon.svg" type="image/svg+xml">' in page
     response = client.get("/favicon.ico")
-    assert response.status_code == 301
+    assert response.status_code == 302
     assert response["Location"] == "/static/groupsite/favicon.svg"

@@ -19,11 +19,10 @@ def home(request):
 @login_required
 @require_POST
 def switch_workspace(request):
-    slug = request.POST.get("workspace")
     workspace = get_or_404(
         Workspace.objects,
-        f"You are not a member of a workspace “{slug}”.",
-        slug=slug,
+        "You are not a member of that workspace.",
+        slug=request.POST.get("workspace"),
         members__user=request.user,
     )
     remember_workspace(request, workspace)
