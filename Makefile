@@ -1,7 +1,7 @@
 # The two set-up commands; see README.md.
 .PHONY: run test bench lock
 
-run:  ## the dashboard on SQLite with demo data, at http://127.0.0.1:8000
+run:  ## the dashboard on SQLite with demo data, at http://127.0.0.1:8000 (PORT=8001 for another port)
 	@scripts/run
 
 test:  ## the whole test suite (PostgreSQL at DATABASE_URL, default the local server)

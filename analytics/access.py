@@ -36,6 +36,15 @@ def workspace_for(request: HttpRequest, role: Role = Role.MEMBER) -> Workspace:
     return current.workspace
 
 
+def workspace_if_any(request: HttpRequest) -> Workspace | None:
+    """``workspace_for`` for pages every account may open (its password, an error page):
+    the current workspace, or None for someone in no workspace yet."""
+    try:
+        return workspace_for(request)
+    except Http404:
+        return None
+
+
 def can(request: HttpRequest, role: Role) -> bool:
     """Whether the current user has at least ``role`` (after ``workspace_for``)."""
     return RANK[request.role] >= RANK[role]

@@ -13,6 +13,7 @@ without a company, as they do in real data.
 The same seed gives the same data; timestamps are relative to ``until``.
 """
 
+import bisect
 import math
 import random
 import time
@@ -62,7 +63,11 @@ INDUSTRIES = (
     "Media", "Logistics", "Real Estate", "Nonprofit", "Telecommunications", "Energy",
 )
 PLANS = ("free", "starter", "pro", "enterprise")
-PLAN_WEIGHTS = (40, 30, 20, 10)
+# How likely each plan is for an account of 1, 2–5, 6–20 and more people in the product.
+PLAN_WEIGHTS_BY_SIZE = ((60, 30, 8, 2), (30, 40, 25, 5), (10, 30, 45, 15), (0, 10, 45, 45))
+# Monthly price of a seat, and the seats a plan bills at least; every member takes a seat.
+SEAT_PRICES = {"free": 0, "starter": 12, "pro": 29, "enterprise": 59}
+MIN_SEATS = {"free": 0, "starter": 3, "pro": 5, "enterprise": 25}
 TEAM_NAMES = (
     "Engineering", "Product", "Design", "Sales", "Marketing", "Customer Success", "Support",
     "Operations", "Finance", "Data",
@@ -158,12 +163,16 @@ def _hour_weights():
     return [sum(weights[: hour + 1]) for hour in range(24)]
 
 
-HOURS = range(24)
 HOUR_CUM_WEIGHTS = _hour_weights()
-WEEKEND_SHARE = 0.15
+# How busy each local weekday is (Monday first), and how much busier the last day of the
+# window is than its first: the product grows.
+WEEKDAY_WEIGHTS = (1.0, 1.05, 1.05, 1.0, 0.85, 0.14, 0.1)
+GROWTH = 2.0
+# People already customers when the window starts; the others sign up during it.
+EXISTING_SHARE = 0.45
 
 # Kinds of scheduled call.
-IDENTIFY, JOIN, LEAVE, UPGRADE, ACTIVITY, VISIT = range(6)
+IDENTIFY, JOIN, LEAVE, UPGRADE, ACTIVITY, VISIT, REFRESH = range(7)
 
 
 @dataclass(eq=False)
@@ -172,8 +181,10 @@ class _Company:
     domain: str
     traits: dict
     utc_offset: int
+    created: float
     founder: "_Person | None" = None
     teams: list = field(default_factory=list)
+    seats: int = 0  # everyone who ever joined it
 
 
 @dataclass(eq=False)
@@ -181,6 +192,7 @@ class _Team:
     key: str
     name: str
     company: _Company
+    lead: "_Person | None" = None  # its first member
 
 
 @dataclass(eq=False)
@@ -194,6 +206,8 @@ class _Person:
     user_agent: str
     number: int
     seed: int  # of the random stream of its activity
+    created: float  # the account's creation: ``start`` for those who signed up in the window
+    existing: bool  # a customer already when the window starts
     team: _Team | None = None
     anonymous_id: str = ""
     staff: bool = False
@@ -242,6 +256,7 @@ class _Cast:
         self.rng = rng
         self.until = until
         self.since = until - WINDOW_DAYS * DAY
+        self.day_weights = {}  # UTC offset -> (first day, cumulative weights of the days)
         self.keys = set()
         self.domains = set()
         self.schedule = []  # (timestamp, kind, who, what)
@@ -251,15 +266,17 @@ class _Cast:
         self.internal = self._company(
             name=internal_domain.split(".")[0].capitalize(), domain=internal_domain
         )
-        self.internal.traits.update(plan="enterprise", industry="Software")
+        self.internal.traits.update(industry="Software")
         staff_count = max(2, min(25, people // 200))
         self.people = self._customers(max(1, people - staff_count))
         self.staff = [self._staff() for _ in range(staff_count)]
         self.people += self.staff
         self.teams = self._teams()
         self._multi_company()
+        self._settle_company_traits()
         self.removed = self._removals()
         self._upgrades()
+        self._refreshes()
         self.visitors = self._visitors()
 
     # The cast ------------------------------------------------------------------
@@ -282,19 +299,22 @@ class _Cast:
                 domain = f"{base}{n}{tld}"
         self.domains.add(domain)
         employees = int(rng.lognormvariate(3.5, 1.4)) + 1
-        created = self.since - rng.uniform(0, 1500) * DAY
+        created = self.since - rng.uniform(30, 1500) * DAY
         traits = {
             "name": name,
-            "plan": rng.choices(PLANS, PLAN_WEIGHTS)[0],
+            "plan": "free",  # plan and mrr follow the account's size: _settle_company_traits
+            "mrr": 0,
             "industry": rng.choice(INDUSTRIES),
             "employees": employees,
             "website": f"https://{domain}",
             "createdAt": _iso(created),
         }
         key = self._unique(lambda: f"acc_{rng.getrandbits(48):012x}")
-        return _Company(key=key, domain=domain, traits=traits, utc_offset=rng.randrange(-8, 10))
+        return _Company(
+            key=key, domain=domain, traits=traits, utc_offset=rng.randrange(-8, 10), created=created
+        )
 
-    def _person(self, home, start, *, staff=False):
+    def _person(self, home, start, created, *, existing, staff=False):
         rng = self.rng
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         local = f"{first}.{last}".lower()
@@ -307,7 +327,7 @@ class _Cast:
             "lastName": last,
             "title": rng.choice(STAFF_TITLES if staff else TITLES),
             "role": "admin" if home.founder is None else rng.choices(ROLES, ROLE_WEIGHTS)[0],
-            "createdAt": _iso(start),
+            "createdAt": _iso(created),
         }
         person = _Person(
             user_id=self._unique(lambda: f"usr_{rng.getrandbits(48):012x}"),
@@ -319,6 +339,8 @@ class _Cast:
             user_agent=rng.choice(USER_AGENTS),
             number=self.person_count,
             seed=rng.getrandbits(64),
+            created=created,
+            existing=existing,
             staff=staff,
         )
         self.person_count += 1
@@ -328,11 +350,24 @@ class _Cast:
         self._add(start + 1, JOIN, person, home)
         return person
 
-    def _signup_time(self):
-        # Most of the base was there before the window; the rest signed up during it.
-        if self.rng.random() < 0.7:
-            return self.since + self.rng.uniform(0, 3 * DAY)
-        return self.since + self.rng.uniform(0, (WINDOW_DAYS - 2) * DAY)
+    def _arrival(self, home):
+        """(first seen, account created, was a customer already) of someone joining ``home``.
+
+        Those who were customers before the window are first seen at their first visit
+        in it, soon for most; the others sign up during it, more of them lately, and
+        never before the person who brought their company.
+        """
+        rng = self.rng
+        founder = home.founder
+        existing = rng.random() < EXISTING_SHARE and (founder is None or founder.existing)
+        if existing:
+            earliest = max(founder.created if founder else home.created, self.since - 700 * DAY)
+            created = rng.uniform(earliest, self.since - DAY)
+            span = min((WINDOW_DAYS - 1) * DAY, HOUR + rng.expovariate(1 / (8 * DAY)))
+            return self._moment(self.since, self.since + span, home.utc_offset), created, True
+        earliest = founder.start + 600 if founder else self.since
+        start = self._moment(earliest, self.until - HOUR, home.utc_offset)
+        return start, start, False
 
     def _customers(self, count):
         rng = self.rng
@@ -343,11 +378,12 @@ class _Cast:
         homes += rng.choices(companies, weights, k=max(0, count - len(companies)))
         people = []
         for home in homes:
-            start = self._signup_time()
-            if home.founder is not None:
-                start = max(start, home.founder.start + 600)
-            people.append(self._person(home, start))
-            if start > self.since + 3 * DAY and rng.random() < SIGNED_UP_AFTER_VISITS_SHARE:
+            start, created, existing = self._arrival(home)
+            people.append(self._person(home, start, created, existing=existing))
+            if (
+                not existing and start > self.since + 3 * DAY
+                and rng.random() < SIGNED_UP_AFTER_VISITS_SHARE
+            ):
                 self._visits_before_signup(people[-1])
         # With more companies than people, people sign up to the companies left over.
         for n, company in enumerate(companies[count:]):
@@ -357,25 +393,35 @@ class _Cast:
 
     def _staff(self):
         rng = self.rng
-        person = self._person(self.internal, self.since + rng.uniform(0, 2 * DAY), staff=True)
+        internal = self.internal
+        start = self._moment(self.since, self.since + 3 * DAY, internal.utc_offset)
+        created = rng.uniform(internal.created, self.since - DAY)
+        person = self._person(internal, start, created, existing=True, staff=True)
         customers = self.companies
         for company in rng.sample(customers, min(len(customers), rng.randrange(2, 11))):
             joined = self._join_later(person, company)
             if rng.random() < 0.5 and joined + 5 * DAY < self.until:
                 # Left again once the customer's issue was solved.
-                self._add(joined + rng.uniform(HOUR, 5 * DAY), LEAVE, person, company)
+                left = self._moment(joined + HOUR, joined + 5 * DAY, internal.utc_offset)
+                self._add(left, LEAVE, person, company)
         return person
 
     def _join_later(self, person, company):
-        joined = person.start + 2 + self.rng.random() * max(60, (person.end - person.start) * 0.8)
+        earliest = person.start + 2
+        if company.founder is not None and not company.founder.existing:
+            earliest = max(earliest, company.founder.start + 600)  # once the company exists
+        latest = max(earliest + 60, person.start + (person.end - person.start) * 0.8)
+        joined = self._moment(earliest, latest, person.home.utc_offset)
         self._add(joined, JOIN, person, company)
         self.multi_company.add(person)
         return joined
 
     def _visits_before_signup(self, person):
         person.anonymous_id = _uuid(self.rng)
+        offset = person.home.utc_offset
         for _ in range(self.rng.randrange(1, 5)):
-            self._add(person.start - self.rng.uniform(120, 3 * DAY), VISIT, person)
+            moment = self._moment(person.start - 3 * DAY, person.start - 120, offset)
+            self._add(moment, VISIT, person)
 
     def _teams(self):
         rng = self.rng
@@ -392,6 +438,8 @@ class _Cast:
             teams += company.teams
             for n, person in enumerate(people):
                 person.team = company.teams[n] if n < len(names) else rng.choice(company.teams)
+                if person.team.lead is None:
+                    person.team.lead = person
                 self._add(person.start + 2, JOIN, person, person.team)
         return teams
 
@@ -409,6 +457,27 @@ class _Cast:
                 if other is not person.home:
                     self._join_later(person, other)
 
+    def _settle_company_traits(self):
+        """Traits that agree with the data: at least as many employees as people who
+        joined, a plan for the account's size and the MRR it bills, and a creation date
+        no later than the first call of a company that signed up in the window."""
+        rng = self.rng
+        joined = {}
+        for _, kind, who, what in self.schedule:
+            if kind == JOIN and isinstance(what, _Company):
+                joined.setdefault(what, set()).add(who)
+        for company in [*self.companies, self.internal]:
+            traits = company.traits
+            company.seats = seats = len(joined.get(company, ()))
+            traits["employees"] = max(traits["employees"], math.ceil(seats * rng.uniform(1.2, 4)))
+            size = 0 if seats <= 1 else 1 if seats <= 5 else 2 if seats <= 20 else 3
+            traits["plan"] = rng.choices(PLANS, PLAN_WEIGHTS_BY_SIZE[size])[0]
+            traits["mrr"] = _mrr(traits["plan"], seats)
+            founder = company.founder
+            if founder is not None and not founder.existing:
+                company.created = founder.start
+                traits["createdAt"] = _iso(company.created)
+
     def _removals(self):
         """People removed from their only account ("Account Removed User"): their last call."""
         removed = []
@@ -418,7 +487,10 @@ class _Cast:
                 or person.end - person.start < 4 * DAY or self.rng.random() >= REMOVED_SHARE
             ):
                 continue
-            person.end = person.start + (person.end - person.start) * self.rng.uniform(0.5, 0.95)
+            stay = person.end - person.start
+            person.end = self._moment(
+                person.start + stay * 0.5, person.start + stay * 0.95, person.home.utc_offset
+            )
             self._add(person.end, LEAVE, person, person.home)
             removed.append(person)
         return removed
@@ -428,9 +500,25 @@ class _Cast:
             founder = company.founder
             if not founder or founder.end - founder.start < 2 * DAY:
                 continue
-            if self.rng.random() < UPGRADED_COMPANY_SHARE:
-                moment = self.rng.uniform(founder.start + DAY, founder.end - HOUR)
+            if company.traits["plan"] != PLANS[-1] and self.rng.random() < UPGRADED_COMPANY_SHARE:
+                moment = self._moment(founder.start + DAY, founder.end - HOUR, company.utc_offset)
                 self._add(moment, UPGRADE, founder, company)
+
+    def _refreshes(self):
+        """Group calls sent again as people log in (the B2B spec asks for one at each
+        login), so that groups were last updated at any time, busier ones lately."""
+        rng = self.rng
+        for company in self.companies:
+            founder = company.founder
+            if founder is not None:
+                for _ in range(rng.randrange(0, 3) + min(8, company.seats // 3)):
+                    moment = self._moment(founder.start + HOUR, founder.end, company.utc_offset)
+                    self._add(moment, REFRESH, founder, company)
+        for team in self.teams:
+            lead = team.lead
+            for _ in range(rng.randrange(0, 3)):
+                moment = self._moment(lead.start + HOUR, lead.end - 1, team.company.utc_offset)
+                self._add(moment, REFRESH, lead, team)
 
     def _visitors(self):
         rng = self.rng
@@ -438,8 +526,9 @@ class _Cast:
         for _ in range(int(len(self.people) * VISITORS_PER_PERSON)):
             visitor = _Visitor(_uuid(rng), rng.choice(USER_AGENTS))
             visitors.append(visitor)
+            offset = rng.randrange(-8, 10)
             for _ in range(rng.randrange(1, 4)):
-                self._add(rng.uniform(self.since, self.until), VISIT, visitor)
+                self._add(self._moment(self.since, self.until, offset), VISIT, visitor)
         return visitors
 
     # Activity --------------------------------------------------------------------
@@ -452,27 +541,53 @@ class _Cast:
         people = [p for p in self.people if p.end - p.start > 120]
         if people and count > 0:
             weights = [p.activity * (p.end - p.start) for p in people]
-            moment = self._working_moment
+            moment = self._moment
             for person in self.rng.choices(people, weights, k=count):
                 when = moment(person.start + 60, person.end - 1, person.home.utc_offset)
                 self._add(when, ACTIVITY, person)
         self.schedule.sort(key=itemgetter(0))
 
-    def _working_moment(self, start, end, utc_offset):
-        # A fixed number of draws whatever the dates, so a seed gives the same data
-        # whenever it runs.
+    def _moment(self, start, end, utc_offset):
+        """A moment between ``start`` and ``end`` as people at ``utc_offset`` are active:
+        on weekdays far more than at weekends, in working hours, and more in the recent
+        weeks than in the first (``GROWTH``).
+
+        Always four draws whatever the dates, so a seed gives the same data whenever it
+        runs.
+        """
         rng = self.rng
-        moment = start + rng.random() * (end - start)
-        weekend = rng.random()
-        hour = rng.choices(HOURS, cum_weights=HOUR_CUM_WEIGHTS)[0]
-        within = rng.random()
-        day = (moment + utc_offset * HOUR) // DAY
-        weekday = (int(day) + 3) % 7  # 1 January 1970 was a Thursday
-        if weekday >= 5 and weekend >= WEEKEND_SHARE:
-            # Most weekend work happens on the Friday before or the Monday after.
-            day += (4 - weekday) if weekend < 0.575 else (7 - weekday)
-        moment = day * DAY + hour * HOUR + within * HOUR - utc_offset * HOUR
-        return min(max(moment, start), end)
+        pick, hour_pick, within, fallback = rng.random(), rng.random(), rng.random(), rng.random()
+        if end <= start:
+            return start
+        first, cumulative = self._day_weights(utc_offset)
+        shift = utc_offset * HOUR
+        last = len(cumulative) - 1
+        a = min(max(int((start + shift) // DAY) - first, 0), last)
+        b = min(max(int((end + shift) // DAY) - first, 0), last)
+        low = cumulative[a - 1] if a else 0.0
+        target = low + pick * (cumulative[b] - low)
+        day = first + min(b, bisect.bisect_left(cumulative, target, a, b + 1))
+        hour = bisect.bisect_right(HOUR_CUM_WEIGHTS, hour_pick * HOUR_CUM_WEIGHTS[-1])
+        moment = day * DAY + (hour + within) * HOUR - shift
+        if start <= moment <= end:
+            return moment
+        # An hour outside the range on its first or last day: any moment of the range.
+        return start + fallback * (end - start)
+
+    def _day_weights(self, utc_offset):
+        """(first day, cumulative weights of the days from it), days counted from 1970 in
+        local time, from a few days before the window to its end."""
+        if utc_offset not in self.day_weights:
+            shift = utc_offset * HOUR
+            first = int((self.since + shift) // DAY) - 4
+            cumulative, total = [], 0.0
+            for day in range(first, int((self.until + shift) // DAY) + 1):
+                progress = (day * DAY - shift - self.since) / (self.until - self.since)
+                weekday = (day + 3) % 7  # Monday is 0; 1 January 1970 was a Thursday
+                total += WEEKDAY_WEIGHTS[weekday] * GROWTH ** max(progress, 0.0)
+                cumulative.append(total)
+            self.day_weights[utc_offset] = first, cumulative
+        return self.day_weights[utc_offset]
 
     # Calls -------------------------------------------------------------------------
     #
@@ -488,7 +603,7 @@ class _Cast:
         self.company_is_default = company_is_default
         build = {
             IDENTIFY: self._identify, JOIN: self._join, LEAVE: self._leave,
-            UPGRADE: self._upgrade, VISIT: self._visit,
+            UPGRADE: self._upgrade, VISIT: self._visit, REFRESH: self._join,
         }
         for moment, kind, who, what in self.schedule:
             if kind != ACTIVITY:
@@ -536,9 +651,9 @@ class _Cast:
 
     def _upgrade(self, person, company):
         plan = PLANS[min(len(PLANS) - 1, PLANS.index(company.traits["plan"]) + 1)]
-        company.traits["plan"] = plan
+        company.traits.update(plan=plan, mrr=_mrr(plan, company.seats))
         call = self._join(person, company)
-        call["traits"] = {"plan": plan}
+        call["traits"] = {"plan": plan, "mrr": company.traits["mrr"]}
         return call
 
     def _leave(self, person, company):
@@ -590,6 +705,11 @@ def _stamped(call, moment, rng):
 
 
 _TRACK_CUM = [sum(TRACK_WEIGHTS[: n + 1]) for n in range(len(TRACK_WEIGHTS))]
+
+
+def _mrr(plan, seats):
+    """What an account on ``plan`` with ``seats`` people bills a month."""
+    return SEAT_PRICES[plan] * max(seats, MIN_SEATS[plan])
 
 
 def _uuid(rng):

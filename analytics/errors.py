@@ -23,6 +23,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.urls import Resolver404
 
+from analytics.access import workspace_if_any
 from analytics.api import _error as api_error
 from analytics.ingest_views import RETRY_AFTER_SECONDS
 from analytics.ingest_views import _error as tracking_api_error
@@ -42,8 +43,9 @@ PAGES = {
 def error_response(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
     """The error as JSON on the APIs' paths, else as a page of the dashboard.
 
-    The page is rendered without the request: a failing database, session or host name
-    must not fail the error page too.
+    The page keeps the sidebar for a signed-in user; it is rendered without the request
+    when that fails: a failing database, session or host name must not fail the error
+    page too.
     """
     path = request.path_info
     if path.startswith("/api/"):
@@ -51,8 +53,29 @@ def error_response(request: HttpRequest, status: int, code: str, message: str) -
     if path.startswith("/v1/"):
         return tracking_api_error(status, code, message)
     template, heading = PAGES[status]
-    html = loader.render_to_string(template, {"heading": heading, "message": message})
+    context = {"heading": heading, "message": message}
+    html = None
+    if status != 503:  # the database is down: reading the user would only wait for it
+        html = _with_sidebar(request, template, context)
+    if html is None:
+        html = loader.render_to_string(template, context)
     return HttpResponse(html, status=status)
+
+
+def _with_sidebar(request: HttpRequest, template: str, context: dict) -> str | None:
+    """The page with the sidebar of every page, for a signed-in user; else None.
+
+    Whatever fails on the way (the session, the user or their workspaces cannot be read:
+    often the very cause of the error) gives None, and the page goes without the sidebar.
+    """
+    try:
+        user = getattr(request, "user", None)  # None before AuthenticationMiddleware ran
+        if user is None or not user.is_authenticated:
+            return None
+        workspace_if_any(request)
+        return loader.render_to_string(template, {**context, "signed_in": True}, request)
+    except Exception:
+        return None
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -9,6 +9,7 @@ to the form so they show next to the fields.
 import re
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import BadRequest
 from django.core.validators import DomainNameValidator, validate_slug
@@ -106,16 +107,32 @@ class GroupTypeCreateForm(forms.Form):
         return name
 
 
+class LoginForm(AuthenticationForm):
+    """Logging in with the e-mail address of one's account (stored as its username)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": (
+            "This e-mail address and password do not match an account. "
+            "Check both; the password is case-sensitive."
+        ),
+    }
+
+
 class GroupTypeForm(forms.ModelForm):
     """The display names of a type; its wire name stays."""
 
     class Meta:
         model = GroupType
         fields = ["singular", "plural"]
-        help_texts = {
-            "singular": "As in “1 company”.",
-            "plural": "As in the tabs of the Groups page: “Companies”.",
-        }
+
+    def __init__(self, *args, instance, **kwargs):
+        super().__init__(*args, instance=instance, **kwargs)
+        # In the type's own names as saved, not in those of some other type.
+        self.fields["singular"].help_text = f"As in “1 {instance.singular.lower()}”."
+        self.fields["plural"].help_text = (
+            f"As in the tabs of the Groups page: “{instance.plural}”."
+        )
 
 
 class GroupTypeDeleteForm(forms.Form):

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, re_path, register_converter
 
 from analytics import api, ingest_views, openapi
+from analytics.forms import LoginForm
 from analytics.views import groups, people, settings, tracker, workspace
 
 
@@ -49,14 +50,16 @@ urlpatterns = [
     path("api/v1/ingestion-problems", api.ingestion_problems, name="api-ingestion-problems"),
     # The dashboard.
     path("", workspace.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("account/password", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
-        "account/password/done",
-        auth_views.PasswordChangeDoneView.as_view(),
-        name="password_change_done",
+        "login/",
+        auth_views.LoginView.as_view(
+            authentication_form=LoginForm, redirect_authenticated_user=True
+        ),
+        name="login",
     ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/password", workspace.password_change, name="password_change"),
+    path("account/password/done", workspace.password_change_done, name="password_change_done"),
     path("workspace", workspace.switch_workspace, name="switch_workspace"),
     path("groups", groups.groups, name="groups"),
     path("groups/<slug:type_name>", groups.groups, name="groups"),

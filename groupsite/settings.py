@@ -199,9 +199,27 @@ DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "server": {"class": "logging.StreamHandler", "formatter": "server"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        # Django gives its "django" logger a console handler of its own, used under DEBUG;
+        # its records reach the root's handler anyway, so without this every warning
+        # (a 404's "Not Found: …") would be printed twice. Configuring "django" resets its
+        # children, so runserver's request lines get their own handler back, as Django has it.
+        "django": {"handlers": []},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
+        "django.db.backends": {"level": "INFO"},
+    },
 }
 
 # --- Limits and HTTPS -----------------------------------------------------------------

@@ -79,6 +79,7 @@ POLICY = {
     # The tracking API and the read/delete API.
     "ingest": Tracking(),
     "api-openapi": Public(),
+    "favicon": Public(),
     "api-group-types": Api(),
     "api-groups": Api(),
     "api-group": Api(),
@@ -405,8 +406,10 @@ ADMIN_PATTERNS = [(prefix, pattern) for namespace, prefix, pattern in url_patter
 
 
 def admin_path(prefix, pattern):
-    """The pattern's path, with "1" (or "auth", where an app's name goes) for arguments."""
-    for values in itertools.product(["auth", "1"], repeat=len(pattern.pattern.regex.groupindex)):
+    """The pattern's path, with "1" (or "analytics", where an app's name goes) for arguments."""
+    for values in itertools.product(
+        ["analytics", "1"], repeat=len(pattern.pattern.regex.groupindex)
+    ):
         path = re.sub(r"<(?:\w+:)?\w+>|\(\?P<\w+>[^)]*\)", lambda _: "{}", str(pattern.pattern))
         path = prefix + path.strip("^$").format(*values)
         if resolve(path).func == pattern.callback:

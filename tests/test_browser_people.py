@@ -129,7 +129,7 @@ def test_delete_a_user_from_their_profile_in_the_background(
     expect(summary_figure(page, "Identify calls")).to_have_text("1")
     expect(summary_figure(page, "Group calls")).to_have_text("2")
     expect(summary_figure(page, "Memberships")).to_have_text("2")
-    expect(summary_figure(page, "Groups left with no member")).to_have_text("company · internal")
+    expect(summary_figure(page, "Groups that stay with no member")).to_have_text("company · internal")
     expect(summary_figure(page, "User ids")).to_have_text("sam")
     page.get_by_label("Block this user id from coming back").check()
     page.shot("delete-confirmation")
@@ -230,7 +230,7 @@ def test_delete_everyone_at_an_email_domain_from_the_people_list(
     expect(summary_figure(page, "Identify calls")).to_have_text("2")
     expect(summary_figure(page, "Group calls")).to_have_text("2")
     expect(summary_figure(page, "Memberships")).to_have_text("2")
-    expect(summary_figure(page, "Groups left with no member")).to_have_text(
+    expect(summary_figure(page, "Groups that stay with no member")).to_have_text(
         "None: every group keeps someone"
     )
     who = page.locator("ul.summary-list > li")

@@ -162,7 +162,7 @@ def test_deleting_the_default_type_shows_what_goes_and_asks_for_its_successor(
     page.wait_for_url("**/groups/team")
     expect(page.get_by_role("tab")).to_have_text([tab("Teams", 1)])
     status, text = refused(page, "/groups/company")
-    assert status == 404 and "No group type 'company' in this workspace." in text
+    assert status == 404 and "No group type “company” in this workspace." in text
 
 
 def test_rotating_the_secret_key_shows_the_new_one_once(

@@ -41,7 +41,7 @@ def figures(html):
 
 
 def groups_left_empty(html):
-    summary = html.split("<dt>Groups left with no member</dt>")[1].split("</dd>")[0]
+    summary = html.split("<dt>Groups that stay with no member</dt>")[1].split("</dd>")[0]
     return re.findall(r'<span class="badge warn">([^<]+)</span>', summary)
 
 
@@ -59,6 +59,21 @@ def test_confirmation_shows_exactly_what_will_go(alice_client, people, send):
         "Events": "2", "Identify calls": "1", "Group calls": "2", "Memberships": "2",
     }
     assert groups_left_empty(page) == ["company · solo"]  # sam stays in internal
+
+
+def test_confirmations_say_what_goes_and_what_stays(alice_client, people):
+    """No promise about reports the product does not have: the kinds of data that go."""
+    for path in (f"/people/{pk_of('ann')}/delete", "/people/delete?domain=acme.io"):
+        page = alice_client.get(path).content.decode()
+        subtitle = page.split('<p class="subtitle">')[1].split("</p>")[0]
+        assert "report" not in subtitle.lower()
+        for what in (
+            "track, page and screen events", "identify, group and alias calls",
+            "anonymous ones from before they logged in", "their memberships", "their ids",
+            "their calls refused at ingestion", "Their groups stay",
+        ):
+            assert what in subtitle, (path, what)
+        assert "<dt>Groups that stay with no member</dt>" in page
 
 
 def test_confirmation_counts_every_call_type_and_id(alice_client, people):

@@ -1,5 +1,6 @@
 """generate_data: realistic B2B data, stored through the real ingestion path."""
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -176,3 +177,81 @@ def test_the_same_seed_gives_the_same_data(alice):
     assert snapshot(first) == snapshot(second)
     assert len(snapshot(first)) == 1000
     assert snapshot(first) != snapshot(other)
+
+
+# --- looking like a real product's data ------------------------------------------------
+
+
+def per_minute(moments):
+    return Counter(moment.replace(second=0, microsecond=0) for moment in moments)
+
+
+def test_few_events_share_a_minute(generated):
+    moments = Event.objects.filter(workspace=generated).values_list("timestamp", flat=True)
+    busiest = per_minute(moments).most_common(1)[0][1]
+    assert busiest <= EVENTS * 0.005  # 20 of 4,000 events; a person signs up with 3 calls
+
+
+def test_people_are_not_first_or_last_seen_in_the_same_minute(generated):
+    people = Person.objects.filter(workspace=generated)
+    for field in ("created_at", "last_seen_at"):
+        busiest = per_minute(people.values_list(field, flat=True)).most_common(1)[0][1]
+        assert busiest <= max(3, people.count() * 0.01), field
+
+
+def test_activity_spreads_over_the_ninety_days_and_grows(generated):
+    now = datetime.now(UTC)
+    weeks = Counter(
+        (now - moment).days // 7
+        for moment in Event.objects.filter(workspace=generated).values_list("timestamp", flat=True)
+    )
+    assert set(weeks) >= set(range(12))  # every week of the window
+    assert sum(weeks[w] for w in range(4)) > 1.3 * sum(weeks[w] for w in range(8, 12))
+
+
+def test_weekdays_are_busier_than_weekends(generated):
+    days = Counter(
+        moment.weekday()
+        for moment in Event.objects.filter(workspace=generated, type__in=["track", "page"])
+        .values_list("timestamp", flat=True)
+    )
+    weekday = sum(days[d] for d in range(5)) / 5
+    weekend = (days[5] + days[6]) / 2
+    assert weekend < weekday / 3
+
+
+def test_people_arrive_and_groups_are_updated_all_along(generated):
+    now = datetime.now(UTC)
+
+    def weeks(moments):
+        return {(now - moment).days // 7 for moment in moments if moment}
+
+    people = Person.objects.filter(workspace=generated, user_id__isnull=False)
+    assert len(weeks(people.values_list("created_at", flat=True))) >= 11
+    groups = Group.objects.filter(workspace=generated)
+    assert len(weeks(groups.values_list("last_updated", flat=True))) >= 8
+
+
+def test_companies_have_at_least_as_many_employees_as_members(generated, company):
+    for group in Group.objects.filter(group_type=company):
+        assert group.properties["employees"] >= group.member_count, group.properties["name"]
+
+
+def test_plan_and_mrr_agree(generated, company):
+    for group in Group.objects.filter(group_type=company):
+        plan, mrr = group.properties["plan"], group.properties["mrr"]
+        price = demo_data.SEAT_PRICES[plan]
+        if plan == "free":
+            assert mrr == 0
+        else:
+            assert mrr % price == 0
+            assert mrr // price >= max(demo_data.MIN_SEATS[plan], group.member_count)
+
+
+def test_created_at_traits_come_before_the_first_calls(generated, company):
+    for group in Group.objects.filter(group_type=company):
+        first = Membership.objects.filter(group=group).order_by("started_at").first()
+        assert datetime.fromisoformat(group.properties["createdAt"]) <= first.started_at
+    for person in Person.objects.filter(workspace=generated, user_id__isnull=False):
+        identified = Event.objects.filter(person=person, type="identify").order_by("timestamp")
+        assert datetime.fromisoformat(person.traits["createdAt"]) <= identified.first().timestamp

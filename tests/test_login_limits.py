@@ -36,7 +36,7 @@ def move_time_forward(delta):
 def test_failures_up_to_the_limit_only_say_the_password_is_wrong(client, alice):
     *_, last = fail(client, alice.email, settings.AXES_FAILURE_LIMIT - 1)
     assert last.status_code == 200
-    assert "Please enter a correct" in last.content.decode()
+    assert "do not match an account" in last.content.decode()
     assert is_logged_in(log_in(client, alice.email, "alice-password-1"))
 
 
@@ -51,7 +51,7 @@ def test_the_failure_at_the_limit_locks_with_a_message_saying_until_when(client,
     assert re.search(r"refused until (\d\d:\d\d) UTC \(in 1[45]\xa0minutes\)", page).group(1) in {
         f"{until:%H:%M}", f"{until + timedelta(minutes=1):%H:%M}"
     }
-    assert "Please enter a correct" not in page
+    assert "do not match an account" not in page
     assert 14 * 60 <= int(locked["Retry-After"]) <= 15 * 60
     # Still the login form, to try again later.
     assert 'name="password"' in page
@@ -122,7 +122,7 @@ def test_an_email_too_long_for_any_account_is_a_failed_login_like_another(client
     # django-axes keeps at most 255 characters of it: a longer one failed the request.
     response = log_in(client, "a" * 300 + "@example.com", "wrong-guess")
     assert response.status_code == 200
-    assert "Please enter a correct" in response.content.decode()
+    assert "do not match an account" in response.content.decode()
     assert AccessAttempt.objects.get().failures_since_start == 1
 
 

@@ -242,3 +242,17 @@ def test_page_queries_do_not_grow_with_types(alice_client, workspace, send):
     for n in range(5):
         GroupType.create(workspace=workspace, name=f"type{n}")
     assert queries() == few
+
+
+def test_rename_hints_speak_of_the_type_itself(alice_client, workspace, team):
+    page = alice_client.get("/settings/group-types/team").content.decode()
+    assert "As in “1 team”." in page
+    assert "As in the tabs of the Groups page: “Teams”." in page
+    assert "compan" not in page.split('<form class="card settings-form')[1].lower()
+
+
+def test_rename_hints_keep_the_saved_names_when_a_rename_is_refused(alice_client, workspace, team):
+    page = post(
+        alice_client, "/settings/group-types/team", workspace, singular="", plural="Squads"
+    ).content.decode()
+    assert "As in “1 team”." in page and "“Teams”" in page

@@ -5,7 +5,8 @@ and renders one template; an htmx request gets only the partial it targets, and 
 page also works without JavaScript.
 """
 
-from django.http import HttpRequest
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import Http404, HttpRequest
 from django_htmx.middleware import HtmxDetails
 
 
@@ -25,3 +26,12 @@ def partial(request: HtmxHttpRequest, template: str, fragments: dict[str, str]) 
     if htmx and not htmx.history_restore_request and htmx.target in fragments:
         return f"{template}#{fragments[htmx.target]}"
     return template
+
+
+def get_or_404(queryset, message, **lookup):
+    """The one object of ``queryset`` matching ``lookup``, else a 404 whose page says
+    ``message``: what is missing, in the product's words ("No person with the id 42.")."""
+    try:
+        return queryset.get(**lookup)
+    except ObjectDoesNotExist:
+        raise Http404(message) from None

@@ -2,7 +2,7 @@
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django_tables2 import RequestConfig
 
 from analytics.access import workspace_for
@@ -26,7 +26,7 @@ def groups(request: HtmxHttpRequest, type_name: str | None = None) -> HttpRespon
         return redirect("groups", group_types[0].name)
     group_type = next((t for t in group_types if t.name == type_name), None)
     if group_type is None:
-        raise Http404(f"No group type {type_name!r} in this workspace.")
+        raise Http404(f"No group type “{type_name}” in this workspace.")
     search = GroupsQuery.parse(request.GET)["q"]
     table = GroupTable(
         group_type.groups.search(search).recently_updated_first(), group_type=group_type
@@ -53,12 +53,11 @@ def groups(request: HtmxHttpRequest, type_name: str | None = None) -> HttpRespon
 def group(request: HtmxHttpRequest, type_name: str, key: str) -> HttpResponse:
     workspace = workspace_for(request)
     query = GroupQuery.parse(request.GET)
-    group = get_object_or_404(
-        Group.objects.select_related("group_type"),
-        workspace=workspace,
-        group_type__name=type_name,
-        key=key,
-    )
+    group = Group.objects.select_related("group_type").filter(
+        workspace=workspace, group_type__name=type_name, key=key
+    ).first()
+    if group is None:
+        raise Http404(_missing_group(workspace, type_name, key))
     members = MemberTable(
         Membership.objects.current_of(group), internal_domains=workspace.internal_domains
     )
@@ -84,3 +83,11 @@ def group(request: HtmxHttpRequest, type_name: str, key: str) -> HttpResponse:
             "timeline": timeline,
         },
     )
+
+
+def _missing_group(workspace, type_name, key):
+    """What a 404 says of a group not found, in the words of its type ("No team with…")."""
+    group_type = workspace.group_types.filter(name=type_name).first()
+    if group_type is None:
+        return f"No group type “{type_name}” in this workspace."
+    return f"No {group_type.singular.lower()} with the key “{key}” in this workspace."

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
 
@@ -15,7 +15,7 @@ from analytics.forms import DeletePeopleForm, DeletePersonForm, PeopleQuery, Per
 from analytics.models import Deletion, Membership, Person, Role, TaskWorker
 from analytics.tables import PersonTable
 from analytics.timeline import Timeline
-from analytics.views import HtmxHttpRequest, partial
+from analytics.views import HtmxHttpRequest, get_or_404, partial
 
 PEOPLE_PER_PAGE = 50
 NAMES_IN_PREVIEW = 10
@@ -85,7 +85,9 @@ def _current_memberships(group_type):
 @login_required
 def person(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     workspace = workspace_for(request)
-    person = get_object_or_404(Person.objects.with_event_count(), pk=pk, workspace=workspace)
+    person = get_or_404(
+        Person.objects.with_event_count(), _no_person(pk), pk=pk, workspace=workspace
+    )
     before = PersonQuery.parse(request.GET)["before"]
     memberships = person.memberships.select_related("group__group_type").order_by(
         "ended_at", "-started_at"
@@ -111,7 +113,7 @@ def person(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def delete_person(request: HttpRequest, pk: int) -> HttpResponse:
     workspace = workspace_for(request, role=Role.ADMIN)
-    person = get_object_or_404(Person, pk=pk, workspace=workspace)
+    person = get_or_404(Person.objects, _no_person(pk), pk=pk, workspace=workspace)
     pending = Deletion.objects.pending_for(person)
     if pending is not None:
         return redirect(pending)
@@ -168,7 +170,12 @@ def delete_people_by_domain(request: HttpRequest) -> HttpResponse:
 @login_required
 def deletion(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     workspace = workspace_for(request, role=Role.ADMIN)
-    deletion = get_object_or_404(Deletion, pk=pk, workspace=workspace)
+    deletion = get_or_404(
+        Deletion.objects,
+        f"No deletion with the id {pk} in this workspace.",
+        pk=pk,
+        workspace=workspace,
+    )
     template = partial(request, "analytics/deletion.html", {"deletion-progress": "progress"})
     return render(
         request,
@@ -180,3 +187,7 @@ def deletion(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "worker_running": TaskWorker.objects.alive().exists,
         },
     )
+
+
+def _no_person(pk):
+    return f"No person with the id {pk} in this workspace."

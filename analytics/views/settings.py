@@ -15,7 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -40,7 +40,7 @@ from analytics.models import (
     WorkspaceMember,
 )
 from analytics.tables import ProblemTable
-from analytics.views import HtmxHttpRequest, partial
+from analytics.views import HtmxHttpRequest, get_or_404, partial
 
 
 def settings_tab(
@@ -107,8 +107,11 @@ def general(request: HttpRequest, workspace: Workspace) -> HttpResponse:
 
 
 def _group_type(workspace: Workspace, name: str) -> GroupType:
-    return get_object_or_404(
-        GroupType.objects.select_related("workspace"), workspace=workspace, name=name
+    return get_or_404(
+        GroupType.objects.select_related("workspace"),
+        f"No group type “{name}” in this workspace.",
+        workspace=workspace,
+        name=name,
     )
 
 
@@ -183,8 +186,11 @@ def delete_group_type(request: HttpRequest, group_type: GroupType) -> HttpRespon
 
 
 def _member(workspace: Workspace, pk: int) -> WorkspaceMember:
-    return get_object_or_404(
-        WorkspaceMember.objects.select_related("user", "workspace"), workspace=workspace, pk=pk
+    return get_or_404(
+        WorkspaceMember.objects.select_related("user", "workspace"),
+        f"No member with the id {pk} in this workspace.",
+        workspace=workspace,
+        pk=pk,
     )
 
 

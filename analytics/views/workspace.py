@@ -1,12 +1,14 @@
-"""Arriving in the dashboard, and switching between one's workspaces."""
+"""Arriving in the dashboard, switching between one's workspaces, and one's password."""
 
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from analytics.access import remember_workspace, workspace_for
+from analytics.access import remember_workspace, workspace_for, workspace_if_any
 from analytics.models import Workspace
+from analytics.views import get_or_404
 
 
 @login_required
@@ -18,8 +20,23 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def switch_workspace(request: HttpRequest) -> HttpResponse:
-    workspace = get_object_or_404(
-        Workspace, slug=request.POST.get("workspace"), members__user=request.user
+    workspace = get_or_404(
+        Workspace.objects,
+        "You are not a member of that workspace.",
+        slug=request.POST.get("workspace"),
+        members__user=request.user,
     )
     remember_workspace(request, workspace)
     return redirect("groups")
+
+
+@login_required
+def password_change(request: HttpRequest) -> HttpResponse:
+    workspace_if_any(request)  # the sidebar shows the workspace, as on every other page
+    return auth_views.PasswordChangeView.as_view()(request)
+
+
+@login_required
+def password_change_done(request: HttpRequest) -> HttpResponse:
+    workspace_if_any(request)
+    return auth_views.PasswordChangeDoneView.as_view()(request)

@@ -4,12 +4,15 @@ import time
 from django.core.management.base import BaseCommand
 
 from analytics import demo_data
-from analytics.models import User, Workspace
+from analytics.models import User, Workspace, hash_key
 
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "demo@groupsite.local"
 # A local demo only: the account is created on the embedded database of `make run`.
 DEMO_PASSWORD = "groupsite-demo"
+# Likewise the demo workspace's secret key, so that the README's API examples and every
+# run of the set-up can give it (a real workspace's key is random and shown once).
+DEMO_SECRET_KEY = "sk_demo_local_only"
 DEMO_EVENTS = 20_000
 DEMO_SEED = 1
 
@@ -31,15 +34,25 @@ class Command(BaseCommand):
         workspace = Workspace.objects.filter(slug=DEMO_SLUG).first()
         if workspace is None:
             workspace = self.create(events)
+        # Unless it was rotated in the settings: the new key was shown there, once.
+        demo_key_kept = workspace.secret_key_hash == hash_key(DEMO_SECRET_KEY)
+        secret_key = DEMO_SECRET_KEY if demo_key_kept else None
+        rotated = f"sk_…{workspace.secret_key_hint} (rotated: the new key was shown once, then)"
         self.stdout.write(
             f"\nDemo workspace {workspace.name!r} at {url}\n"
             f"  log in as   {DEMO_EMAIL}\n"
             f"  password    {DEMO_PASSWORD}\n"
-            f"  write key   {workspace.write_key}\n"
+            f"  write key   {workspace.write_key}   sends events (/v1/*)\n"
+            f"  secret key  {secret_key or rotated}   reads and deletes (/api/v1/*)\n"
+            f"Both keys are under Settings → API keys ({url}/settings/api-keys), where an "
+            "admin rotates them.\n"
             "Send an event:\n"
             f"  curl -u '{workspace.write_key}:' {url}/v1/track \\\n"
             "    -H 'Content-Type: application/json' \\\n"
             f"    -d '{json.dumps(self.example_call(workspace))}'\n"
+            "Read what was sent (README, API reference):\n"
+            f"  export GROUPSITE={url} SK={secret_key or 'sk_…'}\n"
+            '  curl -H "Authorization: Bearer $SK" "$GROUPSITE/api/v1/groups/company"\n'
         )
 
     def create(self, events):
@@ -53,7 +66,9 @@ class Command(BaseCommand):
         )
         # The generated staff's domain, so the People list marks them internal.
         workspace.internal_domains = [demo_data.INTERNAL_DOMAIN]
-        workspace.save(update_fields=["internal_domains"])
+        workspace.secret_key_hash = hash_key(DEMO_SECRET_KEY)
+        workspace.secret_key_hint = DEMO_SECRET_KEY[-4:]
+        workspace.save(update_fields=["internal_domains", "secret_key_hash", "secret_key_hint"])
         self.stdout.write(f"Creating the demo workspace with {events:,} generated events...")
         started = time.perf_counter()
         summary = demo_data.generate(workspace, events=events, seed=DEMO_SEED)

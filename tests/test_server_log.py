@@ -1,0 +1,42 @@
+"""The server's log: each record printed once, runserver's request lines as Django has them."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+LOG_AS_THE_SERVER_DOES = """
+import logging, django
+django.setup()
+logging.getLogger("django.request").warning("Not Found: /nothing-here")
+logging.getLogger("django.server").info('"GET /login/ HTTP/1.1" 200 1670', extra={"status_code": 200})
+logging.getLogger("analytics.worker").info("Starting worker")
+"""
+
+
+@pytest.mark.parametrize("debug", ["1", "0"])
+def test_each_record_is_printed_once(debug):
+    result = subprocess.run(
+        [sys.executable, "-c", LOG_AS_THE_SERVER_DOES],
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "groupsite.settings",
+            "DEBUG": debug,
+            "SECRET_KEY": "a-key-for-this-test-only",
+            "DATABASE_URL": "sqlite:////tmp/unused.sqlite3",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines.count("Not Found: /nothing-here") == 1, lines
+    assert lines.count("Starting worker") == 1, lines
+    requests = [line for line in lines if '"GET /login/ HTTP/1.1" 200 1670' in line]
+    assert len(requests) == 1, lines
+    assert requests[0].startswith("[")  # with its time, as runserver prints it
