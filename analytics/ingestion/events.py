@@ -1,6 +1,7 @@
 """A batch's events: one row per call, with its person and group context, in one insert."""
 
-from analytics.models import Event, Person
+from analytics import event_store
+from analytics.models import Person
 
 
 def save_events(workspace, calls, *, person_of, slots_of, received_at) -> int:
@@ -26,7 +27,7 @@ def save_events(workspace, calls, *, person_of, slots_of, received_at) -> int:
         for slot, group_pk in slots_of[call.index].items():
             row[f"group_{slot}_id"] = group_pk
         rows.append(row)
-    stored = Event.objects.store(rows)
+    stored = event_store.insert(rows)
     latest = {}
     for row in rows:
         person_id, moment = row["person_id"], row["timestamp"]

@@ -5,12 +5,13 @@ group if need be, merge its traits and open a membership; Account Removed User c
 memberships; events naming no group of some type take the one their person was in.
 """
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q
 
+from analytics import memberships
 from analytics import traits as trait_rules
 from analytics.models import EventType, Group, Membership, Person
 
@@ -156,10 +157,10 @@ class GroupContext:
             .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=earliest))
             .values_list("pk", "person_id", "group_id", "group_type_id", "started_at", "ended_at")
         )
-        memberships = defaultdict(list)
+        spans = defaultdict(list)
         for pk, person_pk, group_pk, type_pk, started_at, ended_at in rows:
-            memberships[person_pk].append(_Span(pk, group_pk, type_pk, started_at, ended_at))
-        return memberships
+            spans[person_pk].append(_Span(pk, group_pk, type_pk, started_at, ended_at))
+        return spans
 
     def apply_memberships(self, groups):
         """Join groups (group calls), leave accounts (Account Removed User) in time order,
@@ -167,11 +168,11 @@ class GroupContext:
         calls = [call for call in self.calls if self._needs_memberships(call)]
         if not calls:
             return
-        memberships = self._load_memberships({self.person_of[call.index] for call in calls})
+        spans = self._load_memberships({self.person_of[call.index] for call in calls})
         created, changed = [], {}
         for call in sorted(calls, key=lambda c: c.timestamp):
             person_pk = self.person_of[call.index]
-            mine = memberships[person_pk]
+            mine = spans[person_pk]
             if call.index in self.target_of:
                 group = groups[self.target_of[call.index]]
                 current = next(
@@ -199,33 +200,30 @@ class GroupContext:
                         m.ended_at = call.timestamp
                         changed[id(m)] = m
         self._save_memberships(created, [m for m in changed.values() if m.pk])
-        self._fill_implicit_context(calls, memberships)
+        self._fill_implicit_context(calls, spans)
 
     def _save_memberships(self, created, changed):
-        Membership.objects.bulk_create(
-            Membership(
-                workspace=self.workspace,
-                person_id=span.person_pk,
-                group_id=span.group_id,
-                group_type_id=span.type_pk,
-                started_at=span.started_at,
-                ended_at=span.ended_at,
-            )
-            for span in created
+        memberships.save_changes(
+            new=[
+                Membership(
+                    workspace=self.workspace,
+                    person_id=span.person_pk,
+                    group_id=span.group_id,
+                    group_type_id=span.type_pk,
+                    started_at=span.started_at,
+                    ended_at=span.ended_at,
+                )
+                for span in created
+            ],
+            changed=[
+                Membership(
+                    pk=m.pk, group_id=m.group_id, started_at=m.started_at, ended_at=m.ended_at
+                )
+                for m in changed
+            ],
         )
-        if changed:
-            Membership.objects.bulk_update(
-                [
-                    Membership(pk=m.pk, started_at=m.started_at, ended_at=m.ended_at)
-                    for m in changed
-                ],
-                ["started_at", "ended_at"],
-            )
-        joined = Counter(span.group_id for span in created if span.ended_at is None)
-        joined.subtract(m.group_id for m in changed if m.ended_at is not None)
-        Group.objects.add_members(joined)
 
-    def _fill_implicit_context(self, calls, memberships):
+    def _fill_implicit_context(self, calls, spans):
         """An event without a group of some type takes the one group of that type its
         person was in at that moment; with several, it stays without (no guessing), and
         the person is flagged for the multi-company banner."""
@@ -240,7 +238,7 @@ class GroupContext:
                     continue
                 current = {
                     m.group_id
-                    for m in memberships[person_pk]
+                    for m in spans[person_pk]
                     if m.type_pk == group_type.pk and m.covers(call.timestamp)
                 }
                 if len(current) == 1:

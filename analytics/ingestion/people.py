@@ -9,15 +9,8 @@ batch since it was read makes this one start over (``Conflict``, which
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 
-from analytics.models import (
-    Event,
-    EventType,
-    Group,
-    Identity,
-    Membership,
-    Person,
-    SuppressedUser,
-)
+from analytics import event_store, memberships
+from analytics.models import EventType, Identity, Person, SuppressedUser
 
 
 class Conflict(Exception):
@@ -79,19 +72,9 @@ def absorb(person, other):
     """Move everything of ``other`` (events, memberships, ids, traits) to ``person``, then
     delete it: an anonymous visitor turned out to be a known user (identify with the
     anonymous id, or alias)."""
-    Event.objects.filter(person=other).update(person=person)
+    event_store.reassign(from_person=other.pk, to_person=person.pk)
     Identity.objects.filter(person=other).update(person=person)
-    mine = dict(person.memberships.filter(ended_at__isnull=True).values_list("group_id", "pk"))
-    doubled = {}
-    for membership in other.memberships.filter(ended_at__isnull=True, group_id__in=mine):
-        # Both were in the group: keep one membership, from the earlier start.
-        Membership.objects.filter(
-            pk=mine[membership.group_id], started_at__gt=membership.started_at
-        ).update(started_at=membership.started_at)
-        membership.delete()
-        doubled[membership.group_id] = -1
-    Group.objects.add_members(doubled)
-    other.memberships.update(person=person)
+    memberships.merge(into=person, source=other)
     person.set_traits({**other.traits, **person.traits})
     seen = Value(other.last_seen_at) if other.last_seen_at else F("last_seen_at")
     Person.objects.filter(pk=person.pk).update(
