@@ -333,7 +333,10 @@ def _run(deletion):
     progress = deletion.report_progress if connection.vendor != "sqlite" else None
     still_running = Deletion.objects.filter(pk=deletion.pk, status=Deletion.Status.RUNNING)
     try:
-        with transaction.atomic():
+        # Durable: the deletion and its "done" are committed when this block ends,
+        # before ``running`` lets go of the lock that keeps other runs out. Inside an
+        # outer transaction another run could start before they were, and delete again.
+        with transaction.atomic(durable=True):
             # Another run may have finished it meanwhile, and none can now: on PostgreSQL
             # this run holds its lock (``running``), on SQLite the database's write lock.
             if not still_running.exists():

@@ -4,8 +4,8 @@ Events are the one table that grows with the customer's traffic. Today they are 
 ``analytics.models.Event`` in the main database (PostgreSQL; SQLite in development).
 Another store for big workspaces (ClickHouse) plugs in behind these functions, chosen
 by settings when they are called: they take plain values (rows, ids) or a model
-instance, never querysets, so that a store with no Django model can carry them out. Reading
-events does not go through here yet.
+instance, never querysets, so that a store with no Django model can carry them out.
+Reading events does not go through here yet.
 
 The database's own rules stay as a safety net: a deleted person's events go with them
 (``DB_CASCADE``), and a deleted group's place in events' context is emptied
@@ -14,8 +14,9 @@ told. ``tests/test_event_store.py`` checks that no other code writes to the even
 
 Exceptions, each for a reason: migrations change the table itself, against its state at
 that point of history; ``scripts/bench_ingest.py`` COPYs rows straight in, as the
-reference it measures ingestion against. Demo and generated data (``demo_data``,
-``generate_data``) are stored through ingestion, so through here.
+reference it measures ingestion against; deleting a whole workspace, which only the
+benchmark scripts do, leaves its events to the database's cascade. Demo and generated
+data (``demo_data``, ``generate_data``) are stored through ingestion, so through here.
 """
 
 from collections.abc import Callable

@@ -117,7 +117,11 @@ def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_conte
             refused.append((index, str(refusal)))
     for attempt in range(ATTEMPTS):
         try:
-            with transaction.atomic():
+            # Durable: each attempt is a transaction of its own, committed before the
+            # client is told what was stored. Inside an outer transaction, what it
+            # stored could still be rolled back after that, and retries would wait
+            # for concurrent batches while holding that transaction's locks.
+            with transaction.atomic(durable=True):
                 return _store(workspace, raw_calls, calls, refused, received_at)
         except (IntegrityError, OperationalError, Conflict) as error:
             # A concurrent request stored the same message id, created the same person,
