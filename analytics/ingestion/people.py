@@ -10,6 +10,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 
 from analytics import event_store, memberships
+from analytics.ingestion.identities import Identities, PersonState
 from analytics.models import EventType, Identity, Person, SuppressedUser
 
 
@@ -17,9 +18,11 @@ class Conflict(Exception):
     """A concurrent batch changed what this one read: it starts over."""
 
 
-def save_people(workspace, calls, identities, states) -> dict[int, int]:
-    """Create new people, merge, apply identify traits and attach ids, in bulk; returns
+def save_people(identities: Identities, states: dict[int, PersonState]) -> dict[int, int]:
+    """Create new people, merge, apply identify traits and attach ids, in bulk, as
+    ``identities`` decided (``states``: {call index: whom the call is about}); returns
     {call index: id of the person the call is about}."""
+    workspace, calls = identities.workspace, identities.calls
     new_user_ids = identities.new_user_ids()
     if (
         new_user_ids

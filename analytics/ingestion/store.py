@@ -83,7 +83,7 @@ def store_calls(workspace, calls, *, received_at) -> tuple[int, dict[int, list[s
     identities = Identities(workspace, calls)
     identities.load()
     states = identities.resolve_all()
-    person_of = save_people(workspace, calls, identities, states)
+    person_of = save_people(identities, states)
     context = GroupContext(workspace, calls, person_of)
     context.store()
     stored = save_events(
