@@ -79,7 +79,7 @@ class Event(models.Model):
     """One call as received: track, page, screen, identify, group or alias.
 
     Its group context is fixed when it is ingested: ``group_N`` holds the group of the
-    type whose slot is N, or nothing.
+    type whose slot is N, or nothing. Written only through ``analytics.event_store``.
     """
 
     workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="+", db_index=False)
