@@ -1,7 +1,9 @@
 """Deleting people with everything they sent: events of every type, memberships, ids.
 
-A person's rows in other tables go with it through the database's own cascades
-(``DB_CASCADE``), so the deletion itself is one statement. What it will remove is
+Their events go through the event store (``analytics.event_store``), a chunk at a time,
+and their memberships through ``analytics.memberships``, which keeps groups' member
+counts; their other rows (ids) go with the person through the database's own cascades
+(``DB_CASCADE``), which would take events and memberships too. What it will remove is
 counted first, in the same transaction, with the people's rows locked so no call can add
 to them in between. Summaries cost a fixed number of queries however many people they
 cover, which is what lets a dashboard show the same figures on a confirmation screen.
@@ -21,11 +23,11 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.tasks import task
 from django.utils import timezone
 
+from analytics import event_store, memberships
 from analytics.models import (
     Deletion,
     Event,
     EventType,
-    Group,
     Identity,
     IngestionProblem,
     Membership,
@@ -35,9 +37,6 @@ from analytics.models import (
     Workspace,
     normalize_domain,
 )
-
-# Events are deleted this many at a time, with progress reported after each chunk.
-EVENTS_PER_CHUNK = 5000
 
 
 @dataclass(frozen=True, order=True)
@@ -218,15 +217,8 @@ def delete_people(
             people = Person.objects.filter(pk__in=list(workspace_of))
         summaries = summarize_people(people, suppress=suppress)
         if not dry_run:
-            Group.objects.add_members(
-                dict(
-                    Membership.objects.filter(person__in=people, ended_at__isnull=True)
-                    .order_by()
-                    .values_list("group_id")
-                    .annotate(n=-Count("*"))
-                )
-            )
-            _delete_events(list(workspace_of), progress)
+            memberships.delete_of(people)
+            event_store.delete_of_people(list(workspace_of), progress=progress)
             people.delete()
             _delete_refused_calls(summaries, workspace_of)
             if suppress:
@@ -245,22 +237,6 @@ def delete_people(
         dry_run=dry_run,
         groups_left_empty=sorted({group for s in summaries for group in s.groups_left_empty}),
     )
-
-
-def _delete_events(person_ids, progress=None):
-    """Delete these people's events, a chunk at a time, reporting progress after each."""
-    # The ids are read once, then deleted by primary key: selecting "the next chunk"
-    # again each time would walk every row deleted so far, which stays in the index
-    # until the transaction ends.
-    ids = list(
-        Event.objects.filter(person_id__in=person_ids).order_by().values_list("pk", flat=True)
-    )
-    if progress:
-        progress(0, len(ids))
-    for start in range(0, len(ids), EVENTS_PER_CHUNK):
-        Event.objects.filter(pk__in=ids[start : start + EVENTS_PER_CHUNK]).delete()
-        if progress:
-            progress(min(start + EVENTS_PER_CHUNK, len(ids)), len(ids))
 
 
 def delete_person(person: Person, *, suppress: bool = False) -> DeletionSummary:
@@ -358,7 +334,10 @@ def _run(deletion):
     progress = deletion.report_progress if connection.vendor != "sqlite" else None
     still_running = Deletion.objects.filter(pk=deletion.pk, status=Deletion.Status.RUNNING)
     try:
-        with transaction.atomic():
+        # Durable: the deletion and its "done" are committed when this block ends,
+        # before ``running`` lets go of the lock that keeps other runs out. Inside an
+        # outer transaction another run could start before they were, and delete again.
+        with transaction.atomic(durable=True):
             # Another run may have finished it meanwhile, and none can now: on PostgreSQL
             # this run holds its lock (``running``), on SQLite the database's write lock.
             if not still_running.exists():

@@ -1,6 +1,7 @@
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -8,8 +9,10 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 from urllib.parse import quote
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -621,3 +624,38 @@ def log_in(page, user):
     page.fill("#id_password", f"{user.email.split('@')[0]}-password-1")
     page.click("button[type=submit]")
     page.wait_for_url("**/groups/**")
+
+
+@contextmanager
+def writes_to(table):
+    """Every statement that writes to ``table`` while the block runs (INSERT, UPDATE,
+    DELETE, and COPY, which Django's execute wrappers do not see), as (statement, the
+    analytics/ modules on the stack that issued it) in a list yielded at once."""
+    writes = []
+    pattern = re.compile(rf'\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM|COPY)\s+"?{table}\b', re.I)
+    app = str(Path(settings.BASE_DIR) / "analytics") + os.sep
+
+    def record(statement):
+        if pattern.match(str(statement)):
+            frame, modules = sys._getframe(), set()
+            while frame is not None:
+                if frame.f_code.co_filename.startswith(app):
+                    modules.add(frame.f_code.co_filename.removeprefix(app).replace(os.sep, "/"))
+                frame = frame.f_back
+            writes.append((str(statement), modules))
+
+    def execute(run, sql, params, many, context):
+        record(sql)
+        return run(sql, params, many, context)
+
+    copy = psycopg.Cursor.copy
+
+    def recorded_copy(cursor, statement, *args, **kwargs):
+        record(statement)
+        return copy(cursor, statement, *args, **kwargs)
+
+    with (
+        connection.execute_wrapper(execute),
+        mock.patch.object(psycopg.Cursor, "copy", recorded_copy),
+    ):
+        yield writes

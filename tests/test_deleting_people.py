@@ -8,7 +8,7 @@ import threading
 import psycopg
 import pytest
 from django import db
-from django.db import connection
+from django.db import connection, transaction
 from django_tasks_db.models import DBTaskResult
 
 from analytics.deletion import run_deletion, start_deletion, summarize_deletion
@@ -445,6 +445,14 @@ def test_a_finished_deletion_is_not_run_again(people, job, status):
     job.refresh_from_db()
     assert job.status == status and job.summary == {"kept": True}
     assert rows_of("ann")["events"] == 7
+
+
+def test_a_deletion_runs_in_a_transaction_of_its_own(people, job):
+    # Its "done" must be committed before its lock lets another run in: inside a
+    # caller's transaction it would not be, so the run is refused and deletes nothing.
+    with transaction.atomic(), pytest.raises(RuntimeError, match="durable"):
+        run_deletion.call(job.pk)
+    assert rows_of("ann")["person"] is True and rows_of("ann")["events"] == 7
 
 
 @RUNS

@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from analytics.ingestion.calls import parse_call
-from analytics.ingestion.store import Conflict, _Batch
+from analytics.ingestion.store import Conflict, store_calls
 from analytics.models import Event, Group, Membership, Person, SuppressedUser
 
 pytestmark = pytest.mark.skipif(
@@ -171,7 +171,7 @@ def test_a_batch_that_would_bring_a_blocked_user_back_starts_over(workspace):
     SuppressedUser.objects.create(workspace=workspace, user_id="staff")
     call = parse_call({"type": "track", "userId": "staff", "event": "E"}, 0, received_at=now)
     with pytest.raises(Conflict):
-        _Batch(workspace, [call]).run(now)
+        store_calls(workspace, [call], received_at=now)
     assert not Person.objects.filter(workspace=workspace).exists()
 
 

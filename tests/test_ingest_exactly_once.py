@@ -1,7 +1,8 @@
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from analytics.ingestion import ingest
 from analytics.models import Event, Group, Person
 
 
@@ -54,3 +55,12 @@ def test_received_time_is_the_servers(send):
     before = timezone.now()
     send.batch({"type": "track", "userId": "u1", "event": "E"})
     assert before <= Event.objects.get().received_at <= timezone.now()
+
+
+def test_a_batch_is_stored_in_a_transaction_of_its_own(workspace):
+    # Its calls are reported stored once committed, and retries start from scratch:
+    # neither holds inside a caller's transaction, which is refused.
+    call = {"type": "track", "userId": "u1", "event": "E", "messageId": "m-1"}
+    with transaction.atomic(), pytest.raises(RuntimeError, match="durable"):
+        ingest(workspace, [call], received_at=timezone.now())
+    assert not Event.objects.filter(workspace=workspace).exists()

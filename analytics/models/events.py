@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from django.db import models
 from django.db.models import Q
 
-from analytics.models.bulk import copy_rows
 from analytics.models.workspaces import Workspace
 
 # How many group types a workspace can have: the event table has a column per slot.
@@ -50,17 +49,6 @@ class EventQuerySet(models.QuerySet):
         moment, pk = parse_cursor(cursor)
         return self.filter(Q(timestamp__lt=moment) | Q(timestamp=moment, pk__lt=pk))
 
-    def store(self, rows: list[dict]) -> int:
-        """Insert new events, given as {field attname: value}; returns how many.
-
-        The caller has left out message ids stored already; one arriving meanwhile from
-        a concurrent retry makes the database refuse the whole insert (IntegrityError),
-        so exactly-once holds and the caller can start over. On PostgreSQL the rows go
-        in through COPY.
-        """
-        copy_rows(self.model, rows)
-        return len(rows)
-
 
 def in_utc(moment: datetime) -> datetime:
     """``moment`` in UTC, taken as UTC if it has no offset; OverflowError if UTC cannot
@@ -98,7 +86,7 @@ class Event(models.Model):
     """One call as received: track, page, screen, identify, group or alias.
 
     Its group context is fixed when it is ingested: ``group_N`` holds the group of the
-    type whose slot is N, or nothing.
+    type whose slot is N, or nothing. Written only through ``analytics.event_store``.
     """
 
     workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="+", db_index=False)

@@ -7,7 +7,8 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from analytics.models.bulk import ArrayUpdateQuerySet, update_counters
+from analytics import event_store
+from analytics.models.bulk import ArrayUpdateQuerySet
 from analytics.models.events import GROUP_SLOTS, Event
 from analytics.models.people import Membership, Person
 from analytics.models.workspaces import Workspace
@@ -146,10 +147,11 @@ class GroupType(models.Model):
     def remove(self, *, new_default=None):
         """Delete this type with its groups and their memberships; events stay, without it.
 
-        The database does the rest in the same statement: groups and memberships go
-        (``DB_CASCADE``) and events' column of this slot is emptied (``DB_SET_NULL``), so
-        a type created later in the freed slot starts clean. The default type hands its
-        role to ``new_default``, which is required while other types remain.
+        Events' column of this slot is emptied first, through the event store, so a
+        type created later in the freed slot starts clean; the database deletes the
+        groups and their memberships with the type (``DB_CASCADE``), and would empty the
+        events' column too (``DB_SET_NULL``). The default type hands its role to
+        ``new_default``, which is required while other types remain.
         """
         with transaction.atomic():
             others = [t for t in self._lock_siblings() if t.pk != self.pk]
@@ -157,6 +159,7 @@ class GroupType(models.Model):
                 raise ValidationError(
                     {"new_default": "Choose which type takes untyped groupIds from now on."}
                 )
+            event_store.clear_group_type(self)
             self.delete()
             # The freed slot may go to a new type: its people start without the flag.
             Person.objects.filter(workspace_id=self.workspace_id).update(
@@ -194,12 +197,6 @@ class GroupQuerySet(ArrayUpdateQuerySet):
         rows = self.filter(pk__in=ids).values_list("pk", "group_type__name", "key")
         return {pk: (type_name, key) for pk, type_name, key in rows}
 
-    def add_members(self, changes: dict[int, int]):
-        """Apply {group id: change in current members} to ``member_count``, in one query."""
-        changes = {pk: n for pk, n in changes.items() if n}
-        if changes:
-            update_counters(self, changes, add={"member_count": list(changes.values())})
-
     def recently_updated_first(self):
         """Latest group call first; groups only seen in event context last; then by key."""
         return self.order_by(F("last_updated").desc(nulls_last=True), "key")
@@ -213,8 +210,8 @@ class Group(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # The latest group call that touched it; None for a group only seen in event context.
     last_updated = models.DateTimeField(null=True, blank=True)
-    # People in it now (open memberships), kept by ingestion and deletion so that
-    # listing and sorting 100,000 groups never counts memberships.
+    # People in it now (open memberships), so that listing and sorting 100,000 groups
+    # never counts memberships. Written only by analytics.memberships, with them.
     member_count = models.PositiveIntegerField(default=0)
 
     objects = GroupQuerySet.as_manager()

@@ -200,7 +200,11 @@ class MembershipQuerySet(models.QuerySet):
 
 
 class Membership(models.Model):
-    """A person in a group, from ``started_at`` until ``ended_at`` (open while None)."""
+    """A person in a group, from ``started_at`` until ``ended_at`` (open while None).
+
+    Opened, closed, merged and deleted only through ``analytics.memberships``, which
+    keeps ``Group.member_count`` with them.
+    """
 
     workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="+")
     person = models.ForeignKey(Person, models.DB_CASCADE, related_name="memberships")

@@ -1,0 +1,76 @@
+"""The event store: every write to events goes through here.
+
+Events are the one table that grows with the customer's traffic. Today they are rows of
+``analytics.models.Event`` in the main database (PostgreSQL; SQLite in development).
+Another store for big workspaces (ClickHouse) plugs in behind these functions, chosen
+by settings when they are called: they take plain values (rows, ids) or a model
+instance, never querysets, so that a store with no Django model can carry them out.
+Reading events does not go through here yet.
+
+The database's own rules stay as a safety net: a deleted person's events go with them
+(``DB_CASCADE``), and a deleted group's place in events' context is emptied
+(``DB_SET_NULL``); the functions here do both first, explicitly, so another store is
+told. ``tests/test_event_store.py`` checks that no other code writes to the event table.
+
+Exceptions, each for a reason: migrations change the table itself, against its state at
+that point of history; ``scripts/bench_ingest.py`` COPYs rows straight in, as the
+reference it measures ingestion against; deleting a whole workspace, which only the
+benchmark scripts do, leaves its events to the database's cascade. Demo and generated
+data (``demo_data``, ``generate_data``) are stored through ingestion, so through here.
+"""
+
+from collections.abc import Callable
+
+from analytics.models.bulk import copy_rows
+from analytics.models.events import Event
+
+# Events are deleted this many at a time, with progress reported after each chunk.
+DELETE_CHUNK = 5000
+
+
+def insert(rows: list[dict]) -> int:
+    """Insert new events, given as {field attname: value}; returns how many.
+
+    The caller has left out message ids stored already; one arriving meanwhile from a
+    concurrent retry makes the database refuse the whole insert (IntegrityError), so
+    exactly-once holds and the caller can start over. On PostgreSQL the rows go in
+    through COPY.
+    """
+    copy_rows(Event, rows)
+    return len(rows)
+
+
+def reassign(*, from_person: int, to_person: int) -> None:
+    """Make every event of the person ``from_person`` (an id) one of ``to_person``'s: an
+    anonymous visitor turned out to be a known user."""
+    Event.objects.filter(person_id=from_person).update(person_id=to_person)
+
+
+def delete_of_people(
+    person_ids: list[int], *, progress: Callable[[int, int], None] | None = None
+) -> None:
+    """Delete every event of these people, a chunk at a time; ``progress``, if given, is
+    called as ``progress(deleted so far, to delete)`` before the first chunk and after
+    each. Their rows should be locked, so that no call adds events meanwhile."""
+    # The ids are read once, then deleted by primary key: selecting "the next chunk"
+    # again each time would walk every row deleted so far, which stays in the index
+    # until the transaction ends.
+    ids = list(
+        Event.objects.filter(person_id__in=person_ids).order_by().values_list("pk", flat=True)
+    )
+    if progress:
+        progress(0, len(ids))
+    for start in range(0, len(ids), DELETE_CHUNK):
+        Event.objects.filter(pk__in=ids[start : start + DELETE_CHUNK]).delete()
+        if progress:
+            progress(min(start + DELETE_CHUNK, len(ids)), len(ids))
+
+
+def clear_group_type(group_type) -> int:
+    """Empty ``group_type``'s place in the context of its workspace's events (the
+    column of its slot), before the type and its groups are deleted; the events stay.
+    One statement; returns how many events lost it."""
+    slot = group_type.slot_field
+    return Event.objects.filter(
+        workspace_id=group_type.workspace_id, **{f"{slot}__in": group_type.groups.values("pk")}
+    ).update(**{slot: None})
