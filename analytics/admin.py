@@ -30,7 +30,6 @@ from analytics.models import (
     WorkspaceMember,
 )
 
-
 admin.site.site_header = admin.site.site_title = "Groupsite support"
 # Django's groups of permissions are unused, and "Groups" here means customers' groups.
 admin.site.unregister(PermissionGroup)

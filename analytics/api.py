@@ -34,7 +34,7 @@ PAGE_SIZE = 50
 RECENT_EVENTS = 20
 
 
-def _error(status, code, message):
+def api_error(status, code, message):
     return JsonResponse({"error": code, "message": message}, status=status)
 
 
@@ -48,7 +48,7 @@ def _unauthorized(scheme, key):
         )
     else:
         message = "unknown secret key"
-    response = _error(401, "unauthorized", message)
+    response = api_error(401, "unauthorized", message)
     response["WWW-Authenticate"] = "Bearer"
     return response
 
@@ -67,7 +67,7 @@ def endpoint(**query_forms):
     methods = list(query_forms)
 
     def decorator(view):
-        @limited(_error)
+        @limited(api_error)
         def authenticated(request, *args, **kwargs):
             scheme, _, key = request.headers.get("Authorization", "").partition(" ")
             key = key.strip()
@@ -79,9 +79,9 @@ def endpoint(**query_forms):
                 query = query_forms[request.method].parse(request.GET)
                 return view(request, *args, query=query, **kwargs)
             except Http404 as missing:
-                return _error(404, "not_found", str(missing))
+                return api_error(404, "not_found", str(missing))
             except BadRequest as problem:
-                return _error(400, "invalid_request", str(problem))
+                return api_error(400, "invalid_request", str(problem))
 
         @csrf_exempt  # No cookie authenticates here, so there is no forgery to guard against.
         @wraps(view)
@@ -89,7 +89,7 @@ def endpoint(**query_forms):
             # A method the endpoint does not take is answered before any key is looked
             # at, or counted.
             if request.method not in query_forms:
-                response = _error(
+                response = api_error(
                     405,
                     "method_not_allowed",
                     f"{request.method} is not allowed here; use {' or '.join(methods)}",

@@ -162,11 +162,12 @@ def summarize_people(people: QuerySet[Person], *, suppress: bool = False) -> lis
 
 def _memberships_left_alone(ids):
     """(person id, type name, key) of current memberships no one outside ``ids`` shares."""
-    someone_else = Membership.objects.filter(
-        group=OuterRef("group"), ended_at__isnull=True
-    ).exclude(person_id__in=ids)
+    someone_else = (
+        Membership.objects.current().filter(group=OuterRef("group")).exclude(person_id__in=ids)
+    )
     return (
-        Membership.objects.filter(person_id__in=ids, ended_at__isnull=True)
+        Membership.objects.current()
+        .filter(person_id__in=ids)
         .filter(~Exists(someone_else))
         .order_by("group__group_type__name", "group__key")
         .values_list("person_id", "group__group_type__name", "group__key")

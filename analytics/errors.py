@@ -24,10 +24,8 @@ from django.template import loader
 from django.urls import Resolver404
 
 from analytics.access import workspace_if_any
-from analytics.api import _error as api_error
-from analytics.ingest_views import RETRY_AFTER_SECONDS
-from analytics.ingest_views import _error as tracking_api_error
-
+from analytics.api import api_error
+from analytics.ingest_views import RETRY_AFTER_SECONDS, tracking_api_error
 
 # The dashboard's page for each status, and its heading.
 PAGES = {

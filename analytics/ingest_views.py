@@ -6,8 +6,8 @@ Segment's libraries send) or as ``writeKey`` in the body (what browsers can send
 """
 
 import base64
-import logging
 import binascii
+import logging
 import re
 import zlib
 from functools import wraps
@@ -49,7 +49,7 @@ CORS_HEADERS = {
 }
 
 
-def _error(status, code, message, **extra):
+def tracking_api_error(status, code, message, **extra):
     # "code" and "message" are the fields Segment's libraries read from an error.
     return JsonResponse({"success": False, "code": code, "message": message, **extra}, status=status)
 
@@ -61,7 +61,7 @@ def ingestion_endpoint(view):
         if request.method == "OPTIONS":
             response = JsonResponse({})
         elif request.method != "POST":
-            response = _error(405, "method_not_allowed", "send calls with POST")
+            response = tracking_api_error(405, "method_not_allowed", "send calls with POST")
             response["Allow"] = "POST, OPTIONS"
         else:
             try:
@@ -74,13 +74,13 @@ def ingestion_endpoint(view):
                 # The database is unreachable or overloaded: Segment's libraries and the
                 # browser tracker back off on 503 and honour Retry-After.
                 logger.warning("ingestion postponed (%s): %s", type(error).__name__, error)
-                response = _error(
+                response = tracking_api_error(
                     503, "unavailable", "the server cannot store calls right now; retry later"
                 )
                 response["Retry-After"] = str(RETRY_AFTER_SECONDS)
             except Exception:
                 logger.exception("ingestion failed: %s", request.path)
-                response = _error(500, "server_error", "the server failed to store this; retry")
+                response = tracking_api_error(500, "server_error", "the server failed to store this; retry")
         for header, value in CORS_HEADERS.items():
             response[header] = value
         return response
@@ -161,13 +161,13 @@ def _check_batch(calls):
 
 
 @ingestion_endpoint
-@limited(_error)
+@limited(tracking_api_error)
 def ingest_call(request: HttpRequest, call_type: str) -> JsonResponse:
     received_at = timezone.now()
     header_key = _basic_auth_key(request)
     workspace = Workspace.objects.by_write_key(header_key)
     if header_key and workspace is None:
-        return _error(401, "unauthorized", "unknown write key")
+        return tracking_api_error(401, "unauthorized", "unknown write key")
     body, calls = b"", None
     try:
         body = _body(request)
@@ -182,7 +182,7 @@ def ingest_call(request: HttpRequest, call_type: str) -> JsonResponse:
         if workspace is None and isinstance(payload.get("writeKey"), str):
             workspace = Workspace.objects.by_write_key(payload["writeKey"])
         if workspace is None:
-            return _error(
+            return tracking_api_error(
                 401, "unauthorized",
                 "missing or unknown write key: send it as the Basic-auth username "
                 "or as 'writeKey' in the body",
@@ -212,7 +212,7 @@ def ingest_call(request: HttpRequest, call_type: str) -> JsonResponse:
                 workspace, str(refusal), body=body[:2000].decode(errors="replace"),
                 call_count=len(calls) if isinstance(calls, list) and calls else 1, received_at=received_at,
             )
-        return _error(refusal.status, "invalid_request", str(refusal))
+        return tracking_api_error(refusal.status, "invalid_request", str(refusal))
     result = outcome.as_json()
     if outcome.rejected:
         return JsonResponse({"code": "invalid_request", "message": result["error"], **result}, status=400)

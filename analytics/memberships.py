@@ -35,9 +35,9 @@ def save_changes(*, new: list[Membership], changed: list[Membership]):
 def merge(*, into: Person, source: Person):
     """Give ``into`` every membership of ``source`` (who is about to be deleted). A group
     both are in now keeps one membership, from the earlier start, and one member."""
-    mine = dict(into.memberships.filter(ended_at__isnull=True).values_list("group_id", "pk"))
+    mine = dict(into.memberships.current().values_list("group_id", "pk"))
     doubled = {}
-    for membership in source.memberships.filter(ended_at__isnull=True, group_id__in=mine):
+    for membership in source.memberships.current().filter(group_id__in=mine):
         Membership.objects.filter(
             pk=mine[membership.group_id], started_at__gt=membership.started_at
         ).update(started_at=membership.started_at)
@@ -55,7 +55,7 @@ def delete_of(people: QuerySet[Person]):
     """
     _add_members(
         dict(
-            Membership.objects.filter(person__in=people, ended_at__isnull=True)
+            Membership.objects.current().filter(person__in=people)
             .order_by()
             .values_list("group_id")
             .annotate(n=-Count("*"))

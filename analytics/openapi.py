@@ -11,11 +11,11 @@ defined. ``SPEC`` is built once, at import; the tests hold every endpoint to it.
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from analytics.api import PAGE_SIZE, RECENT_EVENTS
-from analytics.api import _error as api_error
+from analytics.api import PAGE_SIZE, RECENT_EVENTS, api_error
 from analytics.forms import API_MAX_PAGE_SIZE as MAX_PAGE_SIZE
 from analytics.ingestion.calls import BATCH_MAX_CALLS, ID_MAX_LENGTH
 from analytics.models import EventType, IngestionProblem
+from analytics.views import site_root
 
 CALL_TYPES = list(EventType.values)
 
@@ -733,7 +733,7 @@ def openapi_json(request: HttpRequest) -> JsonResponse:
         response = api_error(405, "method_not_allowed", f"{request.method} is not allowed here; use GET")
         response["Allow"] = "GET, HEAD"
         return response
-    server = request.build_absolute_uri("/").rstrip("/")
+    server = site_root(request)
     response = JsonResponse({**SPEC, "servers": [{"url": server}]})
     response["Access-Control-Allow-Origin"] = "*"
     return response

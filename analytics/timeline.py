@@ -66,7 +66,7 @@ class Timeline:
         # number: a few members' events by person, thousands' by time (a subquery in
         # their place made it scan every event of the workspace).
         members = list(
-            Membership.objects.filter(group=group, ended_at__isnull=True).values_list(
+            Membership.objects.current().filter(group=group).values_list(
                 "person_id", flat=True
             )
         )

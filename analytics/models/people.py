@@ -85,9 +85,8 @@ class PersonQuerySet(ArrayUpdateQuerySet):
         this reads one small index and the open memberships of the type.
         """
         current_groups = (
-            Membership.objects.filter(
-                person=OuterRef("pk"), group_type=group_type, ended_at__isnull=True
-            )
+            Membership.objects.current()
+            .filter(person=OuterRef("pk"), group_type=group_type)
             .order_by()
             .values("person")
             .annotate(n=Count("*"))

@@ -35,3 +35,9 @@ def get_or_404(queryset, message, **lookup):
         return queryset.get(**lookup)
     except ObjectDoesNotExist:
         raise Http404(message) from None
+
+
+def site_root(request: HttpRequest) -> str:
+    """The address this site is reached at, without a trailing slash (for snippets that
+    send data here, and the OpenAPI description's server)."""
+    return request.build_absolute_uri("/").rstrip("/")

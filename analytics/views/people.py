@@ -75,7 +75,7 @@ def _current_memberships(group_type):
     """Each person's current groups of the type, as ``current_memberships``: one query."""
     return Prefetch(
         "memberships",
-        queryset=Membership.objects.filter(group_type=group_type, ended_at__isnull=True)
+        queryset=Membership.objects.current().filter(group_type=group_type)
         .select_related("group")
         .order_by("group__key"),
         to_attr="current_memberships",

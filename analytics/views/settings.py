@@ -40,7 +40,7 @@ from analytics.models import (
     WorkspaceMember,
 )
 from analytics.tables import ProblemTable
-from analytics.views import HtmxHttpRequest, get_or_404, partial
+from analytics.views import HtmxHttpRequest, get_or_404, partial, site_root
 
 
 def settings_tab(
@@ -267,7 +267,7 @@ def remove_member(request: HttpRequest, member: WorkspaceMember) -> HttpResponse
 
 
 def _api_keys_page(request: HttpRequest, **context) -> TemplateResponse:
-    host = request.build_absolute_uri("/").rstrip("/")
+    host = site_root(request)
     return TemplateResponse(
         request, "analytics/settings_api_keys.html", {"host": host, **context}
     )

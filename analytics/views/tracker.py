@@ -12,6 +12,7 @@ from django.shortcuts import render
 
 from analytics.access import workspace_for
 from analytics.models import Role
+from analytics.views import site_root
 
 
 @login_required
@@ -21,7 +22,7 @@ def tracker_demo(request: HttpRequest) -> HttpResponse:
         request,
         "analytics/tracker_demo.html",
         {
-            "host": request.build_absolute_uri("/").rstrip("/"),
+            "host": site_root(request),
             "group_types": list(workspace.group_types.all()),
         },
     )

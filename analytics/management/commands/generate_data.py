@@ -84,9 +84,8 @@ class Command(BaseCommand):
         company = workspace.group_types.get(name="company")
         people = Person.objects.filter(workspace=workspace)
         in_several = list(
-            Membership.objects.filter(
-                workspace=workspace, ended_at__isnull=True, group__group_type=company
-            )
+            Membership.objects.current()
+            .filter(workspace=workspace, group_type=company)
             .values("person")
             .annotate(n=Count("id"))
             .filter(n__gt=1)
