@@ -38,6 +38,9 @@ admin.site.unregister(PermissionGroup)
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Shown, never added, changed or deleted through the admin."""
 
+    # Counting every row of a big table is not worth a page of support work.
+    show_full_result_count = False
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -121,7 +124,6 @@ class GroupAdmin(ReadOnlyAdmin):
     list_select_related = ["group_type", "workspace"]
     list_filter = ["workspace", "group_type__name"]
     search_fields = ["=key", "properties__name"]
-    show_full_result_count = False
 
 
 @admin.register(Person)
@@ -130,7 +132,6 @@ class PersonAdmin(ReadOnlyAdmin):
     list_select_related = ["workspace"]
     list_filter = ["workspace"]
     search_fields = ["=user_id", "email"]
-    show_full_result_count = False
 
 
 @admin.register(Identity)
@@ -139,7 +140,6 @@ class IdentityAdmin(ReadOnlyAdmin):
     list_select_related = ["person", "workspace"]
     list_filter = ["kind", "workspace"]
     search_fields = ["=value"]
-    show_full_result_count = False
 
 
 @admin.register(Membership)
@@ -148,7 +148,6 @@ class MembershipAdmin(ReadOnlyAdmin):
     list_select_related = ["person", "group__group_type"]
     list_filter = ["workspace", "group_type__name"]
     search_fields = ["=person__user_id", "=group__key"]
-    show_full_result_count = False
 
 
 @admin.register(Event)
@@ -159,7 +158,6 @@ class EventAdmin(ReadOnlyAdmin):
     search_fields = ["=message_id", "=user_id", "=anonymous_id"]
     # Each group_N column is a link to a group: not fetched for the list.
     exclude = [f"group_{slot}" for slot in range(10)]
-    show_full_result_count = False
 
 
 @admin.register(IngestionProblem)
@@ -168,7 +166,6 @@ class IngestionProblemAdmin(ReadOnlyAdmin):
     list_select_related = ["workspace"]
     list_filter = ["level", "workspace"]
     search_fields = ["=message_id", "=user_id", "=anonymous_id"]
-    show_full_result_count = False
 
 
 @admin.register(SuppressedUser)
