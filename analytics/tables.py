@@ -31,11 +31,14 @@ DATE = {"td": {"class": "date"}}
 
 
 class GroupTable(HtmxTable):
-    """Groups of one type. Its rows are rendered by templates/tables/groups.html."""
+    """Groups of one type, found by ``search``. Its rows are rendered by
+    templates/tables/groups.html: the name leads, the key under it.
+
+    No Type column: the table shows one type, which its tab and count already name.
+    """
 
     container_id = "groups-table"
-    group_type = tables.Column("Type", accessor="group_type_id", orderable=False)
-    key = tables.Column("Key", attrs={"td": {"class": "key"}})
+    key = tables.Column("Name / Key", attrs={"td": {"class": "key"}})
     properties = tables.Column("Properties", orderable=False)
     last_updated = tables.Column("Last updated")
     member_count = tables.Column("Members", attrs=NUMBER)
@@ -43,11 +46,12 @@ class GroupTable(HtmxTable):
     class Meta(HtmxTable.Meta):
         model = Group
         template_name = "tables/groups.html"
-        fields = ("group_type", "key", "properties", "last_updated", "member_count")
+        fields = ("key", "properties", "last_updated", "member_count")
         empty_text = "No group matches."
 
-    def __init__(self, data, *, group_type, **kwargs):
+    def __init__(self, data, *, group_type, search="", **kwargs):
         self.group_type = group_type
+        self.search = search
         super().__init__(data, **kwargs)
 
     def order_last_updated(self, queryset, is_descending):

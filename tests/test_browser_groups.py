@@ -43,7 +43,7 @@ def test_log_in_browse_groups_switch_tabs_and_open_a_group(browser_page, alice, 
     expect(page.locator("#groups-table").get_by_text("Growth", exact=True)).to_be_visible()
 
     page.visit("/groups/company")
-    page.get_by_role("link", name="acme").click()
+    page.get_by_role("link", name="Acme Inc").click()
     page.wait_for_url("**/groups/company/acme")
     assert page.get_by_role("heading", name="Acme Inc").is_visible()
     # A whole page, not the profile swapped in place of the table it was clicked in.
@@ -84,7 +84,7 @@ def test_pages_work_without_javascript(chromium, live_server, alice, groups_data
         page.get_by_role("searchbox").press("Enter")
         page.wait_for_url("**/groups/company?q=acme")
         assert page.get_by_text("Globex", exact=True).count() == 0
-        page.get_by_role("link", name="acme").click()
+        page.get_by_role("link", name="Acme Inc").click()
         page.get_by_role("link", name="Load more").click()
         page.wait_for_url("**before=*")
 
@@ -108,10 +108,10 @@ def test_sorting_swaps_the_table_in_place(browser_page, alice, groups_data):
     log_in(page, alice)
     page.evaluate("window.notReloaded = true")
     table = page.locator("#groups-table")
-    table.get_by_role("link", name="Key").click()
+    table.get_by_role("link", name="Name / Key").click()
     page.wait_for_url("**/groups/company?sort=key")
     expect(table.locator("tbody tr").first).to_contain_text("acme")
-    table.get_by_role("link", name="Key").click()
+    table.get_by_role("link", name="Name / Key").click()
     page.wait_for_url("**/groups/company?sort=-key")
     expect(table.locator("tbody tr").first).to_contain_text("globex")
     assert page.evaluate("window.notReloaded") is True  # swapped, not a new page
