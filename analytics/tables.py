@@ -82,8 +82,9 @@ class MemberTable(HtmxTable):
 
 
 class PersonTable(HtmxTable):
-    """People; rows by templates/tables/people.html, with the current groups of the
-    default type that the view prefetches as ``current_memberships``."""
+    """People, found by ``search`` and ``domain``; rows by templates/tables/people.html,
+    with the current groups of the default type that the view prefetches as
+    ``current_memberships``."""
 
     container_id = "people-table"
     person = tables.Column("Person", accessor="email", order_by=("email", "user_id"))
@@ -98,9 +99,10 @@ class PersonTable(HtmxTable):
         fields = ("person", "user_id", "groups", "last_seen_at", "event_count")
         empty_text = "No person matches."
 
-    def __init__(self, data, *, group_type=None, internal_domains=(), **kwargs):
+    def __init__(self, data, *, group_type=None, internal_domains=(), search="", domain="", **kwargs):
         self.internal_domains = internal_domains
         self.group_type = group_type
+        self.search, self.domain = search, domain
         super().__init__(data, **kwargs)
         if group_type is not None:
             self.columns["groups"].column.verbose_name = group_type.plural

@@ -76,6 +76,13 @@ class PersonQuerySet(ArrayUpdateQuerySet):
     def recently_seen_first(self):
         return self.order_by(F("last_seen_at").desc(nulls_last=True), "-pk")
 
+    def totals(self):
+        """{"people": how many, "anonymous": how many of them are known by an anonymous
+        id only (visitors who never signed up, or not yet)}, in one query."""
+        return self.aggregate(
+            people=Count("pk"), anonymous=Count("pk", filter=Q(user_id__isnull=True))
+        )
+
     def in_several_with_events_outside(self, group_type):
         """People in two groups of this type or more now who sent track, page or screen
         calls naming none of them while they were in several: no report can tell which
