@@ -106,7 +106,7 @@ def test_delete_a_user_from_their_profile_in_the_background(
     page = browser_page
     log_in(page, dana)
     page.visit("/groups/company/acme")
-    sams_events = page.locator("#timeline").get_by_role("link", name="sam", exact=True)
+    sams_events = page.locator("#timeline").get_by_role("link", name="Sam Staff", exact=True)
     expect(sams_events).not_to_have_count(0)
 
     page.visit("/people")
@@ -163,8 +163,8 @@ def test_delete_a_user_from_their_profile_in_the_background(
     assert names_in_table(page) == ["Ann Archer"]
     page.visit("/groups/company/acme")
     timeline = page.locator("#timeline")
-    expect(timeline.get_by_role("link", name="ann", exact=True)).not_to_have_count(0)
-    expect(timeline.get_by_role("link", name="sam", exact=True)).to_have_count(0)
+    expect(timeline.get_by_role("link", name="Ann Archer", exact=True)).not_to_have_count(0)
+    expect(timeline.get_by_role("link", name="Sam Staff", exact=True)).to_have_count(0)
     expect(timeline).not_to_contain_text("Debugged")
     assert Person.objects.by_user_id("sam") is None
     assert not Event.objects.filter(user_id="sam").exists()

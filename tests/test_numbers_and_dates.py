@@ -190,3 +190,31 @@ def test_a_moment_the_time_zone_cannot_hold_stays_text():
 def test_other_values_are_escaped_text_cut_to_length():
     assert str(shown("<b>" + "x" * 50, 10)) == "&lt;b&gt;xxxxxx…"
     assert str(shown(None)) == "null" and str(shown(False)) == "false" and str(shown(1200)) == "1200"
+
+
+# --- the pages use them -------------------------------------------------------------
+
+
+def test_settings_pages_show_counts_and_moments_in_the_common_format(alice_client, alice, workspace, company):
+    from analytics.models import Group, IngestionProblem
+
+    IngestionProblem.objects.create(workspace=workspace, level="rejected", reason="too big", call_count=1500)
+    IngestionProblem.objects.create(workspace=workspace, level="rejected", reason="no event", call_count=1)
+    Group.objects.bulk_create(Group(workspace=workspace, group_type=company, key=f"k{n}") for n in range(1001))
+
+    problems = alice_client.get("/settings/ingestion-problems").content.decode()
+    assert "1,501 calls refused · 0 warnings" in problems
+    assert "1,500 calls" in problems and '<td class="date"><time datetime=' in problems
+    assert ">just now</time>" in problems
+
+    general = alice_client.get("/settings/general").content.decode()
+    assert "Created <time datetime=" in general and ">just now</time>" in general
+
+    alice.last_login = timezone.now() - timedelta(days=1, hours=1)
+    alice.save()
+    members = alice_client.get("/settings/members").content.decode()
+    assert "2 accounts" in members
+    assert "Last logged in <time datetime=" in members
+
+    types = alice_client.get("/settings/group-types").content.decode()
+    assert '<a href="/groups/company">1,001</a>' in types
