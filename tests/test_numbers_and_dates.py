@@ -218,3 +218,18 @@ def test_settings_pages_show_counts_and_moments_in_the_common_format(alice_clien
 
     types = alice_client.get("/settings/group-types").content.decode()
     assert '<a href="/groups/company">1,001</a>' in types
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "progress"])
+def test_deletion_pages_show_counts_and_moments_in_the_common_format(client, dana, workspace, send, inline_tasks):
+    send.batch(
+        {"type": "identify", "userId": "sam", "traits": {"email": "sam@groupsite.dev"}},
+        *({"type": "track", "userId": "sam", "event": "E"} for _ in range(1200)),
+    )
+    client.force_login(dana)
+    preview = client.get("/people/delete", {"domain": "groupsite.dev"}).content.decode()
+    assert "1,201 calls in all" in preview
+    response = client.post("/people/delete", {"workspace": workspace.slug, "domain": "groupsite.dev"})
+    done = client.get(response["Location"]).content.decode()
+    assert "Asked <time datetime=" in done and ">just now</time> by dana@example.com" in done
+    assert "Deleted 1 person and 1,201 calls (<time datetime=" in done
