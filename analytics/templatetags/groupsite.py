@@ -6,8 +6,9 @@ sent.
 - Moments: ``{{ moment|when }}`` is a ``<time>`` element that says how long ago a recent
   moment was ("3 min ago", "yesterday"), else its date (with the year only when it is
   not this year), and holds the full date in its title, shown on hover.
-- What clients sent: ``{{ value|value }}`` writes a JSON value as text, an ISO 8601
-  timestamp as a moment (the raw text on hover); ``summary`` and ``clip`` shorten.
+- What clients sent: ``{{ value|shown }}`` writes a JSON value as text, an ISO 8601
+  date or timestamp as a moment (the text sent on hover); ``summary`` and ``clip``
+  shorten.
 
 They run for every row of every table, so they stay plain Python: text is shortened by
 slicing (Django's ``truncatechars`` handles HTML and Unicode normalization not needed
@@ -152,6 +153,7 @@ def _text(value):
 
 def _clip(text, length):
     return text if len(text) <= length else text[: length - 1] + ELLIPSIS
+
 
 @register.filter
 def as_text(value):
