@@ -191,9 +191,9 @@ def test_people_page_takes_nine_queries_whatever_the_page_size(
         *(track(f"u{n:02d}", "E") for n in range(60)),
     )
     # The session, the user, the membership with its workspace, the group types, the
-    # banner's count, the table's count, its page of people and their current companies,
-    # and how many people (and anonymous visitors) there are in all; with the banner's
-    # filter on, the banner counts the table's people.
+    # banner's count, the table's count (everyone), its page of people and their current
+    # companies, and how many of everyone are anonymous; with the banner's filter on, the
+    # banner counts the table's people, and everyone is counted for "n of everyone".
     for filters, expected in (({}, 9), ({"several": "1"}, 8)):
         for per_page in (5, 50):
             with django_assert_num_queries(expected, info=f"per_page={per_page} {filters}"):

@@ -76,12 +76,9 @@ class PersonQuerySet(ArrayUpdateQuerySet):
     def recently_seen_first(self):
         return self.order_by(F("last_seen_at").desc(nulls_last=True), "-pk")
 
-    def totals(self):
-        """{"people": how many, "anonymous": how many of them are known by an anonymous
-        id only (visitors who never signed up, or not yet)}, in one query."""
-        return self.aggregate(
-            people=Count("pk"), anonymous=Count("pk", filter=Q(user_id__isnull=True))
-        )
+    def anonymous(self):
+        """People known by an anonymous id only: visitors who have not signed up (yet)."""
+        return self.filter(user_id__isnull=True)
 
     def in_several_with_events_outside(self, group_type):
         """People in two groups of this type or more now who sent track, page or screen
@@ -145,6 +142,11 @@ class Person(models.Model):
             models.Index(fields=["workspace", "email"], name="person_email"),
             models.Index(
                 fields=["workspace"], condition=~Q(several_without=0), name="person_several_without"
+            ),
+            # The few anonymous visitors, counted on the People list without reading
+            # every person's row.
+            models.Index(
+                fields=["workspace"], condition=Q(user_id__isnull=True), name="person_anonymous"
             ),
         ]
 
