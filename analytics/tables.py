@@ -31,11 +31,14 @@ DATE = {"td": {"class": "date"}}
 
 
 class GroupTable(HtmxTable):
-    """Groups of one type. Its rows are rendered by templates/tables/groups.html."""
+    """Groups of one type, found by ``search``. Its rows are rendered by
+    templates/tables/groups.html: the name leads, the key under it.
+
+    No Type column: the table shows one type, which its tab and count already name.
+    """
 
     container_id = "groups-table"
-    group_type = tables.Column("Type", accessor="group_type_id", orderable=False)
-    key = tables.Column("Key", attrs={"td": {"class": "key"}})
+    key = tables.Column("Name / Key", attrs={"td": {"class": "key"}})
     properties = tables.Column("Properties", orderable=False)
     last_updated = tables.Column("Last updated")
     member_count = tables.Column("Members", attrs=NUMBER)
@@ -43,11 +46,12 @@ class GroupTable(HtmxTable):
     class Meta(HtmxTable.Meta):
         model = Group
         template_name = "tables/groups.html"
-        fields = ("group_type", "key", "properties", "last_updated", "member_count")
+        fields = ("key", "properties", "last_updated", "member_count")
         empty_text = "No group matches."
 
-    def __init__(self, data, *, group_type, **kwargs):
+    def __init__(self, data, *, group_type, search="", **kwargs):
         self.group_type = group_type
+        self.search = search
         super().__init__(data, **kwargs)
 
     def order_last_updated(self, queryset, is_descending):
@@ -78,8 +82,9 @@ class MemberTable(HtmxTable):
 
 
 class PersonTable(HtmxTable):
-    """People; rows by templates/tables/people.html, with the current groups of the
-    default type that the view prefetches as ``current_memberships``."""
+    """People, found by ``search`` and ``domain``; rows by templates/tables/people.html,
+    with the current groups of the default type that the view prefetches as
+    ``current_memberships``."""
 
     container_id = "people-table"
     person = tables.Column("Person", accessor="email", order_by=("email", "user_id"))
@@ -94,9 +99,10 @@ class PersonTable(HtmxTable):
         fields = ("person", "user_id", "groups", "last_seen_at", "event_count")
         empty_text = "No person matches."
 
-    def __init__(self, data, *, group_type=None, internal_domains=(), **kwargs):
+    def __init__(self, data, *, group_type=None, internal_domains=(), search="", domain="", **kwargs):
         self.internal_domains = internal_domains
         self.group_type = group_type
+        self.search, self.domain = search, domain
         super().__init__(data, **kwargs)
         if group_type is not None:
             self.columns["groups"].column.verbose_name = group_type.plural

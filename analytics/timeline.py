@@ -3,17 +3,33 @@
 from dataclasses import dataclass, field
 
 from django.db import connection
+from django.db.models.fields.json import KT
 
-from analytics.models import Event, EventType, Group, Membership
+from analytics.models import Event, EventType, Group, Membership, Person
 
 PAGE_SIZE = 30
+
+
+@dataclass(frozen=True)
+class GroupChip:
+    """A group in an event's context, as its chip shows it: by name, the key secondary."""
+
+    type_name: str
+    type_singular: str
+    key: str
+    name: str | None  # its "name" property as text, if any
+
+    @property
+    def label(self):
+        return self.name or self.key
 
 
 @dataclass
 class TimelineEvent:
     event: Event
-    groups: list  # [(type name, key)] of its group context
+    groups: list  # [GroupChip] of its group context
     unassigned: bool = False  # shown in a group's timeline though it has no group of that type
+    person: Person | None = None  # who sent it (only its name, email and ids are loaded)
 
     @property
     def details(self):
@@ -30,17 +46,19 @@ class Timeline:
     include_unassigned: bool = False
 
     @classmethod
-    def _page(cls, queryset, *, marks_slot=None, include_unassigned=False, hide_group=None):
+    def _page(cls, queryset, *, marks_slot=None, include_unassigned=False, hide_group=None, person=None):
+        """A page of ``queryset``; the events' groups and (unless they are all
+        ``person``'s) people are read in one query each, whatever the page holds."""
         events = list(queryset[: PAGE_SIZE + 1])
         more, events = len(events) > PAGE_SIZE, events[:PAGE_SIZE]
-        labels = Group.objects.labels(events)
+        chips = _group_chips(events, hide_group)
+        people = {person.pk: person} if person else _people(events)
         entries = [
             TimelineEvent(
                 event=event,
-                groups=[
-                    labels[pk] for pk in event.group_ids().values() if pk in labels and pk != hide_group
-                ],
+                groups=[chips[pk] for pk in event.group_ids().values() if pk in chips],
                 unassigned=marks_slot is not None and getattr(event, marks_slot) is None,
+                person=people.get(event.person_id),
             )
             for event in events
         ]
@@ -52,7 +70,7 @@ class Timeline:
 
     @classmethod
     def for_person(cls, person, *, before=None):
-        return cls._page(_older(person.events.newest_first(), before))
+        return cls._page(_older(person.events.newest_first(), before), person=person)
 
     @classmethod
     def for_group(cls, group, *, include_unassigned=False, before=None):
@@ -93,3 +111,22 @@ class Timeline:
 def _older(queryset, cursor):
     """Events after ``cursor``, which the view checked (``CursorField``)."""
     return queryset.older_than(cursor) if cursor else queryset
+
+
+def _group_chips(events, hide_group):
+    """{group id: GroupChip} of the groups in these events' context but ``hide_group``."""
+    ids = {pk for event in events for pk in event.group_ids().values()} - {hide_group}
+    if not ids:
+        return {}
+    rows = Group.objects.filter(pk__in=ids).values_list(
+        "pk", "group_type__name", "group_type__singular", "key", KT("properties__name")
+    )
+    return {pk: GroupChip(*chip) for pk, *chip in rows}
+
+
+def _people(events):
+    """{person id: Person} of whoever sent these events, with only what names them."""
+    ids = {event.person_id for event in events}
+    if not ids:
+        return {}
+    return Person.objects.only("user_id", "email", "traits").in_bulk(ids)

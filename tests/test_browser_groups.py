@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from conftest import log_in, open_page
+from conftest import ARTIFACTS, log_in, open_page
 
 from analytics.models import Group
 
@@ -43,7 +43,7 @@ def test_log_in_browse_groups_switch_tabs_and_open_a_group(browser_page, alice, 
     expect(page.locator("#groups-table").get_by_text("Growth", exact=True)).to_be_visible()
 
     page.visit("/groups/company")
-    page.get_by_role("link", name="acme").click()
+    page.get_by_role("link", name="Acme Inc").click()
     page.wait_for_url("**/groups/company/acme")
     assert page.get_by_role("heading", name="Acme Inc").is_visible()
     # A whole page, not the profile swapped in place of the table it was clicked in.
@@ -84,7 +84,7 @@ def test_pages_work_without_javascript(chromium, live_server, alice, groups_data
         page.get_by_role("searchbox").press("Enter")
         page.wait_for_url("**/groups/company?q=acme")
         assert page.get_by_text("Globex", exact=True).count() == 0
-        page.get_by_role("link", name="acme").click()
+        page.get_by_role("link", name="Acme Inc").click()
         page.get_by_role("link", name="Load more").click()
         page.wait_for_url("**before=*")
 
@@ -108,10 +108,10 @@ def test_sorting_swaps_the_table_in_place(browser_page, alice, groups_data):
     log_in(page, alice)
     page.evaluate("window.notReloaded = true")
     table = page.locator("#groups-table")
-    table.get_by_role("link", name="Key").click()
+    table.get_by_role("link", name="Name / Key").click()
     page.wait_for_url("**/groups/company?sort=key")
     expect(table.locator("tbody tr").first).to_contain_text("acme")
-    table.get_by_role("link", name="Key").click()
+    table.get_by_role("link", name="Name / Key").click()
     page.wait_for_url("**/groups/company?sort=-key")
     expect(table.locator("tbody tr").first).to_contain_text("globex")
     assert page.evaluate("window.notReloaded") is True  # swapped, not a new page
@@ -132,3 +132,73 @@ def test_keys_of_dots_slashes_and_escapes_open_from_the_list(browser_page, alice
         page.locator("#groups-table tr", has_text=f"Odd {n}").locator("td.key a").click()
         expect(page.get_by_role("heading", name=f"Odd {n}")).to_be_visible()
         expect(page.locator(".page-head .mono")).to_have_text(keys[n])
+
+
+def test_the_count_follows_search_paging_and_sorting(browser_page, alice, send, company):
+    send.batch(*(
+        {"type": "group", "userId": f"u{n}", "groupId": f"acc_{n:04x}", "timestamp": f"2026-01-01T00:{n:02d}:00Z",
+         "traits": {"name": f"Company {n:02d}", "createdAt": "2025-06-01T12:00:00.000Z", "plan": "pro"}}
+        for n in range(55)
+    ))
+    page = browser_page
+    log_in(page, alice)
+    page.evaluate("window.notReloaded = true")
+    count = page.locator("#groups-count")
+    expect(count).to_have_text("55 companies")
+    table = page.locator("#groups-table")
+    # The name leads, the key is under it; dates sent as text read as dates.
+    first = table.locator("tbody tr").first
+    expect(first.locator("td.key a")).to_have_text("Company 54")
+    expect(first.locator("td.key .mono")).to_have_text("acc_0036")
+    expect(first.locator("time").first).to_have_attribute("title", "2025-06-01T12:00:00.000Z")
+    expect(first.locator("td.date time")).to_have_attribute("title", "Thu, Jan 1, 2026, 00:54:00 UTC")
+    page.shot("groups-names-first")
+
+    page.get_by_role("searchbox").fill("Company 1")
+    page.wait_for_url("**/groups/company?q=Company%201")
+    expect(count).to_have_text("10 of 55 companies")
+    expect(table.locator("tbody tr")).to_have_count(10)
+    page.shot("groups-searched")
+
+    page.get_by_role("searchbox").fill("Initech")
+    expect(count).to_have_text("0 of 55 companies")
+    expect(table).to_contain_text("No company matches “Initech”. Show all companies")
+    page.shot("groups-nothing-found")
+
+    page.get_by_role("searchbox").fill("")
+    expect(count).to_have_text("55 companies")
+    table.get_by_role("link", name="2", exact=True).click()
+    page.wait_for_url("**page=2")
+    expect(table.locator("tbody tr")).to_have_count(5)
+    expect(count).to_have_text("55 companies")
+    table.get_by_role("link", name="Members").click()
+    page.wait_for_url("**sort=member_count*")
+    expect(count).to_have_text("55 companies")
+    assert page.evaluate("window.notReloaded") is True  # all swapped in place
+    assert page.locator("#groups-count").count() == 1
+
+
+def test_group_profile_names_people_and_groups_in_events(browser_page, alice, groups_data, send):
+    send.batch(
+        {"type": "track", "userId": "ann", "event": "Chart Shared",
+         "context": {"groups": {"company": "acme", "team": "growth"}}},
+        {"type": "track", "anonymousId": "visitor-1", "event": "Pricing Viewed", "context": {"groupId": "acme"}},
+    )
+    page = browser_page
+    log_in(page, alice)
+    page.visit("/groups/company/acme")
+    timeline = page.locator("#timeline")
+    pricing = timeline.locator("li", has_text="Pricing Viewed")
+    expect(pricing.locator(".detail a")).to_have_attribute("title", "Anonymous id: visitor-1")
+    expect(pricing.locator(".when time")).to_have_text("just now")
+    shared = timeline.locator("li", has_text="Chart Shared")
+    person = shared.get_by_role("link", name="Ann Lee")
+    expect(person).to_have_attribute("title", "User id: ann")
+    chip = shared.get_by_role("link", name="Team Growth")
+    expect(chip).to_have_attribute("title", "Team Growth · key growth")
+    expect(page.locator(".page-head .subtitle")).to_contain_text("1 member · updated just now")
+    page.shot("group-profile-names")
+    page.screenshot(path=ARTIFACTS / "group-profile-names-top.png")  # the first screen, unscaled
+    chip.click()
+    page.wait_for_url("**/groups/team/growth")
+    expect(page.get_by_role("heading", name="Growth")).to_be_visible()

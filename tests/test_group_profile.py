@@ -34,8 +34,8 @@ def test_profile_lists_current_members_with_joined_and_last_seen(alice_client, a
     page = alice_client.get("/groups/company/acme").content.decode()
     members = page.split('id="members-table"')[1].split("</table>")[0]
     assert ">Ann</a>" in members and "ann@acme.io" in members
-    assert "Feb 1, 2026" in members  # joined
-    assert "Feb 5, 2026 10:00" in members  # last seen
+    assert 'title="Sun, Feb 1, 2026, 10:00:00 UTC"' in members  # joined
+    assert 'title="Thu, Feb 5, 2026, 10:00:00 UTC"' in members  # last seen
     assert ">bo</a>" not in members  # left the account
 
 
@@ -83,22 +83,76 @@ def test_keys_with_slashes_open(alice_client, send, company):
     assert "<h1>EU</h1>" in alice_client.get("/groups/company/org/eu/1").content.decode()
 
 
-def test_profile_takes_eight_queries_however_many_members_or_events(
+def test_profile_takes_eight_or_nine_queries_however_many_members_or_events(
     alice_client, acme, send, django_assert_num_queries
 ):
-    def check_queries():
+    def check_queries(other_groups):
         # The session, the user, the membership with its workspace, the group, the
-        # members' count, the events, the groups the events link to, the page of members;
-        # with unassigned events one more: the members whose events those are.
-        for params, expected in (({}, 8), ({"unassigned": "1"}, 9)):
+        # members' count, the events, the other groups the events link to (if any), the
+        # people who sent them, the page of members; with unassigned events one more: the
+        # members whose events those are.
+        for params, expected in (({}, 8 + other_groups), ({"unassigned": "1"}, 9 + other_groups)):
             with django_assert_num_queries(expected, info=str(params)):
                 assert alice_client.get("/groups/company/acme", params).status_code == 200
 
-    check_queries()
+    check_queries(other_groups=False)
     send.batch(*(
+        {"type": "identify", "userId": f"m{n}", "traits": {"name": f"Member {n}"}} for n in range(20)
+    ), *(
         {"type": "group", "userId": f"m{n}", "groupId": "acme"} for n in range(20)
+    ), *(
+        {"type": "group", "userId": f"m{n}", "groupId": f"t{n}", "context": {"groupType": "team"},
+         "traits": {"name": f"Team {n}"}} for n in range(20)
     ), *(
         {"type": "track", "userId": f"m{n}", "event": "E", "context": {"groups": {"company": "acme", "team": f"t{n}"}}}
         for n in range(20)
     ))
-    check_queries()
+    check_queries(other_groups=True)
+
+
+def test_events_name_who_sent_them_with_the_id_on_hover(alice_client, acme, send):
+    send.batch({"type": "track", "anonymousId": "visitor-7", "event": "Pricing Viewed",
+                "timestamp": "2026-02-08T10:00:00Z", "context": {"groupId": "acme"}})
+    timeline = alice_client.get("/groups/company/acme").content.decode().split('id="timeline"')[1]
+    report = timeline.split("Report Viewed")[1].split("</li>")[0]
+    assert '" title="User id: ann">Ann</a>' in report  # the name, not the user id
+    dashboard = timeline.split("Dashboard Created")[1].split("</li>")[0]
+    assert '" title="User id: bo">bo</a>' in dashboard  # no name, no email: the id it is
+    pricing = timeline.split("Pricing Viewed")[1].split("</li>")[0]
+    assert '" title="Anonymous id: visitor-7">Anonymous ' in pricing
+
+
+def test_events_show_their_other_groups_by_name_with_the_key_on_hover(alice_client, acme, send, team):
+    send.batch(
+        {"type": "group", "userId": "ann", "groupId": "growth-7f3a", "context": {"groupType": "team"},
+         "traits": {"name": "Growth"}},
+        {"type": "track", "userId": "ann", "event": "Chart Shared", "timestamp": "2026-02-09T10:00:00Z",
+         "context": {"groups": {"company": "acme", "team": "growth-7f3a"}}},
+    )
+    timeline = alice_client.get("/groups/company/acme").content.decode().split('id="timeline"')[1]
+    shared = timeline.split("Chart Shared")[1].split("</li>")[0]
+    assert (
+        '<a class="badge" href="/groups/team/growth-7f3a" title="Team Growth · key growth-7f3a">'
+        '<span class="chip-type">Team</span> Growth</a>'
+    ) in shared
+    assert "/groups/company/acme" not in shared  # the group whose page this is
+
+
+def test_dates_in_properties_show_as_dates_with_what_was_sent_on_hover(alice_client, send, company):
+    send.batch({"type": "group", "userId": "u", "groupId": "acme",
+                "traits": {"name": "Acme", "createdAt": "2019-05-04T08:30:00.000Z", "plan": "pro"}})
+    page = alice_client.get("/groups/company/acme").content.decode()
+    assert (
+        '<dt>createdAt</dt><dd><time datetime="2019-05-04T08:30:00+00:00" '
+        'title="2019-05-04T08:30:00.000Z">May 4, 2019</time></dd>'
+    ) in page
+    table = alice_client.get("/groups/company").content.decode().split('id="groups-table"')[1]
+    assert '<b>createdAt</b> <time datetime="2019-05-04T08:30:00+00:00" title="2019-05-04T08:30:00.000Z">May 4, 2019</time>' in table
+
+
+def test_member_count_has_thousands_separators(alice_client, acme):
+    from analytics.models import Group
+
+    Group.objects.filter(key="acme").update(member_count=1234)
+    page = alice_client.get("/groups/company/acme").content.decode()
+    assert "1,234 members" in page.split('class="subtitle"')[1].split("</p>")[0]

@@ -43,7 +43,7 @@ def test_table_shows_key_properties_last_updated_and_members(alice_client, send)
     assert "<b>name</b> Acme" in row and "<b>plan</b> pro" in row and "<b>seats</b> 10" in row
     assert "industry" not in row.split("+1 more")[0]  # only the first three properties
     assert "+1 more" in row
-    assert "Mar 4, 2026 05:06" in row
+    assert '<time datetime="2026-03-04T05:06:00+00:00" title="Wed, Mar 4, 2026, 05:06:00 UTC">' in row
     assert '<td class="num">2</td>' in row
 
 
@@ -121,7 +121,8 @@ def test_history_restore_gets_the_whole_page(alice_client, send, target):
     tabs = main.split('<nav class="tabs"')[1].split("</nav>")[0]
     assert 'aria-selected="false">Companies' in tabs and 'aria-selected="true">Teams' in tabs
     table = main.split('id="groups-table"')[1].split("</table>")[0]
-    assert '<a href="/groups/team/growth">growth</a>' in table
+    assert '<a href="/groups/team/growth" class="mono" title="Key: growth">growth</a>' in table
+    assert main.count('id="groups-count"') == 1
 
 
 def test_empty_type_tells_how_to_send_a_group_call(alice_client, workspace):
@@ -179,3 +180,85 @@ def test_switching_workspace_is_remembered(client, bob, workspace, alice):
 def test_cannot_switch_to_someone_elses_workspace(client, charlie, workspace, other_workspace):
     client.force_login(charlie)
     assert client.post("/workspace", {"workspace": workspace.slug}).status_code == 404
+
+
+# --- names, counts and numbers --------------------------------------------------------
+
+
+def test_the_name_leads_and_the_key_is_under_it(alice_client, send):
+    send.batch(
+        {"type": "group", "userId": "u1", "groupId": "acc_8f3a", "traits": {"name": "Acme Inc"}},
+        {"type": "group", "userId": "u2", "groupId": "acc_nameless"},
+    )
+    table = alice_client.get("/groups/company").content.decode().split('id="groups-table"')[1]
+    assert (
+        '<td class="key"><a href="/groups/company/acc_8f3a">Acme Inc</a>'
+        '<div class="muted mono" title="Key: acc_8f3a">acc_8f3a</div></td>'
+    ) in table
+    # Without a name, the key is the link.
+    assert '<a href="/groups/company/acc_nameless" class="mono" title="Key: acc_nameless">acc_nameless</a>' in table
+    headers = table.split("<thead")[1].split("</thead>")[0]
+    assert "Name / Key" in headers and "Properties" in headers and "Last updated" in headers
+    assert ">Type<" not in headers  # the tab names the type
+
+
+def count_shown(html):
+    return html.split('id="groups-count"')[1].split(">", 1)[1].split("</span>")[0]
+
+
+def test_the_count_says_how_many_of_all_a_search_finds(alice_client, send):
+    companies(send, 12)
+    page = alice_client.get("/groups/company").content.decode()
+    assert count_shown(page) == "12 companies"
+    page = alice_client.get("/groups/company", {"q": "Company 00"}).content.decode()
+    assert count_shown(page) == "10 of 12 companies"
+    page = alice_client.get("/groups/company", {"q": "Company 011"}).content.decode()
+    assert count_shown(page) == "1 of 12 companies"
+
+
+def test_the_count_follows_the_search_as_you_type(alice_client, send):
+    companies(send, 12)
+    html = alice_client.get(
+        "/groups/company", {"q": "Company 01"}, headers={"HX-Request": "true", "HX-Target": "groups-table"}
+    ).content.decode()
+    # The table, and the count beside the search box swapped out of band.
+    assert html.lstrip().startswith('<div class="table-container" id="groups-table"')
+    assert '<span class="count" id="groups-count" role="status" hx-swap-oob="true">2 of 12 companies</span>' in html
+
+
+def test_the_count_is_not_swapped_out_of_band_with_a_whole_panel(alice_client, send):
+    companies(send, 3)
+    html = alice_client.get(
+        "/groups/company", headers={"HX-Request": "true", "HX-Target": "groups-panel"}
+    ).content.decode()
+    assert html.count('id="groups-count"') == 1 and "hx-swap-oob" not in html
+
+
+def test_the_count_uses_the_types_own_names(alice_client, send, company):
+    company.singular, company.plural = "Account", "Accounts"
+    company.save()
+    companies(send, 2)
+    assert count_shown(alice_client.get("/groups/company").content.decode()) == "2 accounts"
+    assert count_shown(alice_client.get("/groups/company", {"q": "001"}).content.decode()) == "1 of 2 accounts"
+
+
+def test_a_search_that_finds_nothing_says_so_and_leads_back(alice_client, send):
+    companies(send, 3)
+    page = alice_client.get("/groups/company", {"q": "initech"}).content.decode()
+    assert count_shown(page) == "0 of 3 companies"
+    table = page.split('id="groups-table"')[1]
+    assert 'No company matches “initech”. <a href="/groups/company">Show all companies</a>' in table
+
+
+def test_counts_have_thousands_separators(alice_client, company):
+    from analytics.models import Group
+
+    Group.objects.bulk_create(
+        Group(workspace=company.workspace, group_type=company, key=f"k{n:04d}") for n in range(1200)
+    )
+    Group.objects.filter(key="k0000").update(member_count=12345, last_updated="2026-01-01T00:00Z")
+    page = alice_client.get("/groups/company").content.decode()
+    assert 'Companies <span class="n">1,200</span>' in page
+    assert count_shown(page) == "1,200 companies"
+    assert "1–50 of 1,200" in page
+    assert '<td class="num">12,345</td>' in page

@@ -47,10 +47,10 @@ def test_row_shows_name_email_user_id_companies_last_seen_and_events(alice_clien
     assert '<td class="mono">bo</td>' in bo
     assert '<a class="badge" href="/groups/company/acme">Acme Inc</a>' in bo
     assert '<a class="badge" href="/groups/company/globex">Globex</a>' in bo
-    assert "Feb 1, 2026 11:00" in bo  # last seen
+    assert 'title="Sun, Feb 1, 2026, 11:00:00 UTC"' in bo  # last seen
     assert '<td class="num">3</td>' in bo  # identify and two group calls
     cy = next(row for row in rows(page) if "Cy Cole" in row)
-    assert "Mar 1, 2026 11:00" in cy and '<td class="num">4</td>' in cy
+    assert 'title="Sun, Mar 1, 2026, 11:00:00 UTC"' in cy and '<td class="num">4</td>' in cy
 
 
 def test_most_recently_seen_first(alice_client, customers):
@@ -155,7 +155,12 @@ def test_search_form_swaps_the_table_and_works_without_javascript(alice_client, 
 
 def test_no_match_says_so(alice_client, customers):
     page = alice_client.get("/people", {"q": "nobody-at-all"}).content.decode()
-    assert "No person matches." in page
+    assert 'No person matches “nobody-at-all”. <a href="/people">Show everyone</a>' in page
+    assert "0 of 4 people matching “nobody-at-all”." in page
+    page = alice_client.get("/people", {"domain": "initech.com"}).content.decode()
+    assert "No person has an email address at @initech.com." in page
+    page = alice_client.get("/people", {"domain": "initech.com", "q": "ann"}).content.decode()
+    assert "No person matches “ann” at @initech.com." in page
 
 
 def test_empty_workspace_tells_how_to_send_an_identify_call(alice_client, workspace):
@@ -176,7 +181,7 @@ def test_logged_out_visitor_is_sent_to_log_in(client):
     assert response.status_code == 302 and response["Location"].startswith("/login/")
 
 
-def test_people_page_takes_eight_queries_whatever_the_page_size(
+def test_people_page_takes_nine_queries_whatever_the_page_size(
     alice_client, send, company, django_assert_num_queries
 ):
     send.batch(
@@ -186,11 +191,12 @@ def test_people_page_takes_eight_queries_whatever_the_page_size(
         *(track(f"u{n:02d}", "E") for n in range(60)),
     )
     # The session, the user, the membership with its workspace, the group types, the
-    # banner's count, the table's count, its page of people and their current companies;
-    # the same with the banner's filter on.
-    for filters in ({}, {"several": "1"}):
+    # banner's count, the table's count (everyone), its page of people and their current
+    # companies, and how many of everyone are anonymous; with the banner's filter on, the
+    # banner counts the table's people, and everyone is counted for "n of everyone".
+    for filters, expected in (({}, 9), ({"several": "1"}, 8)):
         for per_page in (5, 50):
-            with django_assert_num_queries(8, info=f"per_page={per_page} {filters}"):
+            with django_assert_num_queries(expected, info=f"per_page={per_page} {filters}"):
                 response = alice_client.get("/people", {"per_page": per_page, **filters})
             assert "User " in response.content.decode()
     assert "12 users belong" in loaded_banner(alice_client)
@@ -385,3 +391,77 @@ def test_names_sent_as_numbers_or_booleans_show_as_text(alice_client, send, comp
     table = rows(alice_client.get("/people").content.decode())[0]
     assert f">{shown}</a>" in table  # the person
     assert f'<a class="badge" href="/groups/company/acme">{shown}</a>' in table  # their company
+
+
+# --- what the counts count ------------------------------------------------------------
+
+
+def subtitle(html):
+    return html.split('id="people-count"')[1].split(">", 1)[1].split("</p>")[0]
+
+
+def words(html):
+    return " ".join(html.split())
+
+
+def test_the_count_explains_the_anonymous_visitors(alice_client, customers, send):
+    assert words(subtitle(alice_client.get("/people").content.decode())) == (
+        "4 people using your product, known by their user id."
+    )
+    send.batch({"type": "page", "anonymousId": "visitor-1", "name": "Pricing"})
+    shown = words(subtitle(alice_client.get("/people").content.decode()))
+    assert shown.startswith("5 people using your product, 1 of them an anonymous visitor. ")
+    assert "known only by the anonymous id of their browser or device" in shown
+    send.batch({"type": "page", "anonymousId": "visitor-2", "name": "Pricing"})
+    shown = words(subtitle(alice_client.get("/people").content.decode()))
+    assert shown.startswith("6 people using your product, 2 of them anonymous visitors. ")
+
+
+def test_anonymous_visitors_are_marked_in_the_table(alice_client, send):
+    send.batch({"type": "page", "anonymousId": "visitor-1", "name": "Pricing"})
+    row = rows(alice_client.get("/people").content.decode())[0]
+    assert '<span class="badge" title="An anonymous visitor: known only by the anonymous id of their browser or device">anonymous</span>' in row
+
+
+@pytest.mark.parametrize(
+    ("filters", "shown"),
+    [
+        ({"q": "archer"}, "1 of 4 people matching “archer”."),
+        ({"domain": "acme.io"}, "2 of 4 people at @acme.io."),
+        ({"q": "b", "domain": "acme.io"}, "1 of 4 people matching “b” at @acme.io."),
+        ({"several": "1"}, "1 of 4 people in several companies with events without one."),
+    ],
+)
+def test_the_count_says_how_many_of_everyone_the_filters_keep(alice_client, customers, send, filters, shown):
+    send.batch(track("bo", "Invite Sent"))  # in acme and globex, no company named
+    assert words(subtitle(alice_client.get("/people", filters).content.decode())) == shown
+
+
+def test_the_count_follows_the_table_as_you_type(alice_client, customers):
+    html = alice_client.get(
+        "/people", {"q": "acme"}, headers={"HX-Request": "true", "HX-Target": "people-table"}
+    ).content.decode()
+    assert html.lstrip().startswith('<div class="table-container" id="people-table"')
+    assert '<p class="subtitle" id="people-count" role="status" hx-swap-oob="true">' in html
+    assert words(subtitle(html)) == "2 of 4 people matching “acme”."
+    html = alice_client.get(
+        "/people", headers={"HX-Request": "true", "HX-Target": "people-table"}
+    ).content.decode()
+    assert words(subtitle(html)) == "4 people using your product, known by their user id."
+
+
+def test_a_history_restore_has_one_count(alice_client, customers):
+    html = alice_client.get(
+        "/people", {"q": "co"},
+        headers={"HX-Request": "true", "HX-Target": "people-table", "HX-History-Restore-Request": "true"},
+    ).content.decode()
+    assert html.count('id="people-count"') == 1 and "hx-swap-oob" not in html
+
+
+def test_counts_have_thousands_separators(alice_client, customers, workspace):
+    from analytics.models import Person
+
+    Person.objects.bulk_create(Person(workspace=workspace) for _ in range(1000))
+    page = alice_client.get("/people").content.decode()
+    assert words(subtitle(page)).startswith("1,004 people using your product, 1,000 of them anonymous visitors.")
+    assert "1–50 of 1,004" in page

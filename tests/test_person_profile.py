@@ -37,9 +37,10 @@ def test_profile_lists_groups_with_joined_and_left_dates(alice_client, ann):
     page = alice_client.get(f"/people/{ann.pk}").content.decode()
     groups = page.split('id="groups-title"')[1].split("</section>")[0]
     acme = groups.split('href="/groups/company/acme"')[1].split("</tr>")[0]
-    assert "Acme Inc" in acme and "Feb 1, 2026" in acme and "current" in acme
+    assert "Acme Inc" in acme and 'title="Sun, Feb 1, 2026, 10:00:00 UTC"' in acme and "current" in acme
     initech = groups.split('href="/groups/company/initech"')[1].split("</tr>")[0]
-    assert "Feb 3, 2026" in initech and "Feb 4, 2026" in initech and "current" not in initech
+    assert 'title="Tue, Feb 3, 2026, 10:00:00 UTC"' in initech
+    assert 'title="Wed, Feb 4, 2026, 10:00:00 UTC"' in initech and "current" not in initech
     assert 'href="/groups/team/growth"' in groups
 
 
@@ -116,3 +117,19 @@ def test_profile_takes_eight_queries_however_many_groups_or_events(
           for n in range(10)),
     )
     check_queries()
+
+
+def test_events_show_their_groups_by_name_with_the_key_on_hover(alice_client, ann):
+    events = alice_client.get(f"/people/{ann.pk}").content.decode().split('id="events-title"')[1]
+    removed = events.split("Account Removed User")[1].split("</li>")[0]
+    assert (
+        '<a class="badge" href="/groups/company/initech" title="Company initech · key initech">'
+        '<span class="chip-type">Company</span> initech</a>'
+    ) in removed  # no name: the key
+    assert 'title="Company Acme Inc · key acme"><span class="chip-type">Company</span> Acme Inc</a>' in events
+
+
+def test_subtitle_counts_events_with_thousands_separators(alice_client, ann, send):
+    send.batch(*({"type": "track", "userId": "ann", "event": "E"} for _ in range(995)))
+    subtitle = alice_client.get(f"/people/{ann.pk}").content.decode().split('class="subtitle"')[1].split("</p>")[0]
+    assert "1,001 events" in subtitle

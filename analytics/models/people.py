@@ -76,6 +76,10 @@ class PersonQuerySet(ArrayUpdateQuerySet):
     def recently_seen_first(self):
         return self.order_by(F("last_seen_at").desc(nulls_last=True), "-pk")
 
+    def anonymous(self):
+        """People known by an anonymous id only: visitors who have not signed up (yet)."""
+        return self.filter(user_id__isnull=True)
+
     def in_several_with_events_outside(self, group_type):
         """People in two groups of this type or more now who sent track, page or screen
         calls naming none of them while they were in several: no report can tell which
@@ -137,6 +141,11 @@ class Person(models.Model):
             models.Index(fields=["workspace", "email"], name="person_email"),
             models.Index(
                 fields=["workspace"], condition=~Q(several_without=0), name="person_several_without"
+            ),
+            # The few anonymous visitors, counted on the People list without reading
+            # every person's row.
+            models.Index(
+                fields=["workspace"], condition=Q(user_id__isnull=True), name="person_anonymous"
             ),
         ]
 

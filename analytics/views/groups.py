@@ -29,7 +29,9 @@ def groups(request: HtmxHttpRequest, type_name: str | None = None) -> HttpRespon
         raise Http404(f"No group type “{type_name}” in this workspace.")
     search = GroupsQuery.parse(request.GET)["q"]
     table = GroupTable(
-        group_type.groups.search(search).recently_updated_first(), group_type=group_type
+        group_type.groups.search(search).recently_updated_first(),
+        group_type=group_type,
+        search=search,
     )
     RequestConfig(request, paginate={"per_page": GROUPS_PER_PAGE}).configure(table)
     template = partial(

@@ -39,12 +39,20 @@ def people(request: HtmxHttpRequest) -> HttpResponse:
         found.with_event_count().recently_seen_first(),
         group_type=group_type,
         internal_domains=workspace.internal_domains,
+        search=search,
+        domain=domain,
     )
     RequestConfig(request, paginate={"per_page": PEOPLE_PER_PAGE}).configure(table)
     template = partial(request, "analytics/people.html", {"people-table": "table"})
 
-    def counted_by_table():
-        return table.paginator.count
+    filtered = bool(search or domain or several)
+
+    def totals() -> dict[str, int]:
+        """Everyone, and unless the table is filtered, how many of them are anonymous."""
+        if filtered:
+            return {"people": everyone.count()}
+        # The table counted everyone already; the anonymous few are counted by their index.
+        return {"people": table.paginator.count, "anonymous": everyone.anonymous().count()}
 
     def several_count():
         if several and not (search or domain):
@@ -63,8 +71,9 @@ def people(request: HtmxHttpRequest) -> HttpResponse:
             # Counted only if the whole page renders (not for an htmx swap of the table).
             "several_count": several_count,
             "group_type": group_type,
-            # Not counted again when the table counted everyone already.
-            "total": everyone.count if search or domain or several else counted_by_table,
+            "filtered": filtered,
+            # Counted only if the page or the count above the table is rendered.
+            "totals": totals,
             "can_delete": can(request, Role.ADMIN),
             "bulk_domain": domain or next(iter(workspace.internal_domains), ""),
         },
