@@ -56,6 +56,9 @@ def test_superuser_sees_every_model_of_ours(admin_client):
         assert f'href="{url(model)}"' in page, model.__name__
     # One "Groups": the customers' groups, not Django's unused groups of permissions.
     assert 'href="/admin/auth/group/"' not in page
+    # Plurals in the product's words.
+    assert ">People<" in page and "Persons" not in page
+    assert ">Identities<" in page
 
 
 @pytest.mark.parametrize("model", OUR_MODELS, ids=lambda model: model.__name__)

@@ -128,6 +128,7 @@ class Person(models.Model):
     objects = PersonQuerySet.as_manager()
 
     class Meta:
+        verbose_name_plural = "people"
         constraints = [
             models.UniqueConstraint(
                 fields=["workspace", "user_id"],
