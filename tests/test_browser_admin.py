@@ -21,10 +21,10 @@ def test_support_finds_a_person_and_their_events_read_only(browser_page, workspa
     page.fill("#id_username", "root@example.com")
     page.fill("#id_password", "root-password-1")
     page.click("input[type=submit]")
-    expect(page.get_by_role("link", name="Persons", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="People", exact=True)).to_be_visible()
     page.shot("admin-index")
 
-    page.get_by_role("link", name="Persons", exact=True).click()
+    page.get_by_role("link", name="People", exact=True).click()
     page.fill("#searchbar", "ann")
     page.press("#searchbar", "Enter")
     rows = page.locator("#result_list tbody tr")
