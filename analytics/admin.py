@@ -122,7 +122,7 @@ class GroupTypeAdmin(ReadOnlyAdmin):
 class GroupAdmin(ReadOnlyAdmin):
     list_display = ["key", "name", "group_type", "workspace", "member_count", "last_updated"]
     list_select_related = ["group_type", "workspace"]
-    list_filter = ["workspace", "group_type__name"]
+    list_filter = ["workspace", "group_type"]
     search_fields = ["=key", "properties__name"]
 
 
@@ -146,7 +146,7 @@ class IdentityAdmin(ReadOnlyAdmin):
 class MembershipAdmin(ReadOnlyAdmin):
     list_display = ["person", "group", "started_at", "ended_at"]
     list_select_related = ["person", "group__group_type"]
-    list_filter = ["workspace", "group_type__name"]
+    list_filter = ["workspace", "group_type"]
     search_fields = ["=person__user_id", "=group__key"]
 
 

@@ -206,6 +206,7 @@ LOGGING = {
             "style": "{",
         },
     },
+    "filters": {"client_errors_in_one_line": {"()": "analytics.log.ClientErrorsInOneLine"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler"},
         "server": {"class": "logging.StreamHandler", "formatter": "server"},
@@ -218,6 +219,7 @@ LOGGING = {
         # children, so runserver's request lines get their own handler back, as Django has it.
         "django": {"handlers": []},
         "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
+        "django.request": {"filters": ["client_errors_in_one_line"]},
         "django.db.backends": {"level": "INFO"},
     },
 }

@@ -24,6 +24,8 @@ def acme(send, company):
 def test_profile_shows_all_properties(alice_client, acme):
     page = alice_client.get("/groups/company/acme").content.decode()
     assert "<h1>Acme Inc</h1>" in page
+    # The way back names the group too, not its key.
+    assert 'Companies</a> / Acme Inc</div>' in page
     for name, value in (("name", "Acme Inc"), ("plan", "enterprise"), ("seats", "120")):
         assert f"<dt>{name}</dt><dd>{value}</dd>" in page
 

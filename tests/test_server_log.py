@@ -40,3 +40,35 @@ def test_each_record_is_printed_once(debug):
     requests = [line for line in lines if '"GET /login/ HTTP/1.1" 200 1670' in line]
     assert len(requests) == 1, lines
     assert requests[0].startswith("[")  # with its time, as runserver prints it
+
+
+CLIENT_AND_SERVER_ERRORS = """
+import logging, django
+django.setup()
+log = logging.getLogger("django.request")
+for status, text in [(400, "ClientMistake"), (500, "ServerFault")]:
+    try:
+        raise ValueError(text)
+    except ValueError:
+        log.warning("Failed %s", status, exc_info=True, extra={"status_code": status})
+"""
+
+
+def test_a_client_error_is_one_line_and_a_server_error_keeps_its_traceback():
+    result = subprocess.run(
+        [sys.executable, "-c", CLIENT_AND_SERVER_ERRORS],
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "groupsite.settings",
+            "SECRET_KEY": "a-key-for-this-test-only",
+            "DATABASE_URL": "sqlite:////tmp/unused.sqlite3",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Failed 400" in result.stderr and "Failed 500" in result.stderr
+    assert "ClientMistake" not in result.stderr  # no traceback for the client's mistake
+    assert "Traceback" in result.stderr and "ServerFault" in result.stderr

@@ -176,6 +176,9 @@ class WorkspaceMember(models.Model):
             models.UniqueConstraint(fields=["workspace", "user"], name="one_role_per_user"),
         ]
 
+    def __str__(self):
+        return f"{self.user} ({self.get_role_display()})"
+
     def change_role(self, role):
         """Change the role; refused if the workspace would be left without an owner."""
         with transaction.atomic():

@@ -195,20 +195,26 @@ def shown(value, length=None):
     return _shown(value, int(length) if length else None)
 
 
+def _besides_name(properties):
+    # The name leads the row the summary is in: it is not said again.
+    return [(name, value) for name, value in properties.items() if name != "name"]
+
+
 @register.filter
 def summary(properties, shown_count=3):
-    """The first ``shown_count`` properties as (name, short name, value as text, value
-    shortened as HTML), for a one-line summary; ``more_than`` says how many it leaves out."""
+    """The first ``shown_count`` properties besides the name as (name, short name, value
+    as text, value shortened as HTML), for a one-line summary; ``more_than`` says how many
+    it leaves out."""
     return [
         (name, _clip(name, 24), _text(value), _shown(value, 32))
-        for name, value in list(properties.items())[: int(shown_count)]
+        for name, value in _besides_name(properties)[: int(shown_count)]
     ]
 
 
 @register.filter
-def more_than(mapping, shown_count=3):
-    """How many items a summary of the first ``shown_count`` leaves out."""
-    return max(0, len(mapping) - int(shown_count))
+def more_than(properties, shown_count=3):
+    """How many properties besides the name a summary of the first ``shown_count`` leaves out."""
+    return max(0, len(_besides_name(properties)) - int(shown_count))
 
 
 @register.simple_tag
