@@ -1,9 +1,11 @@
 """Every write to events goes through analytics.event_store: storing calls, merging a
 visitor into a known user, deleting people and removing a group type."""
 
-from analytics.deletion import delete_person
-from analytics.models import Event, Person
 from conftest import writes_to
+
+from analytics.deletion import delete_person
+from analytics.group_types import remove_group_type
+from analytics.models import Event, Person
 
 
 def test_only_the_event_store_writes_events(send, workspace, company, team):
@@ -23,7 +25,7 @@ def test_only_the_event_store_writes_events(send, workspace, company, team):
         merged = len(writes)
         delete_person(Person.objects.get(workspace=workspace, user_id="u2"))
         deleted = len(writes)
-        team.remove()
+        remove_group_type(team)
     u1 = Person.objects.get(workspace=workspace, user_id="u1")
     assert Event.objects.filter(workspace=workspace).count() == 3
     assert Event.objects.filter(person=u1).count() == 3  # the visitor's came along

@@ -3,9 +3,10 @@
 from datetime import timedelta
 
 import pytest
-
-from analytics.models import Event, Group, GroupType, IngestionProblem, Membership, Person
 from conftest import T0, at, group_call, groups_of, track_call
+
+from analytics.group_types import remove_group_type
+from analytics.models import Event, Group, GroupType, IngestionProblem, Membership, Person
 
 
 def test_group_call_creates_the_group_and_a_membership(send, workspace, company):
@@ -232,7 +233,7 @@ def test_person_is_flagged_when_an_event_names_none_of_their_several_groups(send
 
 def test_flag_goes_with_a_deleted_type(send, company, team, workspace):
     send.batch(group_call("acme"), group_call("globex"), track_call(minutes=5))
-    company.remove(new_default=team)
+    remove_group_type(company, new_default=team)
     assert Person.objects.get().several_without == 0
 
 

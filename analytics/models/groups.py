@@ -7,10 +7,9 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from analytics import event_store
 from analytics.models.bulk import ArrayUpdateQuerySet
 from analytics.models.events import GROUP_SLOTS, Event
-from analytics.models.people import Membership, Person
+from analytics.models.people import Membership
 from analytics.models.workspaces import Workspace
 
 
@@ -115,17 +114,17 @@ class GroupType(models.Model):
     def move(self, *, up: bool):
         """Swap places with the type before it (``up``) or after it; at either end, stay."""
         with transaction.atomic():
-            types = self._lock_siblings()
+            types = self.lock_siblings()
             i = next(i for i, group_type in enumerate(types) if group_type.pk == self.pk)
             j = i - 1 if up else i + 1
             if 0 <= j < len(types):
                 types[i], types[j] = types[j], types[i]
-                _renumber(types)
+                renumber(types)
 
     def make_default(self):
         """Make this the type of Segment's untyped ``groupId``, in place of the current one."""
         with transaction.atomic():
-            self._lock_siblings()
+            self.lock_siblings()
             # Clear the old default first: the database allows one per workspace at any moment.
             GroupType.objects.filter(workspace_id=self.workspace_id, is_default=True).exclude(
                 pk=self.pk
@@ -144,38 +143,13 @@ class GroupType(models.Model):
             ).count(),
         }
 
-    def remove(self, *, new_default=None):
-        """Delete this type with its groups and their memberships; events stay, without it.
-
-        Events' column of this slot is emptied first, through the event store, so a
-        type created later in the freed slot starts clean; the database deletes the
-        groups and their memberships with the type (``DB_CASCADE``), and would empty the
-        events' column too (``DB_SET_NULL``). The default type hands its role to
-        ``new_default``, which is required while other types remain.
-        """
-        with transaction.atomic():
-            others = [t for t in self._lock_siblings() if t.pk != self.pk]
-            if self.is_default and others and new_default not in others:
-                raise ValidationError(
-                    {"new_default": "Choose which type takes untyped groupIds from now on."}
-                )
-            event_store.clear_group_type(self)
-            self.delete()
-            # The freed slot may go to a new type: its people start without the flag.
-            Person.objects.filter(workspace_id=self.workspace_id).update(
-                several_without=F("several_without").bitand(~(1 << self.slot))
-            )
-            if self.is_default and others:
-                new_default.make_default()
-            _renumber(others)
-
-    def _lock_siblings(self):
+    def lock_siblings(self):
         """The workspace's types in order, after locking the workspace row (as ``create`` does)."""
         Workspace.objects.select_for_update().get(pk=self.workspace_id)
         return list(GroupType.objects.filter(workspace_id=self.workspace_id))
 
 
-def _renumber(group_types):
+def renumber(group_types):
     # Positions 0..n-1 in list order, so that the next type created (at len()) comes last.
     for position, group_type in enumerate(group_types):
         group_type.position = position

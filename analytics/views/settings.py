@@ -31,6 +31,7 @@ from analytics.forms import (
     RoleForm,
     WorkspaceForm,
 )
+from analytics.group_types import remove_group_type
 from analytics.models import (
     GROUP_SLOTS,
     GroupType,
@@ -169,7 +170,7 @@ def delete_group_type(request: HttpRequest, group_type: GroupType) -> HttpRespon
     form = GroupTypeDeleteForm(request.POST or None, group_type=group_type)
     if request.method == "POST" and form.is_valid():
         try:
-            group_type.remove(new_default=form.cleaned_data.get("new_default"))
+            remove_group_type(group_type, new_default=form.cleaned_data.get("new_default"))
         except ValidationError as error:
             form.add_error(None, error)
         else:
