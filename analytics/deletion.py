@@ -43,9 +43,10 @@ from analytics.models import (
 class GroupRef:
     type: str
     key: str
+    name: str = ""  # the group's name property, if it has one
 
     def as_json(self):
-        return {"type": self.type, "key": self.key}
+        return {"type": self.type, "key": self.key, "name": self.name}
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,8 @@ def summarize_people(people: QuerySet[Person], *, suppress: bool = False) -> lis
     for person_id, kind, value in identities.values_list("person_id", "kind", "value"):
         known_as[person_id][kind].append(value)
     emptied = defaultdict(list)
-    for person_id, type_name, key in _memberships_left_alone(ids):
-        emptied[person_id].append(GroupRef(type_name, key))
+    for person_id, type_name, key, name in _memberships_left_alone(ids):
+        emptied[person_id].append(GroupRef(type_name, key, name if isinstance(name, str) else ""))
     return [
         DeletionSummary(
             person_id=pk,
@@ -161,7 +162,8 @@ def summarize_people(people: QuerySet[Person], *, suppress: bool = False) -> lis
 
 
 def _memberships_left_alone(ids):
-    """(person id, type name, key) of current memberships no one outside ``ids`` shares."""
+    """(person id, type name, key, name) of current memberships no one outside ``ids``
+    shares."""
     someone_else = (
         Membership.objects.current().filter(group=OuterRef("group")).exclude(person_id__in=ids)
     )
@@ -170,7 +172,7 @@ def _memberships_left_alone(ids):
         .filter(person_id__in=ids)
         .filter(~Exists(someone_else))
         .order_by("group__group_type__name", "group__key")
-        .values_list("person_id", "group__group_type__name", "group__key")
+        .values_list("person_id", "group__group_type__name", "group__key", "group__properties__name")
     )
 
 

@@ -161,7 +161,7 @@ READ_SCHEMAS = {
         payload={"type": "string", "description": "The start of what was sent."},
     ),
     "CallCounts": fixed(**dict.fromkeys(CALL_TYPES, COUNT)),
-    "GroupRef": fixed(type=STRING, key=STRING),
+    "GroupRef": fixed(type=STRING, key=STRING, name=STRING),
     "DeletionSummary": fixed(**DELETION),
     "PersonDeleted": fixed(dry_run=FLAG, **DELETION),
     "PeopleDeleted": fixed(

@@ -48,7 +48,7 @@ def test_deleting_a_person_removes_every_call_membership_and_id(api, people):
 def test_deletion_names_the_groups_left_without_members(api, send, people):
     send.batch({"type": "group", "userId": "carol", "groupId": "solo", "timestamp": at(30)})
     body = api.delete("people/carol").json()
-    assert body["groups_left_empty"] == [{"type": "company", "key": "solo"}]
+    assert body["groups_left_empty"] == [{"type": "company", "key": "solo", "name": ""}]
     assert body["memberships"] == 1
     assert Group.objects.filter(key="solo").exists()
 
@@ -64,7 +64,7 @@ def test_a_group_whose_other_members_left_is_reported_empty(api, send, people):
         }
     )
     body = api.delete("people/dev").json()
-    assert body["groups_left_empty"] == [{"type": "company", "key": "internal"}]
+    assert body["groups_left_empty"] == [{"type": "company", "key": "internal", "name": ""}]
 
 
 def test_a_deleted_person_who_is_not_suppressed_can_come_back(api, send, people):
@@ -192,14 +192,14 @@ def test_deleting_everyone_at_an_email_domain(api, people, charlie_send):
         ("dev", 3, 1),
         ("sam", 3, 2),
     ]
-    assert body["people"][0]["groups_left_empty"] == [{"type": "company", "key": "internal"}]
+    assert body["people"][0]["groups_left_empty"] == [{"type": "company", "key": "internal", "name": ""}]
     assert body["totals"] == {
         "people": 2,
         "events": 6,
         "by_type": {**NO_CALLS, "identify": 2, "group": 3, "track": 1},
         "memberships": 3,
         # Internal has no one left once both are gone; acme keeps ann and bob.
-        "groups_left_empty": [{"type": "company", "key": "internal"}],
+        "groups_left_empty": [{"type": "company", "key": "internal", "name": ""}],
     }
     assert sorted(Person.objects.values_list("user_id", flat=True)) == ["ann", "bob", "carl"]
     assert rows_of("ann")["events"] == 7

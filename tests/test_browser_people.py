@@ -166,7 +166,7 @@ def test_delete_a_user_from_their_profile_in_the_background(
     expect(summary_figure(page, "Identify calls")).to_have_text("1")
     expect(summary_figure(page, "Group calls")).to_have_text("2")
     expect(summary_figure(page, "Memberships")).to_have_text("2")
-    expect(summary_figure(page, "Groups that stay with no member")).to_have_text("company · internal")
+    expect(summary_figure(page, "Groups that stay with no member")).to_have_text("Company Groupsite")
     expect(summary_figure(page, "User ids")).to_have_text("sam")
     page.get_by_label("Block this user id from coming back").check()
     page.shot("delete-confirmation")

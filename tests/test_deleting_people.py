@@ -42,7 +42,11 @@ def figures(html):
 
 def groups_left_empty(html):
     summary = html.split("<dt>Groups that stay with no member</dt>")[1].split("</dd>")[0]
-    return re.findall(r'<span class="badge warn">([^<]+)</span>', summary)
+    # Each group by its type and name (its key when it has none), linked to its profile.
+    return [
+        f"{re.sub(r'<[^>]+>', '', text)} -> {href}"
+        for href, text in re.findall(r'<a class="badge warn" href="([^"]+)"[^>]*>(.+?)</a>', summary)
+    ]
 
 
 # --- confirming the deletion of one person ------------------------------------------
@@ -51,14 +55,15 @@ def groups_left_empty(html):
 def test_confirmation_shows_exactly_what_will_go(alice_client, people, send):
     send.batch(
         {"type": "track", "userId": "dev", "event": "Debugged again", "timestamp": at(30)},
-        {"type": "group", "userId": "dev", "groupId": "solo", "timestamp": at(31)},
+        {"type": "group", "userId": "dev", "groupId": "solo", "timestamp": at(31),
+         "traits": {"name": "Solo Labs"}},
     )
     page = alice_client.get(f"/people/{pk_of('dev')}/delete").content.decode()
     assert "<h1>Delete Dev?</h1>" in page
     assert figures(page) == {
         "Events": "2", "Identify calls": "1", "Group calls": "2", "Memberships": "2",
     }
-    assert groups_left_empty(page) == ["company · solo"]  # sam stays in internal
+    assert groups_left_empty(page) == ["Company Solo Labs -> /groups/company/solo"]  # sam stays in internal
 
 
 def test_confirmations_say_what_goes_and_what_stays(alice_client, people):
@@ -378,7 +383,7 @@ def test_bulk_preview_counts_people_and_what_they_sent(alice_client, people):
     assert figures(page) == {
         "People": "2", "Events": "1", "Identify calls": "2", "Group calls": "3", "Memberships": "3",
     }
-    assert groups_left_empty(page) == ["company · internal"]  # acme keeps ann and bob
+    assert groups_left_empty(page) == ["Company internal -> /groups/company/internal"]  # acme keeps ann and bob
     who = page.split("<h3>Who</h3>")[1].split("</ul>")[0]
     assert ">Sam</a>" in who and ">Dev</a>" in who and "ann" not in who
     assert '<input type="hidden" name="domain" value="groupsite.dev">' in page
