@@ -22,6 +22,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.urls import Resolver404
+from django.utils.text import capfirst
 
 from analytics.access import workspace_if_any
 from analytics.api import api_error
@@ -38,7 +39,9 @@ PAGES = {
 }
 
 
-def error_response(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+def error_response(
+    request: HttpRequest, status: int, code: str, message: str, *, no_such_address=False
+) -> HttpResponse:
     """The error as JSON on the APIs' paths, else as a page of the dashboard.
 
     The page keeps the sidebar for a signed-in user; it is rendered without the request
@@ -51,13 +54,25 @@ def error_response(request: HttpRequest, status: int, code: str, message: str) -
     if path.startswith("/v1/"):
         return tracking_api_error(status, code, message)
     template, heading = PAGES[status]
-    context = {"heading": heading, "message": message}
+    context = {
+        "heading": heading,
+        "message": _sentence(message),
+        # A 404 of an address that names nothing cannot be another workspace's object.
+        "no_such_address": no_such_address,
+    }
     html = None
     if status != 503:  # the database is down: reading the user would only wait for it
         html = _with_sidebar(request, template, context)
     if html is None:
         html = loader.render_to_string(template, context)
     return HttpResponse(html, status=status)
+
+
+def _sentence(message: str) -> str:
+    """The message as a page's sentence: capitalised, unless it starts with a name that
+    must stay as it is written (a parameter such as ``per_page``)."""
+    first = message.split(" ", 1)[0]
+    return message if "_" in first or "." in first else capfirst(message)
 
 
 def _with_sidebar(request: HttpRequest, template: str, context: dict) -> str | None:
@@ -107,9 +122,8 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler404: no such address, or an object outside the client's workspace."""
     if isinstance(exception, Resolver404) or not str(exception):
         message = f"there is nothing at {request.path}"
-    else:
-        message = str(exception)  # written for the client
-    return error_response(request, 404, "not_found", message)
+        return error_response(request, 404, "not_found", message, no_such_address=True)
+    return error_response(request, 404, "not_found", str(exception))  # written for the client
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

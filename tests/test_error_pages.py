@@ -46,6 +46,17 @@ def test_a_missing_thing_is_named_in_the_products_words(alice_client, ann, path,
     assert f'<p class="subtitle">{message}</p>' in not_found(alice_client, path)
 
 
+def test_only_a_missing_object_may_be_in_another_workspace(alice_client, ann):
+    hint = "It may belong to a workspace you are not a member of."
+    assert hint in not_found(alice_client, "/groups/company/ghost")
+    assert hint not in not_found(alice_client, "/nothing-here")  # no address of ours
+
+
+def test_a_parameter_named_first_keeps_its_spelling(alice_client, ann):
+    page = alice_client.get("/people?per_page=500").content.decode()
+    assert '<p class="subtitle">per_page must be' in page
+
+
 def test_a_renamed_type_is_named_as_renamed(alice_client, ann, team):
     team.singular, team.plural = "Squad", "Squads"
     team.save()
