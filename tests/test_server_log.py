@@ -17,23 +17,29 @@ logging.getLogger("analytics.worker").info("Starting worker")
 """
 
 
-@pytest.mark.parametrize("debug", ["1", "0"])
-def test_each_record_is_printed_once(debug):
+def run_with_the_settings(code, **env):
+    """Run ``code`` in a new Python with the project's settings; its finished process."""
     result = subprocess.run(
-        [sys.executable, "-c", LOG_AS_THE_SERVER_DOES],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env={
             "PATH": "/usr/bin:/bin",
             "DJANGO_SETTINGS_MODULE": "groupsite.settings",
-            "DEBUG": debug,
             "SECRET_KEY": "a-key-for-this-test-only",
             "DATABASE_URL": "sqlite:////tmp/unused.sqlite3",
+            **env,
         },
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.mark.parametrize("debug", ["1", "0"])
+def test_each_record_is_printed_once(debug):
+    result = run_with_the_settings(LOG_AS_THE_SERVER_DOES, DEBUG=debug)
     lines = result.stderr.splitlines()
     assert lines.count("Not Found: /nothing-here") == 1, lines
     assert lines.count("Starting worker") == 1, lines
@@ -55,20 +61,7 @@ for status, text in [(400, "ClientMistake"), (500, "ServerFault")]:
 
 
 def test_a_client_error_is_one_line_and_a_server_error_keeps_its_traceback():
-    result = subprocess.run(
-        [sys.executable, "-c", CLIENT_AND_SERVER_ERRORS],
-        cwd=ROOT,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "DJANGO_SETTINGS_MODULE": "groupsite.settings",
-            "SECRET_KEY": "a-key-for-this-test-only",
-            "DATABASE_URL": "sqlite:////tmp/unused.sqlite3",
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_with_the_settings(CLIENT_AND_SERVER_ERRORS)
     assert "Failed 400" in result.stderr and "Failed 500" in result.stderr
     assert "ClientMistake" not in result.stderr  # no traceback for the client's mistake
     assert "Traceback" in result.stderr and "ServerFault" in result.stderr
