@@ -23,6 +23,7 @@ from analytics.models import (
     normalize_domain,
     parse_cursor,
     parse_iso_moment,
+    time_zone_choices,
 )
 
 MAX_INTERNAL_DOMAINS = 50
@@ -73,9 +74,15 @@ class WorkspaceForm(forms.ModelForm):
         "One domain per line, such as acme.com.",
     )
 
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        choices=time_zone_choices,
+        help_text="Reports count days, weeks (from Monday) and months from midnight here.",
+    )
+
     class Meta:
         model = Workspace
-        fields = ["name", "internal_domains"]
+        fields = ["name", "time_zone", "internal_domains"]
         labels = {"name": "Workspace name"}
 
 

@@ -21,7 +21,9 @@ PAGES = {
 
 # What each action posts; {member} is bob's membership.
 ACTIONS = {
-    "save general": ("/settings/general", {"name": "Renamed", "internal_domains": "acme.com"}),
+    "save general": (
+        "/settings/general", {"name": "Renamed", "time_zone": "UTC", "internal_domains": "acme.com"}
+    ),
     "add type": ("/settings/group-types", {"name": "project"}),
     "rename type": ("/settings/group-types/team", {"singular": "Squad", "plural": "Squads"}),
     "move type": ("/settings/group-types/team/move", {"direction": "up"}),

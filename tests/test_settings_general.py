@@ -1,4 +1,4 @@
-"""General settings: the workspace's name and its internal email domains."""
+"""General settings: the workspace's name, its time zone and its internal email domains."""
 
 
 from analytics.models import Workspace
@@ -6,8 +6,8 @@ from conftest import post
 
 
 def submit(client, workspace, **data):
-    """Send the general settings form."""
-    return post(client, "/settings/general", workspace, **data)
+    """Send the general settings form, keeping the time zone unless ``data`` sets it."""
+    return post(client, "/settings/general", workspace, **{"time_zone": workspace.time_zone, **data})
 
 
 def saved(workspace):
@@ -71,3 +71,25 @@ def test_internal_people_are_flagged_once_their_domain_is_saved(alice_client, wo
     assert "internal</span>" not in alice_client.get("/groups/company/initech").content.decode()
     submit(alice_client, workspace, name="Acme Analytics", internal_domains="@ACME.com")
     assert "internal</span>" in alice_client.get("/groups/company/initech").content.decode()
+
+
+def test_time_zone_is_utc_until_chosen_and_then_kept(alice_client, workspace):
+    assert workspace.time_zone == "UTC"
+    page = alice_client.get("/settings/general").content.decode()
+    assert '<option value="Europe/Paris">Europe/Paris</option>' in page
+    assert '<option value="America/New_York">America/New York</option>' in page
+    response = submit(alice_client, workspace, name="Acme Analytics", time_zone="Europe/Paris")
+    assert response.status_code == 302
+    assert saved(workspace).time_zone == "Europe/Paris"
+    assert str(saved(workspace).zone) == "Europe/Paris"
+    page = alice_client.get("/settings/general").content.decode()
+    assert '<option value="Europe/Paris" selected>' in page
+
+
+def test_an_unknown_time_zone_is_refused(alice_client, workspace):
+    response = submit(alice_client, workspace, name="Acme Analytics", time_zone="Mars/Olympus")
+    assert response.status_code == 200
+    assert "Select a valid choice. Mars/Olympus is not one of the available choices." in (
+        response.content.decode()
+    )
+    assert saved(workspace).time_zone == "UTC"

@@ -31,6 +31,7 @@ from analytics.models.workspaces import (
     hash_key,
     new_secret_key,
     new_write_key,
+    time_zone_choices,
 )
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "in_utc",
     "new_secret_key",
     "new_write_key",
+    "time_zone_choices",
     "normalize_domain",
     "parse_cursor",
     "parse_iso_moment",

@@ -2,6 +2,8 @@
 
 import hashlib
 import secrets
+import zoneinfo
+from functools import cache
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
@@ -41,6 +43,17 @@ class User(AbstractUser):
         return user, None
 
 
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Every IANA time zone this machine knows, as form choices, sorted by name."""
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+def validate_time_zone(name: str):
+    if name not in zoneinfo.available_timezones():
+        raise ValidationError("“%(name)s” is not a time zone, such as Europe/Paris.", params={"name": name})
+
+
 def new_write_key():
     return "wk_" + secrets.token_urlsafe(24)
 
@@ -75,12 +88,19 @@ class Workspace(models.Model):
     secret_key_hint = models.CharField(max_length=8, editable=False)
     # People whose email is at one of these domains are the workspace's own staff.
     internal_domains = models.JSONField(default=list, blank=True)
+    # Reports cut days, ISO weeks (from Monday) and months at midnight here.
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = WorkspaceQuerySet.as_manager()
 
     def __str__(self):
         return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The workspace's time zone, where its reports' days begin."""
+        return zoneinfo.ZoneInfo(self.time_zone)
 
     @classmethod
     def create(cls, *, name, owner, slug=None, group_types=("company",)):
