@@ -11,6 +11,7 @@ Python-side collection of millions of rows.
 
 from analytics.models.deletions import Deletion, SuppressedUser
 from analytics.models.events import (
+    ACTIVITY_TYPES,
     GROUP_SLOTS,
     Event,
     EventType,
@@ -35,6 +36,7 @@ from analytics.models.workspaces import (
 )
 
 __all__ = [
+    "ACTIVITY_TYPES",
     "GROUP_SLOTS",
     "Deletion",
     "Event",

@@ -23,9 +23,18 @@ class EventType(models.TextChoices):
     ALIAS = "alias"
 
 
+# What people do in the product, which reports count; identify, group and alias calls
+# are bookkeeping about who they are and where they belong.
+ACTIVITY_TYPES = (EventType.TRACK, EventType.PAGE, EventType.SCREEN)
+
+
 class EventQuerySet(models.QuerySet):
     def for_workspace(self, workspace):
         return self.filter(workspace=workspace)
+
+    def activity(self):
+        """Track, page and screen calls: what reports count (``ACTIVITY_TYPES``)."""
+        return self.filter(type__in=ACTIVITY_TYPES)
 
     def between(self, start=None, end=None):
         qs = self

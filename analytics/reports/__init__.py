@@ -1,0 +1,61 @@
+"""Reports: Trends, Funnels, Retention and active groups, counted by users, by groups of
+a type or (Trends) by events.
+
+``queries`` says what a report asks (read from and written to a URL), ``results`` what it
+answers, and ``sql`` answers it from the database the models live in. Views call the
+functions here and never build queries themselves.
+"""
+
+from analytics.reports.queries import (
+    INTERVALS,
+    RANGES,
+    ActiveGroups,
+    Filter,
+    Funnel,
+    Period,
+    ReportError,
+    Retention,
+    Trend,
+    active_groups_from_params,
+    event_label,
+    funnel_from_params,
+    retention_from_params,
+    trend_from_params,
+)
+from analytics.reports.sql import (
+    active_group_actors,
+    active_groups,
+    event_names,
+    funnel,
+    funnel_actors,
+    retention,
+    retention_actors,
+    trend_actors,
+    trends,
+)
+
+__all__ = [
+    "INTERVALS",
+    "RANGES",
+    "ActiveGroups",
+    "Filter",
+    "Funnel",
+    "Period",
+    "ReportError",
+    "Retention",
+    "Trend",
+    "active_group_actors",
+    "active_groups",
+    "active_groups_from_params",
+    "event_label",
+    "event_names",
+    "funnel",
+    "funnel_actors",
+    "funnel_from_params",
+    "retention",
+    "retention_actors",
+    "retention_from_params",
+    "trend_actors",
+    "trend_from_params",
+    "trends",
+]

@@ -1,0 +1,72 @@
+"""What a report answers: plain numbers, whatever store computed them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass
+class SeriesResult:
+    label: str
+    event: str
+    values: list[int]
+    total: int  # distinct over the whole period (not the sum of the points)
+    breakdown_value: str | None = None  # None: not broken down; "" is "(none)"
+    is_other: bool = False
+
+
+@dataclass
+class TrendResult:
+    dates: list[date]
+    series: list[SeriesResult]
+    previous_dates: list[date] = field(default_factory=list)
+    previous: list[SeriesResult] = field(default_factory=list)
+
+
+@dataclass
+class FunnelStep:
+    event: str
+    label: str
+    count: int
+    # Seconds from the previous step to this one, median over the units that reached it.
+    median_seconds: float | None = None
+
+
+@dataclass
+class FunnelResult:
+    steps: list[FunnelStep]
+    # Seconds from the first step to the last, median over the units that converted.
+    median_seconds_to_convert: float | None = None
+
+    @property
+    def entered(self) -> int:
+        return self.steps[0].count if self.steps else 0
+
+    @property
+    def converted(self) -> int:
+        return self.steps[-1].count if self.steps else 0
+
+
+@dataclass
+class RetentionCohort:
+    start: date
+    size: int
+    # Units back in period 1, 2, … after the cohort's; None for periods not over yet.
+    returned: list[int | None]
+
+
+@dataclass
+class RetentionResult:
+    cohorts: list[RetentionCohort]
+    periods: int
+
+
+@dataclass
+class ActiveGroupsResult:
+    dates: list[date]
+    strict: list[int]
+    overcount: list[int]
+    # Activity events in the period, and how many of them carried no group of the type.
+    events: int = 0
+    events_without_group: int = 0
