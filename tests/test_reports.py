@@ -399,3 +399,19 @@ def test_a_query_writes_back_the_parameters_it_was_read_from(workspace, company)
     trend = query("trend", workspace, **params)
     again = query("trend", workspace, **{k: [v for n, v in trend.to_params() if n == k] for k in dict(trend.to_params())})
     assert again == trend
+
+
+def test_pickers_list_the_events_seen_track_names_first(send, workspace, other_workspace, charlie_send):
+    assert reports.event_names(workspace) == []
+    send.batch(
+        track("ann", "signed_up", jan(5)),
+        track("ann", "Added to cart", jan(5)),
+        {"type": "page", "userId": "ann", "name": "Pricing", "timestamp": jan(5)},
+        {"type": "identify", "userId": "ann", "traits": {"plan": "pro"}, "timestamp": jan(5)},
+        track("bo", "signed_up", jan(6)),
+    )
+    charlie_send.batch(track("zed", "theirs", jan(5)))
+    assert reports.event_names(workspace) == ["Added to cart", "signed_up", "$page"]
+    delete_person(Person.objects.get(user_id="ann"))
+    # Seen once, listed still: a picker may offer an event with no count left.
+    assert reports.event_names(workspace) == ["Added to cart", "signed_up", "$page"]

@@ -13,11 +13,15 @@ from analytics.models.deletions import Deletion, SuppressedUser
 from analytics.models.events import (
     ACTIVITY_TYPES,
     GROUP_SLOTS,
+    PAGE_EVENT,
+    SCREEN_EVENT,
     Event,
+    EventName,
     EventType,
     in_utc,
     parse_cursor,
     parse_iso_moment,
+    report_event,
 )
 from analytics.models.groups import Group, GroupType
 from analytics.models.people import Identity, Membership, Person, events_of, normalize_domain
@@ -38,6 +42,10 @@ from analytics.models.workspaces import (
 __all__ = [
     "ACTIVITY_TYPES",
     "GROUP_SLOTS",
+    "PAGE_EVENT",
+    "SCREEN_EVENT",
+    "EventName",
+    "report_event",
     "Deletion",
     "Event",
     "EventType",

@@ -16,16 +16,13 @@ from typing import ClassVar
 from django.http import QueryDict
 from django.utils import timezone
 
-from analytics.models import GroupType, Workspace
+from analytics.models import PAGE_EVENT, SCREEN_EVENT, GroupType, Workspace
 
 
 class ReportError(ValueError):
     """A parameter that makes no report; its message says which and why."""
 
 
-# The event name that stands for every page call, and for every screen call.
-PAGE_EVENT = "$page"
-SCREEN_EVENT = "$screen"
 SPECIAL_EVENTS = {PAGE_EVENT: "Page viewed", SCREEN_EVENT: "Screen viewed"}
 
 INTERVALS = ("day", "week", "month")

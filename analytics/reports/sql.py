@@ -34,10 +34,18 @@ from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, Coalesce, Trunc
 from django.db.models.lookups import Exact, GreaterThan, IContains, LessThan
 
-from analytics.models import Event, EventType, GroupType, Membership, Person, Workspace
-from analytics.reports.queries import (
+from analytics.models import (
     PAGE_EVENT,
     SCREEN_EVENT,
+    Event,
+    EventName,
+    EventType,
+    GroupType,
+    Membership,
+    Person,
+    Workspace,
+)
+from analytics.reports.queries import (
     ActiveGroups,
     Filter,
     Funnel,
@@ -583,13 +591,7 @@ def retention_actors(workspace: Workspace, query: Retention, *, cohort: date, pe
 
 
 def event_names(workspace: Workspace) -> list[str]:
-    """The report events seen in the workspace: track calls' names, then page and screen
-    calls if any were sent."""
-    events = Event.objects.filter(workspace=workspace).activity()
-    names = sorted(
-        events.filter(type=EventType.TRACK).values_list("name", flat=True).distinct().order_by()
-    )
-    for special, kind in ((PAGE_EVENT, EventType.PAGE), (SCREEN_EVENT, EventType.SCREEN)):
-        if events.filter(type=kind).exists():
-            names.append(special)
-    return names
+    """The report events seen in the workspace, track calls' names first (by name), then
+    page and screen calls if any were sent."""
+    names = EventName.objects.filter(workspace=workspace).values_list("name", flat=True)
+    return sorted(names, key=lambda name: (name in (PAGE_EVENT, SCREEN_EVENT), name))
