@@ -23,6 +23,7 @@ from django.db.models import (
     F,
     FloatField,
     Func,
+    IntegerField,
     Min,
     Q,
     QuerySet,
@@ -399,70 +400,71 @@ def active_group_actors(workspace: Workspace, query: ActiveGroups, *, day: date,
 # Funnels
 
 
-@dataclass
-class _Chain:
-    started: datetime  # the first step's moment
-    at: datetime  # the moment of the latest step reached
+class EpochMs(Func):
+    """A moment as whole milliseconds since 1970 (UTC), for arithmetic on both databases."""
+
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler, connection):
+        return self.as_sql(
+            compiler, connection, template="(EXTRACT(EPOCH FROM %(expressions)s) * 1000)::bigint"
+        )
+
+    def as_sqlite(self, compiler, connection):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="CAST(ROUND((julianday(%(expressions)s) - 2440587.5) * 86400000.0) AS INTEGER)",
+        )
 
 
-def _funnel_units(scope: _Scope, query: Funnel):
-    """For each unit that did the first step in the period: the furthest step it reached
-    (1-based), and the seconds each step took from the previous one on its way there."""
+def _funnel_sql(scope: _Scope, query: Funnel) -> tuple[str, list]:
+    """SQL of one row per unit that did the first step in the period: ``unit``,
+    ``furthest`` (the furthest step reached, from 1) and ``ms_1`` … (for each later step
+    reached, the quickest it was reached from a first step, in milliseconds).
+
+    A unit reaches step k when it did steps 1 to k in order (each after the one before),
+    the first in the period and the k-th within the window of that first. Scanning its
+    events in order, each event of step k looks back for the latest start of a chain
+    that reached step k-1 (the one with most of its window left): that is one window
+    function per step, each reading the column the one before it wrote.
+    """
     start, end = query.period.bounds(scope.zone)
     window = timedelta(days=query.window_days)
     wanted = Q()
     for step in set(query.steps):
         wanted |= event_q(step)
+    flags = {
+        f"s{i}": Case(
+            When(event_q(step) & (Q(timestamp__lt=end) if i == 0 else Q()), then=1),
+            default=0,
+            output_field=IntegerField(),
+        )
+        for i, step in enumerate(query.steps)
+    }
     rows = (
         scope.events(None, start=start, end=end + window)
         .filter(wanted)
-        .values_list(scope.unit_field, "timestamp", "type", "name")
-        .order_by(scope.unit_field, "timestamp", "id")
+        .values(unit=F(scope.unit_field), t=EpochMs("timestamp"), eid=F("id"), **flags)
+        .order_by()
     )
-    matches = {}  # (type, name) -> step indexes, last first
-
-    def steps_of(kind, name):
-        found = matches.get((kind, name))
-        if found is None:
-            found = [
-                i for i, step in enumerate(query.steps)
-                if not step
-                or (step == PAGE_EVENT and kind == EventType.PAGE)
-                or (step == SCREEN_EVENT and kind == EventType.SCREEN)
-                or (kind == EventType.TRACK and step == name)
-            ][::-1]
-            matches[(kind, name)] = found
-        return found
-
+    sql, params = rows.query.sql_with_params()
+    window_ms = int(window.total_seconds() * 1000)
+    sql = f"SELECT *, CASE WHEN s0 = 1 THEN t END AS c0 FROM ({sql}) step0"
+    for i in range(1, len(query.steps)):
+        sql = (
+            f"SELECT *, CASE WHEN s{i} = 1 AND t - p{i} <= {window_ms} THEN p{i} END AS c{i} "
+            f"FROM (SELECT *, MAX(c{i - 1}) OVER (PARTITION BY unit ORDER BY t, eid "
+            f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS p{i} FROM ({sql}) step{i - 1}) step{i}"
+        )
     n = len(query.steps)
-    unit, chains, first_times = None, None, None
-
-    def finish():
-        if chains is not None and chains[0] is not None:
-            furthest = max(i for i in range(n) if chains[i] is not None) + 1
-            return unit, furthest, first_times
-        return None
-
-    for row_unit, moment, kind, name in rows.iterator(chunk_size=5000):
-        if row_unit != unit:
-            if (done := finish()) is not None:
-                yield done
-            unit, chains, first_times = row_unit, [None] * n, [None] * n
-        for i in steps_of(kind, name):
-            if i == 0:
-                if moment < end:
-                    chains[0] = _Chain(moment, moment)  # the latest start has most time left
-            else:
-                before = chains[i - 1]
-                if before is not None and moment - before.started <= window:
-                    if chains[i] is None or chains[i].started < before.started:
-                        if first_times[i] is None:
-                            first_times[i] = (moment - before.at).total_seconds(), (
-                                moment - before.started
-                            ).total_seconds()
-                        chains[i] = _Chain(before.started, moment)
-    if (done := finish()) is not None:
-        yield done
+    furthest = " ".join(f"WHEN c{i} IS NOT NULL THEN {i + 1}" for i in reversed(range(n)))
+    quickest = "".join(f", MIN(t - c{i}) AS ms_{i}" for i in range(1, n))
+    sql = (
+        f"SELECT unit, MAX(CASE {furthest} END) AS furthest{quickest} FROM ({sql}) chains "
+        f"GROUP BY unit HAVING MAX(c0) IS NOT NULL"
+    )
+    return sql, list(params)
 
 
 def funnel(workspace: Workspace, query: Funnel) -> FunnelResult:
@@ -470,39 +472,41 @@ def funnel(workspace: Workspace, query: Funnel) -> FunnelResult:
     if scope.unit_field is None:
         raise ReportError("A funnel counts users or groups, not events.")
     n = len(query.steps)
+    sql, params = _funnel_sql(scope, query)
     reached = [0] * n
-    step_times = [[] for _ in range(n)]
-    converted_times = []
-    for _unit, furthest, times in _funnel_units(scope, query):
-        for i in range(furthest):
-            reached[i] += 1
-            if i and times[i] is not None:
-                step_times[i].append(times[i][0])
-        if furthest == n and times[n - 1] is not None:
-            converted_times.append(times[n - 1][1])
-    return FunnelResult(
-        steps=[
-            FunnelStep(
-                event=step,
-                label=event_label(step),
-                count=reached[i],
-                median_seconds=statistics.median(step_times[i]) if step_times[i] else None,
-            )
-            for i, step in enumerate(query.steps)
-        ],
-        median_seconds_to_convert=statistics.median(converted_times) if converted_times else None,
-    )
+    quickest = [[] for _ in range(n)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM ({sql}) units", params)
+        for _unit, furthest, *ms in cursor.fetchall():
+            for i in range(furthest):
+                reached[i] += 1
+                if i and ms[i - 1] is not None:
+                    quickest[i].append(ms[i - 1] / 1000)
+    steps = [
+        FunnelStep(
+            event=step,
+            label=event_label(step),
+            count=reached[i],
+            median_seconds=statistics.median(quickest[i]) if quickest[i] else None,
+        )
+        for i, step in enumerate(query.steps)
+    ]
+    return FunnelResult(steps=steps, median_seconds_to_convert=steps[-1].median_seconds)
 
 
 def funnel_actors(workspace: Workspace, query: Funnel, *, step: int, dropped=False) -> list:
-    """Ids of the units that reached step ``step`` (1-based), or with ``dropped`` that
+    """Ids of the units that reached step ``step`` (from 1), or with ``dropped`` that
     reached the one before it and went no further."""
     scope = _Scope(workspace, query)
+    if scope.unit_field is None:
+        raise ReportError("A funnel counts users or groups, not events.")
     if not 1 <= step <= len(query.steps) or (dropped and step == 1):
         raise ReportError(f"step must be between {2 if dropped else 1} and {len(query.steps)}; not {step}.")
-    if dropped:
-        return [u for u, furthest, _ in _funnel_units(scope, query) if furthest == step - 1]
-    return [u for u, furthest, _ in _funnel_units(scope, query) if furthest >= step]
+    sql, params = _funnel_sql(scope, query)
+    condition, wanted = ("furthest = %s", step - 1) if dropped else ("furthest >= %s", step)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT unit FROM ({sql}) units WHERE {condition}", [*params, wanted])
+        return [unit for unit, in cursor.fetchall()]
 
 
 # Retention
