@@ -11,6 +11,7 @@ Python-side collection of millions of rows.
 
 from analytics.models.deletions import Deletion, SuppressedUser
 from analytics.models.events import (
+    ACTIVITY_TYPES,
     GROUP_SLOTS,
     Event,
     EventType,
@@ -18,7 +19,13 @@ from analytics.models.events import (
     parse_cursor,
     parse_iso_moment,
 )
-from analytics.models.groups import Group, GroupType
+from analytics.models.groups import (
+    ACTIVE_DAYS,
+    PROFILE_DAYS,
+    Group,
+    GroupActivity,
+    GroupType,
+)
 from analytics.models.people import Identity, Membership, Person, events_of, normalize_domain
 from analytics.models.problems import IngestionProblem
 from analytics.models.rates import RateCounter
@@ -35,15 +42,19 @@ from analytics.models.workspaces import (
 )
 
 __all__ = [
+    "ACTIVE_DAYS",
+    "ACTIVITY_TYPES",
     "GROUP_SLOTS",
     "Deletion",
     "Event",
     "EventType",
     "Group",
+    "GroupActivity",
     "GroupType",
     "Identity",
     "IngestionProblem",
     "Membership",
+    "PROFILE_DAYS",
     "Person",
     "RateCounter",
     "Role",

@@ -101,3 +101,44 @@ def copy_rows(model, rows: list[dict]):
 def _json(value):
     # COPY takes JSON as text; orjson writes it several times faster than json.dumps.
     return orjson.dumps(value).decode()
+
+
+def keep_latest(model, rows: list[dict], *, unique: list[str], latest: str):
+    """Insert ``rows`` ({field attname: value}, no two alike in their ``unique`` fields,
+    which a unique constraint covers) into ``model``'s table, in one statement. Where a
+    row with the same ``unique`` fields is stored already, its ``latest`` moment moves on
+    to the new row's if that is later, and nothing else changes.
+
+    Rows go in the order of their ``unique`` fields, so that concurrent calls lock the
+    rows they share in the same order.
+    """
+    if not rows:
+        return
+    fields = [model._meta.get_field(name) for name in rows[0]]
+    rows = sorted(rows, key=lambda row: [row[name] for name in unique])
+    values = [[f.get_db_prep_save(row[f.attname], connection) for f in fields] for row in rows]
+    table, target = model._meta.db_table, model._meta.get_field(latest).column
+    columns = ", ".join(f.column for f in fields)
+    conflict = ", ".join(model._meta.get_field(name).column for name in unique)
+    upsert = (
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {target} = EXCLUDED.{target} "
+        f"WHERE {table}.{target} < EXCLUDED.{target}"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {upsert}",
+                [list(column) for column in zip(*values)],
+            )
+            return
+        # SQLite takes at most 32,766 parameters in a statement.
+        per_statement = 32_000 // len(fields)
+        row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        for start in range(0, len(values), per_statement):
+            part = values[start : start + per_statement]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(part))} "
+                f"{upsert}",
+                [value for row in part for value in row],
+            )

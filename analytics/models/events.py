@@ -23,9 +23,18 @@ class EventType(models.TextChoices):
     ALIAS = "alias"
 
 
+# What counts as activity in every figure and report: what people did in the product.
+# Identify, group and alias calls are bookkeeping (who someone is, where they belong).
+ACTIVITY_TYPES = (EventType.TRACK, EventType.PAGE, EventType.SCREEN)
+
+
 class EventQuerySet(models.QuerySet):
     def for_workspace(self, workspace):
         return self.filter(workspace=workspace)
+
+    def activity(self):
+        """Track, page and screen calls only (``ACTIVITY_TYPES``): what activity counts."""
+        return self.filter(type__in=ACTIVITY_TYPES)
 
     def between(self, start=None, end=None):
         qs = self
