@@ -23,8 +23,8 @@ class EventType(models.TextChoices):
     ALIAS = "alias"
 
 
-# What counts as activity in every figure and report: what people did in the product.
-# Identify, group and alias calls are bookkeeping (who someone is, where they belong).
+# What people do in the product, which reports count; identify, group and alias calls
+# are bookkeeping about who they are and where they belong.
 ACTIVITY_TYPES = (EventType.TRACK, EventType.PAGE, EventType.SCREEN)
 
 
@@ -33,7 +33,7 @@ class EventQuerySet(models.QuerySet):
         return self.filter(workspace=workspace)
 
     def activity(self):
-        """Track, page and screen calls only (``ACTIVITY_TYPES``): what activity counts."""
+        """Track, page and screen calls: what reports count (``ACTIVITY_TYPES``)."""
         return self.filter(type__in=ACTIVITY_TYPES)
 
     def between(self, start=None, end=None):
