@@ -1,12 +1,11 @@
 """On PostgreSQL, a batch costs a fixed number of queries, whatever its size."""
 
 import pytest
-
+from conftest import Sender
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from analytics.models import Workspace
-from conftest import Sender
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql",
