@@ -96,7 +96,7 @@ class GroupTable(HtmxTable):
 
 
 class MemberTable(HtmxTable):
-    """The current members of a group, most active first (see
+    """The current members of a group, the most recently active in it first (see
     ``MembershipQuerySet.active_in``); rows by templates/tables/members.html."""
 
     container_id = "members-table"
@@ -105,8 +105,10 @@ class MemberTable(HtmxTable):
     last_active_at = tables.Column(
         "Last active", attrs=_header("Their latest track, page or screen call carrying it")
     )
+    # Counted for the page shown only, so not a sort (see ``active_in``).
     recent_events = tables.Column(
         f"Events ({PROFILE_DAYS} days)",
+        orderable=False,
         attrs=_header(
             f"Their track, page and screen calls carrying it in the last {PROFILE_DAYS} days",
             **NUMBER,
@@ -117,7 +119,7 @@ class MemberTable(HtmxTable):
         model = Membership
         template_name = "tables/members.html"
         fields = ("person", "started_at", "last_active_at", "recent_events")
-        order_by = ("-recent_events",)
+        order_by = ("-last_active_at",)
         empty_text = "No one is in this group now."
 
     def __init__(self, data, *, internal_domains=(), **kwargs):
@@ -126,10 +128,6 @@ class MemberTable(HtmxTable):
 
     def order_last_active_at(self, queryset, is_descending):
         return _nulls_last(queryset, "last_active_at", is_descending, "-pk")
-
-    def order_recent_events(self, queryset, is_descending):
-        events = F("recent_events").desc() if is_descending else F("recent_events").asc()
-        return queryset.order_by(events, F("last_active_at").desc(nulls_last=True), "-pk"), True
 
 
 class PersonTable(HtmxTable):

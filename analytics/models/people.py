@@ -208,10 +208,14 @@ class MembershipQuerySet(models.QuerySet):
         )
 
     def active_in(self, group, *, since):
-        """The group's current members, most active first, with each person, their
-        ``recent_events`` (their activity carrying the group since ``since``, counted from
-        the (group, timestamp) index of events) and their ``last_active_at`` there (from
-        the group's activity, see ``GroupActivity``), None if they have done nothing in it."""
+        """The group's current members, the most recently active in it first (those who
+        have done nothing in it last), with each person, their ``last_active_at`` in the
+        group (see ``GroupActivity``; None if they have done nothing in it) and their
+        ``recent_events``: their activity carrying the group since ``since``.
+
+        The order reads one row of GroupActivity per member. ``recent_events`` is counted
+        for the rows fetched only, from each one's events: ordering thousands of members
+        by it would read every member's events on every page."""
         recent = (
             Event.objects.activity()
             .filter(person=OuterRef("person"), timestamp__gte=since)
@@ -231,7 +235,7 @@ class MembershipQuerySet(models.QuerySet):
             .alias(here=here)
             .annotate(last_active_at=F("here__last_active_at"))
             .annotate(recent_events=Coalesce(Subquery(recent), 0))
-            .order_by("-recent_events", F("last_active_at").desc(nulls_last=True), "-pk")
+            .order_by(F("last_active_at").desc(nulls_last=True), "-pk")
         )
 
 
