@@ -7,27 +7,34 @@ that "active members in the last 30 days" counts a range of an index; ``Group.
 last_active_at`` keeps the latest of a group's, so that 100,000 groups sort by it through
 an index. Neither is ever worked out again from events on a page.
 
-Both stay exact: ingestion only moves them forward (a late call with an old timestamp
-changes nothing), a visitor merged into a known user hands over their moments, and when
-people are deleted their rows go and their groups' ``last_active_at`` becomes the latest
-of everyone else's. A group type's removal deletes its groups, and the database deletes
+Both stay true to the minute they are shown to: ingestion only moves them forward (a
+late call with an old timestamp changes nothing), and on PostgreSQL by a minute or more
+(``STEP``); a visitor merged into a known user hands over their moments; when people are
+deleted their rows go and their groups' ``last_active_at`` becomes the latest of
+everyone else's. A group type's removal deletes its groups, and the database deletes
 their rows with them (``DB_CASCADE``): nothing is left to keep.
 """
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from analytics.models import Group, GroupActivity, Person
-from analytics.models.bulk import keep_latest, update_counters
+from analytics.models.bulk import keep_latest
+
+# Moments are shown to the minute ("3 min ago"); on PostgreSQL, ingestion moves a stored
+# one on only by a minute or more, so that the rows of a busy group and of its active
+# members are rewritten (with their indexes) once a minute, not for every batch.
+STEP = timedelta(minutes=1)
 
 
 def record(moments: Mapping[tuple[int, int], datetime], *, group_types: Mapping[int, int]):
     """Take in new activity: {(group id, person id): the moment of their latest activity
     carrying that group among the new events}; ``group_types`` gives each group's type id.
 
-    Two queries at most (ingestion's hot path): the people's rows, then the groups'.
+    Two queries at most (ingestion's hot path): the people's rows, then the groups'. On
+    PostgreSQL a stored moment moves on by a minute or more only (``STEP``).
     """
     if not moments:
         return
@@ -44,12 +51,13 @@ def record(moments: Mapping[tuple[int, int], datetime], *, group_types: Mapping[
         ],
         unique=["person_id", "group_id"],
         latest="last_active_at",
+        step=STEP,
     )
     latest = {}
     for (group_id, _), moment in moments.items():
         if group_id not in latest or moment > latest[group_id]:
             latest[group_id] = moment
-    update_counters(Group.objects.all(), latest, latest={"last_active_at": list(latest.values())})
+    Group.objects.active_at(latest, step=STEP)
 
 
 def merge(*, into: Person, source: Person):

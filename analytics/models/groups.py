@@ -1,16 +1,16 @@
 """Group types (company, team…) and their groups."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.validators import slug_re
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, F, FilteredRelation, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
-from analytics.models.bulk import ArrayUpdateQuerySet
+from analytics.models.bulk import ArrayUpdateQuerySet, update_counters
 from analytics.models.events import GROUP_SLOTS, Event
 from analytics.models.people import Membership, Person
 from analytics.models.workspaces import Workspace
@@ -182,6 +182,24 @@ class GroupQuerySet(ArrayUpdateQuerySet):
     def recently_updated_first(self):
         """Latest group call first; groups only seen in event context last; then by key."""
         return self.order_by(F("last_updated").desc(nulls_last=True), "key")
+
+    def active_at(self, latest: dict[int, datetime], *, step: timedelta):
+        """Move groups' ``last_active_at`` on to {group id: latest moment of new activity},
+        in one query; on PostgreSQL only by ``step`` or more, so that a busy group's row
+        (and its indexes) is not rewritten for every batch. Never moves one back."""
+        if not latest:
+            return
+        if connection.vendor != "postgresql":
+            update_counters(self, latest, latest={"last_active_at": list(latest.values())})
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Group._meta.db_table} AS g SET last_active_at = v.latest "
+                "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, latest) "
+                "WHERE g.id = v.id AND (g.last_active_at IS NULL "
+                "OR v.latest >= g.last_active_at + %s)",
+                [list(latest), list(latest.values()), step],
+            )
 
     def with_active_members(self, since: datetime):
         """Annotate ``active_members``: the people with activity carrying the group since
