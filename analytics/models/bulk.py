@@ -4,6 +4,8 @@ These run in ingestion's hot path. On PostgreSQL the values travel as arrays (on
 parameter per column) or through COPY; elsewhere Django's portable forms are used.
 """
 
+from datetime import timedelta
+
 import orjson
 from django.db import connection, models
 from django.db.models import Case, F, Value, When
@@ -109,10 +111,10 @@ def keep_latest(model, rows: list[dict], *, unique: list[str], latest: str, step
     row with the same ``unique`` fields is stored already, its ``latest`` moment moves on
     to the new row's if that is later, and nothing else changes.
 
-    With ``step`` (a timedelta), on PostgreSQL, a stored moment only moves on by that
-    much or more, so that a row is not rewritten (with its indexes) for every call.
-    Rows go in the order of their ``unique`` fields, so that concurrent calls lock the
-    rows they share in the same order.
+    On PostgreSQL, with ``step`` (a timedelta), a stored moment only moves on by that much
+    or more, and the rows that would not move are neither written nor locked: most of a
+    busy table's rows are then left alone by most calls. Rows go in the order of their
+    ``unique`` fields, so that concurrent calls lock the rows they share in one order.
     """
     if not rows:
         return
@@ -121,17 +123,20 @@ def keep_latest(model, rows: list[dict], *, unique: list[str], latest: str, step
     values = [[f.get_db_prep_save(row[f.attname], connection) for f in fields] for row in rows]
     table, target = model._meta.db_table, model._meta.get_field(latest).column
     columns = ", ".join(f.column for f in fields)
-    conflict = ", ".join(model._meta.get_field(name).column for name in unique)
-    later = f"{table}.{target} < EXCLUDED.{target}"
-    upsert = f"ON CONFLICT ({conflict}) DO UPDATE SET {target} = EXCLUDED.{target} WHERE "
+    keys = [model._meta.get_field(name).column for name in unique]
+    upsert = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {target} = EXCLUDED.{target} "
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
-            if step:
-                later = f"{table}.{target} + %s <= EXCLUDED.{target}"
+            moves = "({0} < {1} AND {0} + %s <= {1})"
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {upsert}{later}",
-                [list(column) for column in zip(*values)] + ([step] if step else []),
+                f"INSERT INTO {table} ({columns}) "
+                f"SELECT v.* FROM unnest({arrays}) AS v({columns}) "
+                f"LEFT JOIN {table} AS t ON {' AND '.join(f't.{k} = v.{k}' for k in keys)} "
+                f"WHERE t.{target} IS NULL OR {moves.format(f't.{target}', f'v.{target}')} "
+                f"ORDER BY {', '.join(f'v.{k}' for k in keys)} "
+                f"{upsert} WHERE {moves.format(f'{table}.{target}', f'EXCLUDED.{target}')}",
+                [*(list(column) for column in zip(*values)), step or timedelta(0), step or timedelta(0)],
             )
             return
         # SQLite takes at most 32,766 parameters in a statement.
@@ -141,6 +146,6 @@ def keep_latest(model, rows: list[dict], *, unique: list[str], latest: str, step
             part = values[start : start + per_statement]
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(part))} "
-                f"{upsert}{later}",
+                f"{upsert} WHERE {table}.{target} < EXCLUDED.{target}",
                 [value for row in part for value in row],
             )
