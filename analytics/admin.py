@@ -1,12 +1,12 @@
 """Django's admin, for support work: look things up across workspaces, change little.
 
-The data (people, events, groups, memberships, group types, workspaces) is read-only
-here: people and their events go through the product's deletion, which counts and
-removes everything of theirs in one transaction; group types own a column slot of the
-event table; a workspace keeps an owner. Accounts can be changed (a password reset,
-deactivating someone), not added or deleted: accounts are created by owners in the
-settings or by ``create_workspace``, and deleting one here could leave a workspace
-without its owner. The changelists fetch what they show in one query each.
+The data (people, events, groups, memberships, group activity, group types, workspaces)
+is read-only here: people and their events go through the product's deletion, which
+counts and removes everything of theirs in one transaction; group types own a column
+slot of the event table; a workspace keeps an owner. Accounts can be changed (a
+password reset, deactivating someone), not added or deleted: accounts are created by
+owners in the settings or by ``create_workspace``, and deleting one here could leave a
+workspace without its owner. The changelists fetch what they show in one query each.
 """
 
 from django.contrib import admin
@@ -17,6 +17,7 @@ from analytics.models import (
     Deletion,
     Event,
     Group,
+    GroupActivity,
     GroupType,
     Identity,
     IngestionProblem,
@@ -120,7 +121,9 @@ class GroupTypeAdmin(ReadOnlyAdmin):
 
 @admin.register(Group)
 class GroupAdmin(ReadOnlyAdmin):
-    list_display = ["key", "name", "group_type", "workspace", "member_count", "last_updated"]
+    list_display = [
+        "key", "name", "group_type", "workspace", "member_count", "last_updated", "last_active_at"
+    ]
     list_select_related = ["group_type", "workspace"]
     list_filter = ["workspace", "group_type"]
     search_fields = ["=key", "properties__name"]
@@ -147,6 +150,14 @@ class MembershipAdmin(ReadOnlyAdmin):
     list_display = ["person", "group", "started_at", "ended_at"]
     list_select_related = ["person", "group__group_type"]
     list_filter = ["workspace", "group_type"]
+    search_fields = ["=person__user_id", "=group__key"]
+
+
+@admin.register(GroupActivity)
+class GroupActivityAdmin(ReadOnlyAdmin):
+    list_display = ["person", "group", "last_active_at"]
+    list_select_related = ["person", "group__group_type"]
+    list_filter = ["group_type"]
     search_fields = ["=person__user_id", "=group__key"]
 
 

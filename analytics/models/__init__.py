@@ -23,7 +23,13 @@ from analytics.models.events import (
     parse_iso_moment,
     report_event,
 )
-from analytics.models.groups import Group, GroupType
+from analytics.models.groups import (
+    ACTIVE_DAYS,
+    PROFILE_DAYS,
+    Group,
+    GroupActivity,
+    GroupType,
+)
 from analytics.models.people import Identity, Membership, Person, events_of, normalize_domain
 from analytics.models.problems import IngestionProblem
 from analytics.models.rates import RateCounter
@@ -40,6 +46,7 @@ from analytics.models.workspaces import (
 )
 
 __all__ = [
+    "ACTIVE_DAYS",
     "ACTIVITY_TYPES",
     "GROUP_SLOTS",
     "PAGE_EVENT",
@@ -50,10 +57,12 @@ __all__ = [
     "Event",
     "EventType",
     "Group",
+    "GroupActivity",
     "GroupType",
     "Identity",
     "IngestionProblem",
     "Membership",
+    "PROFILE_DAYS",
     "Person",
     "RateCounter",
     "Role",

@@ -23,7 +23,7 @@ def fill_from_events(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0013_workspace_time_zone'),
+        ('analytics', '0014_group_activity'),
     ]
 
     operations = [
