@@ -55,11 +55,9 @@ def first_week(kind, workspace, **params):
     return query(kind, workspace, **{"from": "2026-01-05", "to": "2026-01-07", **params})
 
 
-@pytest.fixture
-def activity(send, workspace, company):
-    workspace.internal_domains = ["staff.dev"]
-    workspace.save()
-    response = send.batch(
+def activity_calls():
+    """The calls of the main dataset (see above)."""
+    return [
         who("ann", "ann@acme.io"),
         who("bo", "bo@beta.io"),
         who("cy", "cy@gmail.com"),
@@ -80,7 +78,14 @@ def activity(send, workspace, company):
         track("dee", "feature_used", jan(6, 13)),
         track("eve", "feature_used", jan(7)),
         {"type": "page", "userId": "eve", "name": "Pricing", "timestamp": jan(7, 13)},
-    )
+    ]
+
+
+@pytest.fixture
+def activity(send, workspace, company):
+    workspace.internal_domains = ["staff.dev"]
+    workspace.save()
+    response = send.batch(*activity_calls())
     assert response.status_code == 200, response.content
 
 
