@@ -3,7 +3,7 @@ import re
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path, register_converter
 
-from analytics import api, ingest_views, openapi
+from analytics import api, ingest_views, openapi, report_api
 from analytics.forms import LoginForm
 from analytics.views import groups, people, settings, tracker, workspace
 
@@ -48,6 +48,12 @@ urlpatterns = [
     path("api/v1/people/<key:user_id>", api.person, name="api-person"),
     path("api/v1/events", api.events, name="api-events"),
     path("api/v1/ingestion-problems", api.ingestion_problems, name="api-ingestion-problems"),
+    path("api/v1/reports/trends", report_api.trends, name="api-report-trends"),
+    path("api/v1/reports/funnels", report_api.funnels, name="api-report-funnels"),
+    path("api/v1/reports/retention", report_api.retention, name="api-report-retention"),
+    path(
+        "api/v1/reports/active-groups", report_api.active_groups, name="api-report-active-groups"
+    ),
     # The dashboard.
     path("", workspace.home, name="home"),
     path(

@@ -87,6 +87,10 @@ POLICY = {
     "api-person": Api(("GET", "DELETE")),
     "api-events": Api(),
     "api-ingestion-problems": Api(),
+    "api-report-trends": Api(),
+    "api-report-funnels": Api(),
+    "api-report-retention": Api(),
+    "api-report-active-groups": Api(),
     # Accounts.
     "login": Public(("GET", "POST")),
     "logout": Public(("POST",)),
@@ -144,6 +148,7 @@ SAMPLES = {
 QUERIES = {
     ("delete_people", "GET"): {"domain": "hooli.test"},
     ("api-people", "DELETE"): {"email_domain": "hooli.test"},
+    ("api-report-funnels", "GET"): {"steps": "Report Viewed,$page"},
 }
 # What the POST forms send ({slug}: alice's workspace, {password}: the sender's own).
 FORMS = {

@@ -516,10 +516,11 @@ def _retention_sql(scope: _Scope, query: Retention, *, cohort: date | None = Non
     """SQL of (cohort, bucket, unit): each unit's cohort (the bucket of its first start
     event ever, if it falls in the period) and the buckets it came back in."""
     start, end = query.period.bounds(scope.zone)
-    last = query.period.buckets(query.interval)[-1]
-    for _ in range(query.periods):
-        last = next_bucket(last, query.interval)
-    returns_end = Period(last, last).bounds(scope.zone)[0]
+    # Returns are read up to the end of the last cohort's last period: the first day after.
+    after = query.period.buckets(query.interval)[-1]
+    for _ in range(query.periods + 1):
+        after = next_bucket(after, query.interval)
+    returns_end = Period(after, after).bounds(scope.zone)[0]
     firsts = (
         scope.events(query.start_event, end=end)
         .values(unit=F(scope.unit_field))
