@@ -2,11 +2,12 @@
 (function () {
   "use strict";
 
-  // Selects marked data-autosubmit submit their form on change (the workspace switcher,
-  // table filters); without JavaScript the form has its own button.
+  // Selects and checkboxes marked data-autosubmit submit their form on change (the
+  // workspace switcher, table filters, a report's settings); without JavaScript the form
+  // has its own button.
   document.addEventListener("change", function (event) {
     var target = event.target;
-    if (target.matches && target.matches("select[data-autosubmit]")) {
+    if (target.matches && target.matches("select[data-autosubmit], input[type=checkbox][data-autosubmit]")) {
       target.form.requestSubmit ? target.form.requestSubmit() : target.form.submit();
     }
   });
@@ -33,5 +34,15 @@
       button.textContent = "Copied";
       setTimeout(function () { button.textContent = label; }, 1500);
     });
+  });
+
+  // A report answers settings it cannot make a report of with 400 and its form showing
+  // why: swapped in like any answer (htmx leaves error answers out by default).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    if (detail.xhr.status === 400 && detail.target && detail.target.closest("[data-swap-errors]")) {
+      detail.shouldSwap = true;
+      detail.isError = false;
+    }
   });
 })();
