@@ -51,11 +51,11 @@ def edited(params: QueryDict, today: date) -> tuple[QueryDict, bool]:
                 del values[index]
                 result.setlist(name, values)
     shown_from, _, shown_to = params.get("form", "").partition("..")
-    preset = result.get("range", "")
     typed = (result.get("from", ""), result.get("to", "")) != (shown_from, shown_to)
+    preset = result.get("range") or ("custom" if result.get("from") or result.get("to") else DEFAULT_RANGE)
     if preset in RANGES and preset != "custom" and typed and result.get("from"):
-        result["range"] = "custom"
-    if result.get("range", DEFAULT_RANGE) != "custom":
+        preset = result["range"] = "custom"
+    if preset in RANGES and preset != "custom":
         result.pop("from", None)
         result.pop("to", None)
     return result, True
@@ -262,6 +262,8 @@ class FunnelStepQuery(TableQuery):
 
     def clean(self):
         data = super().clean()
+        if self.errors:
+            return data
         if (data.get("reached") is None) == (data.get("dropped") is None):
             self.add_error("reached", "or dropped is needed, one of them: the step (from 1)")
         return data

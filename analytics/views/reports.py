@@ -53,15 +53,19 @@ MONTH_NAMES = (
 # --- Words for dates, periods and units -----------------------------------------------
 
 
-def day_text(day: date, *, year: bool | None = None) -> str:
-    """ "Jan 6", with the year when asked or when it is not this year's."""
+def day_text(day: date, *, year: bool) -> str:
+    """ "Jan 6", or with the year "Jan 6, 2026"."""
     text = f"{MONTHS[day.month - 1]} {day.day}"
-    if year or (year is None and day.year != date.today().year):
-        text += f", {day.year}"
-    return text
+    return f"{text}, {day.year}" if year else text
 
 
-def bucket_text(day: date, interval: str, *, year: bool | None = None) -> str:
+def years_differ(days: list[date]) -> bool:
+    """Whether dates of a table span years: then each says its year (else the period
+    above the table says it once)."""
+    return bool(days) and days[0].year != days[-1].year
+
+
+def bucket_text(day: date, interval: str, *, year: bool) -> str:
     """A bucket of a report as its table's first column says it."""
     if interval == "week":
         return f"Week of {day_text(day, year=year)}"
@@ -79,10 +83,10 @@ def bucket_phrase(day: date, interval: str) -> str:
     return f"on {WEEKDAYS[day.weekday()]}, {day_text(day, year=True)}"
 
 
-def chart_label(day: date, interval: str) -> str:
+def chart_label(day: date, interval: str, *, year: bool) -> str:
     if interval == "month":
         return f"{MONTHS[day.month - 1]} {day.year}"
-    return day_text(day, year=False)
+    return day_text(day, year=year)
 
 
 def period_text(period: Period) -> str:
@@ -267,6 +271,10 @@ class TrendPage(ReportPage):
     def rows(self) -> list[dict]:
         """One row per date: its cells for each series, then the previous period's."""
         result = self.result
+        interval = self.query.interval
+        year = years_differ(result.dates) or years_differ(result.previous_dates)
+        if result.previous_dates:
+            year = year or result.previous_dates[0].year != result.dates[-1].year
         rows = []
         for i, pair in enumerate(zip_longest(result.dates, result.previous_dates)):
             day, before = pair
@@ -286,10 +294,10 @@ class TrendPage(ReportPage):
             rows.append(
                 {
                     "date": day,
-                    "label": bucket_text(day, self.query.interval) if day else "",
+                    "label": bucket_text(day, interval, year=year) if day else "",
                     "cells": cells,
                     "previous_date": before,
-                    "previous_label": bucket_text(before, self.query.interval) if before else "",
+                    "previous_label": bucket_text(before, interval, year=year) if before else "",
                     "previous": previous,
                 }
             )
@@ -320,7 +328,8 @@ class TrendPage(ReportPage):
 
     @property
     def chart(self) -> Chart:
-        labels = [chart_label(day, self.query.interval) for day in self.result.dates]
+        year = years_differ(self.result.dates)
+        labels = [chart_label(day, self.query.interval, year=year) for day in self.result.dates]
         series = [Series(s.label, s.values) for s in self.result.series]
         length = len(labels)
         for s in self.result.previous:
@@ -461,6 +470,7 @@ class RetentionPage(ReportPage):
 
     @property
     def rows(self) -> list[dict]:
+        year = years_differ([c.start for c in self.result.cohorts])
         rows = []
         for cohort in self.result.cohorts:
             cells = []
@@ -473,7 +483,7 @@ class RetentionPage(ReportPage):
             rows.append(
                 {
                     "start": cohort.start,
-                    "label": bucket_text(cohort.start, self.query.interval),
+                    "label": bucket_text(cohort.start, self.query.interval, year=year),
                     "size": Cell(cohort.size, self.actors_url(("cohort_start", cohort.start), ("period", 0))),
                     "cells": cells,
                 }
@@ -584,8 +594,18 @@ def _report(request: HtmxHttpRequest, kind: str) -> HttpResponse:
         if wants_csv:
             raise BadRequest(str(error)) from None
         form = ReportForm(kind, params, workspace=workspace, events=events, group_types=list(types.values()))
-        context.update(form=form, error=str(error), report_query="", title=f"{kind.capitalize()}")
-        return _render(request, kind, context, status=400)
+        # A funnel opened with no step yet (a workspace without two events to start from)
+        # asks for its steps rather than calling it a mistake.
+        prompt = kind == Funnel.KIND and form.steps == [""]
+        context.update(
+            form=form,
+            error=None if prompt else str(error),
+            prompt=prompt,
+            has_events=bool(events),
+            report_query="",
+            title=kind.capitalize(),
+        )
+        return _render(request, kind, context, status=200 if prompt else 400)
     page = page_class(workspace, query, result, types=types)
     if wants_csv:
         return _csv_response(page.csv_rows(), page.filename)
