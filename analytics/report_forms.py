@@ -18,7 +18,7 @@ from django.http import QueryDict
 
 from analytics.forms import FlagField, QueryForm, TableQuery
 from analytics.reports import INTERVALS, RANGES, Filter, Funnel, Period, Trend, event_label
-from analytics.reports.queries import DEFAULT_RANGE
+from analytics.reports.queries import DEFAULT_RANGE, today_in
 
 FILTER_FIELDS = ("where", "key", "op", "value")
 # What a form sends besides the report's parameters: ``form`` (the period it showed, to
@@ -54,10 +54,7 @@ def edited(params: QueryDict, today: date) -> tuple[QueryDict, bool]:
     typed = (result.get("from", ""), result.get("to", "")) != (shown_from, shown_to)
     preset = result.get("range") or ("custom" if result.get("from") or result.get("to") else DEFAULT_RANGE)
     if preset in RANGES and preset != "custom" and typed and result.get("from"):
-        preset = result["range"] = "custom"
-    if preset in RANGES and preset != "custom":
-        result.pop("from", None)
-        result.pop("to", None)
+        result["range"] = "custom"
     return result, True
 
 
@@ -148,12 +145,25 @@ class ReportForm:
     range_choices = list(RANGES.items())
 
     @property
+    def shown_dates(self) -> Period | None:
+        """The period whose dates the form shows: the report's, else the preset's."""
+        if self.period is not None:
+            return self.period
+        if self.range in RANGES and self.range != "custom":
+            return Period.preset_ending(self.range, today_in(self.workspace))
+        return None
+
+    @property
     def start(self) -> str:
-        return self.value("from") or (self.period.start.isoformat() if self.period else "")
+        if self.period is None and self.value("from"):
+            return self.value("from")
+        return self.shown_dates.start.isoformat() if self.shown_dates else ""
 
     @property
     def end(self) -> str:
-        return self.value("to") or (self.period.end.isoformat() if self.period else "")
+        if self.period is None and self.value("to"):
+            return self.value("to")
+        return self.shown_dates.end.isoformat() if self.shown_dates else ""
 
     @property
     def shown_period(self) -> str:

@@ -577,7 +577,7 @@ def retention(request: HtmxHttpRequest) -> HttpResponse:
 
 def _report(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     """A report page: its form, and the report the URL asks for (or why it cannot be
-    made, with status 400); its table as CSV with ``format=csv``."""
+    made: status 400, beside the form); its table as CSV with ``format=csv``."""
     workspace = workspace_for(request)
     wants_csv = CsvQuery.parse(request.GET)["format"] == "csv"
     parse, answer, page_class = KINDS[kind]
@@ -605,7 +605,9 @@ def _report(request: HtmxHttpRequest, kind: str) -> HttpResponse:
             report_query="",
             title=kind.capitalize(),
         )
-        return _render(request, kind, context, status=200 if prompt else 400)
+        # With htmx the form is swapped in showing the error (htmx swaps no 4xx answer).
+        status = 200 if prompt or request.htmx else 400
+        return _render(request, kind, context, status=status)
     page = page_class(workspace, query, result, types=types)
     if wants_csv:
         return _csv_response(page.csv_rows(), page.filename)

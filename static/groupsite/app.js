@@ -35,14 +35,4 @@
       setTimeout(function () { button.textContent = label; }, 1500);
     });
   });
-
-  // A report answers settings it cannot make a report of with 400 and its form showing
-  // why: swapped in like any answer (htmx leaves error answers out by default).
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    var detail = event.detail;
-    if (detail.xhr.status === 400 && detail.target && detail.target.closest("[data-swap-errors]")) {
-      detail.shouldSwap = true;
-      detail.isError = false;
-    }
-  });
 })();
