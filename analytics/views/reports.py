@@ -14,6 +14,7 @@ import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from itertools import zip_longest
 from urllib.parse import urlencode
 
@@ -172,11 +173,15 @@ class ReportPage:
     def group_type(self):
         return self.unit.group_type
 
+    @cached_property
+    def _actors_base(self) -> str:
+        return f"{reverse('report-actors', args=[self.kind])}?{self.query_string}"
+
     def actors_url(self, *which: tuple[str, object]) -> str | None:
+        """The list behind a number: the report's parameters, then the number's."""
         if self.query.count_by == "events":
             return None  # a count of events has no people or groups behind it
-        extra = [(name, str(value)) for name, value in which]
-        return f"{reverse('report-actors', args=[self.kind])}?{urlencode(self.params + extra)}"
+        return f"{self._actors_base}&{urlencode([(name, str(value)) for name, value in which])}"
 
     def url_with(self, **changes) -> str:
         """This report with some parameters changed, or taken out (None)."""
@@ -267,7 +272,7 @@ class TrendPage(ReportPage):
             return [("series", 0), ("breakdown_value", series.breakdown_value)]
         return [("series", index)]
 
-    @property
+    @cached_property
     def rows(self) -> list[dict]:
         """One row per date: its cells for each series, then the previous period's."""
         result = self.result
@@ -377,7 +382,7 @@ class FunnelPage(ReportPage):
         "the dates and the filters, or try one of these:"
     )
 
-    @property
+    @cached_property
     def rows(self) -> list[dict]:
         steps = self.result.steps
         entered = self.result.entered
@@ -468,7 +473,7 @@ class RetentionPage(ReportPage):
         name = self.query.interval.capitalize()
         return [f"{name} {k}" for k in range(1, self.result.periods + 1)]
 
-    @property
+    @cached_property
     def rows(self) -> list[dict]:
         year = years_differ([c.start for c in self.result.cohorts])
         rows = []
@@ -490,7 +495,7 @@ class RetentionPage(ReportPage):
             )
         return rows
 
-    @property
+    @cached_property
     def curve(self) -> list[float | None]:
         """The share back in each period, averaged over the cohorts whose period is over,
         weighted by their size (so a cohort of 3 weighs less than one of 300)."""
