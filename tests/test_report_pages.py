@@ -209,7 +209,7 @@ def test_a_trend_shows_distinct_users_per_day_and_over_the_period(alice_client, 
         ["Mon, Jan 5", "2"],
         ["Tue, Jan 6", "2"],
         ["Wed, Jan 7", "3"],
-        ["Total each once", "4"],
+        ["Total each once over the period", "4"],
     ]
     # Why the total is not 7, the sum of the days.
     assert "The total counts each user once over the whole period" in html
@@ -260,7 +260,7 @@ def test_several_series_and_the_previous_period_side_by_side(alice_client, send,
         ["Mon, Jan 5", "0", "0", "Fri, Jan 2", "1", "0"],
         ["Tue, Jan 6", "1", "0", "Sat, Jan 3", "2", "0"],
         ["Wed, Jan 7", "0", "1", "Sun, Jan 4", "0", "0"],
-        ["Total each once", "1", "1", "", "3", "0"],
+        ["Total each once over the period", "1", "1", "", "3", "0"],
     ]
     assert "compared with the 3 days before" in html
 
@@ -281,7 +281,7 @@ def test_a_breakdown_has_a_column_per_value(alice_client, send, workspace):
         ["Mon, Jan 5", "2", "0", "0"],
         ["Tue, Jan 6", "0", "1", "1"],
         ["Wed, Jan 7", "0", "0", "0"],
-        ["Total each once", "2", "1", "1"],
+        ["Total each once over the period", "2", "1", "1"],
     ]
 
 
@@ -709,7 +709,7 @@ def test_someone_in_no_workspace_gets_a_404(client, charlie):
 def test_a_member_reads_the_reports_of_the_workspace(client, bob, activity):  # noqa: F811
     client.force_login(bob)
     html = page_of(client.get("/reports/trends", {"event": "feature_used", **FIRST_WEEK}))
-    assert ["Total each once", "4"] in table(html)
+    assert ["Total each once over the period", "4"] in table(html)
 
 
 # --- The page around the report ----------------------------------------------------------
@@ -748,6 +748,21 @@ def test_htmx_gets_the_report_alone_at_its_own_url(alice_client, activity):  # n
     assert error.status_code == 200
     html = error.content.decode()
     assert html.lstrip().startswith('<div id="report"') and "interval must be one of" in html
+
+
+def test_the_list_behind_a_number_pages_in_place_with_htmx(alice_client, send, workspace):
+    send.batch(*(track(f"p{n:02d}", "seen", jan(5)) for n in range(60)))
+    params = {**FIRST_WEEK, "event": "seen", "date": "2026-01-05"}
+    html = page_of(alice_client.get("/reports/trends/people", params))
+    assert "60 users doing seen on Mon, Jan 5, 2026" in html
+    assert len(table(html, "data")) == 1 + 50
+    response = alice_client.get(
+        "/reports/trends/people", {**params, "page": "2"}, headers={"HX-Request": "true", "HX-Target": "actors-table"}
+    )
+    html = page_of(response)
+    assert html.lstrip().startswith('<div class="table-container" id="actors-table"') and "<aside" not in html
+    assert len(table(html, "data")) == 1 + 10
+    assert "51–60 of 60" in html
 
 
 # --- Queries: as many for 90 days as for 7, for 5 steps as for 2 -------------------------
