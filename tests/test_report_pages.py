@@ -377,11 +377,12 @@ def test_a_funnel_shows_each_step_its_conversion_drop_off_and_times(alice_client
     html = page_of(alice_client.get("/reports/funnels", FUNNEL))
     assert "<h1>Users going from signed_up to invite_sent</h1>" in html
     assert table(html) == [
-        ["Step", "Users", "From previous", "Overall", "Dropped off", "Median time"],
+        ["Step", "Users", "From previous", "Overall", "Dropped off", "Median time from step 1"],
         ["1 signed_up", "5", "—", "100%", "—", "—"],
-        # From signing up to the project: ann 1 day, bo 2, gil 5 (from his second try).
+        # From signing up to the project: ann 1 day, bo 2, gil 5 (from his second try);
+        # to the invite: ann 3 days.
         ["2 project_created", "3", "60%", "60%", "2 (40%)", "2 days"],
-        ["3 invite_sent", "1", "33.3%", "20%", "2 (66.7%)", "2 days"],
+        ["3 invite_sent", "1", "33.3%", "20%", "2 (66.7%)", "3 days"],
     ]
     assert "Each first-step event starts a chance to convert; the furthest step reached counts." in html
     assert "The window, 14 days, is measured from the first step." in html
@@ -418,10 +419,10 @@ def test_a_funnel_downloads_as_csv(alice_client, funnel_data):
     assert response["Content-Disposition"] == 'attachment; filename="funnels-2026-01-01-to-2026-01-31.csv"'
     assert csv_of(response) == [
         ["step", "event", "count", "conversion_from_previous_percent", "conversion_overall_percent",
-         "dropped", "dropped_percent", "median_seconds_from_previous"],
+         "dropped", "dropped_percent", "median_seconds_from_step_1"],
         ["1", "signed_up", "5", "", "100", "", "", ""],
         ["2", "project_created", "3", "60", "60", "2", "40", "172800"],
-        ["3", "invite_sent", "1", "33.3", "20", "2", "66.7", "172800"],
+        ["3", "invite_sent", "1", "33.3", "20", "2", "66.7", "259200"],
     ]  # fmt: skip
 
 

@@ -423,7 +423,7 @@ class FunnelPage(ReportPage):
     def csv_rows(self) -> Iterable[list]:
         yield [
             "step", "event", "count", "conversion_from_previous_percent", "conversion_overall_percent",
-            "dropped", "dropped_percent", "median_seconds_from_previous",
+            "dropped", "dropped_percent", "median_seconds_from_step_1",
         ]  # fmt: skip
         for row in self.rows:
             dropped = row["dropped"]
