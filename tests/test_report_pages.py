@@ -834,3 +834,16 @@ def test_internal_people_are_counted_by_their_domains(activity, workspace):  # n
     assert reports.internal_people_count(workspace) == 2
     workspace.internal_domains = []
     assert reports.internal_people_count(workspace) == 0
+
+
+def test_the_events_sent_most_are_counted_among_the_latest(send, workspace):
+    now = timezone.now()
+    period = reports.Period.preset_ending("30d", now.date())
+    send.batch(
+        *(track("a", "old", (now - timedelta(days=2, minutes=n)).isoformat()) for n in range(5)),
+        *(track("b", "new", (now - timedelta(hours=1, minutes=n)).isoformat()) for n in range(3)),
+        track("c", "newest", (now - timedelta(minutes=1)).isoformat()),
+    )
+    assert reports.top_events(workspace, period, limit=2) == ["old", "new"]
+    # Among the latest four calls only: three of new, one of newest.
+    assert reports.top_events(workspace, period, limit=2, sample=4) == ["new", "newest"]

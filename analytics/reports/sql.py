@@ -625,12 +625,19 @@ def _named_events(query: Query) -> set[str]:
     return {""}
 
 
-def top_events(workspace: Workspace, period: Period, *, limit: int) -> list[str]:
-    """The track calls' names sent most often in ``period``, most first."""
+def top_events(workspace: Workspace, period: Period, *, limit: int, sample: int = 10_000) -> list[str]:
+    """The track calls' names sent most often in ``period``, most first, counted among
+    its latest ``sample`` track calls (read backwards along the workspace's time index),
+    so that the answer costs the same in a workspace of any size."""
     start, end = period.bounds(workspace.zone)
-    return list(
+    latest = (
         Event.objects.filter(workspace=workspace, type=EventType.TRACK)
         .between(start, end)
+        .order_by("-timestamp")
+        .values("pk")[:sample]
+    )
+    return list(
+        Event.objects.filter(pk__in=latest)
         .values("name")
         .annotate(n=Count("id"))
         .order_by("-n", "name")
