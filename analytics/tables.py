@@ -181,3 +181,21 @@ class ProblemTable(HtmxTable):
     def order_received_at(self, queryset, is_descending):
         field = "-received_at" if is_descending else "received_at"
         return queryset.order_by(field, "-pk" if is_descending else "pk"), True
+
+
+class ReportPersonTable(PersonTable):
+    """The people behind a number of a report; rows as in the People list."""
+
+    container_id = "actors-table"
+
+    class Meta(PersonTable.Meta):
+        empty_text = "No one: this number is 0."
+
+
+class ReportGroupTable(GroupTable):
+    """The groups behind a number of a report; rows as in the Groups list."""
+
+    container_id = "actors-table"
+
+    class Meta(GroupTable.Meta):
+        empty_text = "No group: this number is 0."

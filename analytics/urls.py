@@ -5,7 +5,7 @@ from django.urls import path, re_path, register_converter
 
 from analytics import api, ingest_views, openapi, report_api
 from analytics.forms import LoginForm
-from analytics.views import groups, people, settings, tracker, workspace
+from analytics.views import groups, people, reports, settings, tracker, workspace
 
 
 class KeyConverter:
@@ -75,6 +75,10 @@ urlpatterns = [
     path("people/<int:pk>", people.person, name="person"),
     path("people/<int:pk>/delete", people.delete_person, name="delete_person"),
     path("deletions/<int:pk>", people.deletion, name="deletion"),
+    path("reports/trends", reports.trends, name="report-trends"),
+    path("reports/funnels", reports.funnels, name="report-funnels"),
+    path("reports/retention", reports.retention, name="report-retention"),
+    path("reports/<slug:kind>/people", reports.actors, name="report-actors"),
     path("settings", settings.settings, name="settings"),
     path("settings/general", settings.general, name="settings-general"),
     path("settings/group-types", settings.group_types, name="settings-group-types"),

@@ -595,6 +595,65 @@ def retention_actors(workspace: Workspace, query: Retention, *, cohort: date, pe
     return [unit for unit, back in rows if _as_date(back) == bucket]
 
 
+def events_without_group(workspace: Workspace, query: Query) -> int | None:
+    """How many of the activity events a report reads (its events, in its period, with
+    its filters, without internal people) carried no group of the type it counts by, and
+    so were not counted; None when it counts users or events."""
+    scope = _Scope(workspace, query)
+    if scope.group_type is None:
+        return None
+    named = _named_events(query)
+    wanted = Q()
+    if "" not in named:
+        for event in named:
+            wanted |= event_q(event)
+    start, end = query.period.bounds(scope.zone)
+    return (
+        scope.events(None, start=start, end=end, counted=False)
+        .filter(wanted, **{f"{scope.group_type.slot_field}__isnull": True})
+        .count()
+    )
+
+
+def _named_events(query: Query) -> set[str]:
+    """The events a report reads ("" for any)."""
+    if isinstance(query, Trend):
+        return set(query.events)
+    if isinstance(query, Funnel):
+        return set(query.steps)
+    if isinstance(query, Retention):
+        return {query.start_event, query.return_event}
+    return {""}
+
+
+def top_events(workspace: Workspace, period: Period, *, limit: int, sample: int = 10_000) -> list[str]:
+    """The track calls' names sent most often in ``period``, most first, counted among
+    its latest ``sample`` track calls (read backwards along the workspace's time index),
+    so that the answer costs the same in a workspace of any size."""
+    start, end = period.bounds(workspace.zone)
+    latest = (
+        Event.objects.filter(workspace=workspace, type=EventType.TRACK)
+        .between(start, end)
+        .order_by("-timestamp")
+        .values("pk")[:sample]
+    )
+    return list(
+        Event.objects.filter(pk__in=latest)
+        .values("name")
+        .annotate(n=Count("id"))
+        .order_by("-n", "name")
+        .values_list("name", flat=True)[:limit]
+    )
+
+
+def internal_people_count(workspace: Workspace) -> int:
+    """How many people are at the workspace's internal domains (whom reports leave out
+    unless asked to include them)."""
+    if not workspace.internal_domains:
+        return 0
+    return internal_people(workspace).count()
+
+
 def event_names(workspace: Workspace) -> list[str]:
     """The report events seen in the workspace, track calls' names first (by name), then
     page and screen calls if any were sent."""
