@@ -16,6 +16,7 @@ from django.contrib.auth.models import Group as PermissionGroup
 from analytics.models import (
     Deletion,
     Event,
+    EventName,
     Group,
     GroupActivity,
     GroupType,
@@ -169,6 +170,14 @@ class EventAdmin(ReadOnlyAdmin):
     search_fields = ["=message_id", "=user_id", "=anonymous_id"]
     # Each group_N column is a link to a group: not fetched for the list.
     exclude = [f"group_{slot}" for slot in range(10)]
+
+
+@admin.register(EventName)
+class EventNameAdmin(ReadOnlyAdmin):
+    list_display = ["name", "workspace"]
+    list_select_related = ["workspace"]
+    list_filter = ["workspace"]
+    search_fields = ["name"]
 
 
 @admin.register(IngestionProblem)
