@@ -28,7 +28,7 @@ from django_tables2 import RequestConfig
 from analytics import reports
 from analytics.access import workspace_for
 from analytics.charts import Chart, Series
-from analytics.models import Group, Person, Workspace
+from analytics.models import ACTIVE_DAYS, Group, Person, Workspace
 from analytics.report_forms import (
     CsvQuery,
     FunnelStepQuery,
@@ -699,7 +699,12 @@ def actors(request: HtmxHttpRequest, kind: str) -> HttpResponse:
             internal_domains=workspace.internal_domains,
         )
     else:
-        table = ReportGroupTable(found.recently_updated_first(), group_type=unit.group_type)
+        active_since = workspace.last_days(ACTIVE_DAYS)
+        table = ReportGroupTable(
+            found.with_active_members(active_since).recently_updated_first(),
+            group_type=unit.group_type,
+            active_since=active_since,
+        )
     RequestConfig(request, paginate={"per_page": ACTORS_PER_PAGE}).configure(table)
     template = partial(request, "analytics/reports/actors.html", {"actors-table": "table"})
     query_string = request.GET.copy()
