@@ -300,10 +300,14 @@ def test_sorting_by_active_members_counts_every_group_then_orders_by_key(alice_c
     assert fewest == ["lapsed", "quiet", "a-pair", "b-pair", "busy"]
 
 
-def test_groups_page_takes_six_queries_in_every_order(alice_client, send, company, django_assert_num_queries):
+def test_groups_page_takes_six_queries_in_every_order_but_seven_by_active_members(
+    alice_client, send, company, django_assert_num_queries
+):
     send.batch(*(track(f"u{n}", f"co-{n % 7}", ago(days=n)) for n in range(40)))
-    for sort in ("", "-last_active_at", "last_active_at", "-active_members", "active_members"):
-        with django_assert_num_queries(6, info=sort):
+    # By active members, the page's ids in order, then its groups (ByActiveMembers).
+    for sort, queries in (("", 6), ("-last_active_at", 6), ("last_active_at", 6),
+                          ("-active_members", 7), ("active_members", 7)):
+        with django_assert_num_queries(queries, info=sort):
             assert alice_client.get("/groups/company", {"sort": sort}).status_code == 200
 
 
@@ -316,3 +320,17 @@ def test_active_members_are_counted_within_the_search_and_the_page(alice_client,
     table = html.split('id="groups-table"')[1]
     assert "/groups/company/initech" not in table
     assert '<td class="num">2</td>' in table
+
+
+def test_sorting_by_active_members_pages_through_every_group(alice_client, send, company):
+    # co-01 has one person active, ... co-11 eleven; 44 groups have no one.
+    send.batch(*(track(f"u{p}", f"co-{n:02d}", ago(days=2)) for n in range(1, 12) for p in range(n)))
+    send.batch(*({"type": "group", "userId": "q", "groupId": f"quiet-{n:02d}", "timestamp": ago(hours=1)}
+                 for n in range(44)))
+    first = table_rows(alice_client, sort="-active_members")
+    assert first[:11] == [f"co-{n:02d}" for n in range(11, 0, -1)]
+    assert first[11:] == [f"quiet-{n:02d}" for n in range(39)]  # no one: by key
+    second = table_rows(alice_client, sort="-active_members", page=2)
+    assert second == [f"quiet-{n:02d}" for n in range(39, 44)]
+    html = alice_client.get("/groups/company", {"sort": "-active_members", "page": 2}).content.decode()
+    assert "51–55 of 55" in html

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import slug_re
 from django.db import connection, models, transaction
-from django.db.models import Count, F, FilteredRelation, OuterRef, Q, Subquery
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
@@ -216,19 +216,66 @@ class GroupQuerySet(ArrayUpdateQuerySet):
 
     def by_active_members(self, since: datetime, *, group_type, descending: bool):
         """These groups of ``group_type`` ordered by ``active_members`` (see
-        ``with_active_members``), then by key. Sorting needs every group's count, so they
-        are counted together, from one range of the type's GroupActivity index joined to
-        the groups, rather than by a range scan per group."""
-        recent = FilteredRelation(
-            "activity",
-            condition=Q(activity__group_type=group_type, activity__last_active_at__gte=since),
+        ``with_active_members``), then by key, as ``ByActiveMembers``: counted and paged."""
+        return ByActiveMembers(self, since=since, group_type=group_type, descending=descending)
+
+
+class ByActiveMembers:
+    """Groups in the order of their active members, then of their keys, read a page at a
+    time: what a paginated table needs of a queryset (``count`` and slices).
+
+    Sorting needs every group's count. Counted in the groups' query, as a join of every
+    group with its GroupActivity rows grouped by group, it took twice as long on the
+    benchmark's 51,000 companies as here: the type's recent rows are counted first, from
+    their index, joined to the groups' ids and keys alone, and only the page's groups are
+    then read, with their counts.
+    """
+
+    def __init__(self, groups, *, since: datetime, group_type, descending: bool):
+        self.groups, self.since = groups, since
+        self.group_type, self.descending = group_type, descending
+
+    @property
+    def model(self):
+        return Group
+
+    def count(self) -> int:
+        return self.groups.count()
+
+    def __len__(self):
+        return self.count()
+
+    def __iter__(self):
+        return iter(self[:])
+
+    def __getitem__(self, page: slice) -> list:
+        ids = self._ids(page.start or 0, page.stop)
+        found = self.groups.with_active_members(self.since).in_bulk(ids)
+        return [found[pk] for pk in ids]
+
+    def _ids(self, start: int, stop: int | None) -> list[int]:
+        groups, params = self.groups.order_by().values("id", "key").query.sql_with_params()
+        since = GroupActivity._meta.get_field("last_active_at").get_db_prep_value(
+            self.since, connection
         )
-        order = F("active_members").desc() if descending else F("active_members").asc()
-        return (
-            self.alias(recent_activity=recent)
-            .annotate(active_members=Count("recent_activity"))
-            .order_by(order, "key")
-        )
+        everything = -1 if connection.vendor == "sqlite" else None  # LIMIT of no limit
+        direction = "DESC" if self.descending else "ASC"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT g.id FROM ({groups}) AS g LEFT JOIN ("
+                f"SELECT group_id, COUNT(*) AS n FROM {GroupActivity._meta.db_table} "
+                "WHERE group_type_id = %s AND last_active_at >= %s GROUP BY group_id"
+                f") AS a ON a.group_id = g.id ORDER BY COALESCE(a.n, 0) {direction}, g.key "
+                "LIMIT %s OFFSET %s",
+                [
+                    *params,
+                    self.group_type.pk,
+                    since,
+                    everything if stop is None else stop - start,
+                    start,
+                ],
+            )
+            return [pk for (pk,) in cursor.fetchall()]
 
 
 class Group(models.Model):
