@@ -27,6 +27,31 @@ class EventType(models.TextChoices):
 # are bookkeeping about who they are and where they belong.
 ACTIVITY_TYPES = (EventType.TRACK, EventType.PAGE, EventType.SCREEN)
 
+# The names that stand, in reports and cohorts, for every page call and every screen call;
+# any other name is a track call's, and "" is any activity.
+PAGE_EVENT = "$page"
+SCREEN_EVENT = "$screen"
+SPECIAL_EVENTS = {PAGE_EVENT: "Page viewed", SCREEN_EVENT: "Screen viewed"}
+
+
+def event_label(event: str | None) -> str:
+    """How a report or a cohort names the event ``event`` ("" is any event)."""
+    if not event:
+        return "Any event"
+    return SPECIAL_EVENTS.get(event, event)
+
+
+def event_q(event: str) -> Q:
+    """Activity events of the event ``event`` (see ``PAGE_EVENT``): a track call's name,
+    every page or screen call, or "" for any activity."""
+    if not event:
+        return Q()
+    if event == PAGE_EVENT:
+        return Q(type=EventType.PAGE)
+    if event == SCREEN_EVENT:
+        return Q(type=EventType.SCREEN)
+    return Q(type=EventType.TRACK, name=event)
+
 
 class EventQuerySet(models.QuerySet):
     def for_workspace(self, workspace):

@@ -16,17 +16,19 @@ from typing import ClassVar
 from django.http import QueryDict
 from django.utils import timezone
 
+# What an event name means in a report (PAGE_EVENT…) and the operators of filters are the
+# models', which cohorts share; the names stay importable from here.
+from analytics.models import PAGE_EVENT as PAGE_EVENT
+from analytics.models import SCREEN_EVENT as SCREEN_EVENT
+from analytics.models import SPECIAL_EVENTS as SPECIAL_EVENTS
 from analytics.models import GroupType, Workspace
+from analytics.models import event_label as event_label
+from analytics.models.properties import NEEDS_VALUE, OPERATORS
 
 
 class ReportError(ValueError):
     """A parameter that makes no report; its message says which and why."""
 
-
-# The event name that stands for every page call, and for every screen call.
-PAGE_EVENT = "$page"
-SCREEN_EVENT = "$screen"
-SPECIAL_EVENTS = {PAGE_EVENT: "Page viewed", SCREEN_EVENT: "Screen viewed"}
 
 INTERVALS = ("day", "week", "month")
 RANGES = {
@@ -41,12 +43,6 @@ DEFAULT_RANGE = "30d"
 # The longest range a report reads, and the most points a chart draws.
 MAX_DAYS = 3 * 366
 MAX_BUCKETS = 800
-
-
-def event_label(event: str | None) -> str:
-    if not event:
-        return "Any event"
-    return SPECIAL_EVENTS.get(event, event)
 
 
 @dataclass(frozen=True)
@@ -127,16 +123,9 @@ class Filter:
     op: str
     value: str = ""
 
-    OPERATORS: ClassVar[dict[str, str]] = {
-        "eq": "equals",
-        "neq": "does not equal",
-        "contains": "contains",
-        "set": "is set",
-        "not_set": "is not set",
-        "gt": "greater than",
-        "lt": "less than",
-    }
-    NEEDS_VALUE: ClassVar[set[str]] = {"eq", "neq", "contains", "gt", "lt"}
+    # The operators of cohorts' conditions too (analytics.models.properties).
+    OPERATORS: ClassVar[dict[str, str]] = OPERATORS
+    NEEDS_VALUE: ClassVar[set[str]] = NEEDS_VALUE
 
     @property
     def number(self) -> float:
