@@ -10,7 +10,7 @@ without JavaScript); with htmx they swap the table in place and push the URL.
 import django_tables2 as tables
 from django.db.models import F
 
-from analytics.models import Group, IngestionProblem, Membership, Person
+from analytics.models import Cohort, Group, IngestionProblem, Membership, Person
 
 
 def _nulls_last(queryset, field, is_descending, *then):
@@ -132,3 +132,20 @@ class ProblemTable(HtmxTable):
     def order_received_at(self, queryset, is_descending):
         field = "-received_at" if is_descending else "received_at"
         return queryset.order_by(field, "-pk" if is_descending else "pk"), True
+
+
+class CohortTable(HtmxTable):
+    """A workspace's cohorts; rows by templates/tables/cohorts.html, with the ``size``
+    that the view counts for each cohort of the page."""
+
+    container_id = "cohorts-table"
+    name = tables.Column("Name")
+    unit = tables.Column("Of", accessor="group_type", order_by=("group_type__position", "name"))
+    size = tables.Column("Members now", accessor="pk", attrs=NUMBER, orderable=False)
+    updated_at = tables.Column("Updated")
+
+    class Meta(HtmxTable.Meta):
+        model = Cohort
+        template_name = "tables/cohorts.html"
+        fields = ("name", "unit", "size", "updated_at")
+        empty_text = "No cohort yet."

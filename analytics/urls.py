@@ -5,7 +5,7 @@ from django.urls import path, re_path, register_converter
 
 from analytics import api, ingest_views, openapi
 from analytics.forms import LoginForm
-from analytics.views import groups, people, settings, tracker, workspace
+from analytics.views import cohorts, groups, people, settings, tracker, workspace
 
 
 class KeyConverter:
@@ -69,6 +69,11 @@ urlpatterns = [
     path("people/<int:pk>", people.person, name="person"),
     path("people/<int:pk>/delete", people.delete_person, name="delete_person"),
     path("deletions/<int:pk>", people.deletion, name="deletion"),
+    path("reports/cohorts", cohorts.cohorts, name="cohorts"),
+    path("reports/cohorts/new", cohorts.new_cohort, name="cohort-new"),
+    path("reports/cohorts/<int:pk>", cohorts.cohort, name="cohort"),
+    path("reports/cohorts/<int:pk>/edit", cohorts.edit_cohort, name="cohort-edit"),
+    path("reports/cohorts/<int:pk>/delete", cohorts.delete_cohort, name="cohort-delete"),
     path("settings", settings.settings, name="settings"),
     path("settings/general", settings.general, name="settings-general"),
     path("settings/group-types", settings.group_types, name="settings-group-types"),

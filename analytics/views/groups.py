@@ -10,7 +10,7 @@ from analytics.forms import GroupQuery, GroupsQuery
 from analytics.models import Group, Membership
 from analytics.tables import GroupTable, MemberTable
 from analytics.timeline import Timeline
-from analytics.views import HtmxHttpRequest, partial
+from analytics.views import HtmxHttpRequest, listed_cohort, partial
 
 GROUPS_PER_PAGE = 50
 MEMBERS_PER_PAGE = 25
@@ -27,9 +27,14 @@ def groups(request: HtmxHttpRequest, type_name: str | None = None) -> HttpRespon
     group_type = next((t for t in group_types if t.name == type_name), None)
     if group_type is None:
         raise Http404(f"No group type “{type_name}” in this workspace.")
-    search = GroupsQuery.parse(request.GET)["q"]
+    query = GroupsQuery.parse(request.GET)
+    search = query["q"]
+    found = group_type.groups.search(search)
+    cohort = listed_cohort(workspace, query["cohort"], group_type)
+    if cohort is not None:
+        found = found.filter(pk__in=cohort.members())
     table = GroupTable(
-        group_type.groups.search(search).recently_updated_first(),
+        found.recently_updated_first(),
         group_type=group_type,
         search=search,
     )
@@ -46,6 +51,7 @@ def groups(request: HtmxHttpRequest, type_name: str | None = None) -> HttpRespon
             "group_type": group_type,
             "table": table,
             "search": search,
+            "cohort": cohort,
             "total": group_type.group_count,
         },
     )
