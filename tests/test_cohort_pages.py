@@ -406,3 +406,10 @@ def test_a_member_of_another_workspace_sees_none_of_these_cohorts(workspace, adm
     request.user, request.workspace = charlie, other_workspace
     html = render_to_string("analytics/report_cohort_field.html", {"query": None, "request": request})
     assert "Admins" not in html and '<option value="">Everyone</option>' in html
+
+
+def test_the_picker_keeps_the_cohort_of_an_address_that_made_no_report(workspace, alice, admins):
+    request = RequestFactory().get("/reports/trends", {"cohort": admins.pk, "interval": "hour"})
+    request.user, request.workspace = alice, workspace
+    html = render_to_string("analytics/report_cohort_field.html", {"query": None, "request": request})
+    assert f'<option value="{admins.pk}" selected>Admins (users)</option>' in html
