@@ -1,9 +1,9 @@
 """Django's admin, for support work: look things up across workspaces, change little.
 
-The data (people, events, groups, memberships, group types, cohorts, workspaces) is read-only
-here: people and their events go through the product's deletion, which counts and
-removes everything of theirs in one transaction; group types own a column slot of the
-event table; a workspace keeps an owner. Accounts can be changed (a password reset,
+The data (people, events, groups, memberships, group types, cohorts, workspaces) is
+read-only here: people and their events go through the product's deletion, which counts
+and removes everything of theirs in one transaction; group types own a column slot of
+the event table; cohorts are changed by their creators; a workspace keeps an owner. Accounts can be changed (a password reset,
 deactivating someone), not added or deleted: accounts are created by owners in the
 settings or by ``create_workspace``, and deleting one here could leave a workspace
 without its owner. The changelists fetch what they show in one query each.
