@@ -1,9 +1,10 @@
 """Django's admin, for support work: look things up across workspaces, change little.
 
-The data (people, events, groups, memberships, group types, cohorts, workspaces) is
-read-only here: people and their events go through the product's deletion, which counts
-and removes everything of theirs in one transaction; group types own a column slot of
-the event table; cohorts are changed by their creators; a workspace keeps an owner. Accounts can be changed (a password reset,
+The data (people, events, groups, memberships, group activity, group types, cohorts,
+workspaces) is read-only here: people and their events go through the product's
+deletion, which counts and removes everything of theirs in one transaction; group types
+own a column slot of the event table; cohorts are changed by their creators in the
+product; a workspace keeps an owner. Accounts can be changed (a password reset,
 deactivating someone), not added or deleted: accounts are created by owners in the
 settings or by ``create_workspace``, and deleting one here could leave a workspace
 without its owner. The changelists fetch what they show in one query each.
@@ -17,7 +18,9 @@ from analytics.models import (
     Cohort,
     Deletion,
     Event,
+    EventName,
     Group,
+    GroupActivity,
     GroupType,
     Identity,
     IngestionProblem,
@@ -121,7 +124,9 @@ class GroupTypeAdmin(ReadOnlyAdmin):
 
 @admin.register(Group)
 class GroupAdmin(ReadOnlyAdmin):
-    list_display = ["key", "name", "group_type", "workspace", "member_count", "last_updated"]
+    list_display = [
+        "key", "name", "group_type", "workspace", "member_count", "last_updated", "last_active_at"
+    ]
     list_select_related = ["group_type", "workspace"]
     list_filter = ["workspace", "group_type"]
     search_fields = ["=key", "properties__name"]
@@ -151,6 +156,14 @@ class MembershipAdmin(ReadOnlyAdmin):
     search_fields = ["=person__user_id", "=group__key"]
 
 
+@admin.register(GroupActivity)
+class GroupActivityAdmin(ReadOnlyAdmin):
+    list_display = ["person", "group", "last_active_at"]
+    list_select_related = ["person", "group__group_type"]
+    list_filter = ["group_type"]
+    search_fields = ["=person__user_id", "=group__key"]
+
+
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "type", "person", "workspace", "timestamp", "received_at"]
@@ -159,6 +172,14 @@ class EventAdmin(ReadOnlyAdmin):
     search_fields = ["=message_id", "=user_id", "=anonymous_id"]
     # Each group_N column is a link to a group: not fetched for the list.
     exclude = [f"group_{slot}" for slot in range(10)]
+
+
+@admin.register(EventName)
+class EventNameAdmin(ReadOnlyAdmin):
+    list_display = ["name", "workspace"]
+    list_select_related = ["workspace"]
+    list_filter = ["workspace"]
+    search_fields = ["name"]
 
 
 @admin.register(IngestionProblem)

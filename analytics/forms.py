@@ -315,6 +315,13 @@ def _choice(choices, **kwargs):
     )
 
 
+def _refuse_unknown(endpoint, names, data):
+    unknown = [name for name in data if name not in names]
+    if unknown:
+        taken = f"takes only {_listed(names, 'and')}" if names else "takes no parameters"
+        raise BadRequest(f"{endpoint} {taken}, not {', '.join(unknown)}")
+
+
 class QueryForm(forms.Form):
     """Query parameters, checked. ``SomeQuery.parse(request.GET)`` returns the cleaned
     values or raises ``BadRequest`` with a message for the client.
@@ -344,11 +351,7 @@ class QueryForm(forms.Form):
         return form.cleaned_data
 
     def _check_names(self):
-        names = list(self.fields)
-        unknown = [name for name in self.data if name not in names]
-        if unknown:
-            taken = f"takes only {_listed(names, 'and')}" if names else "takes no parameters"
-            raise BadRequest(f"{self.endpoint} {taken}, not {', '.join(unknown)}")
+        _refuse_unknown(self.endpoint, list(self.fields), self.data)
         for name, values in self.data.lists():
             if len(values) > 1:
                 raise BadRequest(f"{name} is given {len(values)} times; give it once")
@@ -509,6 +512,54 @@ class ApiProblemsQuery(ApiListQuery):
     endpoint = "GET /api/v1/ingestion-problems"
     field_order = ["level"]
     level = _choice(IngestionProblem.Level.choices)
+
+
+# The reports' endpoints: the parameters of the report pages. Their values are read, and
+# refused with a message, by the report core (``analytics.reports``, its
+# ``*_from_params``); here only their names are checked, as on every endpoint of the API.
+
+REPORT_PERIOD = ("range", "from", "to")
+REPORT_FILTERS = ("where", "key", "op", "value", "internal", "cohort")
+
+
+class ApiReportQuery:
+    """The query string of a report endpoint, passed on as it is once its names are
+    known ones. A parameter may be repeated: the report core reads the lists it takes
+    (``event``, ``step``, the filters) and refuses a repeated single one."""
+
+    endpoint = ""
+    names: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, data):
+        _refuse_unknown(cls.endpoint, cls.names, data)
+        return data
+
+
+class ApiTrendsQuery(ApiReportQuery):
+    endpoint = "GET /api/v1/reports/trends"
+    names = (
+        "event", "interval", *REPORT_PERIOD, "count_by", *REPORT_FILTERS,
+        "breakdown_on", "breakdown", "compare",
+    )
+
+
+class ApiFunnelsQuery(ApiReportQuery):
+    endpoint = "GET /api/v1/reports/funnels"
+    names = ("steps", "step", "window", *REPORT_PERIOD, "count_by", *REPORT_FILTERS)
+
+
+class ApiRetentionQuery(ApiReportQuery):
+    endpoint = "GET /api/v1/reports/retention"
+    names = (
+        "start_event", "return_event", "interval", "periods", *REPORT_PERIOD, "count_by",
+        *REPORT_FILTERS,
+    )
+
+
+class ApiActiveGroupsQuery(ApiReportQuery):
+    endpoint = "GET /api/v1/reports/active-groups"
+    names = ("type", "interval", *REPORT_PERIOD, *REPORT_FILTERS)
 
 
 # --- cohorts --------------------------------------------------------------------------

@@ -3,9 +3,9 @@ import re
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path, register_converter
 
-from analytics import api, ingest_views, openapi
+from analytics import api, ingest_views, openapi, report_api
 from analytics.forms import LoginForm
-from analytics.views import cohorts, groups, people, settings, tracker, workspace
+from analytics.views import cohorts, groups, people, reports, settings, tracker, workspace
 
 
 class KeyConverter:
@@ -48,6 +48,12 @@ urlpatterns = [
     path("api/v1/people/<key:user_id>", api.person, name="api-person"),
     path("api/v1/events", api.events, name="api-events"),
     path("api/v1/ingestion-problems", api.ingestion_problems, name="api-ingestion-problems"),
+    path("api/v1/reports/trends", report_api.trends, name="api-report-trends"),
+    path("api/v1/reports/funnels", report_api.funnels, name="api-report-funnels"),
+    path("api/v1/reports/retention", report_api.retention, name="api-report-retention"),
+    path(
+        "api/v1/reports/active-groups", report_api.active_groups, name="api-report-active-groups"
+    ),
     # The dashboard.
     path("", workspace.home, name="home"),
     path(
@@ -69,6 +75,10 @@ urlpatterns = [
     path("people/<int:pk>", people.person, name="person"),
     path("people/<int:pk>/delete", people.delete_person, name="delete_person"),
     path("deletions/<int:pk>", people.deletion, name="deletion"),
+    path("reports/trends", reports.trends, name="report-trends"),
+    path("reports/funnels", reports.funnels, name="report-funnels"),
+    path("reports/retention", reports.retention, name="report-retention"),
+    path("reports/<slug:kind>/people", reports.actors, name="report-actors"),
     path("reports/cohorts", cohorts.cohorts, name="cohorts"),
     path("reports/cohorts/new", cohorts.new_cohort, name="cohort-new"),
     path("reports/cohorts/<int:pk>", cohorts.cohort, name="cohort"),

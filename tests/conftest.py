@@ -529,6 +529,10 @@ API_READS = [
     "people/ann",
     "events",
     "ingestion-problems",
+    "reports/trends",
+    "reports/funnels?steps=Report+Viewed,$page",
+    "reports/retention",
+    "reports/active-groups",
 ]
 
 

@@ -106,6 +106,11 @@ def test_define_a_cohort_and_filter_people_by_it(browser_page, alice, customers)
     expect(page.locator("#people-count")).to_have_text("1 of 4 people in cohort “Admins who export”.")
     page.wait_for_url(f"**/people?**cohort={cohort.pk}**")
 
+    # A report keeps the cohort's events: its picker sits in the report's form.
+    page.visit(f"/reports/trends?event=export&cohort={cohort.pk}")
+    expect(page.locator("select#cohort")).to_have_value(str(cohort.pk))
+    page.shot("trends-in-cohort")
+
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Cohorts").click()
     row = page.locator("#cohorts-table tbody tr")
     expect(row).to_have_count(1)

@@ -96,7 +96,7 @@ def table_rows(page, table_id):
 
 def test_the_list_shows_each_cohort_with_its_unit_and_size_now(alice_client, customers, admins, pro):
     page = alice_client.get("/reports/cohorts").content.decode()
-    assert '<a href="/reports/cohorts" aria-current="page">Cohorts</a>' in page
+    assert '<a href="/reports/cohorts" aria-describedby="nav-reports" aria-current="page">Cohorts</a>' in page
     admins_row, pro_row = table_rows(page, "cohorts-table")
     assert f'<a href="/reports/cohorts/{admins.pk}">Admins</a>' in admins_row
     assert "<td>Users</td>" in admins_row and '#members">2</a>' in admins_row
@@ -395,7 +395,7 @@ def test_the_report_forms_offer_every_cohort_with_everyone_first(workspace, alic
         cohort = pro.pk
 
     html = render_to_string("analytics/report_cohort_field.html", {"query": Query(), "request": request})
-    options = html.split('name="cohort">')[1].split("</select>")[0].split("<option")[1:]
+    options = html.split("<select")[1].split("</select>")[0].split("<option")[1:]
     assert options[0].startswith(' value="">Everyone')
     assert f'value="{admins.pk}">Admins (users)' in options[1]
     assert f'value="{pro.pk}" selected>Pro companies (companies)' in options[2]
@@ -413,3 +413,12 @@ def test_the_picker_keeps_the_cohort_of_an_address_that_made_no_report(workspace
     request.user, request.workspace = alice, workspace
     html = render_to_string("analytics/report_cohort_field.html", {"query": None, "request": request})
     assert f'<option value="{admins.pk}" selected>Admins (users)</option>' in html
+
+
+def test_a_report_page_filters_by_the_cohort_picked(alice_client, customers, admins):
+    page = alice_client.get("/reports/trends", {"event": "export", "cohort": admins.pk}).content.decode()
+    assert f'<option value="{admins.pk}" selected>Admins (users)</option>' in page
+    response = alice_client.get("/reports/trends", {"event": "export", "cohort": 999})
+    assert response.status_code == 400
+    assert "No cohort with the number 999 in this workspace." in response.content.decode()
+    assert '<option value="">Everyone</option>' in response.content.decode()

@@ -55,11 +55,9 @@ def first_week(kind, workspace, **params):
     return query(kind, workspace, **{"from": "2026-01-05", "to": "2026-01-07", **params})
 
 
-@pytest.fixture
-def activity(send, workspace, company):
-    workspace.internal_domains = ["staff.dev"]
-    workspace.save()
-    response = send.batch(
+def activity_calls():
+    """The calls of the main dataset (see above)."""
+    return [
         who("ann", "ann@acme.io"),
         who("bo", "bo@beta.io"),
         who("cy", "cy@gmail.com"),
@@ -80,7 +78,14 @@ def activity(send, workspace, company):
         track("dee", "feature_used", jan(6, 13)),
         track("eve", "feature_used", jan(7)),
         {"type": "page", "userId": "eve", "name": "Pricing", "timestamp": jan(7, 13)},
-    )
+    ]
+
+
+@pytest.fixture
+def activity(send, workspace, company):
+    workspace.internal_domains = ["staff.dev"]
+    workspace.save()
+    response = send.batch(*activity_calls())
     assert response.status_code == 200, response.content
 
 
@@ -359,6 +364,15 @@ def test_retention_by_week_for_users_and_companies(send, workspace, company):
     assert set(Person.objects.filter(pk__in=back).values_list("user_id", flat=True)) == {"bo"}
 
 
+def test_the_last_cohort_counts_its_last_period(send, workspace):
+    send.batch(track("ann", "signed_up", jan(5)), track("ann", "login", jan(7)))
+    params = {"start_event": "signed_up", "return_event": "login", "interval": "day", "periods": 2}
+    result = reports.retention(
+        workspace, query("retention", workspace, **params, **{"from": "2026-01-05", "to": "2026-01-05"})
+    )
+    assert [(c.start, c.size, c.returned) for c in result.cohorts] == [(date(2026, 1, 5), 1, [0, 1])]
+
+
 @pytest.mark.parametrize(
     "kind, params, message",
     [
@@ -370,6 +384,9 @@ def test_retention_by_week_for_users_and_companies(send, workspace, company):
         ("trend", {"where": "event", "key": "plan", "op": "eq"}, "Each filter needs where, key, op and value"),
         ("trend", {"where": "event", "key": "n", "op": "gt", "value": "ten"}, "compares numbers; “ten” is not one."),
         ("trend", {"from": "2020-01-01", "to": "2026-01-01"}, "A report covers at most"),
+        ("trend", {"from": "1999-12-31"}, "from must be between 2000-01-01 and 2999-12-31; not 1999-12-31."),
+        ("trend", {"from": "2026-01-01", "to": "9999-12-31"}, "to must be between 2000-01-01 and 2999-12-31"),
+        ("trend", {"cohort": "²"}, "cohort must be a saved cohort's number; not “²”."),
         ("funnel", {"step": "signed_up"}, "A funnel has 2 to 10 steps; 1 were given."),
         ("funnel", {"steps": "a,b", "window": "0"}, "window must be between 1 and 180; not 0."),
         ("funnel", {"steps": "a,b", "count_by": "events"}, "count_by=events is for Trends"),
@@ -399,3 +416,19 @@ def test_a_query_writes_back_the_parameters_it_was_read_from(workspace, company)
     trend = query("trend", workspace, **params)
     again = query("trend", workspace, **{k: [v for n, v in trend.to_params() if n == k] for k in dict(trend.to_params())})
     assert again == trend
+
+
+def test_pickers_list_the_events_seen_track_names_first(send, workspace, other_workspace, charlie_send):
+    assert reports.event_names(workspace) == []
+    send.batch(
+        track("ann", "signed_up", jan(5)),
+        track("ann", "Added to cart", jan(5)),
+        {"type": "page", "userId": "ann", "name": "Pricing", "timestamp": jan(5)},
+        {"type": "identify", "userId": "ann", "traits": {"plan": "pro"}, "timestamp": jan(5)},
+        track("bo", "signed_up", jan(6)),
+    )
+    charlie_send.batch(track("zed", "theirs", jan(5)))
+    assert reports.event_names(workspace) == ["Added to cart", "signed_up", "$page"]
+    delete_person(Person.objects.get(user_id="ann"))
+    # Seen once, listed still: a picker may offer an event with no count left.
+    assert reports.event_names(workspace) == ["Added to cart", "signed_up", "$page"]

@@ -20,14 +20,22 @@ from analytics.models.events import (
     SCREEN_EVENT,
     SPECIAL_EVENTS,
     Event,
+    EventName,
     EventType,
     event_label,
     event_q,
     in_utc,
     parse_cursor,
     parse_iso_moment,
+    report_event,
 )
-from analytics.models.groups import Group, GroupType
+from analytics.models.groups import (
+    ACTIVE_DAYS,
+    PROFILE_DAYS,
+    Group,
+    GroupActivity,
+    GroupType,
+)
 from analytics.models.people import Identity, Membership, Person, events_of, normalize_domain
 from analytics.models.problems import IngestionProblem
 from analytics.models.rates import RateCounter
@@ -44,21 +52,26 @@ from analytics.models.workspaces import (
 )
 
 __all__ = [
+    "ACTIVE_DAYS",
     "ACTIVITY_TYPES",
     "GROUP_SLOTS",
     "PAGE_EVENT",
     "SCREEN_EVENT",
     "SPECIAL_EVENTS",
+    "EventName",
+    "report_event",
     "Cohort",
     "Condition",
     "Deletion",
     "Event",
     "EventType",
     "Group",
+    "GroupActivity",
     "GroupType",
     "Identity",
     "IngestionProblem",
     "Membership",
+    "PROFILE_DAYS",
     "Person",
     "RateCounter",
     "Role",

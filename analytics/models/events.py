@@ -27,23 +27,32 @@ class EventType(models.TextChoices):
 # are bookkeeping about who they are and where they belong.
 ACTIVITY_TYPES = (EventType.TRACK, EventType.PAGE, EventType.SCREEN)
 
-# The names that stand, in reports and cohorts, for every page call and every screen call;
-# any other name is a track call's, and "" is any activity.
+# The report event that stands for every page call, and for every screen call; a track
+# call is the report event of its name.
 PAGE_EVENT = "$page"
 SCREEN_EVENT = "$screen"
+
+
+def report_event(type: str, name: str) -> str | None:
+    """The report event a call of this type and name counts as, if any."""
+    if type == EventType.TRACK:
+        return name
+    return {EventType.PAGE: PAGE_EVENT, EventType.SCREEN: SCREEN_EVENT}.get(type)
+
+
 SPECIAL_EVENTS = {PAGE_EVENT: "Page viewed", SCREEN_EVENT: "Screen viewed"}
 
 
 def event_label(event: str | None) -> str:
-    """How a report or a cohort names the event ``event`` ("" is any event)."""
+    """How a report or a cohort names the report event ``event`` ("" is any event)."""
     if not event:
         return "Any event"
     return SPECIAL_EVENTS.get(event, event)
 
 
 def event_q(event: str) -> Q:
-    """Activity events of the event ``event`` (see ``PAGE_EVENT``): a track call's name,
-    every page or screen call, or "" for any activity."""
+    """Activity events of the report event ``event``: a track call's name, every page or
+    screen call, or "" for any activity (reports and cohorts count the same events)."""
     if not event:
         return Q()
     if event == PAGE_EVENT:
@@ -186,3 +195,20 @@ class Event(models.Model):
             for slot in range(GROUP_SLOTS)
             if (group_id := getattr(self, f"group_{slot}_id")) is not None
         }
+
+
+class EventName(models.Model):
+    """A report event seen in a workspace (a track call's name, ``$page`` or ``$screen``),
+    so that pickers list them without reading every event. Written with the events
+    (``analytics.event_store``); a name stays listed after its events are deleted."""
+
+    workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="+", db_index=False)
+    name = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="event_name_unique"),
+        ]
+
+    def __str__(self):
+        return self.name

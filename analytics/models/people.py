@@ -1,7 +1,7 @@
 """People (the users of the customer's product), their ids, and their memberships in groups."""
 
 from django.db import connection, models
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, F, FilteredRelation, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -205,6 +205,37 @@ class MembershipQuerySet(models.QuerySet):
             .select_related("person")
             .annotate(event_count=events_of("person"))
             .order_by("-started_at", "-pk")
+        )
+
+    def active_in(self, group, *, since):
+        """The group's current members, the most recently active in it first (those who
+        have done nothing in it last), with each person, their ``last_active_at`` in the
+        group (see ``GroupActivity``; None if they have done nothing in it) and their
+        ``recent_events``: their activity carrying the group since ``since``.
+
+        The order reads one row of GroupActivity per member. ``recent_events`` is counted
+        for the rows fetched only, from each one's events: ordering thousands of members
+        by it would read every member's events on every page."""
+        recent = (
+            Event.objects.activity()
+            .filter(person=OuterRef("person"), timestamp__gte=since)
+            .filter(**{group.group_type.slot_field: group})
+            .order_by()
+            .values("person")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        here = FilteredRelation(
+            "person__group_activity", condition=Q(person__group_activity__group=group)
+        )
+        return (
+            self.current()
+            .filter(group=group)
+            .select_related("person")
+            .alias(here=here)
+            .annotate(last_active_at=F("here__last_active_at"))
+            .annotate(recent_events=Coalesce(Subquery(recent), 0))
+            .order_by(F("last_active_at").desc(nulls_last=True), "-pk")
         )
 
 

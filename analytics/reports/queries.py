@@ -16,12 +16,11 @@ from typing import ClassVar
 from django.http import QueryDict
 from django.utils import timezone
 
-# What an event name means in a report (PAGE_EVENT…) and the operators of filters are the
-# models', which cohorts share; the names stay importable from here.
-from analytics.models import PAGE_EVENT as PAGE_EVENT
-from analytics.models import SCREEN_EVENT as SCREEN_EVENT
-from analytics.models import SPECIAL_EVENTS as SPECIAL_EVENTS
+from analytics.ingestion.calls import EARLIEST
 from analytics.models import GroupType, Workspace
+
+# How a report event is named, and the operators of filters, are the models', which
+# cohorts share; event_label stays importable from here.
 from analytics.models import event_label as event_label
 from analytics.models.properties import NEEDS_VALUE, OPERATORS
 
@@ -43,6 +42,10 @@ DEFAULT_RANGE = "30d"
 # The longest range a report reads, and the most points a chart draws.
 MAX_DAYS = 3 * 366
 MAX_BUCKETS = 800
+# The days a report may name: no event is older than the first, and the last leaves room
+# for what a report reads past its period (a funnel's window, retention's periods).
+FIRST_DAY = EARLIEST.date()
+LAST_DAY = date(2999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -281,9 +284,12 @@ class _Reader:
         if not text:
             return None
         try:
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             raise ReportError(f"{name} must be a date such as 2026-01-31; not “{text}”.") from None
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise ReportError(f"{name} must be between {FIRST_DAY} and {LAST_DAY}; not {day}.")
+        return day
 
     def period(self) -> Period:
         start, end = self.day("from"), self.day("to")
@@ -355,7 +361,7 @@ class _Reader:
         text = self.one("cohort")
         if not text:
             return None
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit() and len(text) <= 18):
             raise ReportError(f"cohort must be a saved cohort's number; not “{text}”.")
         return int(text)
 

@@ -29,14 +29,15 @@ class FunnelStep:
     event: str
     label: str
     count: int
-    # Seconds from the previous step to this one, median over the units that reached it.
+    # Seconds from the first step to this one: the median, over the units that reached
+    # it, of the quickest each did it (None for the first step).
     median_seconds: float | None = None
 
 
 @dataclass
 class FunnelResult:
     steps: list[FunnelStep]
-    # Seconds from the first step to the last, median over the units that converted.
+    # The last step's ``median_seconds``: the median time to convert.
     median_seconds_to_convert: float | None = None
 
     @property

@@ -15,12 +15,27 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import connection
-from django.db.models import CharField, Count, F, Min, Q, QuerySet, Value
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    Func,
+    IntegerField,
+    Min,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Trunc
 
 from analytics.models import (
+    PAGE_EVENT,
+    SCREEN_EVENT,
     Cohort,
     Event,
+    EventName,
     EventType,
     GroupType,
     Membership,
@@ -30,8 +45,6 @@ from analytics.models import (
 )
 from analytics.models.properties import json_text, property_q
 from analytics.reports.queries import (
-    PAGE_EVENT,
-    SCREEN_EVENT,
     ActiveGroups,
     Filter,
     Funnel,
@@ -349,70 +362,71 @@ def active_group_actors(workspace: Workspace, query: ActiveGroups, *, day: date,
 # Funnels
 
 
-@dataclass
-class _Chain:
-    started: datetime  # the first step's moment
-    at: datetime  # the moment of the latest step reached
+class EpochMs(Func):
+    """A moment as whole milliseconds since 1970 (UTC), for arithmetic on both databases."""
+
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler, connection):
+        return self.as_sql(
+            compiler, connection, template="(EXTRACT(EPOCH FROM %(expressions)s) * 1000)::bigint"
+        )
+
+    def as_sqlite(self, compiler, connection):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="CAST(ROUND((julianday(%(expressions)s) - 2440587.5) * 86400000.0) AS INTEGER)",
+        )
 
 
-def _funnel_units(scope: _Scope, query: Funnel):
-    """For each unit that did the first step in the period: the furthest step it reached
-    (1-based), and the seconds each step took from the previous one on its way there."""
+def _funnel_sql(scope: _Scope, query: Funnel) -> tuple[str, list]:
+    """SQL of one row per unit that did the first step in the period: ``unit``,
+    ``furthest`` (the furthest step reached, from 1) and ``ms_1`` … (for each later step
+    reached, the quickest it was reached from a first step, in milliseconds).
+
+    A unit reaches step k when it did steps 1 to k in order (each after the one before),
+    the first in the period and the k-th within the window of that first. Scanning its
+    events in order, each event of step k looks back for the latest start of a chain
+    that reached step k-1 (the one with most of its window left): that is one window
+    function per step, each reading the column the one before it wrote.
+    """
     start, end = query.period.bounds(scope.zone)
     window = timedelta(days=query.window_days)
     wanted = Q()
     for step in set(query.steps):
         wanted |= event_q(step)
+    flags = {
+        f"s{i}": Case(
+            When(event_q(step) & (Q(timestamp__lt=end) if i == 0 else Q()), then=1),
+            default=0,
+            output_field=IntegerField(),
+        )
+        for i, step in enumerate(query.steps)
+    }
     rows = (
         scope.events(None, start=start, end=end + window)
         .filter(wanted)
-        .values_list(scope.unit_field, "timestamp", "type", "name")
-        .order_by(scope.unit_field, "timestamp", "id")
+        .values(unit=F(scope.unit_field), t=EpochMs("timestamp"), eid=F("id"), **flags)
+        .order_by()
     )
-    matches = {}  # (type, name) -> step indexes, last first
-
-    def steps_of(kind, name):
-        found = matches.get((kind, name))
-        if found is None:
-            found = [
-                i for i, step in enumerate(query.steps)
-                if not step
-                or (step == PAGE_EVENT and kind == EventType.PAGE)
-                or (step == SCREEN_EVENT and kind == EventType.SCREEN)
-                or (kind == EventType.TRACK and step == name)
-            ][::-1]
-            matches[(kind, name)] = found
-        return found
-
+    sql, params = rows.query.sql_with_params()
+    window_ms = int(window.total_seconds() * 1000)
+    sql = f"SELECT *, CASE WHEN s0 = 1 THEN t END AS c0 FROM ({sql}) step0"
+    for i in range(1, len(query.steps)):
+        sql = (
+            f"SELECT *, CASE WHEN s{i} = 1 AND t - p{i} <= {window_ms} THEN p{i} END AS c{i} "
+            f"FROM (SELECT *, MAX(c{i - 1}) OVER (PARTITION BY unit ORDER BY t, eid "
+            f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS p{i} FROM ({sql}) step{i - 1}) step{i}"
+        )
     n = len(query.steps)
-    unit, chains, first_times = None, None, None
-
-    def finish():
-        if chains is not None and chains[0] is not None:
-            furthest = max(i for i in range(n) if chains[i] is not None) + 1
-            return unit, furthest, first_times
-        return None
-
-    for row_unit, moment, kind, name in rows.iterator(chunk_size=5000):
-        if row_unit != unit:
-            if (done := finish()) is not None:
-                yield done
-            unit, chains, first_times = row_unit, [None] * n, [None] * n
-        for i in steps_of(kind, name):
-            if i == 0:
-                if moment < end:
-                    chains[0] = _Chain(moment, moment)  # the latest start has most time left
-            else:
-                before = chains[i - 1]
-                if before is not None and moment - before.started <= window:
-                    if chains[i] is None or chains[i].started < before.started:
-                        if first_times[i] is None:
-                            first_times[i] = (moment - before.at).total_seconds(), (
-                                moment - before.started
-                            ).total_seconds()
-                        chains[i] = _Chain(before.started, moment)
-    if (done := finish()) is not None:
-        yield done
+    furthest = " ".join(f"WHEN c{i} IS NOT NULL THEN {i + 1}" for i in reversed(range(n)))
+    quickest = "".join(f", MIN(t - c{i}) AS ms_{i}" for i in range(1, n))
+    sql = (
+        f"SELECT unit, MAX(CASE {furthest} END) AS furthest{quickest} FROM ({sql}) chains "
+        f"GROUP BY unit HAVING MAX(c0) IS NOT NULL"
+    )
+    return sql, list(params)
 
 
 def funnel(workspace: Workspace, query: Funnel) -> FunnelResult:
@@ -420,39 +434,41 @@ def funnel(workspace: Workspace, query: Funnel) -> FunnelResult:
     if scope.unit_field is None:
         raise ReportError("A funnel counts users or groups, not events.")
     n = len(query.steps)
+    sql, params = _funnel_sql(scope, query)
     reached = [0] * n
-    step_times = [[] for _ in range(n)]
-    converted_times = []
-    for _unit, furthest, times in _funnel_units(scope, query):
-        for i in range(furthest):
-            reached[i] += 1
-            if i and times[i] is not None:
-                step_times[i].append(times[i][0])
-        if furthest == n and times[n - 1] is not None:
-            converted_times.append(times[n - 1][1])
-    return FunnelResult(
-        steps=[
-            FunnelStep(
-                event=step,
-                label=event_label(step),
-                count=reached[i],
-                median_seconds=statistics.median(step_times[i]) if step_times[i] else None,
-            )
-            for i, step in enumerate(query.steps)
-        ],
-        median_seconds_to_convert=statistics.median(converted_times) if converted_times else None,
-    )
+    quickest = [[] for _ in range(n)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM ({sql}) units", params)
+        for _unit, furthest, *ms in cursor.fetchall():
+            for i in range(furthest):
+                reached[i] += 1
+                if i and ms[i - 1] is not None:
+                    quickest[i].append(ms[i - 1] / 1000)
+    steps = [
+        FunnelStep(
+            event=step,
+            label=event_label(step),
+            count=reached[i],
+            median_seconds=statistics.median(quickest[i]) if quickest[i] else None,
+        )
+        for i, step in enumerate(query.steps)
+    ]
+    return FunnelResult(steps=steps, median_seconds_to_convert=steps[-1].median_seconds)
 
 
 def funnel_actors(workspace: Workspace, query: Funnel, *, step: int, dropped=False) -> list:
-    """Ids of the units that reached step ``step`` (1-based), or with ``dropped`` that
+    """Ids of the units that reached step ``step`` (from 1), or with ``dropped`` that
     reached the one before it and went no further."""
     scope = _Scope(workspace, query)
+    if scope.unit_field is None:
+        raise ReportError("A funnel counts users or groups, not events.")
     if not 1 <= step <= len(query.steps) or (dropped and step == 1):
         raise ReportError(f"step must be between {2 if dropped else 1} and {len(query.steps)}; not {step}.")
-    if dropped:
-        return [u for u, furthest, _ in _funnel_units(scope, query) if furthest == step - 1]
-    return [u for u, furthest, _ in _funnel_units(scope, query) if furthest >= step]
+    sql, params = _funnel_sql(scope, query)
+    condition, wanted = ("furthest = %s", step - 1) if dropped else ("furthest >= %s", step)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT unit FROM ({sql}) units WHERE {condition}", [*params, wanted])
+        return [unit for unit, in cursor.fetchall()]
 
 
 # Retention
@@ -462,10 +478,11 @@ def _retention_sql(scope: _Scope, query: Retention, *, cohort: date | None = Non
     """SQL of (cohort, bucket, unit): each unit's cohort (the bucket of its first start
     event ever, if it falls in the period) and the buckets it came back in."""
     start, end = query.period.bounds(scope.zone)
-    last = query.period.buckets(query.interval)[-1]
-    for _ in range(query.periods):
-        last = next_bucket(last, query.interval)
-    returns_end = Period(last, last).bounds(scope.zone)[0]
+    # Returns are read up to the end of the last cohort's last period: the first day after.
+    after = query.period.buckets(query.interval)[-1]
+    for _ in range(query.periods + 1):
+        after = next_bucket(after, query.interval)
+    returns_end = Period(after, after).bounds(scope.zone)[0]
     firsts = (
         scope.events(query.start_event, end=end)
         .values(unit=F(scope.unit_field))
@@ -540,14 +557,67 @@ def retention_actors(workspace: Workspace, query: Retention, *, cohort: date, pe
     return [unit for unit, back in rows if _as_date(back) == bucket]
 
 
-def event_names(workspace: Workspace) -> list[str]:
-    """The report events seen in the workspace: track calls' names, then page and screen
-    calls if any were sent."""
-    events = Event.objects.filter(workspace=workspace).activity()
-    names = sorted(
-        events.filter(type=EventType.TRACK).values_list("name", flat=True).distinct().order_by()
+def events_without_group(workspace: Workspace, query: Query) -> int | None:
+    """How many of the activity events a report reads (its events, in its period, with
+    its filters, without internal people) carried no group of the type it counts by, and
+    so were not counted; None when it counts users or events."""
+    scope = _Scope(workspace, query)
+    if scope.group_type is None:
+        return None
+    named = _named_events(query)
+    wanted = Q()
+    if "" not in named:
+        for event in named:
+            wanted |= event_q(event)
+    start, end = query.period.bounds(scope.zone)
+    return (
+        scope.events(None, start=start, end=end, counted=False)
+        .filter(wanted, **{f"{scope.group_type.slot_field}__isnull": True})
+        .count()
     )
-    for special, kind in ((PAGE_EVENT, EventType.PAGE), (SCREEN_EVENT, EventType.SCREEN)):
-        if events.filter(type=kind).exists():
-            names.append(special)
-    return names
+
+
+def _named_events(query: Query) -> set[str]:
+    """The events a report reads ("" for any)."""
+    if isinstance(query, Trend):
+        return set(query.events)
+    if isinstance(query, Funnel):
+        return set(query.steps)
+    if isinstance(query, Retention):
+        return {query.start_event, query.return_event}
+    return {""}
+
+
+def top_events(workspace: Workspace, period: Period, *, limit: int, sample: int = 10_000) -> list[str]:
+    """The track calls' names sent most often in ``period``, most first, counted among
+    its latest ``sample`` track calls (read backwards along the workspace's time index),
+    so that the answer costs the same in a workspace of any size."""
+    start, end = period.bounds(workspace.zone)
+    latest = (
+        Event.objects.filter(workspace=workspace, type=EventType.TRACK)
+        .between(start, end)
+        .order_by("-timestamp")
+        .values("pk")[:sample]
+    )
+    return list(
+        Event.objects.filter(pk__in=latest)
+        .values("name")
+        .annotate(n=Count("id"))
+        .order_by("-n", "name")
+        .values_list("name", flat=True)[:limit]
+    )
+
+
+def internal_people_count(workspace: Workspace) -> int:
+    """How many people are at the workspace's internal domains (whom reports leave out
+    unless asked to include them)."""
+    if not workspace.internal_domains:
+        return 0
+    return internal_people(workspace).count()
+
+
+def event_names(workspace: Workspace) -> list[str]:
+    """The report events seen in the workspace, track calls' names first (by name), then
+    page and screen calls if any were sent."""
+    names = EventName.objects.filter(workspace=workspace).values_list("name", flat=True)
+    return sorted(names, key=lambda name: (name in (PAGE_EVENT, SCREEN_EVENT), name))

@@ -15,7 +15,7 @@ from django_tables2 import RequestConfig
 from analytics.access import can, workspace_for
 from analytics.charts import Chart, Series
 from analytics.forms import CohortForm, CohortQuery, ConditionForm, ConditionFormSet, TableQuery
-from analytics.models import Cohort, Group, Person, Role, Workspace
+from analytics.models import ACTIVE_DAYS, Cohort, Group, Person, Role, Workspace
 from analytics.reports import event_label, event_names
 from analytics.reports.queries import today_in
 from analytics.tables import CohortTable, GroupTable, PersonTable
@@ -207,9 +207,11 @@ def _end_of(day: date, workspace: Workspace) -> datetime:
 
 def _members_table(workspace: Workspace, cohort: Cohort, members):
     if cohort.group_type:
+        active_since = workspace.last_days(ACTIVE_DAYS)
         return GroupTable(
-            Group.objects.filter(pk__in=members).recently_updated_first(),
+            Group.objects.filter(pk__in=members).with_active_members(active_since).recently_updated_first(),
             group_type=cohort.group_type,
+            active_since=active_since,
         )
     group_type = workspace.default_group_type
     people = Person.objects.filter(pk__in=members)
