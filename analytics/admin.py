@@ -1,12 +1,13 @@
 """Django's admin, for support work: look things up across workspaces, change little.
 
-The data (people, events, groups, memberships, group activity, group types, workspaces)
-is read-only here: people and their events go through the product's deletion, which
-counts and removes everything of theirs in one transaction; group types own a column
-slot of the event table; a workspace keeps an owner. Accounts can be changed (a
-password reset, deactivating someone), not added or deleted: accounts are created by
-owners in the settings or by ``create_workspace``, and deleting one here could leave a
-workspace without its owner. The changelists fetch what they show in one query each.
+The data (people, events, groups, memberships, group activity, group types, cohorts,
+workspaces) is read-only here: people and their events go through the product's
+deletion, which counts and removes everything of theirs in one transaction; group types
+own a column slot of the event table; cohorts are changed by their creators in the
+product; a workspace keeps an owner. Accounts can be changed (a password reset,
+deactivating someone), not added or deleted: accounts are created by owners in the
+settings or by ``create_workspace``, and deleting one here could leave a workspace
+without its owner. The changelists fetch what they show in one query each.
 """
 
 from django.contrib import admin
@@ -14,6 +15,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group as PermissionGroup
 
 from analytics.models import (
+    Cohort,
     Deletion,
     Event,
     EventName,
@@ -213,3 +215,11 @@ class TaskWorkerAdmin(ReadOnlyAdmin):
 class RateCounterAdmin(ReadOnlyAdmin):
     list_display = ["name", "window_start", "ends_at", "spent"]
     search_fields = ["name"]
+
+
+@admin.register(Cohort)
+class CohortAdmin(ReadOnlyAdmin):
+    list_display = ["name", "group_type", "workspace", "created_by", "updated_at"]
+    list_select_related = ["group_type", "workspace"]
+    list_filter = ["workspace"]
+    search_fields = ["name", "created_by"]

@@ -13,6 +13,7 @@ from django.db.models import F
 from analytics.models import (
     ACTIVE_DAYS,
     PROFILE_DAYS,
+    Cohort,
     Group,
     IngestionProblem,
     Membership,
@@ -199,3 +200,20 @@ class ReportGroupTable(GroupTable):
 
     class Meta(GroupTable.Meta):
         empty_text = "No group: this number is 0."
+
+
+class CohortTable(HtmxTable):
+    """A workspace's cohorts; rows by templates/tables/cohorts.html, with the ``size``
+    that the view counts for each cohort of the page."""
+
+    container_id = "cohorts-table"
+    name = tables.Column("Name")
+    unit = tables.Column("Of", accessor="group_type", order_by=("group_type__position", "name"))
+    size = tables.Column("Members now", accessor="pk", attrs=NUMBER, orderable=False)
+    updated_at = tables.Column("Updated")
+
+    class Meta(HtmxTable.Meta):
+        model = Cohort
+        template_name = "tables/cohorts.html"
+        fields = ("name", "unit", "size", "updated_at")
+        empty_text = "No cohort yet."

@@ -5,7 +5,7 @@ from django.urls import path, re_path, register_converter
 
 from analytics import api, ingest_views, openapi, report_api
 from analytics.forms import LoginForm
-from analytics.views import groups, people, reports, settings, tracker, workspace
+from analytics.views import cohorts, groups, people, reports, settings, tracker, workspace
 
 
 class KeyConverter:
@@ -79,6 +79,11 @@ urlpatterns = [
     path("reports/funnels", reports.funnels, name="report-funnels"),
     path("reports/retention", reports.retention, name="report-retention"),
     path("reports/<slug:kind>/people", reports.actors, name="report-actors"),
+    path("reports/cohorts", cohorts.cohorts, name="cohorts"),
+    path("reports/cohorts/new", cohorts.new_cohort, name="cohort-new"),
+    path("reports/cohorts/<int:pk>", cohorts.cohort, name="cohort"),
+    path("reports/cohorts/<int:pk>/edit", cohorts.edit_cohort, name="cohort-edit"),
+    path("reports/cohorts/<int:pk>/delete", cohorts.delete_cohort, name="cohort-delete"),
     path("settings", settings.settings, name="settings"),
     path("settings/general", settings.general, name="settings-general"),
     path("settings/group-types", settings.group_types, name="settings-group-types"),

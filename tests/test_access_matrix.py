@@ -27,6 +27,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from analytics.access import RANK
 from analytics.models import (
+    Cohort,
     Deletion,
     Event,
     IngestionProblem,
@@ -108,6 +109,12 @@ POLICY = {
     "report-funnels": Page(GET=MEMBER),
     "report-retention": Page(GET=MEMBER),
     "report-actors": Page(GET=MEMBER),
+    # Cohorts: every member defines them; its creator, admins and owners change one.
+    "cohorts": Page(GET=MEMBER),
+    "cohort-new": Page(GET=MEMBER, POST=MEMBER),
+    "cohort": Page(GET=MEMBER),
+    "cohort-edit": Page(GET=MEMBER, POST=MEMBER),  # the sample's creator is bob
+    "cohort-delete": Page(GET=MEMBER, POST=MEMBER),
     # Deleting people.
     "delete_people": Page(GET=ADMIN, POST=ADMIN),
     "delete_person": Page(GET=ADMIN, POST=ADMIN),
@@ -149,6 +156,9 @@ SAMPLES = {
         "person": lambda sample: sample.ann.pk,
         "delete_person": lambda sample: sample.ann.pk,
         "deletion": lambda sample: sample.deletion.pk,
+        "cohort": lambda sample: sample.cohort().pk,
+        "cohort-edit": lambda sample: sample.cohort().pk,
+        "cohort-delete": lambda sample: sample.cohort().pk,
         "settings-change-role": lambda sample: sample.bobs_membership.pk,
         "settings-remove-member": lambda sample: sample.bobs_membership.pk,
     },
@@ -174,6 +184,8 @@ FORMS = {
     "settings-move-group-type": {"direction": "up"},
     "settings-members": {"email": "erin@example.com", "role": "member"},
     "settings-change-role": {"role": "admin"},
+    "cohort-new": {"name": "Hooli people", "unit": "users", "condition-TOTAL_FORMS": "0", "condition-INITIAL_FORMS": "0"},
+    "cohort-edit": {"name": "Renamed", "unit": "users", "condition-TOTAL_FORMS": "0", "condition-INITIAL_FORMS": "0"},
 }
 
 
@@ -275,6 +287,15 @@ def sample(workspace, other_workspace, alice, bob, charlie, dana, send, charlie_
     )
     sample.bobs_membership = workspace.members.get(user=bob)
     sample.users = {"alice": alice, "bob": bob, "charlie": charlie, "dana": dana}
+
+    def cohort():
+        """Bob's cohort of alice's workspace (again, once a cell has deleted it)."""
+        return Cohort.objects.get_or_create(
+            workspace=workspace, name="Bob's cohort", defaults={"created_by": bob.email}
+        )[0]
+
+    sample.cohort = cohort
+    cohort()
     return sample
 
 
@@ -297,7 +318,7 @@ def arguments(pattern, sample):
 def alices_workspace(workspace):
     """Everything a request could change in alice's workspace, read from the database."""
     workspace = Workspace.objects.get(pk=workspace.pk)
-    counted = (Person, Event, Membership, Deletion, SuppressedUser, IngestionProblem)
+    counted = (Person, Event, Membership, Deletion, SuppressedUser, IngestionProblem, Cohort)
     return {
         "settings": (workspace.name, workspace.internal_domains),
         "keys": (workspace.write_key, workspace.secret_key_hash),

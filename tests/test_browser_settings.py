@@ -207,7 +207,7 @@ def test_members_and_admins_do_not_see_owner_only_settings(browser_page, bob, da
     page = browser_page
     log_in(page, bob)
     expect(page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(
-        ["Groups", "People", "Trends", "Funnels", "Retention"]
+        ["Groups", "People", "Trends", "Funnels", "Retention", "Cohorts"]
     )
     for path, needs in [
         ("/settings", "admin"),

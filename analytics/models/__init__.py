@@ -2,22 +2,28 @@
 
 One module per concept; everything is imported from here (``from analytics.models import
 Group``). The modules depend on each other in one direction only — workspaces, events,
-people, groups, then deletions — and the bulk-write helpers they share live in ``bulk``.
+people, groups, then cohorts and deletions — the bulk-write helpers they share live in
+``bulk``, and the conditions on JSON properties that reports and cohorts share in
+``properties``.
 
 Everything a workspace collects is scoped to it and deleted with it by the database
 (``DB_CASCADE``), so deleting a person or a workspace is one statement per table, not a
 Python-side collection of millions of rows.
 """
 
+from analytics.models.cohorts import Cohort, Condition
 from analytics.models.deletions import Deletion, SuppressedUser
 from analytics.models.events import (
     ACTIVITY_TYPES,
     GROUP_SLOTS,
     PAGE_EVENT,
     SCREEN_EVENT,
+    SPECIAL_EVENTS,
     Event,
     EventName,
     EventType,
+    event_label,
+    event_q,
     in_utc,
     parse_cursor,
     parse_iso_moment,
@@ -51,8 +57,11 @@ __all__ = [
     "GROUP_SLOTS",
     "PAGE_EVENT",
     "SCREEN_EVENT",
+    "SPECIAL_EVENTS",
     "EventName",
     "report_event",
+    "Cohort",
+    "Condition",
     "Deletion",
     "Event",
     "EventType",
@@ -71,6 +80,8 @@ __all__ = [
     "User",
     "Workspace",
     "WorkspaceMember",
+    "event_label",
+    "event_q",
     "events_of",
     "hash_key",
     "in_utc",

@@ -40,6 +40,28 @@ def report_event(type: str, name: str) -> str | None:
     return {EventType.PAGE: PAGE_EVENT, EventType.SCREEN: SCREEN_EVENT}.get(type)
 
 
+SPECIAL_EVENTS = {PAGE_EVENT: "Page viewed", SCREEN_EVENT: "Screen viewed"}
+
+
+def event_label(event: str | None) -> str:
+    """How a report or a cohort names the report event ``event`` ("" is any event)."""
+    if not event:
+        return "Any event"
+    return SPECIAL_EVENTS.get(event, event)
+
+
+def event_q(event: str) -> Q:
+    """Activity events of the report event ``event``: a track call's name, every page or
+    screen call, or "" for any activity (reports and cohorts count the same events)."""
+    if not event:
+        return Q()
+    if event == PAGE_EVENT:
+        return Q(type=EventType.PAGE)
+    if event == SCREEN_EVENT:
+        return Q(type=EventType.SCREEN)
+    return Q(type=EventType.TRACK, name=event)
+
+
 class EventQuerySet(models.QuerySet):
     def for_workspace(self, workspace):
         return self.filter(workspace=workspace)

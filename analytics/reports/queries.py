@@ -17,14 +17,17 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from analytics.ingestion.calls import EARLIEST
-from analytics.models import PAGE_EVENT, SCREEN_EVENT, GroupType, Workspace
+from analytics.models import GroupType, Workspace
+
+# How a report event is named, and the operators of filters, are the models', which
+# cohorts share; event_label stays importable from here.
+from analytics.models import event_label as event_label
+from analytics.models.properties import NEEDS_VALUE, OPERATORS
 
 
 class ReportError(ValueError):
     """A parameter that makes no report; its message says which and why."""
 
-
-SPECIAL_EVENTS = {PAGE_EVENT: "Page viewed", SCREEN_EVENT: "Screen viewed"}
 
 INTERVALS = ("day", "week", "month")
 RANGES = {
@@ -43,12 +46,6 @@ MAX_BUCKETS = 800
 # for what a report reads past its period (a funnel's window, retention's periods).
 FIRST_DAY = EARLIEST.date()
 LAST_DAY = date(2999, 12, 31)
-
-
-def event_label(event: str | None) -> str:
-    if not event:
-        return "Any event"
-    return SPECIAL_EVENTS.get(event, event)
 
 
 @dataclass(frozen=True)
@@ -129,16 +126,9 @@ class Filter:
     op: str
     value: str = ""
 
-    OPERATORS: ClassVar[dict[str, str]] = {
-        "eq": "equals",
-        "neq": "does not equal",
-        "contains": "contains",
-        "set": "is set",
-        "not_set": "is not set",
-        "gt": "greater than",
-        "lt": "less than",
-    }
-    NEEDS_VALUE: ClassVar[set[str]] = {"eq", "neq", "contains", "gt", "lt"}
+    # The operators of cohorts' conditions too (analytics.models.properties).
+    OPERATORS: ClassVar[dict[str, str]] = OPERATORS
+    NEEDS_VALUE: ClassVar[set[str]] = NEEDS_VALUE
 
     @property
     def number(self) -> float:

@@ -16,28 +16,24 @@ from datetime import date, datetime, timedelta
 
 from django.db import connection
 from django.db.models import (
-    BooleanField,
     Case,
     CharField,
     Count,
     F,
-    FloatField,
     Func,
     IntegerField,
     Min,
     Q,
     QuerySet,
-    TextField,
     Value,
     When,
 )
-from django.db.models.fields.json import KeyTextTransform, KeyTransform
-from django.db.models.functions import Cast, Coalesce, Trunc
-from django.db.models.lookups import Exact, GreaterThan, IContains, LessThan
+from django.db.models.functions import Coalesce, Trunc
 
 from analytics.models import (
     PAGE_EVENT,
     SCREEN_EVENT,
+    Cohort,
     Event,
     EventName,
     EventType,
@@ -45,7 +41,9 @@ from analytics.models import (
     Membership,
     Person,
     Workspace,
+    event_q,
 )
+from analytics.models.properties import json_text, property_q
 from analytics.reports.queries import (
     ActiveGroups,
     Filter,
@@ -73,20 +71,6 @@ from analytics.reports.results import (
 BREAKDOWN_TOP = 10
 
 
-class IsNumber(Func):
-    """Whether a JSON value (a ``KeyTransform``) is a number."""
-
-    output_field = BooleanField()
-
-    def as_postgresql(self, compiler, connection):
-        return self.as_sql(compiler, connection, template="jsonb_typeof(%(expressions)s) = 'number'")
-
-    def as_sqlite(self, compiler, connection):
-        return self.as_sql(
-            compiler, connection, template="typeof(%(expressions)s) IN ('integer', 'real')"
-        )
-
-
 @dataclass
 class _Scope:
     """The activity events a report reads, in one workspace, with what it counts."""
@@ -101,6 +85,15 @@ class _Scope:
         self.group_type: GroupType | None = self.types.get(unit)
         if unit not in ("users", "events") and self.group_type is None:
             raise ReportError(f"This workspace has no group type “{unit}”.")
+        self.cohort: Cohort | None = None
+        if self.query.cohort:
+            self.cohort = (
+                Cohort.objects.select_related("workspace", "group_type")
+                .filter(workspace=self.workspace, pk=self.query.cohort)
+                .first()
+            )
+            if self.cohort is None:
+                raise ReportError(f"No cohort with the number {self.query.cohort} in this workspace.")
 
     @property
     def unit_field(self) -> str | None:
@@ -128,8 +121,11 @@ class _Scope:
             events = events.filter(self.filter_q(condition))
         if self.query.exclude_internal and self.workspace.internal_domains:
             events = events.exclude(person__in=internal_people(self.workspace))
-        if self.query.cohort:
-            raise ReportError(f"No cohort with the number {self.query.cohort} in this workspace.")
+        if self.cohort is not None:
+            # A group cohort keeps the events carrying one of its groups, whatever the
+            # report counts; a user cohort, the events of its people.
+            field = self.cohort.group_type.slot_field if self.cohort.group_type else "person"
+            events = events.filter(**{f"{field}__in": self.cohort.members()})
         if counted and self.group_type:
             events = events.filter(**{f"{self.group_type.slot_field}__isnull": False})
         return events
@@ -142,44 +138,10 @@ class _Scope:
         return f"{self.types[on].slot_field}__properties"
 
     def text_of(self, on: str, key: str):
-        return Cast(KeyTextTransform(key, self.json_base(on)), TextField())
+        return json_text(self.json_base(on), key)
 
     def filter_q(self, condition: Filter) -> Q:
-        base = self.json_base(condition.on)
-        text = self.text_of(condition.on, condition.key)
-        present = Q(**{f"{base}__has_key": condition.key})
-        match condition.op:
-            case "set":
-                return present
-            case "not_set":
-                return ~present
-            case "eq":
-                return Q(Exact(text, condition.value))
-            case "neq":
-                return ~present | ~Q(Exact(text, condition.value))
-            case "contains":
-                return Q(IContains(text, condition.value))
-        number = Case(
-            When(IsNumber(KeyTransform(condition.key, base)), then=Cast(text, FloatField())),
-            default=None,
-            output_field=FloatField(),
-        )
-        compare = GreaterThan if condition.op == "gt" else LessThan
-        return Q(compare(number, condition.number))
-
-
-
-
-def event_q(event: str) -> Q:
-    """Events of the report event ``event``: a track call's name, every page or screen
-    call, or "" for any activity."""
-    if not event:
-        return Q()
-    if event == PAGE_EVENT:
-        return Q(type=EventType.PAGE)
-    if event == SCREEN_EVENT:
-        return Q(type=EventType.SCREEN)
-    return Q(type=EventType.TRACK, name=event)
+        return property_q(self.json_base(condition.on), condition.key, condition.op, condition.value)
 
 
 def internal_people(workspace: Workspace) -> QuerySet:

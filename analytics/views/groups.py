@@ -12,7 +12,7 @@ from analytics.models import ACTIVE_DAYS, PROFILE_DAYS, Group, Membership
 from analytics.tables import GroupTable, MemberTable
 from analytics.templatetags.groupsite import short_date
 from analytics.timeline import Timeline
-from analytics.views import HtmxHttpRequest, partial
+from analytics.views import HtmxHttpRequest, listed_cohort, partial
 
 GROUPS_PER_PAGE = 50
 MEMBERS_PER_PAGE = 25
@@ -29,10 +29,15 @@ def groups(request: HtmxHttpRequest, type_name: str | None = None) -> HttpRespon
     group_type = next((t for t in group_types if t.name == type_name), None)
     if group_type is None:
         raise Http404(f"No group type “{type_name}” in this workspace.")
-    search = GroupsQuery.parse(request.GET)["q"]
+    query = GroupsQuery.parse(request.GET)
+    search = query["q"]
     active_since = workspace.last_days(ACTIVE_DAYS)
+    found = group_type.groups.search(search)
+    cohort = listed_cohort(workspace, query["cohort"], group_type)
+    if cohort is not None:
+        found = found.filter(pk__in=cohort.members())
     table = GroupTable(
-        group_type.groups.search(search).with_active_members(active_since).recently_updated_first(),
+        found.with_active_members(active_since).recently_updated_first(),
         group_type=group_type,
         active_since=active_since,
         search=search,
@@ -50,6 +55,7 @@ def groups(request: HtmxHttpRequest, type_name: str | None = None) -> HttpRespon
             "group_type": group_type,
             "table": table,
             "search": search,
+            "cohort": cohort,
             "total": group_type.group_count,
         },
     )

@@ -42,7 +42,7 @@ from analytics.reports.queries import today_in, with_period
 from analytics.tables import ReportGroupTable, ReportPersonTable
 from analytics.templatetags.groupsite import MONTHS, WEEKDAYS, count
 from analytics.views import HtmxHttpRequest, partial
-from analytics.views.people import _current_memberships
+from analytics.views.people import current_memberships
 
 ACTORS_PER_PAGE = 50
 MONTH_NAMES = (
@@ -692,7 +692,7 @@ def actors(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     default_type = workspace.default_group_type
     if unit.group_type is None:
         if default_type is not None:
-            found = found.prefetch_related(_current_memberships(default_type))
+            found = found.prefetch_related(current_memberships(default_type))
         table = ReportPersonTable(
             found.with_event_count().recently_seen_first(),
             group_type=default_type,
