@@ -2,7 +2,8 @@
 
 One module per concept; everything is imported from here (``from analytics.models import
 Group``). The modules depend on each other in one direction only — workspaces, events,
-people, groups, then deletions — and the bulk-write helpers they share live in ``bulk``.
+people, groups, then deletions and saved reports — and the bulk-write helpers they share
+live in ``bulk``.
 
 Everything a workspace collects is scoped to it and deleted with it by the database
 (``DB_CASCADE``), so deleting a person or a workspace is one statement per table, not a
@@ -33,6 +34,7 @@ from analytics.models.groups import (
 from analytics.models.people import Identity, Membership, Person, events_of, normalize_domain
 from analytics.models.problems import IngestionProblem
 from analytics.models.rates import RateCounter
+from analytics.models.reports import SavedReport
 from analytics.models.workers import TaskWorker
 from analytics.models.workspaces import (
     Role,
@@ -66,6 +68,7 @@ __all__ = [
     "Person",
     "RateCounter",
     "Role",
+    "SavedReport",
     "SuppressedUser",
     "TaskWorker",
     "User",
