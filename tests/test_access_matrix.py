@@ -33,6 +33,7 @@ from analytics.models import (
     Membership,
     Person,
     Role,
+    SavedReport,
     SuppressedUser,
     Workspace,
 )
@@ -108,6 +109,13 @@ POLICY = {
     "report-funnels": Page(GET=MEMBER),
     "report-retention": Page(GET=MEMBER),
     "report-actors": Page(GET=MEMBER),
+    # Saved reports. The sample report is alice's own: only its author renames it (here
+    # the owner), and admins and owners delete, pin and unpin anyone's.
+    "reports": Page(GET=MEMBER),
+    "saved-report-save": Page(POST=MEMBER),
+    "saved-report-rename": Page(GET=OWNER, POST=OWNER),
+    "saved-report-delete": Page(GET=ADMIN, POST=ADMIN),
+    "saved-report-pin": Page(POST=ADMIN),
     # Deleting people.
     "delete_people": Page(GET=ADMIN, POST=ADMIN),
     "delete_person": Page(GET=ADMIN, POST=ADMIN),
@@ -151,6 +159,9 @@ SAMPLES = {
         "deletion": lambda sample: sample.deletion.pk,
         "settings-change-role": lambda sample: sample.bobs_membership.pk,
         "settings-remove-member": lambda sample: sample.bobs_membership.pk,
+        "saved-report-rename": lambda sample: sample.saved_report().pk,
+        "saved-report-delete": lambda sample: sample.saved_report().pk,
+        "saved-report-pin": lambda sample: sample.saved_report().pk,
     },
 }
 QUERIES = {
@@ -174,6 +185,9 @@ FORMS = {
     "settings-move-group-type": {"direction": "up"},
     "settings-members": {"email": "erin@example.com", "role": "member"},
     "settings-change-role": {"role": "admin"},
+    "saved-report-save": {"kind": "trends", "query": "event=Report+Viewed", "name": "Views"},
+    "saved-report-rename": {"name": "Renamed"},
+    "saved-report-pin": {"pinned": "1"},
 }
 
 
@@ -275,6 +289,17 @@ def sample(workspace, other_workspace, alice, bob, charlie, dana, send, charlie_
     )
     sample.bobs_membership = workspace.members.get(user=bob)
     sample.users = {"alice": alice, "bob": bob, "charlie": charlie, "dana": dana}
+
+    def saved_report():
+        """Alice's saved report: saved again once an insider deleted it, so that each
+        insider allowed to delete it finds one."""
+        found = SavedReport.objects.filter(workspace=workspace).first()
+        return found or SavedReport.create(
+            workspace=workspace, kind="trends", name="Hooli Inc views", query="range=7d", user=alice
+        )
+
+    sample.saved_report = saved_report
+    saved_report()
     return sample
 
 
@@ -311,6 +336,9 @@ def alices_workspace(workspace):
         "passwords": sorted(
             (member.user.email, member.user.password)
             for member in workspace.members.select_related("user")
+        ),
+        "saved reports": sorted(
+            SavedReport.objects.filter(workspace=workspace).values_list("name", "query", "pinned")
         ),
     }
 

@@ -96,8 +96,8 @@ class SavedReport(models.Model):
             raise ValidationError({"kind": f"kind must be one of {', '.join(cls.Kind.values)}."})
         if len(query) > cls.MAX_QUERY_LENGTH:
             raise ValidationError(
-                {"query": f"This report's settings are too long to save ({len(query)} characters; "
-                          f"at most {cls.MAX_QUERY_LENGTH})."}
+                {"query": f"This report's settings are too long to save: {len(query)} "
+                          f"characters, at most {cls.MAX_QUERY_LENGTH}."}
             )
         return cls.objects.create(
             workspace=workspace, kind=kind, name=cls.clean_name(name), query=query, created_by=user
