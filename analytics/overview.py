@@ -9,6 +9,7 @@ of the data; a pinned report costs what its own report costs.
 """
 
 from dataclasses import dataclass, field, replace
+from datetime import date
 from urllib.parse import urlencode
 
 from django.http import QueryDict
@@ -25,6 +26,7 @@ from analytics.reports.results import (
     RetentionResult,
     TrendResult,
 )
+from analytics.templatetags.groupsite import MONTHS
 
 WINDOWS = {1: "Today", 7: "Last 7 days", 30: "Last 30 days"}
 TOP_EVENTS = 8
@@ -147,7 +149,7 @@ def _pinned(workspace: Workspace, saved: SavedReport, types: dict[str, GroupType
     unit = _unit(query.count_by, types)
     chart_id = f"pinned-report-{saved.pk}"
     if isinstance(result, TrendResult):
-        return _trend(saved, result, unit, chart_id)
+        return _trend(saved, result, query.interval, unit, chart_id)
     if isinstance(result, FunnelResult):
         return _funnel(saved, result, unit, chart_id)
     return _retention(saved, result, query.interval, unit, chart_id)
@@ -168,10 +170,22 @@ def _percent(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def _trend(saved, result: TrendResult, unit: tuple[str, str], chart_id: str) -> Pinned:
+def _day(day: date, interval: str, *, year: bool) -> str:
+    """A point of a chart: "Mar 9" (a day, or the Monday of a week), "Mar 2026"."""
+    if interval == "month":
+        return f"{MONTHS[day.month - 1]} {day.year}"
+    text = f"{MONTHS[day.month - 1]} {day.day}"
+    return f"{text}, {day.year}" if year else text
+
+
+def _trend(
+    saved, result: TrendResult, interval: str, unit: tuple[str, str], chart_id: str
+) -> Pinned:
     series = [Series(s.label, s.values) for s in result.series]
     series += [Series(f"{s.label} (previous period)", s.values, dashed=True) for s in result.previous]
-    chart = Chart(chart_id, saved.name, [day.isoformat() for day in result.dates], series)
+    years = bool(result.dates) and result.dates[0].year != result.dates[-1].year
+    labels = [_day(day, interval, year=years) for day in result.dates]
+    chart = Chart(chart_id, saved.name, labels, series)
     summary = [(s.label, _counted(s.total, unit)) for s in result.series]
     return Pinned(saved, chart, summary)
 
