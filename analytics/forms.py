@@ -473,6 +473,18 @@ class PinQuery(QueryForm):
     pinned = FlagField()
 
 
+class MoveQuery(QueryForm):
+    """Move a pinned report one place earlier or later on the overview."""
+
+    direction = forms.ChoiceField(
+        choices=[("earlier", "earlier"), ("later", "later")],
+        error_messages={
+            "required": "must be earlier or later",
+            "invalid_choice": "must be earlier or later, not %(value)r",
+        },
+    )
+
+
 class ProblemsQuery(TableQuery):
     """An unknown level shows every kind, as the All tab does."""
 

@@ -93,6 +93,7 @@ urlpatterns = [
     path("reports/saved/<int:pk>/rename", saved_reports.rename_report, name="saved-report-rename"),
     path("reports/saved/<int:pk>/delete", saved_reports.delete_report, name="saved-report-delete"),
     path("reports/saved/<int:pk>/pin", saved_reports.pin_report, name="saved-report-pin"),
+    path("reports/saved/<int:pk>/move", saved_reports.move_report, name="saved-report-move"),
     path("settings", settings.settings, name="settings"),
     path("settings/general", settings.general, name="settings-general"),
     path("settings/group-types", settings.group_types, name="settings-group-types"),

@@ -116,6 +116,7 @@ POLICY = {
     "saved-report-rename": Page(GET=OWNER, POST=OWNER),
     "saved-report-delete": Page(GET=ADMIN, POST=ADMIN),
     "saved-report-pin": Page(POST=ADMIN),
+    "saved-report-move": Page(POST=ADMIN),
     # Deleting people.
     "delete_people": Page(GET=ADMIN, POST=ADMIN),
     "delete_person": Page(GET=ADMIN, POST=ADMIN),
@@ -162,6 +163,7 @@ SAMPLES = {
         "saved-report-rename": lambda sample: sample.saved_report().pk,
         "saved-report-delete": lambda sample: sample.saved_report().pk,
         "saved-report-pin": lambda sample: sample.saved_report().pk,
+        "saved-report-move": lambda sample: sample.saved_report().pk,
     },
 }
 QUERIES = {
@@ -188,6 +190,7 @@ FORMS = {
     "saved-report-save": {"kind": "trends", "query": "event=Report+Viewed", "name": "Views"},
     "saved-report-rename": {"name": "Renamed"},
     "saved-report-pin": {"pinned": "1"},
+    "saved-report-move": {"direction": "earlier"},
 }
 
 

@@ -55,7 +55,7 @@ def test_the_overview_then_saving_and_pinning_a_report(
 
     # The overview shows it, with its numbers, and opens it.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Overview").click()
-    card = page.locator("article.pinned-report")
+    card = page.locator("article.pinned-report", has_text="Companies viewing reports")
     expect(card.get_by_role("heading")).to_have_text("Companies viewing reports")
     # acme on the 10th and today: one company over the 7 days.
     expect(card.locator("table.summary")).to_contain_text("Report Viewed")
@@ -65,10 +65,26 @@ def test_the_overview_then_saving_and_pinning_a_report(
     card.get_by_role("link", name="Open report →").click()
     page.wait_for_url(f"**/reports/trends?{QUERY}")
 
+    # A second pinned report comes after the first, and moves before it.
+    retention = SavedReport.create(
+        workspace=overview_data, kind="retention", name="Coming back", user=alice,
+        query="start_event=Report+Viewed&interval=week&periods=4&range=90d",
+    )
+    retention.pin()
+    page.visit("/")
+    titles = page.locator("article.pinned-report h3")
+    expect(titles).to_have_text(["Companies viewing reports", "Coming back"])
+    page.locator("article.pinned-report", has_text="Coming back").get_by_role(
+        "button", name="Move earlier"
+    ).click()
+    page.wait_for_url("**/")
+    expect(titles).to_have_text(["Coming back", "Companies viewing reports"])
+    page.shot("overview-two-pinned")
+
     # Renamed from the list, where it says it is pinned.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
     page.wait_for_url("**/reports")
-    row = page.locator("#saved-reports-table tbody tr")
+    row = page.locator("#saved-reports-table tbody tr", has_text="by company")
     expect(row).to_contain_text("Pinned")
     row.get_by_role("link", name="Rename").click()
     page.get_by_label("Name").fill("Active companies, 7 days")
@@ -94,3 +110,19 @@ def test_the_overview_and_saving_work_without_javascript(
         card = page.locator("article.pinned-report")
         expect(card.locator("table.summary")).to_contain_text("Entered")
         page.shot("overview-pinned-nojs")
+
+
+def test_a_new_workspace_is_shown_how_to_start(browser_page, alice, workspace):
+    page = browser_page
+    log_in(page, alice)
+    empty = page.locator("section.empty-start")
+    expect(empty.get_by_role("heading")).to_have_text("No events yet")
+    expect(empty.locator("pre")).to_contain_text(workspace.write_key)
+    empty.get_by_role("link", name="Snippets for every library in Settings → API keys").click()
+    page.wait_for_url("**/settings/api-keys")
+    page.go_back()
+    page.shot("overview-empty")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
+    page.wait_for_url("**/reports")
+    expect(page.get_by_role("heading", name="No saved reports yet")).to_be_visible()
+    page.shot("saved-reports-empty")

@@ -264,6 +264,19 @@ def test_pinned_reports_show_in_their_order_and_unpinned_ones_do_not(overview_da
     assert [p.report.kind for p in overview.pinned] == ["retention", "trends"]
 
 
+def test_pinned_reports_move_from_the_overview_for_whom_may_move_them(
+    overview_data, alice, bob, client
+):
+    pinned = pin_all(overview_data, alice)
+    client.force_login(alice)
+    page = client.get("/").content.decode()
+    moves = re.findall(r'action="/reports/saved/(\d+)/move".*?name="direction" value="(\w+)"', page, re.S)
+    ids = [str(pinned[kind].pk) for kind in ("trends", "funnels", "retention")]
+    assert moves == [(ids[0], "later"), (ids[1], "earlier"), (ids[1], "later"), (ids[2], "earlier")]
+    client.force_login(bob)  # a member, whose reports these are not
+    assert "/move" not in client.get("/").content.decode()
+
+
 def test_a_pinned_report_that_no_longer_reads_says_why(overview_data, alice, alice_client):
     saved = SavedReport.objects.create(
         workspace=overview_data, kind="trends", name="By project", query="count_by=project", created_by=alice

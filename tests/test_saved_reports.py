@@ -200,17 +200,19 @@ ALLOWED = {
     "rename": {"bob"},
     "delete": {"bob", "dana", "alice"},
     "pin": {"bob", "dana", "alice"},
+    "move": {"bob", "dana", "alice"},
 }
 FORMS = {
     "rename": ("/reports/saved/{pk}/rename", {"name": "Renamed"}),
     "delete": ("/reports/saved/{pk}/delete", {}),
     "pin": ("/reports/saved/{pk}/pin", {"pinned": "1"}),
+    "move": ("/reports/saved/{pk}/move", {"direction": "earlier"}),
 }
 
 
 def state(report):
-    found = SavedReport.objects.filter(pk=report.pk).values_list("name", "pinned").first()
-    return found
+    """Its name, whether it is pinned and where (None once deleted)."""
+    return SavedReport.objects.filter(pk=report.pk).values_list("name", "pinned", "position").first()
 
 
 @pytest.mark.parametrize("actor", ["bob", "erin", "dana", "alice"])
@@ -218,7 +220,10 @@ def state(report):
 def test_who_may_rename_delete_and_pin_a_members_report(
     client, workspace, alice, bob, erin, dana, action, actor
 ):
+    saved_by(erin, workspace, "Erin's").pin()
     report = saved_by(bob, workspace)
+    if action == "move":
+        report.pin()  # second: it can move earlier
     before = state(report)
     client.force_login({"alice": alice, "bob": bob, "erin": erin, "dana": dana}[actor])
     path, data = FORMS[action]
@@ -226,7 +231,10 @@ def test_who_may_rename_delete_and_pin_a_members_report(
     if actor in ALLOWED[action]:
         assert response.status_code == 302
         assert state(report) == {
-            "rename": ("Renamed", False), "delete": None, "pin": ("Bob's report", True)
+            "rename": ("Renamed", False, None),
+            "delete": None,
+            "pin": ("Bob's report", True, 2),
+            "move": ("Bob's report", True, 1),
         }[action]
     else:
         assert response.status_code == 403
@@ -259,7 +267,7 @@ def test_an_outsider_finds_no_report_of_the_workspace(client, workspace, bob, ch
         path = path.format(pk=report.pk)
         assert client.get(path).status_code in (404, 405)
         assert client.post(path, {"workspace": other_workspace.slug, **data}).status_code == 404
-    assert state(report) == ("Bob's report", False)
+    assert state(report) == ("Bob's report", False, None)
 
 
 def test_the_rename_page_shows_the_name_and_errors(client, workspace, bob):
@@ -269,7 +277,7 @@ def test_the_rename_page_shows_the_name_and_errors(client, workspace, bob):
     assert 'value="Bob\'s report"' in page
     response = client.post(f"/reports/saved/{report.pk}/rename", {"workspace": workspace.slug, "name": " "})
     assert "Give the report a name." in response.content.decode()
-    assert state(report) == ("Bob's report", False)
+    assert state(report) == ("Bob's report", False, None)
 
 
 def test_deleting_asks_first_and_says_what_goes(client, workspace, bob):
@@ -299,6 +307,32 @@ def test_pinning_goes_back_where_it_was_asked_and_unpinning_frees_the_place(clie
     assert list(SavedReport.objects.pinned().values_list("name", flat=True)) == ["First"]
     assert SavedReport.objects.get(name="Second").position is None
     assert client.post(pin, {"workspace": workspace.slug, "pinned": "maybe"}).status_code == 400
+
+
+def test_moving_a_pinned_report_swaps_it_with_its_neighbour(client, workspace, bob):
+    a, b, c = (saved_by(bob, workspace, name) for name in ("A", "B", "C"))
+    for report in (a, b, c):
+        report.pin()
+    b.unpin()  # A 1, C 3: moving renumbers from 1
+    client.force_login(bob)
+
+    def move(report, direction):
+        return client.post(
+            f"/reports/saved/{report.pk}/move", {"workspace": workspace.slug, "direction": direction}
+        )
+
+    def order():
+        return list(SavedReport.objects.pinned().values_list("name", "position"))
+
+    assert move(c, "earlier")["Location"] == "/"  # back to the overview
+    assert order() == [("C", 1), ("A", 2)]
+    move(c, "earlier")  # first already: stays
+    move(a, "later")  # last already: stays
+    move(b, "earlier")  # not pinned: nothing
+    assert order() == [("C", 1), ("A", 2)]
+    move(c, "later")
+    assert order() == [("A", 1), ("C", 2)]
+    assert move(c, "sideways").status_code == 400
 
 
 def test_pinning_twice_keeps_one_place(workspace, bob):

@@ -140,3 +140,18 @@ class SavedReport(models.Model):
     def unpin(self):
         self.pinned, self.position = False, None
         self.save(update_fields=["pinned", "position"])
+
+    def move(self, *, earlier: bool):
+        """Swap places on the overview with the pinned report before it (or after it);
+        nothing if it is first (last) or not pinned. The places are numbered 1, 2, … again."""
+        with transaction.atomic():
+            Workspace.objects.select_for_update().get(pk=self.workspace_id)
+            pinned = list(SavedReport.objects.filter(workspace_id=self.workspace_id).pinned())
+            at = next((i for i, report in enumerate(pinned) if report.pk == self.pk), None)
+            other = None if at is None else at - 1 if earlier else at + 1
+            if other is None or not 0 <= other < len(pinned):
+                return
+            pinned[at], pinned[other] = pinned[other], pinned[at]
+            for place, report in enumerate(pinned, 1):
+                report.position = place
+            SavedReport.objects.bulk_update(pinned, ["position"])

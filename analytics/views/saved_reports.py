@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_tables2 import RequestConfig
 
 from analytics.access import workspace_for
-from analytics.forms import PinQuery, SavedReportNameForm, SaveReportForm, TableQuery
+from analytics.forms import MoveQuery, PinQuery, SavedReportNameForm, SaveReportForm, TableQuery
 from analytics.models import SavedReport, Workspace
 from analytics.tables import SavedReportTable
 from analytics.views import HtmxHttpRequest, get_or_404, partial
@@ -129,6 +129,21 @@ def pin_report(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(_back(request))
 
 
+@login_required
+@require_POST
+def move_report(request: HttpRequest, pk: int) -> HttpResponse:
+    workspace = workspace_for(request)
+    saved = _saved_report(workspace, pk)
+    if not saved.may_pin(request.user, request.role):
+        raise PermissionDenied(
+            "Members move only the reports they saved; an admin or owner any."
+        )
+    if refused := _shown_in_another_workspace(request, workspace):
+        return refused
+    saved.move(earlier=MoveQuery.parse(request.POST)["direction"] == "earlier")
+    return redirect(_back(request, default="/"))
+
+
 def _saved_report(workspace: Workspace, pk: int) -> SavedReport:
     return get_or_404(
         SavedReport.objects.select_related("created_by"),
@@ -149,11 +164,11 @@ def _shown_in_another_workspace(request: HttpRequest, workspace: Workspace) -> H
     return redirect("reports")
 
 
-def _back(request: HttpRequest) -> str:
-    """Where a form asked to go back to (a page of this site), else the saved reports."""
+def _back(request: HttpRequest, default: str = "/reports") -> str:
+    """Where a form asked to go back to (a page of this site), else ``default``."""
     back = request.POST.get("next", "")
     if back and url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return back
-    return "/reports"
+    return default
