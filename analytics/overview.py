@@ -78,8 +78,9 @@ class Overview:
     group_type: GroupType | None
     users: list[Figure] = field(default_factory=list)
     groups: list[Figure] = field(default_factory=list)
-    # The widest window, for the line on events that carried no group.
+    # The widest window, for the lines on its events, and the trend that counts them.
     month: ActiveCount | None = None
+    events_url: str = ""
     top_events: list[TopEvent] = field(default_factory=list)
     newest_groups: list[Group] = field(default_factory=list)
     pinned: list[Pinned] = field(default_factory=list)
@@ -117,6 +118,7 @@ def overview_of(workspace: Workspace) -> Overview:
                     Figure(label, count.strict, report_url("trends", by_groups), count.overcount)
                 )
         found.month = counts[-1]
+        found.events_url = report_url("trends", replace(base, count_by="events"))
         for event in reports.top_events(workspace, base, limit=TOP_EVENTS):
             one = replace(base, events=(event.event,))
             found.top_events.append(

@@ -105,6 +105,8 @@ def test_every_figure_opens_a_report_that_gives_the_same_number(overview_data, a
         assert path == "/reports/trends"
         (series,) = reports.trends(overview_data, query).series
         assert series.total == figure.value, figure
+    (series,) = reports.trends(overview_data, report_of(overview_data, overview.events_url)[1]).series
+    assert series.total == overview.month.events == 9
     for top in overview.top_events:
         for url, expected in ((top.users_url, top.count.users), (top.events_url, top.count.events)):
             (series,) = reports.trends(overview_data, report_of(overview_data, url)[1]).series

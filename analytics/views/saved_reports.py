@@ -1,8 +1,8 @@
 """Saved reports: the list at /reports, saving a report page's settings under a name,
-renaming, deleting, and pinning to the overview.
+renaming, deleting, and pinning to the overview (and moving there).
 
-Members save reports and rename or delete their own; admins and owners also delete, pin
-and unpin anyone's (``SavedReport.may_*``). Every form names the workspace it was shown
+Members save reports and rename, delete, pin and move their own; admins and owners also
+delete, pin, unpin and move anyone's (``SavedReport.may_*``). Every form names the workspace it was shown
 in and changes nothing in another: the current workspace lives in the session, so a tab
 left open on another workspace would otherwise save or delete there.
 """
@@ -52,7 +52,13 @@ def save_report(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "analytics/saved_report_form.html",
-            {"section": "reports", "form": form, "action": "save", **form.data.dict()},
+            {
+                "section": "reports",
+                "form": form,
+                "action": "save",
+                "kind": form.cleaned_data["kind"],
+                "query": form.cleaned_data["query"],
+            },
         )
     data = form.cleaned_data
     saved = SavedReport.create(
