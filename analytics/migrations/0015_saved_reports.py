@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0017_event_names'),
+        ('analytics', '0015_event_names'),
     ]
 
     operations = [
