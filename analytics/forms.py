@@ -13,13 +13,16 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import BadRequest
 from django.core.validators import DomainNameValidator, validate_slug
+from django.http import QueryDict
 
+from analytics import reports
 from analytics.models import (
     Condition,
     EventType,
     GroupType,
     IngestionProblem,
     Role,
+    SavedReport,
     Workspace,
     normalize_domain,
     parse_cursor,
@@ -195,6 +198,71 @@ class InviteForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class SavedReportNameForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=SavedReport._meta.get_field("name").max_length,
+        error_messages={
+            "required": "Give the report a name.",
+            "max_length": "A name has at most %(limit_value)d characters (this one has %(show_value)d).",
+        },
+        widget=forms.TextInput(attrs={"placeholder": "Weekly active companies", "autocomplete": "off"}),
+    )
+
+    def clean_name(self):
+        return SavedReport.clean_name(self.cleaned_data["name"])
+
+
+class SaveReportForm(SavedReportNameForm):
+    """A report to save: its kind and the query string of its page, which the report's
+    own parser must read without error (``query`` holds it as it was given)."""
+
+    kind = forms.ChoiceField(
+        choices=SavedReport.Kind.choices,
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "Say which kind of report to save: trends, funnels or retention.",
+            "invalid_choice": "A saved report is of the kind trends, funnels or retention; "
+            "not “%(value)s”.",
+        },
+    )
+    query = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=SavedReport.MAX_QUERY_LENGTH,
+        error_messages={
+            "max_length": "This report's settings are too long to save: %(show_value)d "
+            "characters, at most %(limit_value)d.",
+        },
+        widget=forms.HiddenInput,
+    )
+
+    def __init__(self, *args, workspace, **kwargs):
+        self.workspace = workspace
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        kind, query = data.get("kind"), data.get("query")
+        if kind and query is not None:
+            try:
+                data["report"] = reports.FROM_PARAMS[kind](self.workspace, QueryDict(query))
+            except reports.ReportError as error:
+                raise forms.ValidationError(f"This report cannot be saved: {error}") from None
+        return data
+
+    def report_problem(self) -> str:
+        """What is wrong with the report itself (its kind or query string), if anything:
+        a page of this site never posts that, so it is a bad request, not a typo."""
+        errors = self.errors.as_data()
+        return " ".join(
+            message
+            for name in ("kind", "query", "__all__")
+            for error in errors.get(name, ())
+            for message in error
+        )
 
 
 # --- query parameters -------------------------------------------------------------
@@ -414,6 +482,24 @@ class DeletePeopleForm(DomainQuery):
 
 class DeletePersonForm(QueryForm):
     suppress = FlagField()
+
+
+class PinQuery(QueryForm):
+    """Pin a saved report to the overview (``pinned=1``) or unpin it (``pinned=0``)."""
+
+    pinned = FlagField()
+
+
+class MoveQuery(QueryForm):
+    """Move a pinned report one place earlier or later on the overview."""
+
+    direction = forms.ChoiceField(
+        choices=[("earlier", "earlier"), ("later", "later")],
+        error_messages={
+            "required": "must be earlier or later",
+            "invalid_choice": "must be earlier or later, not %(value)r",
+        },
+    )
 
 
 class ProblemsQuery(TableQuery):

@@ -18,6 +18,7 @@ from analytics.models import (
     IngestionProblem,
     Membership,
     Person,
+    SavedReport,
 )
 
 
@@ -217,3 +218,31 @@ class CohortTable(HtmxTable):
         template_name = "tables/cohorts.html"
         fields = ("name", "unit", "size", "updated_at")
         empty_text = "No cohort yet."
+class SavedReportTable(HtmxTable):
+    """The workspace's saved reports, last changed first; rows by
+    templates/tables/saved_reports.html, with the actions ``user`` (whose role is
+    ``role``) may take on each, as ``SavedReport.may_*`` allow them."""
+
+    container_id = "saved-reports-table"
+    name = tables.Column("Name")
+    kind = tables.Column("Report")
+    created_by = tables.Column("Saved by", order_by=("created_by__email",))
+    updated_at = tables.Column("Updated")
+    pinned = tables.Column("Overview", order_by=("-pinned", "position"))
+    actions = tables.Column("", accessor="pk", orderable=False)
+
+    class Meta(HtmxTable.Meta):
+        model = SavedReport
+        template_name = "tables/saved_reports.html"
+        fields = ("name", "kind", "created_by", "updated_at", "pinned", "actions")
+        empty_text = "No saved report yet."
+        order_by = ("-updated_at",)
+
+    def __init__(self, data, *, user, role, **kwargs):
+        self.user = user
+        self.manages_any = role in SavedReport.ROLES_MANAGING_ANY
+        super().__init__(data, **kwargs)
+
+    def order_updated_at(self, queryset, is_descending):
+        field = "-updated_at" if is_descending else "updated_at"
+        return queryset.order_by(field, "-pk" if is_descending else "pk"), True

@@ -5,7 +5,17 @@ from django.urls import path, re_path, register_converter
 
 from analytics import api, ingest_views, openapi, report_api
 from analytics.forms import LoginForm
-from analytics.views import cohorts, groups, people, reports, settings, tracker, workspace
+from analytics.views import (
+    cohorts,
+    groups,
+    overview,
+    people,
+    reports,
+    saved_reports,
+    settings,
+    tracker,
+    workspace,
+)
 
 
 class KeyConverter:
@@ -55,7 +65,7 @@ urlpatterns = [
         "api/v1/reports/active-groups", report_api.active_groups, name="api-report-active-groups"
     ),
     # The dashboard.
-    path("", workspace.home, name="home"),
+    path("", overview.overview, name="home"),
     path(
         "login/",
         auth_views.LoginView.as_view(
@@ -84,6 +94,12 @@ urlpatterns = [
     path("reports/cohorts/<int:pk>", cohorts.cohort, name="cohort"),
     path("reports/cohorts/<int:pk>/edit", cohorts.edit_cohort, name="cohort-edit"),
     path("reports/cohorts/<int:pk>/delete", cohorts.delete_cohort, name="cohort-delete"),
+    path("reports", saved_reports.saved_reports, name="reports"),
+    path("reports/saved", saved_reports.save_report, name="saved-report-save"),
+    path("reports/saved/<int:pk>/rename", saved_reports.rename_report, name="saved-report-rename"),
+    path("reports/saved/<int:pk>/delete", saved_reports.delete_report, name="saved-report-delete"),
+    path("reports/saved/<int:pk>/pin", saved_reports.pin_report, name="saved-report-pin"),
+    path("reports/saved/<int:pk>/move", saved_reports.move_report, name="saved-report-move"),
     path("settings", settings.settings, name="settings"),
     path("settings/general", settings.general, name="settings-general"),
     path("settings/group-types", settings.group_types, name="settings-group-types"),

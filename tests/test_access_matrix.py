@@ -34,6 +34,7 @@ from analytics.models import (
     Membership,
     Person,
     Role,
+    SavedReport,
     SuppressedUser,
     Workspace,
 )
@@ -115,6 +116,14 @@ POLICY = {
     "cohort": Page(GET=MEMBER),
     "cohort-edit": Page(GET=MEMBER, POST=MEMBER),  # the sample's creator is bob
     "cohort-delete": Page(GET=MEMBER, POST=MEMBER),
+    # Saved reports. The sample report is alice's own: only its author renames it (here
+    # the owner), and admins and owners delete, pin and unpin anyone's.
+    "reports": Page(GET=MEMBER),
+    "saved-report-save": Page(POST=MEMBER),
+    "saved-report-rename": Page(GET=OWNER, POST=OWNER),
+    "saved-report-delete": Page(GET=ADMIN, POST=ADMIN),
+    "saved-report-pin": Page(POST=ADMIN),
+    "saved-report-move": Page(POST=ADMIN),
     # Deleting people.
     "delete_people": Page(GET=ADMIN, POST=ADMIN),
     "delete_person": Page(GET=ADMIN, POST=ADMIN),
@@ -161,6 +170,10 @@ SAMPLES = {
         "cohort-delete": lambda sample: sample.cohort().pk,
         "settings-change-role": lambda sample: sample.bobs_membership.pk,
         "settings-remove-member": lambda sample: sample.bobs_membership.pk,
+        "saved-report-rename": lambda sample: sample.saved_report().pk,
+        "saved-report-delete": lambda sample: sample.saved_report().pk,
+        "saved-report-pin": lambda sample: sample.saved_report().pk,
+        "saved-report-move": lambda sample: sample.saved_report().pk,
     },
 }
 QUERIES = {
@@ -186,6 +199,10 @@ FORMS = {
     "settings-change-role": {"role": "admin"},
     "cohort-new": {"name": "Hooli people", "unit": "users", "condition-TOTAL_FORMS": "0", "condition-INITIAL_FORMS": "0"},
     "cohort-edit": {"name": "Renamed", "unit": "users", "condition-TOTAL_FORMS": "0", "condition-INITIAL_FORMS": "0"},
+    "saved-report-save": {"kind": "trends", "query": "event=Report+Viewed", "name": "Views"},
+    "saved-report-rename": {"name": "Renamed"},
+    "saved-report-pin": {"pinned": "1"},
+    "saved-report-move": {"direction": "earlier"},
 }
 
 
@@ -296,6 +313,16 @@ def sample(workspace, other_workspace, alice, bob, charlie, dana, send, charlie_
 
     sample.cohort = cohort
     cohort()
+    def saved_report():
+        """Alice's saved report: saved again once an insider deleted it, so that each
+        insider allowed to delete it finds one."""
+        found = SavedReport.objects.filter(workspace=workspace).first()
+        return found or SavedReport.create(
+            workspace=workspace, kind="trends", name="Hooli Inc views", query="range=7d", user=alice
+        )
+
+    sample.saved_report = saved_report
+    saved_report()
     return sample
 
 
@@ -332,6 +359,9 @@ def alices_workspace(workspace):
         "passwords": sorted(
             (member.user.email, member.user.password)
             for member in workspace.members.select_related("user")
+        ),
+        "saved reports": sorted(
+            SavedReport.objects.filter(workspace=workspace).values_list("name", "query", "pinned")
         ),
     }
 

@@ -27,7 +27,8 @@ def groups_data(send, company, team):
 def test_log_in_browse_groups_switch_tabs_and_open_a_group(browser_page, alice, groups_data):
     page = browser_page
     log_in(page, alice)
-    assert page.url.endswith("/groups/company")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Groups").click()
+    page.wait_for_url("**/groups/company")
     assert page.get_by_role("tab", name="Companies").get_attribute("aria-selected") == "true"
     assert page.locator("#groups-table").get_by_text("Acme Inc", exact=True).is_visible()
     page.shot("groups-companies")
@@ -67,6 +68,7 @@ def test_log_in_browse_groups_switch_tabs_and_open_a_group(browser_page, alice, 
 def test_search_narrows_the_table_as_you_type(browser_page, alice, groups_data):
     page = browser_page
     log_in(page, alice)
+    page.visit("/groups/company")
     page.get_by_role("searchbox").fill("glob")
     page.wait_for_url("**/groups/company?q=glob")
     table = page.locator("#groups-table")
@@ -77,7 +79,8 @@ def test_search_narrows_the_table_as_you_type(browser_page, alice, groups_data):
 def test_pages_work_without_javascript(chromium, live_server, alice, groups_data, transactional_db):
     with open_page(chromium, live_server, javascript=False) as page:
         log_in(page, alice)
-        assert page.url.endswith("/groups/company")
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Groups").click()
+        page.wait_for_url("**/groups/company")
         page.get_by_role("tab", name="Teams").click()
         page.wait_for_url("**/groups/team")
         assert page.get_by_text("Growth", exact=True).is_visible()
@@ -108,6 +111,7 @@ def test_switching_workspace_from_the_header(browser_page, bob, workspace, alice
 def test_sorting_swaps_the_table_in_place(browser_page, alice, groups_data):
     page = browser_page
     log_in(page, alice)
+    page.visit("/groups/company")
     page.evaluate("window.notReloaded = true")
     table = page.locator("#groups-table")
     table.get_by_role("link", name="Name / Key").click()
@@ -144,6 +148,7 @@ def test_the_count_follows_search_paging_and_sorting(browser_page, alice, send, 
     ))
     page = browser_page
     log_in(page, alice)
+    page.visit("/groups/company")
     page.evaluate("window.notReloaded = true")
     count = page.locator("#groups-count")
     expect(count).to_have_text("55 companies")

@@ -121,7 +121,7 @@ def test_a_funnel_of_companies_states_its_rule(browser_page, alice, demo):
     page.visit("/reports/funnels")
     # A first visit starts from the two events sent most.
     page.wait_for_url(re.compile(r"/reports/funnels\?step="))
-    assert params_of(page).getlist("step") == reports.top_events(
+    assert params_of(page).getlist("step") == reports.most_sent_events(
         demo, reports.Period.preset_ending("30d", reports.queries.today_in(demo)), limit=2
     )
     steps = params_of(page).getlist("step")

@@ -844,6 +844,6 @@ def test_the_events_sent_most_are_counted_among_the_latest(send, workspace):
         *(track("b", "new", (now - timedelta(hours=1, minutes=n)).isoformat()) for n in range(3)),
         track("c", "newest", (now - timedelta(minutes=1)).isoformat()),
     )
-    assert reports.top_events(workspace, period, limit=2) == ["old", "new"]
+    assert reports.most_sent_events(workspace, period, limit=2) == ["old", "new"]
     # Among the latest four calls only: three of new, one of newest.
-    assert reports.top_events(workspace, period, limit=2, sample=4) == ["new", "newest"]
+    assert reports.most_sent_events(workspace, period, limit=2, sample=4) == ["new", "newest"]

@@ -2,9 +2,9 @@
 
 One module per concept; everything is imported from here (``from analytics.models import
 Group``). The modules depend on each other in one direction only — workspaces, events,
-people, groups, then cohorts and deletions — the bulk-write helpers they share live in
-``bulk``, and the conditions on JSON properties that reports and cohorts share in
-``properties``.
+people, groups, then cohorts, deletions and saved reports — the bulk-write helpers they
+share live in ``bulk``, and the conditions on JSON properties that reports and cohorts
+share in ``properties``.
 
 Everything a workspace collects is scoped to it and deleted with it by the database
 (``DB_CASCADE``), so deleting a person or a workspace is one statement per table, not a
@@ -39,6 +39,7 @@ from analytics.models.groups import (
 from analytics.models.people import Identity, Membership, Person, events_of, normalize_domain
 from analytics.models.problems import IngestionProblem
 from analytics.models.rates import RateCounter
+from analytics.models.reports import SavedReport
 from analytics.models.workers import TaskWorker
 from analytics.models.workspaces import (
     Role,
@@ -75,6 +76,7 @@ __all__ = [
     "Person",
     "RateCounter",
     "Role",
+    "SavedReport",
     "SuppressedUser",
     "TaskWorker",
     "User",

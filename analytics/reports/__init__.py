@@ -23,6 +23,7 @@ from analytics.reports.queries import (
     trend_from_params,
 )
 from analytics.reports.sql import (
+    active_counts,
     active_group_actors,
     active_groups,
     event_names,
@@ -30,6 +31,7 @@ from analytics.reports.sql import (
     funnel,
     funnel_actors,
     internal_people_count,
+    most_sent_events,
     retention,
     retention_actors,
     top_events,
@@ -37,7 +39,16 @@ from analytics.reports.sql import (
     trends,
 )
 
+# The reports a member saves, by the kind in their page's address (/reports/<kind>): how
+# each reads its query string.
+FROM_PARAMS = {
+    "trends": trend_from_params,
+    "funnels": funnel_from_params,
+    "retention": retention_from_params,
+}
+
 __all__ = [
+    "FROM_PARAMS",
     "INTERVALS",
     "RANGES",
     "ActiveGroups",
@@ -47,6 +58,7 @@ __all__ = [
     "ReportError",
     "Retention",
     "Trend",
+    "active_counts",
     "active_group_actors",
     "active_groups",
     "active_groups_from_params",
@@ -60,6 +72,7 @@ __all__ = [
     "retention",
     "retention_actors",
     "retention_from_params",
+    "most_sent_events",
     "top_events",
     "trend_actors",
     "trend_from_params",

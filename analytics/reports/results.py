@@ -71,3 +71,32 @@ class ActiveGroupsResult:
     # Activity events in the period, and how many of them carried no group of the type.
     events: int = 0
     events_without_group: int = 0
+
+
+@dataclass
+class ActiveCount:
+    """Who was active in the trailing ``days`` whole days ending today, in the workspace's
+    time zone (``start`` to ``end``, today included; 1 day is today so far)."""
+
+    days: int
+    start: date
+    end: date
+    users: int
+    # Groups of the type: strictly (their own context was on an event) and over-counted
+    # (each event with none credited to every group its user was in at the time); None
+    # when counting users only.
+    strict: int | None = None
+    overcount: int | None = None
+    events: int = 0
+    events_without_group: int = 0
+
+
+@dataclass
+class EventCount:
+    """A report event (a track call's name, or every page or screen call), how many times
+    it was done and by how many users."""
+
+    event: str
+    label: str
+    events: int
+    users: int

@@ -59,7 +59,9 @@ from analytics.reports.queries import (
     today_in,
 )
 from analytics.reports.results import (
+    ActiveCount,
     ActiveGroupsResult,
+    EventCount,
     FunnelResult,
     FunnelStep,
     RetentionCohort,
@@ -316,19 +318,20 @@ def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResu
     )
 
 
-def _overcount_sql(scope: _Scope, start, end) -> tuple[str, list]:
+def _overcount_sql(scope: _Scope, start, end, *, by_moment=False) -> tuple[str, list]:
     """SQL of (bucket, unit) pairs: each event's own group of the type, and for events
-    with none, every group of the type its person was in at the event's moment."""
-    interval = scope.query.interval
+    with none, every group of the type its person was in at the event's moment. With
+    ``by_moment`` the bucket is the event's moment itself."""
+    bucket = F("timestamp") if by_moment else scope.bucket(scope.query.interval)
     own = (
         scope.events(start=start, end=end)
-        .values(bucket=scope.bucket(interval), unit=F(scope.unit_field))
+        .values(bucket=bucket, unit=F(scope.unit_field))
         .order_by()
     )
     without = (
         scope.events(start=start, end=end, counted=False)
         .filter(**{f"{scope.group_type.slot_field}__isnull": True})
-        .values(bucket=scope.bucket(interval), person_ref=F("person_id"), moment=F("timestamp"))
+        .values(bucket=bucket, person_ref=F("person_id"), moment=F("timestamp"))
         .order_by()
     )
     own_sql, own_params = own.query.sql_with_params()
@@ -588,7 +591,7 @@ def _named_events(query: Query) -> set[str]:
     return {""}
 
 
-def top_events(workspace: Workspace, period: Period, *, limit: int, sample: int = 10_000) -> list[str]:
+def most_sent_events(workspace: Workspace, period: Period, *, limit: int, sample: int = 10_000) -> list[str]:
     """The track calls' names sent most often in ``period``, most first, counted among
     its latest ``sample`` track calls (read backwards along the workspace's time index),
     so that the answer costs the same in a workspace of any size."""
@@ -621,3 +624,80 @@ def event_names(workspace: Workspace) -> list[str]:
     page and screen calls if any were sent."""
     names = EventName.objects.filter(workspace=workspace).values_list("name", flat=True)
     return sorted(names, key=lambda name: (name in (PAGE_EVENT, SCREEN_EVENT), name))
+
+
+# The overview: trailing windows ending today, and the events done most
+
+
+def active_counts(
+    workspace: Workspace, group_type: GroupType | None, days: Iterable[int] = (1, 7, 30)
+) -> list[ActiveCount]:
+    """For each trailing window of ``days`` whole days ending today (1 is today so far),
+    in the workspace's time zone: the active users and, given a group type, its active
+    groups strictly beside the over-count (as ``active_groups`` counts them) and how many
+    events carried no group of the type. Internal people are left out when the workspace
+    has internal domains, as reports leave them out by default. Three queries, whatever
+    the number of windows."""
+    today = today_in(workspace)
+    windows = sorted(set(days))
+    periods = {n: Period(today - timedelta(days=n - 1), today) for n in windows}
+    query = ActiveGroups(
+        period=periods[windows[-1]],
+        count_by=group_type.name if group_type else "users",
+        exclude_internal=bool(workspace.internal_domains),
+    )
+    scope = _Scope(workspace, query)
+    starts = {n: periods[n].bounds(scope.zone)[0] for n in windows}
+    start, end = query.period.bounds(scope.zone)
+    aggregates = {}
+    for n in windows:
+        since = Q(timestamp__gte=starts[n])
+        aggregates[f"users_{n}"] = Count("person_id", distinct=True, filter=since)
+        if scope.group_type:
+            slot = scope.group_type.slot_field
+            aggregates[f"strict_{n}"] = Count(f"{slot}_id", distinct=True, filter=since)
+            aggregates[f"events_{n}"] = Count("id", filter=since)
+            aggregates[f"without_{n}"] = Count("id", filter=since & Q(**{f"{slot}__isnull": True}))
+    totals = scope.events(start=start, end=end, counted=False).aggregate(**aggregates)
+    found = [
+        ActiveCount(
+            n, periods[n].start, periods[n].end, totals[f"users_{n}"],
+            events=totals.get(f"events_{n}", 0),
+            events_without_group=totals.get(f"without_{n}", 0),
+        )
+        for n in windows
+    ]
+    if scope.group_type is None:
+        return found
+    sql, params = _overcount_sql(scope, start, end, by_moment=True)
+    columns = ", ".join("COUNT(DISTINCT CASE WHEN bucket >= %s THEN unit END)" for _ in windows)
+    since = [connection.ops.adapt_datetimefield_value(starts[n]) for n in windows]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM ({sql}) credited", [*since, *params])
+        overcounts = cursor.fetchone()
+    for count, overcount in zip(found, overcounts):
+        count.strict, count.overcount = totals[f"strict_{count.days}"], overcount
+    return found
+
+
+def top_events(workspace: Workspace, query: Query, *, limit: int = 10) -> list[EventCount]:
+    """The report events done most in the query's period, passing its filters: each track
+    call's name, and page and screen calls as one event each, with how many times and by
+    how many users; the most done first. One query."""
+    scope = _Scope(workspace, query)
+    start, end = query.period.bounds(scope.zone)
+    event = Case(
+        When(type=EventType.PAGE, then=Value(PAGE_EVENT)),
+        When(type=EventType.SCREEN, then=Value(SCREEN_EVENT)),
+        default=F("name"),
+        output_field=CharField(),
+    )
+    rows = (
+        scope.events(None, start=start, end=end, counted=False)
+        .annotate(event=event)
+        .values("event")
+        .annotate(n=Count("id"), users=Count("person_id", distinct=True))
+        .order_by("-n", "event")
+        .values_list("event", "n", "users")[:limit]
+    )
+    return [EventCount(name, event_label(name), n, users) for name, n, users in rows]

@@ -569,7 +569,7 @@ def funnels(request: HtmxHttpRequest) -> HttpResponse:
     if not request.GET:
         # A first visit: the two events sent most in the last 30 days, to start from.
         period = Period.preset_ending("30d", today_in(workspace))
-        steps = reports.top_events(workspace, period, limit=2)
+        steps = reports.most_sent_events(workspace, period, limit=2)
         if len(steps) == 2:
             return redirect(f"{request.path}?{urlencode([('step', s) for s in steps])}")
     return _report(request, Funnel.KIND)
