@@ -377,7 +377,7 @@ def test_a_funnel_shows_each_step_its_conversion_drop_off_and_times(alice_client
     html = page_of(alice_client.get("/reports/funnels", FUNNEL))
     assert "<h1>Users going from signed_up to invite_sent</h1>" in html
     assert table(html) == [
-        ["Step", "Users", "From previous", "Overall", "Dropped off", "Median time from step 1"],
+        ["Step", "Users", "From previous", "Overall", "Dropped off", "Time from step 1"],
         ["1 signed_up", "5", "—", "100%", "—", "—"],
         # From signing up to the project: ann 1 day, bo 2, gil 5 (from his second try);
         # to the invite: ann 3 days.
