@@ -147,6 +147,9 @@ def parse_args():
     parser.add_argument("--jit", action="store_true", help="leave JIT compilation on, as the "
                         "server has it (it costs seconds of compiling for these queries)")
     parser.add_argument("--explain", action="store_true", help="print each hand-written query's plan")
+    parser.add_argument("--cpu", action="store_true", help="also run each hand-written query "
+                        "once without parallel workers and print the CPU time its server "
+                        "process took: a figure that other work on the machine changes less")
     args = parser.parse_args()
     if args.rounds < 1 or args.events < 1:
         parser.error("--rounds and --events must be positive")
@@ -1313,6 +1316,36 @@ def first_difference(ours_answer, theirs):
     return "none"
 
 
+def cpu_time(conn, question):
+    """(CPU ms, elapsed ms) of the server process running the question's query alone,
+    without parallel workers, from PostgreSQL's statement statistics (those of parsing,
+    planning and executing it)."""
+    found = []
+
+    def keep(diagnostic):
+        if diagnostic.message_primary.endswith("STATISTICS"):
+            found.append(diagnostic.message_detail)
+
+    conn.execute("SET client_min_messages = log")
+    conn.execute("SET max_parallel_workers_per_gather = 0")
+    conn.execute("SET log_statement_stats = on")
+    conn.add_notice_handler(keep)
+    try:
+        conn.execute(question.query, question.values).fetchall()
+    finally:
+        conn.remove_notice_handler(keep)
+        conn.execute("RESET log_statement_stats")
+        conn.execute("RESET max_parallel_workers_per_gather")
+        conn.execute("RESET client_min_messages")
+    cpu = elapsed = 0.0
+    for stats in found:
+        user, system, seconds = re.search(
+            r"([\d.]+) s user, ([\d.]+) s system, ([\d.]+) s elapsed", stats
+        ).groups()
+        cpu, elapsed = cpu + float(user) + float(system), elapsed + float(seconds)
+    return cpu * 1000, elapsed * 1000
+
+
 def explain(conn, question):
     plan = conn.execute(
         sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + question.query, question.values
@@ -1371,6 +1404,9 @@ def main():
             print(f"{question.title:62} {shown:>10} {hand_ms:18.1f} {ratio:>6} "
                   f"{rows_of(theirs):5d}  {checksum(theirs)}")
             print(f"  {question.summary(theirs)}")
+            if args.cpu:
+                cpu, elapsed = cpu_time(conn, question)
+                print(f"  without parallel workers: {cpu:,.0f} ms of CPU in {elapsed:,.0f} ms")
         print(f"Load average {os.getloadavg()[0]:.1f} at the end.")
         if args.explain:
             for question in asked:
