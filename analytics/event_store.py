@@ -14,9 +14,11 @@ told. ``tests/test_event_store.py`` checks that no other code writes to the even
 
 Exceptions, each for a reason: migrations change the table itself, against its state at
 that point of history; ``scripts/bench_ingest.py`` COPYs rows straight in, as the
-reference it measures ingestion against; deleting a whole workspace, which only the
-benchmark scripts do, leaves its events to the database's cascade. Demo and generated
-data (``demo_data``, ``generate_data``) are stored through ingestion, so through here.
+reference it measures ingestion against, and ``scripts/bench_reports.py`` writes its ten
+million generated events the same way, as ingestion would have stored them (through
+ingestion they would take most of an hour); deleting a whole workspace, which only the benchmark
+scripts do, leaves its events to the database's cascade. Demo and generated data
+(``demo_data``, ``generate_data``) are stored through ingestion, so through here.
 """
 
 from collections.abc import Callable
