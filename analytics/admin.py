@@ -1,10 +1,10 @@
 """Django's admin, for support work: look things up across workspaces, change little.
 
 The data (people, events, groups, memberships, group activity, group types, cohorts,
-workspaces) is read-only here: people and their events go through the product's
-deletion, which counts and removes everything of theirs in one transaction; group types
-own a column slot of the event table; cohorts are changed by their creators in the
-product; a workspace keeps an owner. Accounts can be changed (a password reset,
+saved reports, workspaces) is read-only here: people and their events go through the
+product's deletion, which counts and removes everything of theirs in one transaction;
+group types own a column slot of the event table; cohorts and saved reports are changed
+in the product, by whom its roles allow; a workspace keeps an owner. Accounts can be changed (a password reset,
 deactivating someone), not added or deleted: accounts are created by owners in the
 settings or by ``create_workspace``, and deleting one here could leave a workspace
 without its owner. The changelists fetch what they show in one query each.
@@ -27,6 +27,7 @@ from analytics.models import (
     Membership,
     Person,
     RateCounter,
+    SavedReport,
     SuppressedUser,
     TaskWorker,
     User,
@@ -223,3 +224,11 @@ class CohortAdmin(ReadOnlyAdmin):
     list_select_related = ["group_type", "workspace"]
     list_filter = ["workspace"]
     search_fields = ["name", "created_by"]
+
+
+@admin.register(SavedReport)
+class SavedReportAdmin(ReadOnlyAdmin):
+    list_display = ["name", "kind", "workspace", "created_by", "updated_at", "pinned"]
+    list_select_related = ["workspace", "created_by"]
+    list_filter = ["kind", "pinned", "workspace"]
+    search_fields = ["name", "workspace__name", "created_by__email"]
