@@ -228,7 +228,7 @@ class CohortAdmin(ReadOnlyAdmin):
 
 @admin.register(SavedReport)
 class SavedReportAdmin(ReadOnlyAdmin):
-    list_display = ["name", "kind", "workspace", "created_by", "pinned", "updated_at"]
+    list_display = ["name", "kind", "workspace", "created_by", "updated_at", "pinned"]
     list_select_related = ["workspace", "created_by"]
     list_filter = ["kind", "pinned", "workspace"]
-    search_fields = ["name"]
+    search_fields = ["name", "workspace__name", "created_by__email"]

@@ -58,7 +58,9 @@ def activity(send, company, team):
     Deletion.objects.create(workspace=workspace, email_domain="acme.io", label="@acme.io")
     TaskWorker.objects.create(worker_id="worker-1")
     Cohort.objects.create(workspace=workspace, name="Acme people", created_by="alice@example.com")
-    SavedReport.objects.create(workspace=workspace, kind="trends", name="Views", query="event=Report+Viewed")
+    SavedReport.create(
+        workspace=workspace, kind="trends", name="Views", query="event=Report+Viewed", user=None
+    )
 
 
 def test_superuser_sees_every_model_of_ours(admin_client):

@@ -2,30 +2,32 @@
 logging in, saving a report from its page, pinning it, and finding its chart on the
 overview; on the hand-worked workspace of tests/overview_data.py."""
 
+from urllib.parse import urlencode
+
 import pytest
 from conftest import log_in, open_page
+from django.http import QueryDict
 from playwright.sync_api import expect
 
+from analytics import reports
 from analytics.models import SavedReport
 
 pytestmark = pytest.mark.browser
 
-QUERY = "event=Report+Viewed&interval=day&range=7d&count_by=company"
 
-
-@pytest.fixture
-def report_page_urls(settings):
-    settings.ROOT_URLCONF = "report_page_urls"
+def page_query(workspace, kind, query):
+    """The query string a report page shows (and saves) for ``query``: its settings,
+    each written out."""
+    return urlencode(reports.FROM_PARAMS[kind](workspace, QueryDict(query)).to_params())
 
 
 def figures(page, card):
     return page.locator(f"section.figure-card:has(h2:text-is('{card}')) .figure-value")
 
 
-def test_the_overview_then_saving_and_pinning_a_report(
-    browser_page, alice, overview_data, report_page_urls
-):
+def test_the_overview_then_saving_and_pinning_a_report(browser_page, alice, overview_data):
     page = browser_page
+    query = page_query(overview_data, "trends", "event=Report+Viewed&range=7d&count_by=company")
     log_in(page, alice)
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     expect(figures(page, "Active companies")).to_have_text(["1", "2", "3"])
@@ -40,18 +42,19 @@ def test_the_overview_then_saving_and_pinning_a_report(
     page.shot("overview")
 
     # A report page, set up: name it and save it; it comes back saved, with a pin.
-    page.visit(f"/reports/trends?{QUERY}")
-    page.get_by_placeholder("Name this report").fill("Companies viewing reports")
-    page.get_by_role("button", name="Save").click()
-    page.wait_for_url(f"**/reports/trends?{QUERY}")
+    page.visit(f"/reports/trends?{query}")
+    save = page.locator("#report-save")
+    save.get_by_placeholder("Name this report").fill("Companies viewing reports")
+    save.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_url(f"**/reports/trends?{query}")
     expect(page.locator(".messages")).to_contain_text("Saved “Companies viewing reports”")
     expect(page.locator("#report-save")).to_contain_text("Saved as “Companies viewing reports”")
     page.shot("report-saved")
     page.locator("#report-save").get_by_role("button", name="Pin to overview").click()
-    page.wait_for_url(f"**/reports/trends?{QUERY}")
+    page.wait_for_url(f"**/reports/trends?{query}")
     expect(page.locator("#report-save")).to_contain_text("on the overview")
     saved = SavedReport.objects.get()
-    assert (saved.query, saved.pinned, saved.created_by) == (QUERY, True, alice)
+    assert (saved.query, saved.pinned, saved.created_by) == (query, True, alice)
 
     # The overview shows it, with its numbers, and opens it.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Overview").click()
@@ -63,7 +66,8 @@ def test_the_overview_then_saving_and_pinning_a_report(
     expect(card.locator("script[type='application/json']")).to_have_count(1)
     page.shot("overview-pinned")
     card.get_by_role("link", name="Open report →").click()
-    page.wait_for_url(f"**/reports/trends?{QUERY}")
+    page.wait_for_url(f"**/reports/trends?{query}")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
 
     # A second pinned report comes after the first, and moves before it.
     retention = SavedReport.create(
@@ -82,7 +86,7 @@ def test_the_overview_then_saving_and_pinning_a_report(
     page.shot("overview-two-pinned")
 
     # Renamed from the list, where it says it is pinned.
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Saved reports").click()
     page.wait_for_url("**/reports")
     row = page.locator("#saved-reports-table tbody tr", has_text="by company")
     expect(row).to_contain_text("Pinned")
@@ -96,15 +100,17 @@ def test_the_overview_then_saving_and_pinning_a_report(
 
 
 def test_the_overview_and_saving_work_without_javascript(
-    chromium, live_server, alice, overview_data, report_page_urls, transactional_db
+    chromium, live_server, alice, overview_data, transactional_db
 ):
+    query = page_query(overview_data, "funnels", "steps=Report+Viewed,Export")
     with open_page(chromium, live_server, javascript=False) as page:
         log_in(page, alice)
         expect(figures(page, "Active companies")).to_have_text(["1", "2", "3"])
-        page.visit("/reports/funnels?steps=Report+Viewed,Export")
-        page.get_by_placeholder("Name this report").fill("Viewed then exported")
-        page.get_by_role("button", name="Save").click()
-        page.wait_for_url("**/reports/funnels?steps=Report+Viewed,Export")
+        page.visit(f"/reports/funnels?{query}")
+        save = page.locator("#report-save")
+        save.get_by_placeholder("Name this report").fill("Viewed then exported")
+        save.get_by_role("button", name="Save", exact=True).click()
+        page.wait_for_url(f"**/reports/funnels?{query}")
         page.get_by_role("button", name="Pin to overview").click()
         page.visit("/")
         card = page.locator("article.pinned-report")
@@ -122,7 +128,7 @@ def test_a_new_workspace_is_shown_how_to_start(browser_page, alice, workspace):
     page.wait_for_url("**/settings/api-keys")
     page.go_back()
     page.shot("overview-empty")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Saved reports").click()
     page.wait_for_url("**/reports")
     expect(page.get_by_role("heading", name="No saved reports yet")).to_be_visible()
     page.shot("saved-reports-empty")

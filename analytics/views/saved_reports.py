@@ -69,7 +69,9 @@ def save_report(request: HttpRequest) -> HttpResponse:
         user=request.user,
     )
     messages.success(
-        request, f"Saved “{saved.name}”: it is listed under Reports, where it can be pinned to the overview."
+        request,
+        f"Saved “{saved.name}”: it is listed under Saved reports, where it can be pinned to the "
+        "overview."
     )
     return redirect(saved)
 
