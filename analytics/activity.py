@@ -3,9 +3,9 @@ group last saw anyone do something; the one writer of both.
 
 Activity is a track, page or screen call (``Event.objects.activity()``) carrying the
 group. ``GroupActivity`` keeps, per group and person, the moment of their latest one, so
-that "active members in the last 30 days" counts a range of an index; ``Group.
-last_active_at`` keeps the latest of a group's, so that 100,000 groups sort by it through
-an index. Neither is ever worked out again from events on a page.
+that "active members in the last 30 days" counts a range of an index;
+``Group.last_active_at`` keeps the latest of a group's, so that 100,000 groups sort by it
+through an index. Neither is worked out from events on a page.
 
 Both stay true to the minute they are shown to: ingestion only moves them forward (a
 late call with an old timestamp changes nothing), and on PostgreSQL by a minute or more

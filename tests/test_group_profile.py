@@ -91,16 +91,16 @@ def test_keys_with_slashes_open(alice_client, send, company):
     assert "<h1>EU</h1>" in alice_client.get("/groups/company/org/eu/1").content.decode()
 
 
-def test_profile_takes_eleven_or_twelve_queries_however_many_members_or_events(
+def test_profile_takes_twelve_or_thirteen_queries_however_many_members_or_events(
     alice_client, acme, send, django_assert_num_queries
 ):
     def check_queries(other_groups):
         # The session, the user, the membership with its workspace, the group, its
         # activity by week, its top events, its active members, the members' count, the
         # events, the other groups the events link to (if any), the people who sent them,
-        # the page of members; with unassigned events one more: the members whose events
-        # those are.
-        for params, expected in (({}, 11 + other_groups), ({"unassigned": "1"}, 12 + other_groups)):
+        # the page of members and their people; with unassigned events one more: the
+        # members whose events those are.
+        for params, expected in (({}, 12 + other_groups), ({"unassigned": "1"}, 13 + other_groups)):
             with django_assert_num_queries(expected, info=str(params)):
                 assert alice_client.get("/groups/company/acme", params).status_code == 200
 

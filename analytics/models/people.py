@@ -209,13 +209,16 @@ class MembershipQuerySet(models.QuerySet):
 
     def active_in(self, group, *, since):
         """The group's current members, the most recently active in it first (those who
-        have done nothing in it last), with each person, their ``last_active_at`` in the
-        group (see ``GroupActivity``; None if they have done nothing in it) and their
-        ``recent_events``: their activity carrying the group since ``since``.
+        have done nothing in it last), with their ``last_active_at`` in the group (see
+        ``GroupActivity``; None if they have done nothing in it), their
+        ``recent_events`` (their activity carrying the group since ``since``) and each
+        person.
 
-        The order reads one row of GroupActivity per member. ``recent_events`` is counted
-        for the rows fetched only, from each one's events: ordering thousands of members
-        by it would read every member's events on every page."""
+        The order joins each membership to its one row of the group's activity, without
+        the people: they are read afterwards for the rows fetched only (a join with every
+        member's row before sorting took six times as long for 3,000 members), and so is
+        ``recent_events``, from each one's events, since sorting thousands of members by
+        it would read all their events on every page."""
         recent = (
             Event.objects.activity()
             .filter(person=OuterRef("person"), timestamp__gte=since)
@@ -226,15 +229,15 @@ class MembershipQuerySet(models.QuerySet):
             .values("n")
         )
         here = FilteredRelation(
-            "person__group_activity", condition=Q(person__group_activity__group=group)
+            "group__activity", condition=Q(group__activity__person=F("person"))
         )
         return (
             self.current()
             .filter(group=group)
-            .select_related("person")
             .alias(here=here)
             .annotate(last_active_at=F("here__last_active_at"))
             .annotate(recent_events=Coalesce(Subquery(recent), 0))
+            .prefetch_related("person")
             .order_by(F("last_active_at").desc(nulls_last=True), "-pk")
         )
 
