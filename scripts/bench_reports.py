@@ -1106,17 +1106,16 @@ class Question:
 
 
 TREND = sql.SQL("""
-SELECT d.day::date, count(active.company)
+SELECT d.day::date, coalesce(active.companies, 0)
 FROM generate_series(%(first_day)s::timestamp, %(last_day)s::timestamp, interval '1 day') AS d(day)
 LEFT JOIN (
-    -- each company once a day: a hash of (day, company) pairs, then a count per day,
-    -- which is quicker than count(DISTINCT) sorting each day's rows
-    SELECT DISTINCT (timestamp AT TIME ZONE %(time_zone)s)::date AS day, {slot} AS company
+    SELECT (timestamp AT TIME ZONE %(time_zone)s)::date AS day, count(DISTINCT {slot}) AS companies
     FROM analytics_event
     WHERE workspace_id = %(workspace)s AND timestamp >= %(start)s AND timestamp < %(end)s
       AND type = 'track' AND name = %(event)s AND {slot} IS NOT NULL
+    GROUP BY 1
 ) AS active ON active.day = d.day::date
-GROUP BY d.day ORDER BY d.day
+ORDER BY d.day
 """)
 
 # For every first step in the range, the earliest second step at or after it and the
