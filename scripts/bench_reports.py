@@ -1106,17 +1106,16 @@ class Question:
 
 
 TREND = sql.SQL("""
-SELECT d.day::date, count(active.company)
+SELECT d.day::date, coalesce(active.companies, 0)
 FROM generate_series(%(first_day)s::timestamp, %(last_day)s::timestamp, interval '1 day') AS d(day)
 LEFT JOIN (
-    -- each company once a day: a hash of (day, company) pairs, then a count per day,
-    -- which is quicker than count(DISTINCT) sorting each day's rows
-    SELECT DISTINCT (timestamp AT TIME ZONE %(time_zone)s)::date AS day, {slot} AS company
+    SELECT (timestamp AT TIME ZONE %(time_zone)s)::date AS day, count(DISTINCT {slot}) AS companies
     FROM analytics_event
     WHERE workspace_id = %(workspace)s AND timestamp >= %(start)s AND timestamp < %(end)s
       AND type = 'track' AND name = %(event)s AND {slot} IS NOT NULL
+    GROUP BY 1
 ) AS active ON active.day = d.day::date
-GROUP BY d.day ORDER BY d.day
+ORDER BY d.day
 """)
 
 # For every first step in the range, the earliest second step at or after it and the
@@ -1148,6 +1147,9 @@ SELECT count(DISTINCT company),
 FROM attempts WHERE step = 1 AND at < %(end)s
 """)
 
+# Cohorts from one pass over signed_up; then, for each cohort company and week, whether
+# it has any activity event: a probe of the (company, time) index that stops at the first
+# event, rather than aggregating twelve weeks of every company's events.
 RETENTION = sql.SQL("""
 WITH cohorts AS (
     -- a company's cohort is the week of its first signed_up ever, if among the weeks asked
@@ -1156,38 +1158,49 @@ WITH cohorts AS (
     WHERE workspace_id = %(workspace)s AND type = 'track' AND name = %(start_event)s
       AND {slot} IS NOT NULL AND timestamp < %(end)s
     GROUP BY 1 HAVING min(timestamp) >= %(start)s
-), active AS (
-    -- only the cohorts' companies: a hash of a few thousand ids spares aggregating the rest
-    SELECT DISTINCT {slot} AS company, date_trunc('week', timestamp AT TIME ZONE %(time_zone)s) AS week
-    FROM analytics_event
-    WHERE workspace_id = %(workspace)s AND type = ANY(%(activity)s)
-      AND {slot} IN (SELECT company FROM cohorts)
-      AND timestamp >= %(start)s AND timestamp < %(end)s
+), cells AS (
+    SELECT company, week, k,
+           (week + k * interval '1 week') AT TIME ZONE %(time_zone)s AS since,
+           (week + (k + 1) * interval '1 week') AT TIME ZONE %(time_zone)s AS until
+    FROM cohorts, generate_series(0, 11) AS k
+    WHERE (week + k * interval '1 week') AT TIME ZONE %(time_zone)s < %(end)s
 )
-SELECT cohorts.week::date, (active.week::date - cohorts.week::date) / 7, count(*)
-FROM cohorts JOIN active ON active.company = cohorts.company AND active.week >= cohorts.week
+SELECT week::date, k, count(*) FROM cells
+WHERE EXISTS (
+    SELECT FROM analytics_event e
+    WHERE e.{slot} = cells.company AND e.timestamp >= cells.since AND e.timestamp < cells.until
+      AND e.workspace_id = %(workspace)s AND e.type = ANY(%(activity)s)
+)
 GROUP BY 1, 2 ORDER BY 1, 2
 """)
 
 # Strict: the companies named by activity events. Over-counted: also every company
 # each activity event without one could belong to, i.e. every company its person was a
-# member of at that moment (the multi-company banner's warning, in figures). One scan:
-# only events without a company find memberships (a join on people, who have a few).
+# member of at that moment (the multi-company banner's warning, in figures). The events
+# are read once (the CTE, used twice, is kept); only those without a company look for
+# memberships. (A LEFT JOIN of every event to memberships reads once and keeps nothing,
+# but costs twice the CPU: every event probes the hash.)
 ACTIVE = sql.SQL("""
-WITH per_day AS (
-    SELECT (e.timestamp AT TIME ZONE %(time_zone)s)::date AS day,
-           coalesce(e.{slot}, m.group_id) AS company, bool_or(e.{slot} IS NOT NULL) AS named
-    FROM analytics_event e
-    LEFT JOIN analytics_membership m ON e.{slot} IS NULL AND m.person_id = e.person_id
-     AND m.group_type_id = %(group_type)s AND m.started_at <= e.timestamp
-     AND (m.ended_at IS NULL OR e.timestamp < m.ended_at)
-    WHERE e.workspace_id = %(workspace)s AND e.type = ANY(%(activity)s)
-      AND e.timestamp >= %(start)s AND e.timestamp < %(end)s
-    GROUP BY 1, 2
+WITH activity AS (
+    SELECT (timestamp AT TIME ZONE %(time_zone)s)::date AS day, {slot} AS company,
+           person_id, timestamp
+    FROM analytics_event
+    WHERE workspace_id = %(workspace)s AND type = ANY(%(activity)s)
+      AND timestamp >= %(start)s AND timestamp < %(end)s
+), credited AS (
+    SELECT day, company, true AS named FROM activity WHERE company IS NOT NULL
+    UNION ALL
+    SELECT activity.day, m.group_id, false
+    FROM activity JOIN analytics_membership m ON m.person_id = activity.person_id
+     AND m.group_type_id = %(group_type)s AND m.started_at <= activity.timestamp
+     AND (m.ended_at IS NULL OR activity.timestamp < m.ended_at)
+    WHERE activity.company IS NULL
+), per_day AS (
+    SELECT day, company, bool_or(named) AS named FROM credited GROUP BY day, company
 )
 SELECT d.day::date, count(per_day.company) FILTER (WHERE per_day.named), count(per_day.company)
 FROM generate_series(%(first_day)s::timestamp, %(last_day)s::timestamp, interval '1 day') AS d(day)
-LEFT JOIN per_day ON per_day.day = d.day::date AND per_day.company IS NOT NULL
+LEFT JOIN per_day ON per_day.day = d.day::date
 GROUP BY d.day ORDER BY d.day
 """)
 
