@@ -222,8 +222,9 @@ def test_deleting_people_by_domain_costs_the_same_queries_for_any_number(people,
             {"type": "identify", "userId": f"s{n}", "traits": {"email": f"s{n}@staff.io"}}
             for n in range(12)
         ),
-        # Members of a group, like the people of the other domain.
+        # Members of a group, active in it, like the people of the other domain.
         *({"type": "group", "userId": f"s{n}", "groupId": "staff"} for n in range(12)),
+        *({"type": "track", "userId": f"s{n}", "event": "Logged In"} for n in range(12)),
     )
     with CaptureQueriesContext(connection) as two:
         delete_people_by_email_domain(workspace, "acme.io")
