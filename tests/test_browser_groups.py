@@ -173,7 +173,7 @@ def test_the_count_follows_search_paging_and_sorting(browser_page, alice, send, 
     page.wait_for_url("**page=2")
     expect(table.locator("tbody tr")).to_have_count(5)
     expect(count).to_have_text("55 companies")
-    table.get_by_role("link", name="Members").click()
+    table.get_by_role("link", name="Members", exact=True).click()
     page.wait_for_url("**sort=member_count*")
     expect(count).to_have_text("55 companies")
     assert page.evaluate("window.notReloaded") is True  # all swapped in place
@@ -198,7 +198,9 @@ def test_group_profile_names_people_and_groups_in_events(browser_page, alice, gr
     expect(person).to_have_attribute("title", "User id: ann")
     chip = shared.get_by_role("link", name="Team Growth")
     expect(chip).to_have_attribute("title", "Team Growth · key growth")
-    expect(page.locator(".page-head .subtitle")).to_contain_text("1 member · updated just now")
+    expect(page.locator(".page-head .subtitle")).to_contain_text(
+        "1 member · last active just now · updated just now"
+    )
     page.shot("group-profile-names")
     page.screenshot(path=ARTIFACTS / "group-profile-names-top.png")  # the first screen, unscaled
     chip.click()
