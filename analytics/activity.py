@@ -81,17 +81,17 @@ def delete_of(people: QuerySet[Person]):
     their activity in between.
     """
     mine = GroupActivity.objects.filter(person__in=people)
-    groups = list(mine.order_by("group_id").values_list("group_id", flat=True).distinct())
-    mine.delete()
-    if not groups:
-        return
+    theirs = Group.objects.filter(pk__in=mine.values("group_id"))
     # The groups are locked before the statement that reads everyone else's moments
     # starts: an UPDATE that waited for a group's lock would still read what was
     # committed before it waited, and miss the activity of the batch it waited for.
-    list(Group.objects.filter(pk__in=groups).order_by("pk").select_for_update(no_key=True))
+    # (Three queries, whether or not these people were active anywhere.)
+    list(theirs.order_by("pk").select_for_update(no_key=True).values_list("pk", flat=True))
     everyone_elses = (
         GroupActivity.objects.filter(group=OuterRef("pk"))
+        .exclude(person__in=people)
         .order_by("-last_active_at")
         .values("last_active_at")[:1]
     )
-    Group.objects.filter(pk__in=groups).update(last_active_at=Subquery(everyone_elses))
+    theirs.update(last_active_at=Subquery(everyone_elses))
+    mine.delete()
