@@ -1,9 +1,10 @@
 """Django's admin, for support work: look things up across workspaces, change little.
 
-The data (people, events, groups, memberships, group types, workspaces) is read-only
-here: people and their events go through the product's deletion, which counts and
-removes everything of theirs in one transaction; group types own a column slot of the
-event table; a workspace keeps an owner. Accounts can be changed (a password reset,
+The data (people, events, groups, memberships, group activity, group types, cohorts,
+saved reports, workspaces) is read-only here: people and their events go through the
+product's deletion, which counts and removes everything of theirs in one transaction;
+group types own a column slot of the event table; cohorts and saved reports are changed
+in the product, by whom its roles allow; a workspace keeps an owner. Accounts can be changed (a password reset,
 deactivating someone), not added or deleted: accounts are created by owners in the
 settings or by ``create_workspace``, and deleting one here could leave a workspace
 without its owner. The changelists fetch what they show in one query each.
@@ -14,15 +15,19 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group as PermissionGroup
 
 from analytics.models import (
+    Cohort,
     Deletion,
     Event,
+    EventName,
     Group,
+    GroupActivity,
     GroupType,
     Identity,
     IngestionProblem,
     Membership,
     Person,
     RateCounter,
+    SavedReport,
     SuppressedUser,
     TaskWorker,
     User,
@@ -120,7 +125,9 @@ class GroupTypeAdmin(ReadOnlyAdmin):
 
 @admin.register(Group)
 class GroupAdmin(ReadOnlyAdmin):
-    list_display = ["key", "name", "group_type", "workspace", "member_count", "last_updated"]
+    list_display = [
+        "key", "name", "group_type", "workspace", "member_count", "last_updated", "last_active_at"
+    ]
     list_select_related = ["group_type", "workspace"]
     list_filter = ["workspace", "group_type"]
     search_fields = ["=key", "properties__name"]
@@ -150,6 +157,14 @@ class MembershipAdmin(ReadOnlyAdmin):
     search_fields = ["=person__user_id", "=group__key"]
 
 
+@admin.register(GroupActivity)
+class GroupActivityAdmin(ReadOnlyAdmin):
+    list_display = ["person", "group", "last_active_at"]
+    list_select_related = ["person", "group__group_type"]
+    list_filter = ["group_type"]
+    search_fields = ["=person__user_id", "=group__key"]
+
+
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "type", "person", "workspace", "timestamp", "received_at"]
@@ -158,6 +173,14 @@ class EventAdmin(ReadOnlyAdmin):
     search_fields = ["=message_id", "=user_id", "=anonymous_id"]
     # Each group_N column is a link to a group: not fetched for the list.
     exclude = [f"group_{slot}" for slot in range(10)]
+
+
+@admin.register(EventName)
+class EventNameAdmin(ReadOnlyAdmin):
+    list_display = ["name", "workspace"]
+    list_select_related = ["workspace"]
+    list_filter = ["workspace"]
+    search_fields = ["name"]
 
 
 @admin.register(IngestionProblem)
@@ -193,3 +216,19 @@ class TaskWorkerAdmin(ReadOnlyAdmin):
 class RateCounterAdmin(ReadOnlyAdmin):
     list_display = ["name", "window_start", "ends_at", "spent"]
     search_fields = ["name"]
+
+
+@admin.register(Cohort)
+class CohortAdmin(ReadOnlyAdmin):
+    list_display = ["name", "group_type", "workspace", "created_by", "updated_at"]
+    list_select_related = ["group_type", "workspace"]
+    list_filter = ["workspace"]
+    search_fields = ["name", "created_by"]
+
+
+@admin.register(SavedReport)
+class SavedReportAdmin(ReadOnlyAdmin):
+    list_display = ["name", "kind", "workspace", "created_by", "updated_at", "pinned"]
+    list_select_related = ["workspace", "created_by"]
+    list_filter = ["kind", "pinned", "workspace"]
+    search_fields = ["name", "workspace__name", "created_by__email"]

@@ -29,6 +29,7 @@ from analytics.models import (
     Person,
     Workspace,
 )
+from analytics.reports import ReportError
 
 PAGE_SIZE = 50
 RECENT_EVENTS = 20
@@ -59,7 +60,8 @@ def endpoint(**query_forms):
 
     It authenticates by bearer secret key (setting ``request.workspace``), checks the
     query and passes its cleaned values to the view as ``query``, and answers errors in
-    JSON: views raise ``Http404`` and ``BadRequest`` with a message meant for the client.
+    JSON: views raise ``Http404``, ``BadRequest`` or a report's ``ReportError`` with a
+    message meant for the client.
     """
     if "GET" in query_forms:
         # HEAD asks what GET would answer; the server leaves the body out.
@@ -80,7 +82,7 @@ def endpoint(**query_forms):
                 return view(request, *args, query=query, **kwargs)
             except Http404 as missing:
                 return api_error(404, "not_found", str(missing))
-            except BadRequest as problem:
+            except (BadRequest, ReportError) as problem:
                 return api_error(400, "invalid_request", str(problem))
 
         @csrf_exempt  # No cookie authenticates here, so there is no forgery to guard against.

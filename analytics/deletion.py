@@ -1,9 +1,10 @@
 """Deleting people with everything they sent: events of every type, memberships, ids.
 
 Their events go through the event store (``analytics.event_store``), a chunk at a time,
-and their memberships through ``analytics.memberships``, which keeps groups' member
-counts; their other rows (ids) go with the person through the database's own cascades
-(``DB_CASCADE``), which would take events and memberships too. What it will remove is
+their memberships through ``analytics.memberships``, which keeps groups' member counts,
+and their activity in groups through ``analytics.activity``, which keeps groups' last
+activity; their other rows (ids) go with the person through the database's own cascades
+(``DB_CASCADE``), which would take events, memberships and activity too. What it will remove is
 counted first, in the same transaction, with the people's rows locked so no call can add
 to them in between. Summaries cost a fixed number of queries however many people they
 cover, which is what lets a dashboard show the same figures on a confirmation screen.
@@ -23,7 +24,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.tasks import task
 from django.utils import timezone
 
-from analytics import event_store, memberships
+from analytics import activity, event_store, memberships
 from analytics.models import (
     Deletion,
     Event,
@@ -221,6 +222,7 @@ def delete_people(
         summaries = summarize_people(people, suppress=suppress)
         if not dry_run:
             memberships.delete_of(people)
+            activity.delete_of(people)
             event_store.delete_of_people(list(workspace_of), progress=progress)
             people.delete()
             _delete_refused_calls(summaries, workspace_of)

@@ -24,7 +24,7 @@ scripts do, leaves its events to the database's cascade. Demo and generated data
 from collections.abc import Callable
 
 from analytics.models.bulk import copy_rows
-from analytics.models.events import Event
+from analytics.models.events import Event, EventName, report_event
 
 # Events are deleted this many at a time, with progress reported after each chunk.
 DELETE_CHUNK = 5000
@@ -36,9 +36,17 @@ def insert(rows: list[dict]) -> int:
     The caller has left out message ids stored already; one arriving meanwhile from a
     concurrent retry makes the database refuse the whole insert (IntegrityError), so
     exactly-once holds and the caller can start over. On PostgreSQL the rows go in
-    through COPY.
+    through COPY. The report events they are of join the workspace's ``EventName``s.
     """
     copy_rows(Event, rows)
+    names = {
+        (row["workspace_id"], name)
+        for row in rows
+        if (name := report_event(row["type"], row["name"])) is not None
+    }
+    EventName.objects.bulk_create(
+        [EventName(workspace_id=w, name=name) for w, name in sorted(names)], ignore_conflicts=True
+    )
     return len(rows)
 
 

@@ -13,18 +13,24 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import BadRequest
 from django.core.validators import DomainNameValidator, validate_slug
+from django.http import QueryDict
 
+from analytics import reports
 from analytics.models import (
+    Condition,
     EventType,
     GroupType,
     IngestionProblem,
     Role,
+    SavedReport,
     Workspace,
     normalize_domain,
     parse_cursor,
     parse_iso_moment,
     time_zone_choices,
 )
+from analytics.models.cohorts import KINDS, MAX_CONDITIONS, MAX_DAYS, MAX_TIMES, MEMBERSHIP
+from analytics.models.properties import OPERATORS
 
 MAX_INTERNAL_DOMAINS = 50
 
@@ -194,6 +200,71 @@ class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
 
 
+class SavedReportNameForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=SavedReport._meta.get_field("name").max_length,
+        error_messages={
+            "required": "Give the report a name.",
+            "max_length": "A name has at most %(limit_value)d characters (this one has %(show_value)d).",
+        },
+        widget=forms.TextInput(attrs={"placeholder": "Weekly active companies", "autocomplete": "off"}),
+    )
+
+    def clean_name(self):
+        return SavedReport.clean_name(self.cleaned_data["name"])
+
+
+class SaveReportForm(SavedReportNameForm):
+    """A report to save: its kind and the query string of its page, which the report's
+    own parser must read without error (``query`` holds it as it was given)."""
+
+    kind = forms.ChoiceField(
+        choices=SavedReport.Kind.choices,
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "Say which kind of report to save: trends, funnels or retention.",
+            "invalid_choice": "A saved report is of the kind trends, funnels or retention; "
+            "not “%(value)s”.",
+        },
+    )
+    query = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=SavedReport.MAX_QUERY_LENGTH,
+        error_messages={
+            "max_length": "This report's settings are too long to save: %(show_value)d "
+            "characters, at most %(limit_value)d.",
+        },
+        widget=forms.HiddenInput,
+    )
+
+    def __init__(self, *args, workspace, **kwargs):
+        self.workspace = workspace
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        kind, query = data.get("kind"), data.get("query")
+        if kind and query is not None:
+            try:
+                data["report"] = reports.FROM_PARAMS[kind](self.workspace, QueryDict(query))
+            except reports.ReportError as error:
+                raise forms.ValidationError(f"This report cannot be saved: {error}") from None
+        return data
+
+    def report_problem(self) -> str:
+        """What is wrong with the report itself (its kind or query string), if anything:
+        a page of this site never posts that, so it is a bad request, not a typo."""
+        errors = self.errors.as_data()
+        return " ".join(
+            message
+            for name in ("kind", "query", "__all__")
+            for error in errors.get(name, ())
+            for message in error
+        )
+
+
 # --- query parameters -------------------------------------------------------------
 # A field's error messages follow the parameter's name: "page must be ...".
 
@@ -312,6 +383,13 @@ def _choice(choices, **kwargs):
     )
 
 
+def _refuse_unknown(endpoint, names, data):
+    unknown = [name for name in data if name not in names]
+    if unknown:
+        taken = f"takes only {_listed(names, 'and')}" if names else "takes no parameters"
+        raise BadRequest(f"{endpoint} {taken}, not {', '.join(unknown)}")
+
+
 class QueryForm(forms.Form):
     """Query parameters, checked. ``SomeQuery.parse(request.GET)`` returns the cleaned
     values or raises ``BadRequest`` with a message for the client.
@@ -341,11 +419,7 @@ class QueryForm(forms.Form):
         return form.cleaned_data
 
     def _check_names(self):
-        names = list(self.fields)
-        unknown = [name for name in self.data if name not in names]
-        if unknown:
-            taken = f"takes only {_listed(names, 'and')}" if names else "takes no parameters"
-            raise BadRequest(f"{self.endpoint} {taken}, not {', '.join(unknown)}")
+        _refuse_unknown(self.endpoint, list(self.fields), self.data)
         for name, values in self.data.lists():
             if len(values) > 1:
                 raise BadRequest(f"{name} is given {len(values)} times; give it once")
@@ -363,6 +437,7 @@ class TableQuery(QueryForm):
 
 class GroupsQuery(TableQuery):
     q = forms.CharField(required=False)
+    cohort = WholeNumberField()
 
 
 class GroupQuery(TableQuery):
@@ -380,6 +455,19 @@ class DomainQuery(QueryForm):
 class PeopleQuery(TableQuery, DomainQuery):
     q = forms.CharField(required=False)
     several = FlagField()
+    cohort = WholeNumberField()
+
+
+class CohortQuery(TableQuery):
+    """A cohort's page: its members now, or as of the end of the day ``as_of``; as CSV
+    with ``format=csv``."""
+
+    as_of = forms.DateField(
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        error_messages={"invalid": "must be a date such as 2026-01-31"},
+    )
+    format = _choice([("csv", "CSV")])
 
 
 class PersonQuery(QueryForm):
@@ -394,6 +482,24 @@ class DeletePeopleForm(DomainQuery):
 
 class DeletePersonForm(QueryForm):
     suppress = FlagField()
+
+
+class PinQuery(QueryForm):
+    """Pin a saved report to the overview (``pinned=1``) or unpin it (``pinned=0``)."""
+
+    pinned = FlagField()
+
+
+class MoveQuery(QueryForm):
+    """Move a pinned report one place earlier or later on the overview."""
+
+    direction = forms.ChoiceField(
+        choices=[("earlier", "earlier"), ("later", "later")],
+        error_messages={
+            "required": "must be earlier or later",
+            "invalid_choice": "must be earlier or later, not %(value)r",
+        },
+    )
 
 
 class ProblemsQuery(TableQuery):
@@ -492,3 +598,190 @@ class ApiProblemsQuery(ApiListQuery):
     endpoint = "GET /api/v1/ingestion-problems"
     field_order = ["level"]
     level = _choice(IngestionProblem.Level.choices)
+
+
+# The reports' endpoints: the parameters of the report pages. Their values are read, and
+# refused with a message, by the report core (``analytics.reports``, its
+# ``*_from_params``); here only their names are checked, as on every endpoint of the API.
+
+REPORT_PERIOD = ("range", "from", "to")
+REPORT_FILTERS = ("where", "key", "op", "value", "internal", "cohort")
+
+
+class ApiReportQuery:
+    """The query string of a report endpoint, passed on as it is once its names are
+    known ones. A parameter may be repeated: the report core reads the lists it takes
+    (``event``, ``step``, the filters) and refuses a repeated single one."""
+
+    endpoint = ""
+    names: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, data):
+        _refuse_unknown(cls.endpoint, cls.names, data)
+        return data
+
+
+class ApiTrendsQuery(ApiReportQuery):
+    endpoint = "GET /api/v1/reports/trends"
+    names = (
+        "event", "interval", *REPORT_PERIOD, "count_by", *REPORT_FILTERS,
+        "breakdown_on", "breakdown", "compare",
+    )
+
+
+class ApiFunnelsQuery(ApiReportQuery):
+    endpoint = "GET /api/v1/reports/funnels"
+    names = ("steps", "step", "window", *REPORT_PERIOD, "count_by", *REPORT_FILTERS)
+
+
+class ApiRetentionQuery(ApiReportQuery):
+    endpoint = "GET /api/v1/reports/retention"
+    names = (
+        "start_event", "return_event", "interval", "periods", *REPORT_PERIOD, "count_by",
+        *REPORT_FILTERS,
+    )
+
+
+class ApiActiveGroupsQuery(ApiReportQuery):
+    endpoint = "GET /api/v1/reports/active-groups"
+    names = ("type", "interval", *REPORT_PERIOD, *REPORT_FILTERS)
+
+
+# --- cohorts --------------------------------------------------------------------------
+
+
+class CohortForm(forms.Form):
+    """A cohort's name and what it holds; its conditions are a ``ConditionFormSet``."""
+
+    name = forms.CharField(label="Name", max_length=100)
+    unit = forms.ChoiceField(label="A cohort of", initial="users")
+    exclude_internal = forms.BooleanField(label="Leave out internal people", required=False, initial=True)
+
+    def __init__(self, *args, workspace, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.types = {t.name: t for t in workspace.group_types.all()}
+        self.fields["unit"].choices = [("users", "Users")] + [(t.name, t.plural) for t in self.types.values()]
+        domains = ", ".join(f"@{d}" for d in workspace.internal_domains)
+        if domains:
+            self.fields["exclude_internal"].help_text = (
+                f"People at {domains} are not members, and their events count for no group."
+            )
+        else:
+            del self.fields["exclude_internal"]
+
+    @property
+    def group_type(self):
+        """The group type chosen, or None for users (once valid)."""
+        return self.types.get(self.cleaned_data["unit"])
+
+
+class ConditionForm(forms.Form):
+    """One condition: the fields of its kind count, the others are ignored. A row whose
+    kind is not chosen is no condition (the empty row that adds one)."""
+
+    kind = forms.ChoiceField(
+        label="Condition",
+        choices=[("", "Add a condition…"), *KINDS.items()],
+        required=False,
+        widget=forms.Select(attrs={"class": "kind"}),
+    )
+    did = forms.ChoiceField(
+        label="Did or did not", choices=[("did", "Did"), ("did_not", "Did not do")], initial="did", required=False
+    )
+    event = forms.CharField(
+        label="Event",
+        max_length=255,
+        required=False,
+        widget=forms.TextInput(attrs={"list": "cohort-events", "placeholder": "any event", "autocomplete": "off"}),
+    )
+    times = forms.IntegerField(
+        label="Times", min_value=1, max_value=MAX_TIMES, initial=1, required=False,
+        widget=forms.NumberInput(attrs={"class": "small-number"}),
+    )
+    days = forms.IntegerField(
+        label="Days", min_value=1, max_value=MAX_DAYS, initial=30, required=False,
+        widget=forms.NumberInput(attrs={"class": "small-number"}),
+    )
+    group_type = forms.ChoiceField(label="Group type", required=False)
+    key = forms.CharField(
+        label="Property",
+        max_length=255,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "property, e.g. plan", "autocomplete": "off"}),
+    )
+    op = forms.ChoiceField(label="Operator", choices=list(OPERATORS.items()), initial="eq", required=False)
+    value = forms.CharField(
+        label="Value",
+        max_length=255,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "value", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, types, for_groups, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.types, self.for_groups = types, for_groups
+        self.fields["group_type"].choices = [(t.name, t.singular) for t in types.values()]
+        if for_groups:
+            self.fields["kind"].choices = [c for c in self.fields["kind"].choices if c[0] != MEMBERSHIP]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        kind = data.get("kind")
+        if not kind:
+            if any(name not in ("kind", "DELETE") for name in self.changed_data):
+                raise forms.ValidationError("Choose what this condition is about, or clear the row.")
+            return data
+        condition = Condition(
+            kind=kind,
+            did=data.get("did") != "did_not",
+            event=(data.get("event") or "").strip(),
+            times=data.get("times") or 1,
+            days=data.get("days") or 30,
+            group_type=data.get("group_type") or "",
+            key=(data.get("key") or "").strip(),
+            op=data.get("op") or "eq",
+            value=(data.get("value") or "").strip(),
+        )
+        if not data.get("DELETE"):
+            condition.check(for_groups=self.for_groups, type_names=self.types)
+        data["condition"] = condition
+        return data
+
+    @staticmethod
+    def initial_of(condition: Condition) -> dict:
+        """The row showing ``condition``."""
+        return {
+            "kind": condition.kind,
+            "did": "did" if condition.did else "did_not",
+            "event": condition.event,
+            "times": condition.times,
+            "days": condition.days,
+            "group_type": condition.group_type,
+            "key": condition.key,
+            "op": condition.op,
+            "value": condition.value,
+        }
+
+
+class BaseConditionFormSet(forms.BaseFormSet):
+    def conditions(self) -> list[Condition]:
+        """The conditions of the rows kept (once valid), in order."""
+        return [
+            form.cleaned_data["condition"]
+            for form in self.forms
+            if form.cleaned_data.get("condition") and not form.cleaned_data.get("DELETE")
+        ]
+
+
+ConditionFormSet = forms.formset_factory(
+    ConditionForm,
+    formset=BaseConditionFormSet,
+    extra=1,
+    can_delete=True,
+    can_delete_extra=False,
+    max_num=MAX_CONDITIONS,
+    validate_max=True,
+)

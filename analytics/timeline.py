@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.db.models.fields.json import KT
 
-from analytics.models import Event, EventType, Group, Membership, Person
+from analytics.models import Event, Group, Membership, Person
 
 PAGE_SIZE = 30
 
@@ -89,10 +89,9 @@ class Timeline:
             )
         )
         unassigned = _older(
-            Event.objects.filter(
+            Event.objects.activity().filter(
                 workspace_id=group.workspace_id,
                 person_id__any=members,
-                type__in=[EventType.TRACK, EventType.PAGE, EventType.SCREEN],
                 **{f"{slot}__isnull": True},
             ),
             before,

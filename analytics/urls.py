@@ -3,9 +3,19 @@ import re
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path, register_converter
 
-from analytics import api, ingest_views, openapi
+from analytics import api, ingest_views, openapi, report_api
 from analytics.forms import LoginForm
-from analytics.views import groups, people, settings, tracker, workspace
+from analytics.views import (
+    cohorts,
+    groups,
+    overview,
+    people,
+    reports,
+    saved_reports,
+    settings,
+    tracker,
+    workspace,
+)
 
 
 class KeyConverter:
@@ -48,8 +58,14 @@ urlpatterns = [
     path("api/v1/people/<key:user_id>", api.person, name="api-person"),
     path("api/v1/events", api.events, name="api-events"),
     path("api/v1/ingestion-problems", api.ingestion_problems, name="api-ingestion-problems"),
+    path("api/v1/reports/trends", report_api.trends, name="api-report-trends"),
+    path("api/v1/reports/funnels", report_api.funnels, name="api-report-funnels"),
+    path("api/v1/reports/retention", report_api.retention, name="api-report-retention"),
+    path(
+        "api/v1/reports/active-groups", report_api.active_groups, name="api-report-active-groups"
+    ),
     # The dashboard.
-    path("", workspace.home, name="home"),
+    path("", overview.overview, name="home"),
     path(
         "login/",
         auth_views.LoginView.as_view(
@@ -69,6 +85,21 @@ urlpatterns = [
     path("people/<int:pk>", people.person, name="person"),
     path("people/<int:pk>/delete", people.delete_person, name="delete_person"),
     path("deletions/<int:pk>", people.deletion, name="deletion"),
+    path("reports/trends", reports.trends, name="report-trends"),
+    path("reports/funnels", reports.funnels, name="report-funnels"),
+    path("reports/retention", reports.retention, name="report-retention"),
+    path("reports/<slug:kind>/people", reports.actors, name="report-actors"),
+    path("reports/cohorts", cohorts.cohorts, name="cohorts"),
+    path("reports/cohorts/new", cohorts.new_cohort, name="cohort-new"),
+    path("reports/cohorts/<int:pk>", cohorts.cohort, name="cohort"),
+    path("reports/cohorts/<int:pk>/edit", cohorts.edit_cohort, name="cohort-edit"),
+    path("reports/cohorts/<int:pk>/delete", cohorts.delete_cohort, name="cohort-delete"),
+    path("reports", saved_reports.saved_reports, name="reports"),
+    path("reports/saved", saved_reports.save_report, name="saved-report-save"),
+    path("reports/saved/<int:pk>/rename", saved_reports.rename_report, name="saved-report-rename"),
+    path("reports/saved/<int:pk>/delete", saved_reports.delete_report, name="saved-report-delete"),
+    path("reports/saved/<int:pk>/pin", saved_reports.pin_report, name="saved-report-pin"),
+    path("reports/saved/<int:pk>/move", saved_reports.move_report, name="saved-report-move"),
     path("settings", settings.settings, name="settings"),
     path("settings/general", settings.general, name="settings-general"),
     path("settings/group-types", settings.group_types, name="settings-group-types"),

@@ -227,6 +227,8 @@ def main():
     pages = [
         ("/groups (companies, latest first)", "/groups/company"),
         ("/groups sorted by members", "/groups/company?sort=-member_count"),
+        ("/groups sorted by last active", "/groups/company?sort=-last_active_at"),
+        ("/groups sorted by active members", "/groups/company?sort=-active_members"),
         ("/groups searched", "/groups/company?q=ridge"),
         ("/groups page 100", "/groups/company?page=100"),
         (f"group profile, {big.member_count:,} members", f"/groups/company/{BIG}"),

@@ -22,6 +22,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 import journeys
+import overview_data as overview_calls
 from analytics.models import (
     Event,
     Group,
@@ -529,6 +530,10 @@ API_READS = [
     "people/ann",
     "events",
     "ingestion-problems",
+    "reports/trends",
+    "reports/funnels?steps=Report+Viewed,$page",
+    "reports/retention",
+    "reports/active-groups",
 ]
 
 
@@ -623,7 +628,7 @@ def log_in(page, user):
     page.fill("#id_username", user.email)
     page.fill("#id_password", f"{user.email.split('@')[0]}-password-1")
     page.click("button[type=submit]")
-    page.wait_for_url("**/groups/**")
+    page.wait_for_url(re.compile(r"^https?://[^/]+/$"))  # the overview
 
 
 @contextmanager
@@ -659,3 +664,25 @@ def writes_to(table):
         mock.patch.object(psycopg.Cursor, "copy", recorded_copy),
     ):
         yield writes
+
+
+# --- The overview's hand-worked workspace (tests/overview_data.py) -----------------------
+
+
+@pytest.fixture
+def frozen_now(monkeypatch):
+    """The clock stands still at ``overview_data.NOW``: ingestion, the "today" of the
+    reports and the pages all read it (the live server too, in this process)."""
+    monkeypatch.setattr(timezone, "now", lambda: overview_calls.NOW)
+    return overview_calls.NOW
+
+
+@pytest.fixture
+def overview_data(frozen_now, send, workspace, company):
+    """Alice's workspace, in New York time, with the calls of tests/overview_data.py."""
+    workspace.time_zone = "America/New_York"
+    workspace.internal_domains = ["staff.dev"]
+    workspace.save()
+    response = send.batch(*overview_calls.CALLS)
+    assert response.status_code == 200, response.content
+    return workspace

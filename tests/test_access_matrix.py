@@ -27,12 +27,14 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from analytics.access import RANK
 from analytics.models import (
+    Cohort,
     Deletion,
     Event,
     IngestionProblem,
     Membership,
     Person,
     Role,
+    SavedReport,
     SuppressedUser,
     Workspace,
 )
@@ -87,6 +89,10 @@ POLICY = {
     "api-person": Api(("GET", "DELETE")),
     "api-events": Api(),
     "api-ingestion-problems": Api(),
+    "api-report-trends": Api(),
+    "api-report-funnels": Api(),
+    "api-report-retention": Api(),
+    "api-report-active-groups": Api(),
     # Accounts.
     "login": Public(("GET", "POST")),
     "logout": Public(("POST",)),
@@ -99,6 +105,25 @@ POLICY = {
     "group": Page(GET=MEMBER),
     "people": Page(GET=MEMBER),
     "person": Page(GET=MEMBER),
+    # Reports.
+    "report-trends": Page(GET=MEMBER),
+    "report-funnels": Page(GET=MEMBER),
+    "report-retention": Page(GET=MEMBER),
+    "report-actors": Page(GET=MEMBER),
+    # Cohorts: every member defines them; its creator, admins and owners change one.
+    "cohorts": Page(GET=MEMBER),
+    "cohort-new": Page(GET=MEMBER, POST=MEMBER),
+    "cohort": Page(GET=MEMBER),
+    "cohort-edit": Page(GET=MEMBER, POST=MEMBER),  # the sample's creator is bob
+    "cohort-delete": Page(GET=MEMBER, POST=MEMBER),
+    # Saved reports. The sample report is alice's own: only its author renames it (here
+    # the owner), and admins and owners delete, pin and unpin anyone's.
+    "reports": Page(GET=MEMBER),
+    "saved-report-save": Page(POST=MEMBER),
+    "saved-report-rename": Page(GET=OWNER, POST=OWNER),
+    "saved-report-delete": Page(GET=ADMIN, POST=ADMIN),
+    "saved-report-pin": Page(POST=ADMIN),
+    "saved-report-move": Page(POST=ADMIN),
     # Deleting people.
     "delete_people": Page(GET=ADMIN, POST=ADMIN),
     "delete_person": Page(GET=ADMIN, POST=ADMIN),
@@ -124,6 +149,8 @@ POLICY = {
 # URLs without an argument that still name something of alice's workspace: the form
 # names the workspace to switch to.
 NAMES_ALICES_WORKSPACE = {"switch_workspace"}
+# Arguments that name nothing of a workspace: the kind of a report.
+NAMES_NOTHING = {"kind"}
 
 # What fills the arguments of the URL patterns: a value, or {URL name: value} where the
 # argument means something else in each URL. Callables get the ``sample`` fixture.
@@ -133,17 +160,27 @@ SAMPLES = {
     "name": "team",
     "key": "growth",
     "user_id": "ann",
+    "kind": "trends",
     "pk": {
         "person": lambda sample: sample.ann.pk,
         "delete_person": lambda sample: sample.ann.pk,
         "deletion": lambda sample: sample.deletion.pk,
+        "cohort": lambda sample: sample.cohort().pk,
+        "cohort-edit": lambda sample: sample.cohort().pk,
+        "cohort-delete": lambda sample: sample.cohort().pk,
         "settings-change-role": lambda sample: sample.bobs_membership.pk,
         "settings-remove-member": lambda sample: sample.bobs_membership.pk,
+        "saved-report-rename": lambda sample: sample.saved_report().pk,
+        "saved-report-delete": lambda sample: sample.saved_report().pk,
+        "saved-report-pin": lambda sample: sample.saved_report().pk,
+        "saved-report-move": lambda sample: sample.saved_report().pk,
     },
 }
 QUERIES = {
     ("delete_people", "GET"): {"domain": "hooli.test"},
     ("api-people", "DELETE"): {"email_domain": "hooli.test"},
+    ("api-report-funnels", "GET"): {"steps": "Report Viewed,$page"},
+    ("report-actors", "GET"): {"from": "2026-01-01", "to": "2026-01-31", "date": "2026-01-05"},
 }
 # What the POST forms send ({slug}: alice's workspace, {password}: the sender's own).
 FORMS = {
@@ -160,6 +197,12 @@ FORMS = {
     "settings-move-group-type": {"direction": "up"},
     "settings-members": {"email": "erin@example.com", "role": "member"},
     "settings-change-role": {"role": "admin"},
+    "cohort-new": {"name": "Hooli people", "unit": "users", "condition-TOTAL_FORMS": "0", "condition-INITIAL_FORMS": "0"},
+    "cohort-edit": {"name": "Renamed", "unit": "users", "condition-TOTAL_FORMS": "0", "condition-INITIAL_FORMS": "0"},
+    "saved-report-save": {"kind": "trends", "query": "event=Report+Viewed", "name": "Views"},
+    "saved-report-rename": {"name": "Renamed"},
+    "saved-report-pin": {"pinned": "1"},
+    "saved-report-move": {"direction": "earlier"},
 }
 
 
@@ -261,6 +304,25 @@ def sample(workspace, other_workspace, alice, bob, charlie, dana, send, charlie_
     )
     sample.bobs_membership = workspace.members.get(user=bob)
     sample.users = {"alice": alice, "bob": bob, "charlie": charlie, "dana": dana}
+
+    def cohort():
+        """Bob's cohort of alice's workspace (again, once a cell has deleted it)."""
+        return Cohort.objects.get_or_create(
+            workspace=workspace, name="Bob's cohort", defaults={"created_by": bob.email}
+        )[0]
+
+    sample.cohort = cohort
+    cohort()
+    def saved_report():
+        """Alice's saved report: saved again once an insider deleted it, so that each
+        insider allowed to delete it finds one."""
+        found = SavedReport.objects.filter(workspace=workspace).first()
+        return found or SavedReport.create(
+            workspace=workspace, kind="trends", name="Hooli Inc views", query="range=7d", user=alice
+        )
+
+    sample.saved_report = saved_report
+    saved_report()
     return sample
 
 
@@ -283,7 +345,7 @@ def arguments(pattern, sample):
 def alices_workspace(workspace):
     """Everything a request could change in alice's workspace, read from the database."""
     workspace = Workspace.objects.get(pk=workspace.pk)
-    counted = (Person, Event, Membership, Deletion, SuppressedUser, IngestionProblem)
+    counted = (Person, Event, Membership, Deletion, SuppressedUser, IngestionProblem, Cohort)
     return {
         "settings": (workspace.name, workspace.internal_domains),
         "keys": (workspace.write_key, workspace.secret_key_hash),
@@ -297,6 +359,9 @@ def alices_workspace(workspace):
         "passwords": sorted(
             (member.user.email, member.user.password)
             for member in workspace.members.select_related("user")
+        ),
+        "saved reports": sorted(
+            SavedReport.objects.filter(workspace=workspace).values_list("name", "query", "pinned")
         ),
     }
 
@@ -371,7 +436,8 @@ def test_who_may_use_each_url(db, sample, pattern, method):
         )
     # An argument names something of alice's (the call type of the tracking API aside).
     names_alices_objects = pattern.name in NAMES_ALICES_WORKSPACE or (
-        bool(pattern.pattern.regex.groupindex) and not isinstance(rule, Tracking)
+        bool(set(pattern.pattern.regex.groupindex) - NAMES_NOTHING)
+        and not isinstance(rule, Tracking)
     )
     outcomes = {
         actor: expected(rule, method, actor, names_alices_objects=names_alices_objects)

@@ -3,9 +3,11 @@
 import re
 
 
-def test_log_in_opens_the_groups_of_the_current_workspace(client, alice, workspace):
+def test_log_in_opens_the_overview_of_the_current_workspace(client, alice, workspace):
     response = client.post("/login/", {"username": alice.email, "password": "alice-password-1"}, follow=True)
-    assert response.redirect_chain[-1][0] == "/groups/company"
+    assert response.redirect_chain[-1][0] == "/"
+    assert response.context["section"] == "overview"
+    assert response.context["request"].workspace == workspace
 
 
 def test_wrong_password_is_refused_with_a_message(client, alice, workspace):

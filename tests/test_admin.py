@@ -4,7 +4,16 @@ the product has its own way to change or delete, and closed to everyone else."""
 import pytest
 from django.apps import apps
 
-from analytics.models import Deletion, Event, Person, SuppressedUser, TaskWorker, User
+from analytics.models import (
+    Cohort,
+    Deletion,
+    Event,
+    Person,
+    SavedReport,
+    SuppressedUser,
+    TaskWorker,
+    User,
+)
 
 OUR_MODELS = [model for model in apps.get_app_config("analytics").get_models()]
 READ_ONLY = [model for model in OUR_MODELS if model is not User]
@@ -48,6 +57,10 @@ def activity(send, company, team):
     SuppressedUser.objects.create(workspace=workspace, user_id="blocked")
     Deletion.objects.create(workspace=workspace, email_domain="acme.io", label="@acme.io")
     TaskWorker.objects.create(worker_id="worker-1")
+    Cohort.objects.create(workspace=workspace, name="Acme people", created_by="alice@example.com")
+    SavedReport.create(
+        workspace=workspace, kind="trends", name="Views", query="event=Report+Viewed", user=None
+    )
 
 
 def test_superuser_sees_every_model_of_ours(admin_client):

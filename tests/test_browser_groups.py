@@ -1,9 +1,11 @@
 """Journeys through the groups browser in a real Chromium."""
 
-import pytest
-from playwright.sync_api import expect
+from datetime import timedelta
 
+import pytest
 from conftest import ARTIFACTS, log_in, open_page
+from django.utils import timezone
+from playwright.sync_api import expect
 
 from analytics.models import Group
 
@@ -25,7 +27,8 @@ def groups_data(send, company, team):
 def test_log_in_browse_groups_switch_tabs_and_open_a_group(browser_page, alice, groups_data):
     page = browser_page
     log_in(page, alice)
-    assert page.url.endswith("/groups/company")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Groups").click()
+    page.wait_for_url("**/groups/company")
     assert page.get_by_role("tab", name="Companies").get_attribute("aria-selected") == "true"
     assert page.locator("#groups-table").get_by_text("Acme Inc", exact=True).is_visible()
     page.shot("groups-companies")
@@ -65,6 +68,7 @@ def test_log_in_browse_groups_switch_tabs_and_open_a_group(browser_page, alice, 
 def test_search_narrows_the_table_as_you_type(browser_page, alice, groups_data):
     page = browser_page
     log_in(page, alice)
+    page.visit("/groups/company")
     page.get_by_role("searchbox").fill("glob")
     page.wait_for_url("**/groups/company?q=glob")
     table = page.locator("#groups-table")
@@ -75,7 +79,8 @@ def test_search_narrows_the_table_as_you_type(browser_page, alice, groups_data):
 def test_pages_work_without_javascript(chromium, live_server, alice, groups_data, transactional_db):
     with open_page(chromium, live_server, javascript=False) as page:
         log_in(page, alice)
-        assert page.url.endswith("/groups/company")
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Groups").click()
+        page.wait_for_url("**/groups/company")
         page.get_by_role("tab", name="Teams").click()
         page.wait_for_url("**/groups/team")
         assert page.get_by_text("Growth", exact=True).is_visible()
@@ -106,6 +111,7 @@ def test_switching_workspace_from_the_header(browser_page, bob, workspace, alice
 def test_sorting_swaps_the_table_in_place(browser_page, alice, groups_data):
     page = browser_page
     log_in(page, alice)
+    page.visit("/groups/company")
     page.evaluate("window.notReloaded = true")
     table = page.locator("#groups-table")
     table.get_by_role("link", name="Name / Key").click()
@@ -142,6 +148,7 @@ def test_the_count_follows_search_paging_and_sorting(browser_page, alice, send, 
     ))
     page = browser_page
     log_in(page, alice)
+    page.visit("/groups/company")
     page.evaluate("window.notReloaded = true")
     count = page.locator("#groups-count")
     expect(count).to_have_text("55 companies")
@@ -202,3 +209,66 @@ def test_group_profile_names_people_and_groups_in_events(browser_page, alice, gr
     chip.click()
     page.wait_for_url("**/groups/team/growth")
     expect(page.get_by_role("heading", name="Growth")).to_be_visible()
+
+
+def test_sorting_by_activity_and_a_profile_that_opens_with_it(browser_page, alice, send, company):
+    now = timezone.now()
+
+    def ago(**delta):
+        return (now - timedelta(**delta)).isoformat()
+
+    def track(user, key, at, event="Report Viewed"):
+        return {"type": "track", "userId": user, "event": event, "timestamp": at, "context": {"groupId": key}}
+
+    send.batch(
+        *({"type": "identify", "userId": u, "traits": {"name": f"{u.capitalize()} Lee"}} for u in ("ann", "bob", "cy")),
+        *({"type": "group", "userId": u, "groupId": "busy", "traits": {"name": "Busy Corp"}, "timestamp": ago(days=80)}
+          for u in ("ann", "bob", "cy")),
+        *(track("ann", "busy", ago(days=d, minutes=5)) for d in (0, 8, 15, 22, 50)),
+        *(track("bob", "busy", ago(days=d, minutes=5), event="Chart Shared") for d in (1, 2)),
+        track("dee", "recent", ago(hours=2)), track("eve", "recent", ago(days=3)),
+        track("fay", "lapsed", ago(days=60)),
+        {"type": "group", "userId": "gus", "groupId": "quiet", "traits": {"name": "Quiet Ltd"}, "timestamp": ago(hours=3)},
+    )
+    page = browser_page
+    log_in(page, alice)
+    table = page.locator("#groups-table")
+    header = table.locator("th", has_text="Active members (30 days)")
+    expect(header).to_have_attribute(
+        "title", "People with a track, page or screen call carrying it in the last 30 days, today included"
+    )
+    expect(table.locator("th", has_text="Last updated")).to_have_attribute(
+        "title", "When a group call last set its properties"
+    )
+    page.evaluate("window.notReloaded = true")
+    keys = table.locator("tbody tr td.key a")
+
+    table.get_by_role("link", name="Last active").click()
+    page.wait_for_url("**sort=last_active_at")
+    expect(keys).to_have_text(["lapsed", "recent", "Busy Corp", "Quiet Ltd"])
+    table.get_by_role("link", name="Last active").click()
+    page.wait_for_url("**sort=-last_active_at")
+    expect(keys).to_have_text(["Busy Corp", "recent", "lapsed", "Quiet Ltd"])
+    table.get_by_role("link", name="Active members (30 days)").click()
+    page.wait_for_url("**sort=active_members")
+    table.get_by_role("link", name="Active members (30 days)").click()
+    page.wait_for_url("**sort=-active_members")
+    expect(keys).to_have_text(["Busy Corp", "recent", "lapsed", "Quiet Ltd"])
+    expect(table.locator("tbody tr").first.locator("td.num").first).to_have_text("2")  # ann and bob
+    assert page.evaluate("window.notReloaded") is True  # swapped in place
+    page.shot("groups-by-activity")
+
+    table.get_by_role("link", name="Busy Corp").click()
+    page.wait_for_url("**/groups/company/busy")
+    activity = page.locator("#activity")
+    expect(activity.get_by_role("heading", name="Activity")).to_be_visible()
+    expect(activity.locator("dl.figures dd")).to_have_text(["7", "2"])  # events in 90 days; active in 30
+    weekly = page.locator("#weekly-activity")
+    expect(weekly).to_be_visible()
+    events = weekly.locator("tbody tr").first.locator("td")
+    assert sum(int(n) for n in events.all_inner_texts()) == 7
+    expect(page.locator("#top-events tbody tr").first).to_have_text("Report Viewed5")
+    members = page.locator("#members-table tbody tr td:first-child > a")
+    expect(members).to_have_text(["Ann Lee", "Bob Lee", "Cy Lee"])  # most active first
+    page.shot("group-profile-activity")
+    page.screenshot(path=ARTIFACTS / "group-profile-activity-top.png")  # the first screen

@@ -136,6 +136,7 @@ def test_deleting_the_default_type_shows_what_goes_and_asks_for_its_successor(
 ):
     page = browser_page
     log_in(page, alice)
+    page.visit("/groups/company")
     expect(page.get_by_role("tab")).to_have_text([tab("Companies", 2), tab("Teams", 1)])
     page.visit("/settings/group-types")
     type_row(page, "Companies").get_by_role("link", name="Delete").click()
@@ -207,7 +208,7 @@ def test_members_and_admins_do_not_see_owner_only_settings(browser_page, bob, da
     page = browser_page
     log_in(page, bob)
     expect(page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(
-        ["Groups", "People"]
+        ["Overview", "Groups", "People", "Trends", "Funnels", "Retention", "Cohorts", "Saved reports"]
     )
     for path, needs in [
         ("/settings", "admin"),

@@ -157,14 +157,15 @@ def test_logged_out_visitor_is_sent_to_log_in(client):
     assert response.status_code == 302 and response["Location"].startswith("/login/")
 
 
-def test_groups_page_takes_six_queries_whatever_the_page_size(
+def test_groups_page_takes_seven_queries_whatever_the_page_size(
     alice_client, send, django_assert_num_queries
 ):
     companies(send, 60)
     # The session, the user, the membership with its workspace, the group types with
-    # their counts, then the table's count and its page of groups.
+    # their counts, the table's count and its page of groups, and the type's cohorts to
+    # filter by.
     for per_page in (5, 50):
-        with django_assert_num_queries(6, info=f"per_page={per_page}"):
+        with django_assert_num_queries(7, info=f"per_page={per_page}"):
             assert alice_client.get("/groups/company", {"per_page": per_page}).status_code == 200
 
 

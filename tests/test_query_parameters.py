@@ -34,6 +34,11 @@ def message(response, status=400):
 
 # --- the API: parameters it does not take ------------------------------------------
 
+# What every report takes (count_by: every report but active groups, which take a type).
+REPORT_COMMON = [
+    "range", "from", "to", "count_by", "where", "key", "op", "value", "internal", "cohort"
+]
+
 API_PARAMETERS = [
     ("get", "group-types", ["page", "page_size"]),
     ("get", "groups/company", ["search", "page", "page_size"]),
@@ -44,6 +49,12 @@ API_PARAMETERS = [
     ("delete", "people/ann", ["suppress", "dry_run"]),
     ("get", "events", ["person", "group", "name", "type", "since", "until", "limit", "cursor"]),
     ("get", "ingestion-problems", ["level", "page", "page_size"]),
+    ("get", "reports/trends", ["event", "interval", *REPORT_COMMON, "breakdown_on", "breakdown",
+                               "compare"]),
+    ("get", "reports/funnels", ["steps", "step", "window", *REPORT_COMMON]),
+    ("get", "reports/retention", ["start_event", "return_event", "interval", "periods",
+                                  *REPORT_COMMON]),
+    ("get", "reports/active-groups", ["type", "interval", *REPORT_COMMON[:3], *REPORT_COMMON[4:]]),
 ]
 
 

@@ -1,13 +1,14 @@
 """A batch's events: one row per call, with its person and group context, in one insert."""
 
-from analytics import event_store
-from analytics.models import Person
+from analytics import activity, event_store
+from analytics.models import ACTIVITY_TYPES, Person
 
 
-def save_events(workspace, calls, *, person_of, slots_of, received_at) -> int:
-    """Store one event per call and move its people's ``last_seen_at`` on; returns how
-    many were stored. ``person_of`` and ``slots_of`` map a call's index to its person's
-    id and to its group context ({slot: group id})."""
+def save_events(workspace, calls, *, person_of, slots_of, type_of_slot, received_at) -> int:
+    """Store one event per call, move its people's ``last_seen_at`` and its groups'
+    activity on; returns how many were stored. ``person_of`` and ``slots_of`` map a
+    call's index to its person's id and to its group context ({slot: group id});
+    ``type_of_slot`` maps a slot to its group type's id."""
     rows = []
     for call in calls:
         row = {
@@ -28,10 +29,18 @@ def save_events(workspace, calls, *, person_of, slots_of, received_at) -> int:
             row[f"group_{slot}_id"] = group_pk
         rows.append(row)
     stored = event_store.insert(rows)
-    latest = {}
-    for row in rows:
-        person_id, moment = row["person_id"], row["timestamp"]
+    latest, active, group_types = {}, {}, {}
+    for call in calls:
+        person_id, moment = person_of[call.index], call.timestamp
         if person_id not in latest or moment > latest[person_id]:
             latest[person_id] = moment
+        if call.type not in ACTIVITY_TYPES:
+            continue
+        for slot, group_id in slots_of[call.index].items():
+            pair = (group_id, person_id)
+            if pair not in active or moment > active[pair]:
+                active[pair] = moment
+            group_types[group_id] = type_of_slot[slot]
     Person.objects.seen(latest)
+    activity.record(active, group_types=group_types)
     return stored

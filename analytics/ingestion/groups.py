@@ -13,9 +13,7 @@ from django.db.models import Q
 
 from analytics import memberships
 from analytics import traits as trait_rules
-from analytics.models import EventType, Group, Membership, Person
-
-EVENT_CALLS = frozenset({EventType.TRACK, EventType.PAGE, EventType.SCREEN})
+from analytics.models import ACTIVITY_TYPES, EventType, Group, Membership, Person
 
 
 @dataclass(slots=True)
@@ -147,7 +145,7 @@ class GroupContext:
     def _needs_memberships(self, call):
         if call.index in self.target_of or call.removes_user_from_account:
             return True
-        return call.type in EVENT_CALLS and len(self.slots_of[call.index]) < len(self.group_types)
+        return call.type in ACTIVITY_TYPES and len(self.slots_of[call.index]) < len(self.group_types)
 
     def _load_memberships(self, people):
         """Spans of these people's memberships that were open at some call's moment."""
@@ -229,7 +227,7 @@ class GroupContext:
         the person is flagged for the multi-company banner."""
         several = defaultdict(int)  # person id -> bits of the slots they were ambiguous in
         for call in calls:
-            if call.type not in EVENT_CALLS:
+            if call.type not in ACTIVITY_TYPES:
                 continue
             slots = self.slots_of[call.index]
             person_pk = self.person_of[call.index]

@@ -9,7 +9,7 @@ batch since it was read makes this one start over (``Conflict``, which
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 
-from analytics import event_store, memberships
+from analytics import activity, event_store, memberships
 from analytics.ingestion.identities import Identities, PersonState
 from analytics.models import EventType, Identity, Person, SuppressedUser
 
@@ -72,12 +72,13 @@ def save_people(identities: Identities, states: dict[int, PersonState]) -> dict[
 
 
 def absorb(person, other):
-    """Move everything of ``other`` (events, memberships, ids, traits) to ``person``, then
-    delete it: an anonymous visitor turned out to be a known user (identify with the
-    anonymous id, or alias)."""
+    """Move everything of ``other`` (events, memberships, activity, ids, traits) to
+    ``person``, then delete it: an anonymous visitor turned out to be a known user
+    (identify with the anonymous id, or alias)."""
     event_store.reassign(from_person=other.pk, to_person=person.pk)
     Identity.objects.filter(person=other).update(person=person)
     memberships.merge(into=person, source=other)
+    activity.merge(into=person, source=other)
     person.set_traits({**other.traits, **person.traits})
     seen = Value(other.last_seen_at) if other.last_seen_at else F("last_seen_at")
     Person.objects.filter(pk=person.pk).update(

@@ -75,7 +75,7 @@ def _problem(index, raw, message):
 def store_calls(workspace, calls, *, received_at) -> tuple[int, dict[int, list[str]]]:
     """Store calls that are neither duplicates nor from blocked users, step by step:
     who each call is about (``identities``), their people (``people``), groups and
-    memberships (``groups``), then the events (``events``).
+    memberships (``groups``), then the events with the groups' activity (``events``).
 
     Returns how many events were stored and {call index: warnings}. Raises ``Conflict``
     when a concurrent batch changed what this one read.
@@ -87,7 +87,12 @@ def store_calls(workspace, calls, *, received_at) -> tuple[int, dict[int, list[s
     context = GroupContext(workspace, calls, person_of)
     context.store()
     stored = save_events(
-        workspace, calls, person_of=person_of, slots_of=context.slots_of, received_at=received_at
+        workspace,
+        calls,
+        person_of=person_of,
+        slots_of=context.slots_of,
+        type_of_slot={group_type.slot: group_type.pk for group_type in context.group_types},
+        received_at=received_at,
     )
     return stored, context.warnings
 

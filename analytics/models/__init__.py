@@ -2,26 +2,44 @@
 
 One module per concept; everything is imported from here (``from analytics.models import
 Group``). The modules depend on each other in one direction only — workspaces, events,
-people, groups, then deletions — and the bulk-write helpers they share live in ``bulk``.
+people, groups, then cohorts, deletions and saved reports — the bulk-write helpers they
+share live in ``bulk``, and the conditions on JSON properties that reports and cohorts
+share in ``properties``.
 
 Everything a workspace collects is scoped to it and deleted with it by the database
 (``DB_CASCADE``), so deleting a person or a workspace is one statement per table, not a
 Python-side collection of millions of rows.
 """
 
+from analytics.models.cohorts import Cohort, Condition
 from analytics.models.deletions import Deletion, SuppressedUser
 from analytics.models.events import (
+    ACTIVITY_TYPES,
     GROUP_SLOTS,
+    PAGE_EVENT,
+    SCREEN_EVENT,
+    SPECIAL_EVENTS,
     Event,
+    EventName,
     EventType,
+    event_label,
+    event_q,
     in_utc,
     parse_cursor,
     parse_iso_moment,
+    report_event,
 )
-from analytics.models.groups import Group, GroupType
+from analytics.models.groups import (
+    ACTIVE_DAYS,
+    PROFILE_DAYS,
+    Group,
+    GroupActivity,
+    GroupType,
+)
 from analytics.models.people import Identity, Membership, Person, events_of, normalize_domain
 from analytics.models.problems import IngestionProblem
 from analytics.models.rates import RateCounter
+from analytics.models.reports import SavedReport
 from analytics.models.workers import TaskWorker
 from analytics.models.workspaces import (
     Role,
@@ -35,23 +53,37 @@ from analytics.models.workspaces import (
 )
 
 __all__ = [
+    "ACTIVE_DAYS",
+    "ACTIVITY_TYPES",
     "GROUP_SLOTS",
+    "PAGE_EVENT",
+    "SCREEN_EVENT",
+    "SPECIAL_EVENTS",
+    "EventName",
+    "report_event",
+    "Cohort",
+    "Condition",
     "Deletion",
     "Event",
     "EventType",
     "Group",
+    "GroupActivity",
     "GroupType",
     "Identity",
     "IngestionProblem",
     "Membership",
+    "PROFILE_DAYS",
     "Person",
     "RateCounter",
     "Role",
+    "SavedReport",
     "SuppressedUser",
     "TaskWorker",
     "User",
     "Workspace",
     "WorkspaceMember",
+    "event_label",
+    "event_q",
     "events_of",
     "hash_key",
     "in_utc",

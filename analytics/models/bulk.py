@@ -4,6 +4,8 @@ These run in ingestion's hot path. On PostgreSQL the values travel as arrays (on
 parameter per column) or through COPY; elsewhere Django's portable forms are used.
 """
 
+from datetime import timedelta
+
 import orjson
 from django.db import connection, models
 from django.db.models import Case, F, Value, When
@@ -101,3 +103,49 @@ def copy_rows(model, rows: list[dict]):
 def _json(value):
     # COPY takes JSON as text; orjson writes it several times faster than json.dumps.
     return orjson.dumps(value).decode()
+
+
+def keep_latest(model, rows: list[dict], *, unique: list[str], latest: str, step=None):
+    """Insert ``rows`` ({field attname: value}, no two alike in their ``unique`` fields,
+    which a unique constraint covers) into ``model``'s table, in one statement. Where a
+    row with the same ``unique`` fields is stored already, its ``latest`` moment moves on
+    to the new row's if that is later, and nothing else changes.
+
+    On PostgreSQL, with ``step`` (a timedelta), a stored moment only moves on by that much
+    or more, and the rows that would not move are neither written nor locked: most of a
+    busy table's rows are then left alone by most calls. Rows go in the order of their
+    ``unique`` fields, so that concurrent calls lock the rows they share in one order.
+    """
+    if not rows:
+        return
+    fields = [model._meta.get_field(name) for name in rows[0]]
+    rows = sorted(rows, key=lambda row: [row[name] for name in unique])
+    values = [[f.get_db_prep_save(row[f.attname], connection) for f in fields] for row in rows]
+    table, target = model._meta.db_table, model._meta.get_field(latest).column
+    columns = ", ".join(f.column for f in fields)
+    keys = [model._meta.get_field(name).column for name in unique]
+    upsert = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {target} = EXCLUDED.{target} "
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+            moves = "({0} < {1} AND {0} + %s <= {1})"
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) "
+                f"SELECT v.* FROM unnest({arrays}) AS v({columns}) "
+                f"LEFT JOIN {table} AS t ON {' AND '.join(f't.{k} = v.{k}' for k in keys)} "
+                f"WHERE t.{target} IS NULL OR {moves.format(f't.{target}', f'v.{target}')} "
+                f"ORDER BY {', '.join(f'v.{k}' for k in keys)} "
+                f"{upsert} WHERE {moves.format(f'{table}.{target}', f'EXCLUDED.{target}')}",
+                [*(list(column) for column in zip(*values)), step or timedelta(0), step or timedelta(0)],
+            )
+            return
+        # SQLite takes at most 32,766 parameters in a statement.
+        per_statement = 32_000 // len(fields)
+        row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        for start in range(0, len(values), per_statement):
+            part = values[start : start + per_statement]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(part))} "
+                f"{upsert} WHERE {table}.{target} < EXCLUDED.{target}",
+                [value for row in part for value in row],
+            )

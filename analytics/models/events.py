@@ -23,9 +23,52 @@ class EventType(models.TextChoices):
     ALIAS = "alias"
 
 
+# What people do in the product, which reports count; identify, group and alias calls
+# are bookkeeping about who they are and where they belong.
+ACTIVITY_TYPES = (EventType.TRACK, EventType.PAGE, EventType.SCREEN)
+
+# The report event that stands for every page call, and for every screen call; a track
+# call is the report event of its name.
+PAGE_EVENT = "$page"
+SCREEN_EVENT = "$screen"
+
+
+def report_event(type: str, name: str) -> str | None:
+    """The report event a call of this type and name counts as, if any."""
+    if type == EventType.TRACK:
+        return name
+    return {EventType.PAGE: PAGE_EVENT, EventType.SCREEN: SCREEN_EVENT}.get(type)
+
+
+SPECIAL_EVENTS = {PAGE_EVENT: "Page viewed", SCREEN_EVENT: "Screen viewed"}
+
+
+def event_label(event: str | None) -> str:
+    """How a report or a cohort names the report event ``event`` ("" is any event)."""
+    if not event:
+        return "Any event"
+    return SPECIAL_EVENTS.get(event, event)
+
+
+def event_q(event: str) -> Q:
+    """Activity events of the report event ``event``: a track call's name, every page or
+    screen call, or "" for any activity (reports and cohorts count the same events)."""
+    if not event:
+        return Q()
+    if event == PAGE_EVENT:
+        return Q(type=EventType.PAGE)
+    if event == SCREEN_EVENT:
+        return Q(type=EventType.SCREEN)
+    return Q(type=EventType.TRACK, name=event)
+
+
 class EventQuerySet(models.QuerySet):
     def for_workspace(self, workspace):
         return self.filter(workspace=workspace)
+
+    def activity(self):
+        """Track, page and screen calls: what reports count (``ACTIVITY_TYPES``)."""
+        return self.filter(type__in=ACTIVITY_TYPES)
 
     def between(self, start=None, end=None):
         qs = self
@@ -152,3 +195,20 @@ class Event(models.Model):
             for slot in range(GROUP_SLOTS)
             if (group_id := getattr(self, f"group_{slot}_id")) is not None
         }
+
+
+class EventName(models.Model):
+    """A report event seen in a workspace (a track call's name, ``$page`` or ``$screen``),
+    so that pickers list them without reading every event. Written with the events
+    (``analytics.event_store``); a name stays listed after its events are deleted."""
+
+    workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="+", db_index=False)
+    name = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="event_name_unique"),
+        ]
+
+    def __str__(self):
+        return self.name

@@ -1,16 +1,24 @@
 """Group types (company, team…) and their groups."""
 
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
 from django.core.exceptions import ValidationError
 from django.core.validators import slug_re
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
-from analytics.models.bulk import ArrayUpdateQuerySet
+from analytics.models.bulk import ArrayUpdateQuerySet, update_counters
 from analytics.models.events import GROUP_SLOTS, Event
-from analytics.models.people import Membership
+from analytics.models.people import Membership, Person
 from analytics.models.workspaces import Workspace
+
+# "Active members" of a group did something in it in the last 30 days, today included;
+# a group's profile shows its activity over the last 90.
+ACTIVE_DAYS = 30
+PROFILE_DAYS = 90
 
 
 def _pluralize(word):
@@ -175,6 +183,100 @@ class GroupQuerySet(ArrayUpdateQuerySet):
         """Latest group call first; groups only seen in event context last; then by key."""
         return self.order_by(F("last_updated").desc(nulls_last=True), "key")
 
+    def active_at(self, latest: dict[int, datetime], *, step: timedelta):
+        """Move groups' ``last_active_at`` on to {group id: latest moment of new activity},
+        in one query; on PostgreSQL only by ``step`` or more, so that a busy group's row
+        (and its indexes) is not rewritten for every batch. Never moves one back."""
+        if not latest:
+            return
+        if connection.vendor != "postgresql":
+            update_counters(self, latest, latest={"last_active_at": list(latest.values())})
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Group._meta.db_table} AS g SET last_active_at = v.latest "
+                "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, latest) "
+                "WHERE g.id = v.id AND (g.last_active_at IS NULL "
+                "OR v.latest >= g.last_active_at + %s)",
+                [list(latest), list(latest.values()), step],
+            )
+
+    def with_active_members(self, since: datetime):
+        """Annotate ``active_members``: the people with activity carrying the group since
+        ``since``, each group counted on its own from GroupActivity's (group,
+        last_active_at) index: a few short range scans for a page of groups."""
+        recent = (
+            GroupActivity.objects.filter(group=OuterRef("pk"), last_active_at__gte=since)
+            .order_by()
+            .values("group")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        return self.annotate(active_members=Coalesce(Subquery(recent), 0))
+
+    def by_active_members(self, since: datetime, *, group_type, descending: bool):
+        """These groups of ``group_type`` ordered by ``active_members`` (see
+        ``with_active_members``), then by key, as ``ByActiveMembers``: counted and paged."""
+        return ByActiveMembers(self, since=since, group_type=group_type, descending=descending)
+
+
+class ByActiveMembers:
+    """Groups in the order of their active members, then of their keys, read a page at a
+    time: what a paginated table needs of a queryset (``count`` and slices).
+
+    Sorting needs every group's count. Counted in the groups' query, as a join of every
+    group with its GroupActivity rows grouped by group, it took twice as long on the
+    benchmark's 51,000 companies as here: the type's recent rows are counted first, from
+    their index, joined to the groups' ids and keys alone, and only the page's groups are
+    then read, with their counts.
+    """
+
+    def __init__(self, groups, *, since: datetime, group_type, descending: bool):
+        self.groups, self.since = groups, since
+        self.group_type, self.descending = group_type, descending
+
+    @property
+    def model(self):
+        return Group
+
+    def count(self) -> int:
+        return self.groups.count()
+
+    def __len__(self):
+        return self.count()
+
+    def __iter__(self):
+        return iter(self[:])
+
+    def __getitem__(self, page: slice) -> list:
+        ids = self._ids(page.start or 0, page.stop)
+        found = self.groups.with_active_members(self.since).in_bulk(ids)
+        return [found[pk] for pk in ids]
+
+    def _ids(self, start: int, stop: int | None) -> list[int]:
+        groups, params = self.groups.order_by().values("id", "key").query.sql_with_params()
+        since = GroupActivity._meta.get_field("last_active_at").get_db_prep_value(
+            self.since, connection
+        )
+        everything = -1 if connection.vendor == "sqlite" else None  # LIMIT of no limit
+        direction = "DESC" if self.descending else "ASC"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT g.id FROM ({groups}) AS g LEFT JOIN ("
+                f"SELECT group_id, COUNT(*) AS n FROM {GroupActivity._meta.db_table} "
+                "WHERE group_type_id = %s AND last_active_at >= %s GROUP BY group_id"
+                f") AS a ON a.group_id = g.id ORDER BY COALESCE(a.n, 0) {direction}, g.key "
+                "LIMIT %s OFFSET %s",
+                [
+                    *params,
+                    self.group_type.pk,
+                    since,
+                    everything if stop is None else stop - start,
+                    start,
+                ],
+            )
+            return [pk for (pk,) in cursor.fetchall()]
+
 
 class Group(models.Model):
     workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="groups")
@@ -187,6 +289,9 @@ class Group(models.Model):
     # People in it now (open memberships), so that listing and sorting 100,000 groups
     # never counts memberships. Written only by analytics.memberships, with them.
     member_count = models.PositiveIntegerField(default=0)
+    # The moment of its latest activity (a track, page or screen call carrying it); None
+    # if it has none. Kept by analytics.activity, the latest of its GroupActivity rows.
+    last_active_at = models.DateTimeField(null=True, blank=True)
 
     objects = GroupQuerySet.as_manager()
 
@@ -198,6 +303,8 @@ class Group(models.Model):
             # On PostgreSQL, migration 0002 also indexes (group type, last_updated DESC
             # NULLS LAST, key) for the default order of /groups; SQLite cannot.
             models.Index(F("group_type"), F("member_count").desc(), name="group_member_count"),
+            # On PostgreSQL, migration 0014 also indexes (group type, last_active_at DESC
+            # NULLS LAST, key) for sorting by Last active; SQLite cannot.
         ]
 
     def __str__(self):
@@ -206,3 +313,133 @@ class Group(models.Model):
     @property
     def name(self):
         return self.properties.get("name") or ""
+
+    def activity_events(self):
+        """Its activity: the track, page and screen calls carrying it."""
+        return Event.objects.in_group(self).activity()
+
+    def recent_activity(self, *, now: datetime | None = None) -> "RecentActivity":
+        """Its activity over the last ``PROFILE_DAYS`` days in its workspace's time zone,
+        for its profile: three queries."""
+        workspace = self.workspace
+        since = workspace.last_days(PROFILE_DAYS, now=now)
+        weeks = workspace.weeks_since(since, now=now)
+        return RecentActivity(
+            since=since,
+            weeks=self.weeks_of_activity(weeks, since=since, zone=workspace.zone),
+            top_events=self.top_events(since=since),
+            active_members=self.active_members(workspace.last_days(ACTIVE_DAYS, now=now)),
+        )
+
+    def active_members(self, since: datetime) -> int:
+        """How many people have had activity carrying it since ``since``."""
+        return self.activity.filter(last_active_at__gte=since).count()
+
+    def weeks_of_activity(self, weeks: list[date], *, since: datetime, zone) -> list["Week"]:
+        """Its activity events and the people behind them in each of ``weeks`` (their
+        Mondays, weeks cut at midnight in ``zone``), counting from ``since``: one query,
+        and a week without activity is there with zeros."""
+        rows = (
+            self.activity_events()
+            .between(since)
+            .annotate(week=TruncWeek("timestamp", tzinfo=zone))
+            .order_by()
+            .values("week")
+            .annotate(events=Count("*"), people=Count("person", distinct=True))
+        )
+        found = {timezone.localtime(row["week"], zone).date(): row for row in rows}
+        return [
+            Week(
+                monday,
+                events=found[monday]["events"] if monday in found else 0,
+                active_members=found[monday]["people"] if monday in found else 0,
+            )
+            for monday in weeks
+        ]
+
+    def top_events(self, *, since: datetime, limit: int = 10) -> list["EventCount"]:
+        """Its most frequent activity since ``since``, by call type and name, most first."""
+        rows = (
+            self.activity_events()
+            .between(since)
+            .order_by()
+            .values_list("type", "name")
+            .annotate(n=Count("*"))
+            .order_by("-n", "type", "name")[:limit]
+        )
+        return [EventCount(type=t, name=name, count=n) for t, name, n in rows]
+
+
+@dataclass(frozen=True)
+class RecentActivity:
+    """A group's activity since ``since``: by week, its most frequent events, and how
+    many people were active in it in the last ``ACTIVE_DAYS`` days."""
+
+    since: datetime  # midnight in the workspace's time zone, PROFILE_DAYS days ago
+    weeks: list["Week"]
+    top_events: list["EventCount"]
+    active_members: int
+    days: int = PROFILE_DAYS
+    active_days: int = ACTIVE_DAYS
+
+    @property
+    def first_day(self) -> date:
+        return self.since.date()
+
+    @property
+    def events(self) -> int:
+        return sum(week.events for week in self.weeks)
+
+
+@dataclass(frozen=True)
+class Week:
+    """A week of a group's activity: its Monday, the activity events and the people who
+    sent them."""
+
+    monday: date
+    events: int
+    active_members: int
+
+
+@dataclass(frozen=True)
+class EventCount:
+    type: str  # track, page or screen
+    name: str  # the track call's event, the page's or screen's name ("" if it had none)
+    count: int
+
+
+class GroupActivity(models.Model):
+    """When a person last did something in a group: the moment of their latest activity
+    (a track, page or screen call) carrying it.
+
+    One row per group and person with such a call, so that "active members in the last
+    30 days" is a range of an index, counted for one group or for all of a type without
+    reading an event. Written only by ``analytics.activity``, with ``Group.last_active_at``.
+    """
+
+    group = models.ForeignKey(Group, models.DB_CASCADE, related_name="activity", db_index=False)
+    # The group's type, copied (a group never changes type) so that the active members of
+    # every group of a type are counted from one index.
+    group_type = models.ForeignKey(
+        GroupType, models.DB_CASCADE, related_name="+", db_index=False
+    )
+    person = models.ForeignKey(
+        Person, models.DB_CASCADE, related_name="group_activity", db_index=False
+    )
+    last_active_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "group activity"
+        constraints = [
+            # person leads: a person's rows are found by it when they merge or are deleted.
+            models.UniqueConstraint(fields=["person", "group"], name="group_activity_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["group", "last_active_at"], name="group_activity_by_group"),
+            models.Index(
+                fields=["group_type", "last_active_at", "group"], name="group_activity_by_type"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.person_id} in {self.group_id} at {self.last_active_at}"

@@ -1,7 +1,7 @@
 """People (the users of the customer's product), their ids, and their memberships in groups."""
 
 from django.db import connection, models
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, F, FilteredRelation, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -205,6 +205,40 @@ class MembershipQuerySet(models.QuerySet):
             .select_related("person")
             .annotate(event_count=events_of("person"))
             .order_by("-started_at", "-pk")
+        )
+
+    def active_in(self, group, *, since):
+        """The group's current members, the most recently active in it first (those who
+        have done nothing in it last), with their ``last_active_at`` in the group (see
+        ``GroupActivity``; None if they have done nothing in it), their
+        ``recent_events`` (their activity carrying the group since ``since``) and each
+        person.
+
+        The order joins each membership to its one row of the group's activity, without
+        the people: they are read afterwards for the rows fetched only (a join with every
+        member's row before sorting took six times as long for 3,000 members), and so is
+        ``recent_events``, from each one's events, since sorting thousands of members by
+        it would read all their events on every page."""
+        recent = (
+            Event.objects.activity()
+            .filter(person=OuterRef("person"), timestamp__gte=since)
+            .filter(**{group.group_type.slot_field: group})
+            .order_by()
+            .values("person")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        here = FilteredRelation(
+            "group__activity", condition=Q(group__activity__person=F("person"))
+        )
+        return (
+            self.current()
+            .filter(group=group)
+            .alias(here=here)
+            .annotate(last_active_at=F("here__last_active_at"))
+            .annotate(recent_events=Coalesce(Subquery(recent), 0))
+            .prefetch_related("person")
+            .order_by(F("last_active_at").desc(nulls_last=True), "-pk")
         )
 
 

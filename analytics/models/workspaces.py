@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 import zoneinfo
+from datetime import date, datetime, time, timedelta
 from functools import cache
 
 from django.contrib.auth.models import AbstractUser
@@ -101,6 +102,20 @@ class Workspace(models.Model):
     def zone(self) -> zoneinfo.ZoneInfo:
         """The workspace's time zone, where its reports' days begin."""
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    def last_days(self, days: int, *, now: datetime | None = None) -> datetime:
+        """When "the last ``days`` days" began, today included: midnight in the
+        workspace's time zone, ``days - 1`` days before today's."""
+        today = timezone.localtime(now or timezone.now(), self.zone).date()
+        return datetime.combine(today - timedelta(days=days - 1), time(), tzinfo=self.zone)
+
+    def weeks_since(self, since: datetime, *, now: datetime | None = None) -> list[date]:
+        """The Mondays that begin the ISO weeks from the one holding ``since`` to the
+        current one, in the workspace's time zone, oldest first."""
+        first = timezone.localtime(since, self.zone).date()
+        today = timezone.localtime(now or timezone.now(), self.zone).date()
+        monday = first - timedelta(days=first.weekday())
+        return [monday + timedelta(weeks=n) for n in range((today - monday).days // 7 + 1)]
 
     @classmethod
     def create(cls, *, name, owner, slug=None, group_types=("company",)):

@@ -5,7 +5,8 @@ sent.
   "17,366 events", and ``{% count n "person" "people" of=total %}`` "12 of 1,050 people".
 - Moments: ``{{ moment|when }}`` is a ``<time>`` element that says how long ago a recent
   moment was ("3 min ago", "yesterday"), else its date (with the year only when it is
-  not this year), and holds the full date in its title, shown on hover.
+  not this year), and holds the full date in its title, shown on hover. ``{{ day|day }}``
+  names a calendar day the same way ("Sep 7"), for weeks and days that reports cut.
 - What clients sent: ``{{ value|shown }}`` writes a JSON value as text, an ISO 8601
   date or timestamp as a moment (the text sent on hover); ``summary`` and ``clip``
   shorten.
@@ -128,6 +129,25 @@ def _time_element(moment, title):
         moment.isoformat(),
         title or full_date(moment),
         relative(moment, timezone.localtime()),
+    )
+
+
+def short_date(day: date) -> str:
+    """A day as a page names it: "Sep 7", with the year when it is not this year."""
+    return _day(day, timezone.localdate())
+
+
+@register.filter
+def day(value):
+    """A date as a ``<time>`` element that reads "Sep 7" (see ``short_date``), the full
+    date on hover; nothing for anything else, so ``|default`` applies."""
+    if not isinstance(value, date) or isinstance(value, datetime):
+        return ""
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        value.isoformat(),
+        full_date(value),
+        short_date(value),
     )
 
 

@@ -5,9 +5,11 @@ and renders one template; an htmx request gets only the partial it targets, and 
 page also works without JavaScript.
 """
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import BadRequest, ObjectDoesNotExist
 from django.http import Http404, HttpRequest
 from django_htmx.middleware import HtmxDetails
+
+from analytics.models import Cohort, GroupType, Workspace
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -41,3 +43,23 @@ def site_root(request: HttpRequest) -> str:
     """The address this site is reached at, without a trailing slash (for snippets that
     send data here, and the OpenAPI description's server)."""
     return request.build_absolute_uri("/").rstrip("/")
+
+
+def listed_cohort(workspace: Workspace, pk: int | None, group_type: GroupType | None = None) -> Cohort | None:
+    """The cohort ``pk`` (None if not asked for) that filters a list of users
+    (``group_type`` None) or of ``group_type``'s groups: a 404 if the workspace has no
+    such cohort, a 400 if it holds other things than the list shows."""
+    if pk is None:
+        return None
+    cohort = get_or_404(
+        Cohort.objects.select_related("workspace", "group_type"),
+        f"No cohort with the number {pk} in this workspace.",
+        pk=pk,
+        workspace=workspace,
+    )
+    if cohort.group_type_id != (group_type.pk if group_type else None):
+        shown = group_type.plural.lower() if group_type else "users"
+        raise BadRequest(
+            f"cohort {pk} (“{cohort.name}”) is a cohort of {cohort.unit}; this list shows {shown}"
+        )
+    return cohort

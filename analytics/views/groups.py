@@ -6,11 +6,13 @@ from django.shortcuts import redirect, render
 from django_tables2 import RequestConfig
 
 from analytics.access import workspace_for
+from analytics.charts import Chart, Series
 from analytics.forms import GroupQuery, GroupsQuery
-from analytics.models import Group, Membership
+from analytics.models import ACTIVE_DAYS, PROFILE_DAYS, Group, Membership
 from analytics.tables import GroupTable, MemberTable
+from analytics.templatetags.groupsite import short_date
 from analytics.timeline import Timeline
-from analytics.views import HtmxHttpRequest, partial
+from analytics.views import HtmxHttpRequest, listed_cohort, partial
 
 GROUPS_PER_PAGE = 50
 MEMBERS_PER_PAGE = 25
@@ -27,10 +29,17 @@ def groups(request: HtmxHttpRequest, type_name: str | None = None) -> HttpRespon
     group_type = next((t for t in group_types if t.name == type_name), None)
     if group_type is None:
         raise Http404(f"No group type “{type_name}” in this workspace.")
-    search = GroupsQuery.parse(request.GET)["q"]
+    query = GroupsQuery.parse(request.GET)
+    search = query["q"]
+    active_since = workspace.last_days(ACTIVE_DAYS)
+    found = group_type.groups.search(search)
+    cohort = listed_cohort(workspace, query["cohort"], group_type)
+    if cohort is not None:
+        found = found.filter(pk__in=cohort.members())
     table = GroupTable(
-        group_type.groups.search(search).recently_updated_first(),
+        found.with_active_members(active_since).recently_updated_first(),
         group_type=group_type,
+        active_since=active_since,
         search=search,
     )
     RequestConfig(request, paginate={"per_page": GROUPS_PER_PAGE}).configure(table)
@@ -46,6 +55,7 @@ def groups(request: HtmxHttpRequest, type_name: str | None = None) -> HttpRespon
             "group_type": group_type,
             "table": table,
             "search": search,
+            "cohort": cohort,
             "total": group_type.group_count,
         },
     )
@@ -55,13 +65,15 @@ def groups(request: HtmxHttpRequest, type_name: str | None = None) -> HttpRespon
 def group(request: HtmxHttpRequest, type_name: str, key: str) -> HttpResponse:
     workspace = workspace_for(request)
     query = GroupQuery.parse(request.GET)
-    group = Group.objects.select_related("group_type").filter(
+    group = Group.objects.select_related("group_type", "workspace").filter(
         workspace=workspace, group_type__name=type_name, key=key
     ).first()
     if group is None:
         raise Http404(_missing_group(workspace, type_name, key))
+    activity = group.recent_activity()
     members = MemberTable(
-        Membership.objects.current_of(group), internal_domains=workspace.internal_domains
+        Membership.objects.active_in(group, since=activity.since),
+        internal_domains=workspace.internal_domains,
     )
     RequestConfig(request, paginate={"per_page": MEMBERS_PER_PAGE}).configure(members)
     timeline = Timeline.for_group(
@@ -81,9 +93,25 @@ def group(request: HtmxHttpRequest, type_name: str, key: str) -> HttpResponse:
             "section": "groups",
             "group": group,
             "group_type": group.group_type,
+            "activity": activity,
+            "chart": _weekly_chart(activity),
             "table": members,
             "timeline": timeline,
         },
+    )
+
+
+def _weekly_chart(activity) -> Chart:
+    """The weeks of a group's recent activity as a chart; the page has a table of the
+    same numbers below it."""
+    return Chart(
+        id="group-activity",
+        title=f"Events and active members per week, last {PROFILE_DAYS} days",
+        labels=[short_date(week.monday) for week in activity.weeks],
+        series=[
+            Series("Events", [week.events for week in activity.weeks]),
+            Series("Active members", [week.active_members for week in activity.weeks]),
+        ],
     )
 
 

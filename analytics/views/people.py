@@ -15,7 +15,7 @@ from analytics.forms import DeletePeopleForm, DeletePersonForm, PeopleQuery, Per
 from analytics.models import Deletion, Membership, Person, Role, TaskWorker
 from analytics.tables import PersonTable
 from analytics.timeline import Timeline
-from analytics.views import HtmxHttpRequest, get_or_404, partial
+from analytics.views import HtmxHttpRequest, get_or_404, listed_cohort, partial
 
 PEOPLE_PER_PAGE = 50
 NAMES_IN_PREVIEW = 10
@@ -28,13 +28,16 @@ def people(request: HtmxHttpRequest) -> HttpResponse:
     everyone = Person.objects.filter(workspace=workspace)
     query = PeopleQuery.parse(request.GET)
     search, domain = query["q"], query["domain"]
+    cohort = listed_cohort(workspace, query["cohort"])
     several = query["several"] and group_type is not None
     in_several = everyone.in_several_with_events_outside(group_type) if group_type else None
     found = (in_several if several else everyone).search(search)
     if domain:
         found = found.with_email_domain(domain)
+    if cohort is not None:
+        found = found.filter(pk__in=cohort.members())
     if group_type is not None:
-        found = found.prefetch_related(_current_memberships(group_type))
+        found = found.prefetch_related(current_memberships(group_type))
     table = PersonTable(
         found.with_event_count().recently_seen_first(),
         group_type=group_type,
@@ -45,7 +48,7 @@ def people(request: HtmxHttpRequest) -> HttpResponse:
     RequestConfig(request, paginate={"per_page": PEOPLE_PER_PAGE}).configure(table)
     template = partial(request, "analytics/people.html", {"people-table": "table"})
 
-    filtered = bool(search or domain or several)
+    filtered = bool(search or domain or several or cohort)
 
     def totals() -> dict[str, int]:
         """Everyone, and unless the table is filtered, how many of them are anonymous."""
@@ -55,7 +58,7 @@ def people(request: HtmxHttpRequest) -> HttpResponse:
         return {"people": table.paginator.count, "anonymous": everyone.anonymous().count()}
 
     def several_count():
-        if several and not (search or domain):
+        if several and not (search or domain or cohort):
             return table.paginator.count  # the same people
         return in_several.count() if in_several is not None else 0
 
@@ -68,6 +71,7 @@ def people(request: HtmxHttpRequest) -> HttpResponse:
             "search": search,
             "domain": domain,
             "several": several,
+            "cohort": cohort,
             # Counted only if the whole page renders (not for an htmx swap of the table).
             "several_count": several_count,
             "group_type": group_type,
@@ -80,7 +84,7 @@ def people(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
-def _current_memberships(group_type):
+def current_memberships(group_type):
     """Each person's current groups of the type, as ``current_memberships``: one query."""
     return Prefetch(
         "memberships",

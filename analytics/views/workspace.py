@@ -1,4 +1,4 @@
-"""Arriving in the dashboard, switching between one's workspaces, and one's password."""
+"""Switching between one's workspaces, and one's password."""
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -6,15 +6,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from analytics.access import remember_workspace, workspace_for, workspace_if_any
+from analytics.access import remember_workspace, workspace_if_any
 from analytics.models import Workspace
 from analytics.views import get_or_404
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    workspace_for(request)
-    return redirect("groups")
 
 
 @login_required

@@ -2,11 +2,12 @@
 (function () {
   "use strict";
 
-  // Selects marked data-autosubmit submit their form on change (the workspace switcher,
-  // table filters); without JavaScript the form has its own button.
+  // Selects and checkboxes marked data-autosubmit submit their form on change (the
+  // workspace switcher, table filters, a report's settings); without JavaScript the form
+  // has its own button.
   document.addEventListener("change", function (event) {
     var target = event.target;
-    if (target.matches && target.matches("select[data-autosubmit]")) {
+    if (target.matches && target.matches("select[data-autosubmit], input[type=checkbox][data-autosubmit]")) {
       target.form.requestSubmit ? target.form.requestSubmit() : target.form.submit();
     }
   });

@@ -1,0 +1,102 @@
+"""What a report answers: plain numbers, whatever store computed them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass
+class SeriesResult:
+    label: str
+    event: str
+    values: list[int]
+    total: int  # distinct over the whole period (not the sum of the points)
+    breakdown_value: str | None = None  # None: not broken down; "" is "(none)"
+    is_other: bool = False
+
+
+@dataclass
+class TrendResult:
+    dates: list[date]
+    series: list[SeriesResult]
+    previous_dates: list[date] = field(default_factory=list)
+    previous: list[SeriesResult] = field(default_factory=list)
+
+
+@dataclass
+class FunnelStep:
+    event: str
+    label: str
+    count: int
+    # Seconds from the first step to this one: the median, over the units that reached
+    # it, of the quickest each did it (None for the first step).
+    median_seconds: float | None = None
+
+
+@dataclass
+class FunnelResult:
+    steps: list[FunnelStep]
+    # The last step's ``median_seconds``: the median time to convert.
+    median_seconds_to_convert: float | None = None
+
+    @property
+    def entered(self) -> int:
+        return self.steps[0].count if self.steps else 0
+
+    @property
+    def converted(self) -> int:
+        return self.steps[-1].count if self.steps else 0
+
+
+@dataclass
+class RetentionCohort:
+    start: date
+    size: int
+    # Units back in period 1, 2, … after the cohort's; None for periods not over yet.
+    returned: list[int | None]
+
+
+@dataclass
+class RetentionResult:
+    cohorts: list[RetentionCohort]
+    periods: int
+
+
+@dataclass
+class ActiveGroupsResult:
+    dates: list[date]
+    strict: list[int]
+    overcount: list[int]
+    # Activity events in the period, and how many of them carried no group of the type.
+    events: int = 0
+    events_without_group: int = 0
+
+
+@dataclass
+class ActiveCount:
+    """Who was active in the trailing ``days`` whole days ending today, in the workspace's
+    time zone (``start`` to ``end``, today included; 1 day is today so far)."""
+
+    days: int
+    start: date
+    end: date
+    users: int
+    # Groups of the type: strictly (their own context was on an event) and over-counted
+    # (each event with none credited to every group its user was in at the time); None
+    # when counting users only.
+    strict: int | None = None
+    overcount: int | None = None
+    events: int = 0
+    events_without_group: int = 0
+
+
+@dataclass
+class EventCount:
+    """A report event (a track call's name, or every page or screen call), how many times
+    it was done and by how many users."""
+
+    event: str
+    label: str
+    events: int
+    users: int

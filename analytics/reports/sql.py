@@ -1,0 +1,703 @@
+"""Reports answered by the database the models live in (PostgreSQL, or SQLite for the
+demo), from the event table itself.
+
+Each function takes a workspace and a query from ``analytics.reports.queries`` and
+returns a result from ``analytics.reports.results``; the ``*_actors`` functions return
+the ids of the people or groups behind one number, as a subquery. Days, ISO weeks and
+months are cut at midnight in the workspace's time zone.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db import connection
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    Func,
+    IntegerField,
+    Min,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Trunc
+
+from analytics.models import (
+    PAGE_EVENT,
+    SCREEN_EVENT,
+    Cohort,
+    Event,
+    EventName,
+    EventType,
+    GroupType,
+    Membership,
+    Person,
+    Workspace,
+    event_q,
+)
+from analytics.models.properties import json_text, property_q
+from analytics.reports.queries import (
+    ActiveGroups,
+    Filter,
+    Funnel,
+    Period,
+    Query,
+    ReportError,
+    Retention,
+    Trend,
+    bucket_of,
+    event_label,
+    next_bucket,
+    today_in,
+)
+from analytics.reports.results import (
+    ActiveCount,
+    ActiveGroupsResult,
+    EventCount,
+    FunnelResult,
+    FunnelStep,
+    RetentionCohort,
+    RetentionResult,
+    SeriesResult,
+    TrendResult,
+)
+
+BREAKDOWN_TOP = 10
+
+
+@dataclass
+class _Scope:
+    """The activity events a report reads, in one workspace, with what it counts."""
+
+    workspace: Workspace
+    query: Query
+
+    def __post_init__(self):
+        self.types = {t.name: t for t in self.workspace.group_types.all()}
+        self.zone = self.workspace.zone
+        unit = self.query.count_by
+        self.group_type: GroupType | None = self.types.get(unit)
+        if unit not in ("users", "events") and self.group_type is None:
+            raise ReportError(f"This workspace has no group type “{unit}”.")
+        self.cohort: Cohort | None = None
+        if self.query.cohort:
+            self.cohort = (
+                Cohort.objects.select_related("workspace", "group_type")
+                .filter(workspace=self.workspace, pk=self.query.cohort)
+                .first()
+            )
+            if self.cohort is None:
+                raise ReportError(f"No cohort with the number {self.query.cohort} in this workspace.")
+
+    @property
+    def unit_field(self) -> str | None:
+        """The column whose distinct values are counted; None counts events."""
+        if self.group_type:
+            return f"{self.group_type.slot_field}_id"
+        return "person_id" if self.query.count_by == "users" else None
+
+    def measure(self):
+        if self.unit_field is None:
+            return Count("id")
+        return Count(self.unit_field, distinct=True)
+
+    def bucket(self, interval: str, field_name: str = "timestamp"):
+        return Trunc(field_name, interval, tzinfo=self.zone)
+
+    def events(self, event: str | None = "", *, start=None, end=None, counted=True) -> QuerySet:
+        """Activity events named ``event`` ("" any) between ``start`` and ``end`` (UTC),
+        passing the query's filters, without internal people; with ``counted``, only
+        those that carry the unit counted (a group of the type counted by)."""
+        events = Event.objects.filter(workspace=self.workspace).activity().between(start, end)
+        if event is not None:
+            events = events.filter(event_q(event))
+        for condition in self.query.filters:
+            events = events.filter(self.filter_q(condition))
+        if self.query.exclude_internal and self.workspace.internal_domains:
+            events = events.exclude(person__in=internal_people(self.workspace))
+        if self.cohort is not None:
+            # A group cohort keeps the events carrying one of its groups, whatever the
+            # report counts; a user cohort, the events of its people.
+            field = self.cohort.group_type.slot_field if self.cohort.group_type else "person"
+            events = events.filter(**{f"{field}__in": self.cohort.members()})
+        if counted and self.group_type:
+            events = events.filter(**{f"{self.group_type.slot_field}__isnull": False})
+        return events
+
+    def json_base(self, on: str) -> str:
+        if on == "event":
+            return "properties"
+        if on == "person":
+            return "person__traits"
+        return f"{self.types[on].slot_field}__properties"
+
+    def text_of(self, on: str, key: str):
+        return json_text(self.json_base(on), key)
+
+    def filter_q(self, condition: Filter) -> Q:
+        return property_q(self.json_base(condition.on), condition.key, condition.op, condition.value)
+
+
+def internal_people(workspace: Workspace) -> QuerySet:
+    condition = Q()
+    for domain in workspace.internal_domains:
+        condition |= Q(email__endswith=f"@{domain}")
+    return Person.objects.filter(workspace=workspace).filter(condition).values("pk")
+
+
+def _as_date(value) -> date:
+    """A bucket's first day from what the database returns for a truncated moment."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _count_by_bucket(rows: Iterable[tuple], dates: list[date]) -> list[int]:
+    counts = {_as_date(bucket): n for bucket, n in rows}
+    return [counts.get(day, 0) for day in dates]
+
+
+# Trends
+
+
+def trends(workspace: Workspace, query: Trend) -> TrendResult:
+    scope = _Scope(workspace, query)
+    result = TrendResult(dates=query.period.buckets(query.interval), series=[])
+    result.series = _trend_series(scope, query.period, result.dates)
+    if query.compare:
+        previous = query.period.previous()
+        result.previous_dates = previous.buckets(query.interval)
+        result.previous = _trend_series(scope, previous, result.previous_dates)
+    return result
+
+
+def _trend_series(scope: _Scope, period: Period, dates: list[date]) -> list[SeriesResult]:
+    query: Trend = scope.query
+    start, end = period.bounds(scope.zone)
+    found = []
+    for event in query.events:
+        events = scope.events(event, start=start, end=end)
+        if not query.breakdown:
+            per_bucket = (
+                events.annotate(bucket=scope.bucket(query.interval))
+                .values("bucket")
+                .annotate(n=scope.measure())
+                .values_list("bucket", "n")
+                .order_by()
+            )
+            total = events.aggregate(n=scope.measure())["n"]
+            found.append(
+                SeriesResult(event_label(event), event, _count_by_bucket(per_bucket, dates), total)
+            )
+            continue
+        found += _breakdown(scope, events, event, dates)
+    return found
+
+
+def _breakdown(scope: _Scope, events: QuerySet, event: str, dates: list[date]) -> list[SeriesResult]:
+    query: Trend = scope.query
+    value = Coalesce(scope.text_of(query.breakdown_on, query.breakdown), Value(""), output_field=CharField())
+    valued = events.annotate(value=value)
+    top = list(
+        valued.values("value")
+        .annotate(n=scope.measure())
+        .order_by("-n", "value")
+        .values_list("value", "n")[:BREAKDOWN_TOP]
+    )
+    found = []
+    for shown, total in top:
+        per_bucket = (
+            valued.filter(value=shown)
+            .annotate(bucket=scope.bucket(query.interval))
+            .values("bucket")
+            .annotate(n=scope.measure())
+            .values_list("bucket", "n")
+            .order_by()
+        )
+        label = shown if shown != "" else "(none)"
+        found.append(
+            SeriesResult(label, event, _count_by_bucket(per_bucket, dates), total, breakdown_value=shown)
+        )
+    others = valued.exclude(value__in=[shown for shown, _ in top])
+    other_total = others.aggregate(n=scope.measure())["n"]
+    if top and other_total:
+        per_bucket = (
+            others.annotate(bucket=scope.bucket(query.interval))
+            .values("bucket")
+            .annotate(n=scope.measure())
+            .values_list("bucket", "n")
+            .order_by()
+        )
+        found.append(
+            SeriesResult(
+                "Other", event, _count_by_bucket(per_bucket, dates), other_total,
+                breakdown_value=None, is_other=True,
+            )
+        )
+    return found
+
+
+def trend_actors(
+    workspace: Workspace, query: Trend, *, series: int, day: date, breakdown_value=None, other=False
+) -> QuerySet:
+    """Ids of the people or groups counted in series ``series`` on the point ``day``."""
+    scope = _Scope(workspace, query)
+    if scope.unit_field is None:
+        raise ReportError("A count of events has no people or groups behind it; count users or groups.")
+    if not 0 <= series < len(query.events) or (query.breakdown and series != 0):
+        raise ReportError(f"series must be one of the report's series, from 0; not {series}.")
+    first = bucket_of(day, query.interval)
+    point = Period(max(first, query.period.start), min(next_bucket(first, query.interval) - timedelta(days=1), query.period.end))
+    if point.end < point.start:
+        raise ReportError(f"{day} is outside the report's period.")
+    start, end = point.bounds(scope.zone)
+    events = scope.events(query.events[series], start=start, end=end)
+    if query.breakdown:
+        value = Coalesce(scope.text_of(query.breakdown_on, query.breakdown), Value(""), output_field=CharField())
+        events = events.annotate(value=value)
+        if other:
+            top = [v for v, _ in _top_values(scope, query)]
+            events = events.exclude(value__in=top)
+        elif breakdown_value is not None:
+            events = events.filter(value=breakdown_value)
+    return events.values_list(scope.unit_field, flat=True).distinct().order_by()
+
+
+def _top_values(scope: _Scope, query: Trend):
+    start, end = query.period.bounds(scope.zone)
+    value = Coalesce(scope.text_of(query.breakdown_on, query.breakdown), Value(""), output_field=CharField())
+    return list(
+        scope.events(query.events[0], start=start, end=end)
+        .annotate(value=value)
+        .values("value")
+        .annotate(n=scope.measure())
+        .order_by("-n", "value")
+        .values_list("value", "n")[:BREAKDOWN_TOP]
+    )
+
+
+# Active groups, strict beside the over-count
+
+
+def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResult:
+    scope = _Scope(workspace, query)
+    dates = query.period.buckets(query.interval)
+    start, end = query.period.bounds(scope.zone)
+    strict = (
+        scope.events(start=start, end=end)
+        .annotate(bucket=scope.bucket(query.interval))
+        .values("bucket")
+        .annotate(n=scope.measure())
+        .values_list("bucket", "n")
+        .order_by()
+    )
+    sql, params = _overcount_sql(scope, start, end)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT bucket, COUNT(DISTINCT unit) FROM ({sql}) credited GROUP BY bucket", params)
+        overcount = cursor.fetchall()
+    all_events = scope.events(start=start, end=end, counted=False)
+    totals = all_events.aggregate(
+        events=Count("id"), without=Count("id", filter=Q(**{f"{scope.group_type.slot_field}__isnull": True}))
+    )
+    return ActiveGroupsResult(
+        dates=dates,
+        strict=_count_by_bucket(strict, dates),
+        overcount=_count_by_bucket(overcount, dates),
+        events=totals["events"],
+        events_without_group=totals["without"],
+    )
+
+
+def _overcount_sql(scope: _Scope, start, end, *, by_moment=False) -> tuple[str, list]:
+    """SQL of (bucket, unit) pairs: each event's own group of the type, and for events
+    with none, every group of the type its person was in at the event's moment. With
+    ``by_moment`` the bucket is the event's moment itself."""
+    bucket = F("timestamp") if by_moment else scope.bucket(scope.query.interval)
+    own = (
+        scope.events(start=start, end=end)
+        .values(bucket=bucket, unit=F(scope.unit_field))
+        .order_by()
+    )
+    without = (
+        scope.events(start=start, end=end, counted=False)
+        .filter(**{f"{scope.group_type.slot_field}__isnull": True})
+        .values(bucket=bucket, person_ref=F("person_id"), moment=F("timestamp"))
+        .order_by()
+    )
+    own_sql, own_params = own.query.sql_with_params()
+    without_sql, without_params = without.query.sql_with_params()
+    membership = connection.ops.quote_name(Membership._meta.db_table)
+    sql = (
+        f"SELECT bucket, unit FROM ({own_sql}) own UNION ALL "
+        f"SELECT e.bucket, m.group_id AS unit FROM ({without_sql}) e "
+        f"JOIN {membership} m ON m.person_id = e.person_ref AND m.group_type_id = %s "
+        f"AND m.started_at <= e.moment AND (m.ended_at IS NULL OR e.moment < m.ended_at)"
+    )
+    return sql, [*own_params, *without_params, scope.group_type.pk]
+
+
+def active_group_actors(workspace: Workspace, query: ActiveGroups, *, day: date, overcount=False):
+    """Ids of the groups counted active in the bucket of ``day``, strictly or over-counted."""
+    scope = _Scope(workspace, query)
+    first = bucket_of(day, query.interval)
+    point = Period(max(first, query.period.start), min(next_bucket(first, query.interval) - timedelta(days=1), query.period.end))
+    if point.end < point.start:
+        raise ReportError(f"{day} is outside the report's period.")
+    start, end = point.bounds(scope.zone)
+    if not overcount:
+        return scope.events(start=start, end=end).values_list(scope.unit_field, flat=True).distinct().order_by()
+    sql, params = _overcount_sql(scope, start, end)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT unit FROM ({sql}) credited", params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+# Funnels
+
+
+class EpochMs(Func):
+    """A moment as whole milliseconds since 1970 (UTC), for arithmetic on both databases."""
+
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler, connection):
+        return self.as_sql(
+            compiler, connection, template="(EXTRACT(EPOCH FROM %(expressions)s) * 1000)::bigint"
+        )
+
+    def as_sqlite(self, compiler, connection):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="CAST(ROUND((julianday(%(expressions)s) - 2440587.5) * 86400000.0) AS INTEGER)",
+        )
+
+
+def _funnel_sql(scope: _Scope, query: Funnel) -> tuple[str, list]:
+    """SQL of one row per unit that did the first step in the period: ``unit``,
+    ``furthest`` (the furthest step reached, from 1) and ``ms_1`` … (for each later step
+    reached, the quickest it was reached from a first step, in milliseconds).
+
+    A unit reaches step k when it did steps 1 to k in order (each after the one before),
+    the first in the period and the k-th within the window of that first. Scanning its
+    events in order, each event of step k looks back for the latest start of a chain
+    that reached step k-1 (the one with most of its window left): that is one window
+    function per step, each reading the column the one before it wrote.
+    """
+    start, end = query.period.bounds(scope.zone)
+    window = timedelta(days=query.window_days)
+    wanted = Q()
+    for step in set(query.steps):
+        wanted |= event_q(step)
+    flags = {
+        f"s{i}": Case(
+            When(event_q(step) & (Q(timestamp__lt=end) if i == 0 else Q()), then=1),
+            default=0,
+            output_field=IntegerField(),
+        )
+        for i, step in enumerate(query.steps)
+    }
+    rows = (
+        scope.events(None, start=start, end=end + window)
+        .filter(wanted)
+        .values(unit=F(scope.unit_field), t=EpochMs("timestamp"), eid=F("id"), **flags)
+        .order_by()
+    )
+    sql, params = rows.query.sql_with_params()
+    window_ms = int(window.total_seconds() * 1000)
+    sql = f"SELECT *, CASE WHEN s0 = 1 THEN t END AS c0 FROM ({sql}) step0"
+    for i in range(1, len(query.steps)):
+        sql = (
+            f"SELECT *, CASE WHEN s{i} = 1 AND t - p{i} <= {window_ms} THEN p{i} END AS c{i} "
+            f"FROM (SELECT *, MAX(c{i - 1}) OVER (PARTITION BY unit ORDER BY t, eid "
+            f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS p{i} FROM ({sql}) step{i - 1}) step{i}"
+        )
+    n = len(query.steps)
+    furthest = " ".join(f"WHEN c{i} IS NOT NULL THEN {i + 1}" for i in reversed(range(n)))
+    quickest = "".join(f", MIN(t - c{i}) AS ms_{i}" for i in range(1, n))
+    sql = (
+        f"SELECT unit, MAX(CASE {furthest} END) AS furthest{quickest} FROM ({sql}) chains "
+        f"GROUP BY unit HAVING MAX(c0) IS NOT NULL"
+    )
+    return sql, list(params)
+
+
+def funnel(workspace: Workspace, query: Funnel) -> FunnelResult:
+    scope = _Scope(workspace, query)
+    if scope.unit_field is None:
+        raise ReportError("A funnel counts users or groups, not events.")
+    n = len(query.steps)
+    sql, params = _funnel_sql(scope, query)
+    reached = [0] * n
+    quickest = [[] for _ in range(n)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM ({sql}) units", params)
+        for _unit, furthest, *ms in cursor.fetchall():
+            for i in range(furthest):
+                reached[i] += 1
+                if i and ms[i - 1] is not None:
+                    quickest[i].append(ms[i - 1] / 1000)
+    steps = [
+        FunnelStep(
+            event=step,
+            label=event_label(step),
+            count=reached[i],
+            median_seconds=statistics.median(quickest[i]) if quickest[i] else None,
+        )
+        for i, step in enumerate(query.steps)
+    ]
+    return FunnelResult(steps=steps, median_seconds_to_convert=steps[-1].median_seconds)
+
+
+def funnel_actors(workspace: Workspace, query: Funnel, *, step: int, dropped=False) -> list:
+    """Ids of the units that reached step ``step`` (from 1), or with ``dropped`` that
+    reached the one before it and went no further."""
+    scope = _Scope(workspace, query)
+    if scope.unit_field is None:
+        raise ReportError("A funnel counts users or groups, not events.")
+    if not 1 <= step <= len(query.steps) or (dropped and step == 1):
+        raise ReportError(f"step must be between {2 if dropped else 1} and {len(query.steps)}; not {step}.")
+    sql, params = _funnel_sql(scope, query)
+    condition, wanted = ("furthest = %s", step - 1) if dropped else ("furthest >= %s", step)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT unit FROM ({sql}) units WHERE {condition}", [*params, wanted])
+        return [unit for unit, in cursor.fetchall()]
+
+
+# Retention
+
+
+def _retention_sql(scope: _Scope, query: Retention, *, cohort: date | None = None):
+    """SQL of (cohort, bucket, unit): each unit's cohort (the bucket of its first start
+    event ever, if it falls in the period) and the buckets it came back in."""
+    start, end = query.period.bounds(scope.zone)
+    # Returns are read up to the end of the last cohort's last period: the first day after.
+    after = query.period.buckets(query.interval)[-1]
+    for _ in range(query.periods + 1):
+        after = next_bucket(after, query.interval)
+    returns_end = Period(after, after).bounds(scope.zone)[0]
+    firsts = (
+        scope.events(query.start_event, end=end)
+        .values(unit=F(scope.unit_field))
+        .annotate(first=Min("timestamp"))
+        .filter(first__gte=start)
+        .annotate(cohort=scope.bucket(query.interval, "first"))
+        .values("unit", "cohort")
+        .order_by()
+    )
+    if cohort is not None:
+        lo, hi = Period(cohort, next_bucket(cohort, query.interval) - timedelta(days=1)).bounds(scope.zone)
+        firsts = firsts.filter(first__gte=lo, first__lt=hi)
+    returns = (
+        scope.events(query.return_event, start=start, end=returns_end)
+        .values(ref=F(scope.unit_field), bucket=scope.bucket(query.interval))
+        .distinct()
+        .order_by()
+    )
+    firsts_sql, firsts_params = firsts.query.sql_with_params()
+    returns_sql, returns_params = returns.query.sql_with_params()
+    return firsts_sql, firsts_params, returns_sql, returns_params
+
+
+def retention(workspace: Workspace, query: Retention) -> RetentionResult:
+    scope = _Scope(workspace, query)
+    if scope.unit_field is None:
+        raise ReportError("Retention counts users or groups, not events.")
+    firsts_sql, firsts_params, returns_sql, returns_params = _retention_sql(scope, query)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT cohort, COUNT(*) FROM ({firsts_sql}) f GROUP BY cohort", firsts_params)
+        sizes = {_as_date(c): n for c, n in cursor.fetchall()}
+        cursor.execute(
+            f"SELECT f.cohort, r.bucket, COUNT(*) FROM ({firsts_sql}) f "
+            f"JOIN ({returns_sql}) r ON r.ref = f.unit AND r.bucket > f.cohort "
+            f"GROUP BY f.cohort, r.bucket",
+            [*firsts_params, *returns_params],
+        )
+        back = {(_as_date(c), _as_date(b)): n for c, b, n in cursor.fetchall()}
+    today = today_in(workspace)
+    cohorts = []
+    for first in query.period.buckets(query.interval):
+        returned, bucket = [], first
+        for _ in range(query.periods):
+            bucket = next_bucket(bucket, query.interval)
+            returned.append(back.get((first, bucket), 0) if bucket <= today else None)
+        cohorts.append(RetentionCohort(first, sizes.get(first, 0), returned))
+    return RetentionResult(cohorts=cohorts, periods=query.periods)
+
+
+def retention_actors(workspace: Workspace, query: Retention, *, cohort: date, period: int) -> list:
+    """Ids of the cohort starting ``cohort`` (period 0), or of those of it back in
+    period ``period``."""
+    scope = _Scope(workspace, query)
+    if cohort not in query.period.buckets(query.interval):
+        raise ReportError(f"{cohort} is not the first day of a cohort of this report.")
+    if not 0 <= period <= query.periods:
+        raise ReportError(f"period must be between 0 and {query.periods}; not {period}.")
+    firsts_sql, firsts_params, returns_sql, returns_params = _retention_sql(scope, query, cohort=cohort)
+    with connection.cursor() as cursor:
+        if period == 0:
+            cursor.execute(f"SELECT unit FROM ({firsts_sql}) f", firsts_params)
+            return [unit for unit, in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT f.unit, r.bucket FROM ({firsts_sql}) f JOIN ({returns_sql}) r ON r.ref = f.unit",
+            [*firsts_params, *returns_params],
+        )
+        rows = cursor.fetchall()
+    bucket = cohort
+    for _ in range(period):
+        bucket = next_bucket(bucket, query.interval)
+    # A truncated moment comes back as a different type from each database: compare days.
+    return [unit for unit, back in rows if _as_date(back) == bucket]
+
+
+def events_without_group(workspace: Workspace, query: Query) -> int | None:
+    """How many of the activity events a report reads (its events, in its period, with
+    its filters, without internal people) carried no group of the type it counts by, and
+    so were not counted; None when it counts users or events."""
+    scope = _Scope(workspace, query)
+    if scope.group_type is None:
+        return None
+    named = _named_events(query)
+    wanted = Q()
+    if "" not in named:
+        for event in named:
+            wanted |= event_q(event)
+    start, end = query.period.bounds(scope.zone)
+    return (
+        scope.events(None, start=start, end=end, counted=False)
+        .filter(wanted, **{f"{scope.group_type.slot_field}__isnull": True})
+        .count()
+    )
+
+
+def _named_events(query: Query) -> set[str]:
+    """The events a report reads ("" for any)."""
+    if isinstance(query, Trend):
+        return set(query.events)
+    if isinstance(query, Funnel):
+        return set(query.steps)
+    if isinstance(query, Retention):
+        return {query.start_event, query.return_event}
+    return {""}
+
+
+def most_sent_events(workspace: Workspace, period: Period, *, limit: int, sample: int = 10_000) -> list[str]:
+    """The track calls' names sent most often in ``period``, most first, counted among
+    its latest ``sample`` track calls (read backwards along the workspace's time index),
+    so that the answer costs the same in a workspace of any size."""
+    start, end = period.bounds(workspace.zone)
+    latest = (
+        Event.objects.filter(workspace=workspace, type=EventType.TRACK)
+        .between(start, end)
+        .order_by("-timestamp")
+        .values("pk")[:sample]
+    )
+    return list(
+        Event.objects.filter(pk__in=latest)
+        .values("name")
+        .annotate(n=Count("id"))
+        .order_by("-n", "name")
+        .values_list("name", flat=True)[:limit]
+    )
+
+
+def internal_people_count(workspace: Workspace) -> int:
+    """How many people are at the workspace's internal domains (whom reports leave out
+    unless asked to include them)."""
+    if not workspace.internal_domains:
+        return 0
+    return internal_people(workspace).count()
+
+
+def event_names(workspace: Workspace) -> list[str]:
+    """The report events seen in the workspace, track calls' names first (by name), then
+    page and screen calls if any were sent."""
+    names = EventName.objects.filter(workspace=workspace).values_list("name", flat=True)
+    return sorted(names, key=lambda name: (name in (PAGE_EVENT, SCREEN_EVENT), name))
+
+
+# The overview: trailing windows ending today, and the events done most
+
+
+def active_counts(
+    workspace: Workspace, group_type: GroupType | None, days: Iterable[int] = (1, 7, 30)
+) -> list[ActiveCount]:
+    """For each trailing window of ``days`` whole days ending today (1 is today so far),
+    in the workspace's time zone: the active users and, given a group type, its active
+    groups strictly beside the over-count (as ``active_groups`` counts them) and how many
+    events carried no group of the type. Internal people are left out when the workspace
+    has internal domains, as reports leave them out by default. Three queries, whatever
+    the number of windows."""
+    today = today_in(workspace)
+    windows = sorted(set(days))
+    periods = {n: Period(today - timedelta(days=n - 1), today) for n in windows}
+    query = ActiveGroups(
+        period=periods[windows[-1]],
+        count_by=group_type.name if group_type else "users",
+        exclude_internal=bool(workspace.internal_domains),
+    )
+    scope = _Scope(workspace, query)
+    starts = {n: periods[n].bounds(scope.zone)[0] for n in windows}
+    start, end = query.period.bounds(scope.zone)
+    aggregates = {}
+    for n in windows:
+        since = Q(timestamp__gte=starts[n])
+        aggregates[f"users_{n}"] = Count("person_id", distinct=True, filter=since)
+        if scope.group_type:
+            slot = scope.group_type.slot_field
+            aggregates[f"strict_{n}"] = Count(f"{slot}_id", distinct=True, filter=since)
+            aggregates[f"events_{n}"] = Count("id", filter=since)
+            aggregates[f"without_{n}"] = Count("id", filter=since & Q(**{f"{slot}__isnull": True}))
+    totals = scope.events(start=start, end=end, counted=False).aggregate(**aggregates)
+    found = [
+        ActiveCount(
+            n, periods[n].start, periods[n].end, totals[f"users_{n}"],
+            events=totals.get(f"events_{n}", 0),
+            events_without_group=totals.get(f"without_{n}", 0),
+        )
+        for n in windows
+    ]
+    if scope.group_type is None:
+        return found
+    sql, params = _overcount_sql(scope, start, end, by_moment=True)
+    columns = ", ".join("COUNT(DISTINCT CASE WHEN bucket >= %s THEN unit END)" for _ in windows)
+    since = [connection.ops.adapt_datetimefield_value(starts[n]) for n in windows]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM ({sql}) credited", [*since, *params])
+        overcounts = cursor.fetchone()
+    for count, overcount in zip(found, overcounts):
+        count.strict, count.overcount = totals[f"strict_{count.days}"], overcount
+    return found
+
+
+def top_events(workspace: Workspace, query: Query, *, limit: int = 10) -> list[EventCount]:
+    """The report events done most in the query's period, passing its filters: each track
+    call's name, and page and screen calls as one event each, with how many times and by
+    how many users; the most done first. One query."""
+    scope = _Scope(workspace, query)
+    start, end = query.period.bounds(scope.zone)
+    event = Case(
+        When(type=EventType.PAGE, then=Value(PAGE_EVENT)),
+        When(type=EventType.SCREEN, then=Value(SCREEN_EVENT)),
+        default=F("name"),
+        output_field=CharField(),
+    )
+    rows = (
+        scope.events(None, start=start, end=end, counted=False)
+        .annotate(event=event)
+        .values("event")
+        .annotate(n=Count("id"), users=Count("person_id", distinct=True))
+        .order_by("-n", "event")
+        .values_list("event", "n", "users")[:limit]
+    )
+    return [EventCount(name, event_label(name), n, users) for name, n, users in rows]
