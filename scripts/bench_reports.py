@@ -549,8 +549,9 @@ class Writer:
     """Turns the cast's schedule and activity into rows, in time order, as ingestion
     would have stored the calls: events with their group context (named, or else the
     one group of the type their person is in at that moment), memberships opened by
-    group calls and ended by Account Removed User, groups' member counts, creation and
-    last group call, people's first and last event and the multi-company flag."""
+    group calls and ended by Account Removed User, groups' member counts, creation, last
+    group call and last activity, each person's last activity in each group, people's
+    first and last event, the multi-company flag, and the report events' names."""
 
     EVENT_COLUMNS = (
         "workspace_id", "person_id", "type", "name", "timestamp", "received_at", "sent_at",
@@ -559,7 +560,10 @@ class Writer:
     )
 
     def __init__(self, cast, *, workspace_id, company_type, team_type, person_pks, group_pks):
+        from analytics.models import report_event
+
         words = cast.words
+        self.report_event = report_event
         self.cast, self.rng = cast, cast.rng
         self.workspace_id = workspace_id
         self.company_type, self.team_type = company_type, team_type
@@ -576,6 +580,9 @@ class Writer:
         self.memberships = []  # [person index, group pk, type pk, started, ended]
         self.group_created = {}  # group pk -> ms
         self.group_updated = {}  # group pk -> ms of its latest group call
+        # (group pk, person index) -> ms of the person's latest activity carrying the group
+        self.active = {}
+        self.report_events = set()
         self.counts = {}  # (type, with a company) -> events
         browser, server = words.BROWSER_LIBRARY, words.SERVER_LIBRARY
         self.browser = [_json({"library": browser, "userAgent": a}) for a in words.USER_AGENTS]
@@ -634,6 +641,12 @@ class Writer:
         self.last_seen[person] = moment
         key = (kind, company is not None)
         self.counts[key] = self.counts.get(key, 0) + 1
+        if kind in ACTIVITY_TYPES:  # events come in time order: the last is the latest
+            self.report_events.add(self.report_event(kind, name))
+            if company is not None:
+                self.active[(company, person)] = moment
+            if team is not None:
+                self.active[(team, person)] = moment
         received = moment + 200 + moment % 4000  # sent in a batch a moment later
         who = self.everyone[person]
         return (
@@ -787,9 +800,11 @@ class Writer:
             yield _line(self.workspace_id, self.person_pks[person.index], kind, value)
 
     def groups(self):
-        members = {}
+        members, active = {}, {}
         for _, group, _, _, ended in self.memberships:
             members[group] = members.get(group, 0) + (ended is None)
+        for (group, _), moment in self.active.items():
+            active[group] = max(active.get(group, moment), moment)
         named = [(company, self.company_pks[company.index], self.company_traits[company.index],
                   self.company_type) for company in self.cast.companies]
         named += [(team, self.team_pks[team.index], _json({"name": team.name}), self.team_type)
@@ -798,7 +813,18 @@ class Writer:
             if pk in self.group_created:  # a team nobody joined was never named
                 yield _line(pk, self.workspace_id, type_pk, group.key, properties,
                             _stamp(self.group_created[pk]), _stamp(self.group_updated[pk]),
-                            members.get(pk, 0))
+                            members.get(pk, 0),
+                            _stamp(active[pk]) if pk in active else None)
+
+    def group_activity(self):
+        teams = set(self.team_pks)
+        for (group, person), moment in self.active.items():
+            yield _line(group, self.team_type if group in teams else self.company_type,
+                        self.person_pks[person], _stamp(moment))
+
+    def event_names(self):
+        for name in sorted(self.report_events):
+            yield _line(self.workspace_id, name)
 
     def membership_rows(self):
         for person, group, type_pk, started, ended in self.memberships:
@@ -951,8 +977,11 @@ def load(args, workspace, until):
             _copy(conn, "analytics_identity", ("workspace_id", "person_id", "kind", "value"),
                   _lines(writer.identities()))
             _copy(conn, "analytics_group", ("id", "workspace_id", "group_type_id", "key",
-                  "properties", "created_at", "last_updated", "member_count"),
+                  "properties", "created_at", "last_updated", "member_count", "last_active_at"),
                   _lines(writer.groups()))
+            _copy(conn, "analytics_groupactivity", ("group_id", "group_type_id", "person_id",
+                  "last_active_at"), _lines(writer.group_activity()))
+            _copy(conn, "analytics_eventname", ("workspace_id", "name"), _lines(writer.event_names()))
             _copy(conn, "analytics_membership", ("workspace_id", "person_id", "group_id",
                   "group_type_id", "started_at", "ended_at"), _lines(writer.membership_rows()))
             step = time.perf_counter()
@@ -1296,12 +1325,15 @@ def ours(question, workspace, database):
     report code on the Django database alias ``database``, as ``question.canonical``
     writes the hand-written one; None while there is no report code to call.
     """
-    # TODO(analytics.reports): call the report code here, once analytics.reports is on
-    # main: build the report's spec from question.params (question.key says which
-    # report: trend, funnel, retention, or active groups with and without the
-    # over-count), run it on ``database`` and return its result in the shape of
-    # question.canonical's (lists of plain ints, dates as ISO text), so that the
-    # benchmark times it and checks it against the hand-written answer.
+    # TODO(analytics.reports): call the report code here. question.key says which
+    # report: "trend" (reports.trends with a Trend), "funnel" (reports.funnel, Funnel),
+    # "retention" (reports.retention, Retention) or "active" (reports.active_groups,
+    # ActiveGroups, strict and over-counted); build its query from question.params (a
+    # Period of first_day..last_day or of the 12 weeks from first_week, count_by the
+    # company type), run it on ``database`` and return its result in the shape of
+    # question.canonical's (plain ints, dates as ISO text), so that the benchmark times
+    # it and checks it against the hand-written answer. The hand-written SQL counts the
+    # staff at the internal domain too: ask with exclude_internal=False.
     return None
 
 
