@@ -247,6 +247,17 @@ def _breakdown(scope: _Scope, events: QuerySet, event: str, dates: list[date]) -
     return found
 
 
+def _point_bounds(scope: _Scope, query: Trend | ActiveGroups, day: date):
+    """The UTC bounds of the chart point holding ``day``: its day, week or month, cut
+    to the report's period; ReportError if ``day`` is outside the period."""
+    first = bucket_of(day, query.interval)
+    last = next_bucket(first, query.interval) - timedelta(days=1)
+    point = Period(max(first, query.period.start), min(last, query.period.end))
+    if point.end < point.start:
+        raise ReportError(f"{day} is outside the report's period.")
+    return point.bounds(scope.zone)
+
+
 def trend_actors(
     workspace: Workspace, query: Trend, *, series: int, day: date, breakdown_value=None, other=False
 ) -> QuerySet:
@@ -256,11 +267,7 @@ def trend_actors(
         raise ReportError("A count of events has no people or groups behind it; count users or groups.")
     if not 0 <= series < len(query.events) or (query.breakdown and series != 0):
         raise ReportError(f"series must be one of the report's series, from 0; not {series}.")
-    first = bucket_of(day, query.interval)
-    point = Period(max(first, query.period.start), min(next_bucket(first, query.interval) - timedelta(days=1), query.period.end))
-    if point.end < point.start:
-        raise ReportError(f"{day} is outside the report's period.")
-    start, end = point.bounds(scope.zone)
+    start, end = _point_bounds(scope, query, day)
     events = scope.events(query.events[series], start=start, end=end)
     if query.breakdown:
         value = Coalesce(scope.text_of(query.breakdown_on, query.breakdown), Value(""), output_field=CharField())
@@ -349,11 +356,7 @@ def _overcount_sql(scope: _Scope, start, end, *, by_moment=False) -> tuple[str, 
 def active_group_actors(workspace: Workspace, query: ActiveGroups, *, day: date, overcount=False):
     """Ids of the groups counted active in the bucket of ``day``, strictly or over-counted."""
     scope = _Scope(workspace, query)
-    first = bucket_of(day, query.interval)
-    point = Period(max(first, query.period.start), min(next_bucket(first, query.interval) - timedelta(days=1), query.period.end))
-    if point.end < point.start:
-        raise ReportError(f"{day} is outside the report's period.")
-    start, end = point.bounds(scope.zone)
+    start, end = _point_bounds(scope, query, day)
     if not overcount:
         return scope.events(start=start, end=end).values_list(scope.unit_field, flat=True).distinct().order_by()
     sql, params = _overcount_sql(scope, start, end)
