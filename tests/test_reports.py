@@ -329,6 +329,23 @@ def test_a_funnel_by_users_and_by_company(send, workspace, company):
     assert set(Person.objects.filter(pk__in=dropped).values_list("user_id", flat=True)) == {"bo", "gil"}
 
 
+def test_a_funnel_of_ten_steps_counts_each_step(send, workspace):
+    """The longest funnel allowed: every backend runs it (SQLite's parser once overflowed
+    on ten nested steps). ann does all ten in order, bo the first four, cy the first
+    and then the rest out of order."""
+    names = [f"step_{i}" for i in range(1, 11)]
+    send.batch(
+        *(track("ann", name, jan(5, 8 + i)) for i, name in enumerate(names)),
+        *(track("bo", name, jan(5, 8 + i)) for i, name in enumerate(names[:4])),
+        track("cy", names[0], jan(5, 8)),
+        *(track("cy", name, jan(4, 8 + i)) for i, name in enumerate(names[1:])),
+    )
+    params = {"step": names, "from": "2026-01-01", "to": "2026-01-31"}
+    result = reports.funnel(workspace, query("funnel", workspace, **params))
+    assert [s.count for s in result.steps] == [3, 2, 2, 2, 1, 1, 1, 1, 1, 1]
+    assert result.median_seconds_to_convert == 9 * 3600
+
+
 def test_retention_by_week_for_users_and_companies(send, workspace, company):
     send.batch(
         joins("ann", "acme", datetime(2025, 12, 1, tzinfo=UTC).isoformat()),
@@ -384,6 +401,11 @@ def test_the_last_cohort_counts_its_last_period(send, workspace):
         ("trend", {"where": "event", "key": "plan", "op": "eq"}, "Each filter needs where, key, op and value"),
         ("trend", {"where": "event", "key": "n", "op": "gt", "value": "ten"}, "compares numbers; “ten” is not one."),
         ("trend", {"from": "2020-01-01", "to": "2026-01-01"}, "A report covers at most"),
+        (
+            "trend",
+            {"where": ["event"] * 21, "key": ["plan"] * 21, "op": ["set"] * 21, "value": [""] * 21},
+            "A report has at most 20 filters; 21 were given.",
+        ),
         ("trend", {"from": "1999-12-31"}, "from must be between 2000-01-01 and 2999-12-31; not 1999-12-31."),
         ("trend", {"from": "2026-01-01", "to": "9999-12-31"}, "to must be between 2000-01-01 and 2999-12-31"),
         ("trend", {"cohort": "²"}, "cohort must be a saved cohort's number; not “²”."),

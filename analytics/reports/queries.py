@@ -42,6 +42,7 @@ DEFAULT_RANGE = "30d"
 # The longest range a report reads, and the most points a chart draws.
 MAX_DAYS = 3 * 366
 MAX_BUCKETS = 800
+MAX_FILTERS = 20
 # The days a report may name: no event is older than the first, and the last leaves room
 # for what a report reads past its period (a funnel's window, retention's periods).
 FIRST_DAY = EARLIEST.date()
@@ -351,6 +352,8 @@ class _Reader:
                         f"The filter on {key} compares numbers; “{value}” is not one."
                     ) from None
             found.append(Filter(on, key, op, value if op in Filter.NEEDS_VALUE else ""))
+        if len(found) > MAX_FILTERS:
+            raise ReportError(f"A report has at most {MAX_FILTERS} filters; {len(found)} were given.")
         return tuple(found)
 
     def exclude_internal(self) -> bool:

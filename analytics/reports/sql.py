@@ -418,18 +418,24 @@ def _funnel_sql(scope: _Scope, query: Funnel) -> tuple[str, list]:
     )
     sql, params = rows.query.sql_with_params()
     window_ms = int(window.total_seconds() * 1000)
-    sql = f"SELECT *, CASE WHEN s0 = 1 THEN t END AS c0 FROM ({sql}) step0"
+    # A chain of common table expressions rather than nested subqueries: SQLite's parser
+    # overflows its stack on ten nested levels, and PostgreSQL inlines each one anyway.
+    steps = [f"step0 AS (SELECT *, CASE WHEN s0 = 1 THEN t END AS c0 FROM ({sql}) rows)"]
     for i in range(1, len(query.steps)):
-        sql = (
-            f"SELECT *, CASE WHEN s{i} = 1 AND t - p{i} <= {window_ms} THEN p{i} END AS c{i} "
-            f"FROM (SELECT *, MAX(c{i - 1}) OVER (PARTITION BY unit ORDER BY t, eid "
-            f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS p{i} FROM ({sql}) step{i - 1}) step{i}"
+        steps.append(
+            f"prior{i} AS (SELECT *, MAX(c{i - 1}) OVER (PARTITION BY unit ORDER BY t, eid "
+            f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS p{i} FROM step{i - 1})"
+        )
+        steps.append(
+            f"step{i} AS (SELECT *, CASE WHEN s{i} = 1 AND t - p{i} <= {window_ms} THEN p{i} END AS c{i} "
+            f"FROM prior{i})"
         )
     n = len(query.steps)
     furthest = " ".join(f"WHEN c{i} IS NOT NULL THEN {i + 1}" for i in reversed(range(n)))
     quickest = "".join(f", MIN(t - c{i}) AS ms_{i}" for i in range(1, n))
     sql = (
-        f"SELECT unit, MAX(CASE {furthest} END) AS furthest{quickest} FROM ({sql}) chains "
+        f"WITH {', '.join(steps)} "
+        f"SELECT unit, MAX(CASE {furthest} END) AS furthest{quickest} FROM step{n - 1} "
         f"GROUP BY unit HAVING MAX(c0) IS NOT NULL"
     )
     return sql, list(params)
