@@ -22,23 +22,38 @@ scripts do, leaves its events to the database's cascade. Demo and generated data
 """
 
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
-from analytics.models.bulk import copy_rows
-from analytics.models.events import Event, EventName, report_event
+from django.db import connection
+from django.db.models import Count, F, Max, Min
+from django.db.models.functions import Coalesce, TruncDate
+
+from analytics.models.bulk import add_up, copy_rows
+from analytics.models.events import (
+    ACTIVITY_TYPES,
+    GROUP_SLOTS,
+    DailyActivity,
+    Event,
+    EventName,
+    report_event,
+)
 
 # Events are deleted this many at a time, with progress reported after each chunk.
 DELETE_CHUNK = 5000
 
 
-def insert(rows: list[dict]) -> int:
-    """Insert new events, given as {field attname: value}; returns how many.
+def insert(rows: list[dict], *, zone: ZoneInfo) -> int:
+    """Insert new events of one workspace, given as {field attname: value}; returns how
+    many. ``zone`` is the workspace's time zone, whose days ``DailyActivity`` counts.
 
     The caller has left out message ids stored already; one arriving meanwhile from a
     concurrent retry makes the database refuse the whole insert (IntegrityError), so
     exactly-once holds and the caller can start over. On PostgreSQL the rows go in
-    through COPY. The report events they are of join the workspace's ``EventName``s.
+    through COPY. The report events they are of join the workspace's ``EventName``s, and
+    their activity adds up into ``DailyActivity`` (late ones into their own past day).
     """
     copy_rows(Event, rows)
+    _add_daily_activity(rows, zone)
     names = {
         (row["workspace_id"], name)
         for row in rows
@@ -50,10 +65,67 @@ def insert(rows: list[dict]) -> int:
     return len(rows)
 
 
+def _add_daily_activity(rows: list[dict], zone: ZoneInfo) -> None:
+    days = {}
+    for row in rows:
+        if row["type"] not in ACTIVITY_TYPES:
+            continue
+        moment = row["timestamp"]
+        key = (
+            row["person_id"],
+            moment.astimezone(zone).date(),
+            *(row.get(f"group_{slot}_id") or 0 for slot in range(GROUP_SLOTS)),
+        )
+        found = days.get(key)
+        if found is None:
+            days[key] = {"workspace_id": row["workspace_id"], "events": 1, "first_at": moment, "last_at": moment}
+        else:
+            found["events"] += 1
+            found["first_at"] = min(found["first_at"], moment)
+            found["last_at"] = max(found["last_at"], moment)
+    _add_up_days([dict(zip(DailyActivity.KEY, key), **totals) for key, totals in days.items()])
+
+
+def _add_up_days(rows: list[dict]) -> None:
+    add_up(
+        DailyActivity, rows, unique=list(DailyActivity.KEY),
+        add=["events"], least=["first_at"], greatest=["last_at"], parent="person_id",
+    )
+
+
 def reassign(*, from_person: int, to_person: int) -> None:
     """Make every event of the person ``from_person`` (an id) one of ``to_person``'s: an
-    anonymous visitor turned out to be a known user."""
+    anonymous visitor turned out to be a known user. Their days of activity add up into
+    the other's."""
     Event.objects.filter(person_id=from_person).update(person_id=to_person)
+    moved = DailyActivity.objects.filter(person_id=from_person)
+    fields = ["workspace_id", *DailyActivity.KEY, "events", "first_at", "last_at"]
+    _add_up_days([{**row, "person_id": to_person} for row in moved.values(*fields)])
+    moved.delete()
+
+
+def rebuild_daily_activity(workspace) -> None:
+    """Work ``workspace``'s ``DailyActivity`` out again from its events, in its time zone
+    (``workspace.zone``): after the zone changed, or a group type's context was cleared.
+    Two statements."""
+    DailyActivity.objects.filter(workspace=workspace).delete()
+    groups = {f"g{slot}": Coalesce(f"group_{slot}_id", 0) for slot in range(GROUP_SLOTS)}
+    per_day = (
+        Event.objects.filter(workspace=workspace)
+        .activity()
+        .values(w=F("workspace_id"), p=F("person_id"), d=TruncDate("timestamp", tzinfo=workspace.zone), **groups)
+        .annotate(n=Count("id"), f=Min("timestamp"), l=Max("timestamp"))
+        .order_by()
+    )
+    sql, params = per_day.query.sql_with_params()
+    meta = DailyActivity._meta
+    columns = ["workspace_id", *DailyActivity.KEY, "events", "first_at", "last_at"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {meta.db_table} ({', '.join(meta.get_field(c).column for c in columns)}) "
+            f"SELECT w, p, d, {', '.join(groups)}, n, f, l FROM ({sql}) per_day",
+            params,
+        )
 
 
 def delete_of_people(
@@ -68,6 +140,7 @@ def delete_of_people(
     ids = list(
         Event.objects.filter(person_id__in=person_ids).order_by().values_list("pk", flat=True)
     )
+    DailyActivity.objects.filter(person_id__in=person_ids).delete()
     if progress:
         progress(0, len(ids))
     for start in range(0, len(ids), DELETE_CHUNK):
@@ -78,9 +151,12 @@ def delete_of_people(
 
 def clear_group_type(group_type) -> int:
     """Empty ``group_type``'s place in the context of its workspace's events (the
-    column of its slot), before the type and its groups are deleted; the events stay.
-    One statement; returns how many events lost it."""
+    column of its slot), before the type and its groups are deleted; the events stay,
+    and their days of activity are worked out again. Returns how many events lost it."""
     slot = group_type.slot_field
-    return Event.objects.filter(
+    cleared = Event.objects.filter(
         workspace_id=group_type.workspace_id, **{f"{slot}__in": group_type.groups.values("pk")}
     ).update(**{slot: None})
+    if cleared:
+        rebuild_daily_activity(group_type.workspace)
+    return cleared

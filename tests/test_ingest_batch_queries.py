@@ -43,10 +43,10 @@ def test_batch_queries_do_not_grow_with_its_size(send, company, team):
     send.batch(*batch_of(400, offset=10_000))  # people and groups exist already
     small = queries_for(send, batch_of(20))
     large = queries_for(send, batch_of(400, offset=1000))
-    # 17 to take the batch in (2 of them the groups' activity: the people's moments, then
-    # the groups'; 1 the names of the events seen), and 2 for the limits: wrong keys from
-    # the address, the budget
-    assert small == large == 17 + 2
+    # 18 to take the batch in (2 of them the groups' activity: the people's moments, then
+    # the groups'; 1 the names of the events seen; 1 the people's days of activity), and 2
+    # for the limits: wrong keys from the address, the budget
+    assert small == large == 18 + 2
 
 
 def test_batch_creating_people_and_groups_is_fixed_too(send, workspace, alice):

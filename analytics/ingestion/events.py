@@ -28,7 +28,7 @@ def save_events(workspace, calls, *, person_of, slots_of, type_of_slot, received
         for slot, group_pk in slots_of[call.index].items():
             row[f"group_{slot}_id"] = group_pk
         rows.append(row)
-    stored = event_store.insert(rows)
+    stored = event_store.insert(rows, zone=workspace.zone)
     latest, active, group_types = {}, {}, {}
     for call in calls:
         person_id, moment = person_of[call.index], call.timestamp

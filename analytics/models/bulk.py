@@ -149,3 +149,58 @@ def keep_latest(model, rows: list[dict], *, unique: list[str], latest: str, step
                 f"{upsert} WHERE {table}.{target} < EXCLUDED.{target}",
                 [value for row in part for value in row],
             )
+
+
+def add_up(model, rows: list[dict], *, unique: list[str], add=(), least=(), greatest=(), parent=None):
+    """Insert ``rows`` ({field attname: value}, no two alike in their ``unique`` fields,
+    which a unique constraint covers) into ``model``'s table, in one statement on
+    PostgreSQL. Where a row with the same ``unique`` fields is stored already, its ``add``
+    fields grow by the new row's, its ``least`` fields keep the smaller value and its
+    ``greatest`` fields the larger. Rows go in the order of their ``unique`` fields, so
+    that concurrent calls lock the rows they share in one order.
+
+    ``parent`` names a foreign key leading ``unique`` (say ``person_id``): on PostgreSQL
+    the rows it points to are locked FOR KEY SHARE first, in the same order, and rows
+    whose parent is gone are left out. Foreign keys are checked at commit; without this,
+    a transaction deleting the parent (which locks it FOR UPDATE, then deletes these
+    rows) and one adding to a stored row would wait for each other.
+    """
+    if not rows:
+        return
+    fields = [model._meta.get_field(name) for name in rows[0]]
+    rows = sorted(rows, key=lambda row: [row[name] for name in unique])
+    values = [[f.get_db_prep_save(row[f.attname], connection) for f in fields] for row in rows]
+    table = model._meta.db_table
+    columns = ", ".join(f.column for f in fields)
+    keys = ", ".join(model._meta.get_field(name).column for name in unique)
+    smaller, larger = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
+    updates = [f"{c} = {table}.{c} + EXCLUDED.{c}" for c in add]
+    updates += [f"{c} = {smaller}({table}.{c}, EXCLUDED.{c})" for c in least]
+    updates += [f"{c} = {larger}({table}.{c}, EXCLUDED.{c})" for c in greatest]
+    upsert = f"ON CONFLICT ({keys}) DO UPDATE SET {', '.join(updates)}"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+            select = f"SELECT v.* FROM unnest({arrays}) AS v({columns})"
+            if parent:
+                parent_table = model._meta.get_field(parent).related_model._meta.db_table
+                column = model._meta.get_field(parent).column
+                select += (
+                    f" JOIN {parent_table} AS parent ON parent.id = v.{column} "
+                    f"ORDER BY {', '.join(f'v.{model._meta.get_field(n).column}' for n in unique)} "
+                    f"FOR KEY SHARE OF parent"
+                )
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) {select} {upsert}",
+                [list(column) for column in zip(*values)],
+            )
+            return
+        # SQLite takes at most 32,766 parameters in a statement.
+        per_statement = 32_000 // len(fields)
+        row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        for start in range(0, len(values), per_statement):
+            part = values[start : start + per_statement]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(part))} {upsert}",
+                [value for row in part for value in row],
+            )

@@ -212,3 +212,55 @@ class EventName(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class DailyActivity(models.Model):
+    """A person's activity (track, page and screen calls) on one day of the workspace's
+    time zone with one group context: how many calls, the first and the last moment.
+
+    Reports that ask about any activity — active users and groups, strict and
+    over-counted, a trend or a retention of any event — read these rows instead of every
+    event: a person's calls of a day with the same context are one row. ``group_N`` is
+    the id of the group of slot N in the context, or 0 for none (a plain number, not a
+    key: a unique constraint, on which new calls add up, treats every 0 alike where it
+    would treat every NULL apart).
+
+    Derived from events, and written only by ``analytics.event_store`` with them: kept
+    exact when calls arrive late (they add to their own day), when a visitor's calls
+    become a known user's, when people are deleted (their rows go with them), when a group
+    type is deleted and when the workspace's time zone changes (both rebuild the
+    workspace's rows from its events).
+    """
+
+    workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="+", db_index=False)
+    person = models.ForeignKey("Person", models.DB_CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    group_0 = models.BigIntegerField(default=0)
+    group_1 = models.BigIntegerField(default=0)
+    group_2 = models.BigIntegerField(default=0)
+    group_3 = models.BigIntegerField(default=0)
+    group_4 = models.BigIntegerField(default=0)
+    group_5 = models.BigIntegerField(default=0)
+    group_6 = models.BigIntegerField(default=0)
+    group_7 = models.BigIntegerField(default=0)
+    group_8 = models.BigIntegerField(default=0)
+    group_9 = models.BigIntegerField(default=0)
+    events = models.PositiveIntegerField()
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    KEY = ("person_id", "day", *(f"group_{slot}" for slot in range(GROUP_SLOTS)))
+
+    class Meta:
+        verbose_name_plural = "daily activity"
+        constraints = [
+            # person leads: a person's rows are found by it when they merge or are deleted.
+            models.UniqueConstraint(
+                fields=["person", "day", *(f"group_{slot}" for slot in range(GROUP_SLOTS))],
+                name="daily_activity_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["workspace", "day"], name="daily_activity_by_day")]
+
+    def __str__(self):
+        return f"{self.person_id} on {self.day}: {self.events}"

@@ -19,21 +19,25 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    DateField,
     F,
     Func,
     IntegerField,
     Min,
     Q,
     QuerySet,
+    Sum,
     Value,
     When,
 )
 from django.db.models.functions import Coalesce, Trunc
 
 from analytics.models import (
+    ACTIVITY_TYPES,
     PAGE_EVENT,
     SCREEN_EVENT,
     Cohort,
+    DailyActivity,
     Event,
     EventName,
     EventType,
@@ -110,7 +114,49 @@ class _Scope:
         return Count(self.unit_field, distinct=True)
 
     def bucket(self, interval: str, field_name: str = "timestamp"):
-        return Trunc(field_name, interval, tzinfo=self.zone)
+        # A date, as the buckets of daily activity are: the two meet in retention.
+        return Trunc(field_name, interval, tzinfo=self.zone, output_field=DateField())
+
+    # Daily activity (``DailyActivity``): what any activity is asked about reads a
+    # person's days of activity per group context instead of every event.
+
+    @property
+    def reads_days(self) -> bool:
+        """Whether daily activity can answer for any activity: its rows know people,
+        days and group context, not the events' properties (filters), nor which group of
+        another type a group cohort would keep."""
+        return not self.query.filters and (self.cohort is None or self.cohort.group_type is None)
+
+    @property
+    def day_unit(self) -> str | None:
+        """The daily-activity column whose distinct values are counted; None sums events."""
+        if self.group_type:
+            return self.group_type.slot_field
+        return "person_id" if self.query.count_by == "users" else None
+
+    def day_measure(self):
+        if self.day_unit is None:
+            return Coalesce(Sum("events"), 0)
+        return Count(self.day_unit, distinct=True)
+
+    def day_bucket(self, interval: str, field_name: str = "day"):
+        if interval == "day":
+            return F(field_name)
+        return Trunc(field_name, interval, output_field=DateField())
+
+    def days(self, first: date | None, last: date, *, counted=True) -> QuerySet:
+        """Rows of daily activity from the day ``first`` (None: ever) to ``last``, of the
+        people the query counts; with ``counted``, those whose context has the unit."""
+        rows = DailyActivity.objects.filter(workspace=self.workspace, day__lte=last)
+        if first is not None:
+            rows = rows.filter(day__gte=first)
+        if self.query.exclude_internal and self.workspace.internal_domains:
+            rows = rows.exclude(person__in=internal_people(self.workspace))
+        if self.cohort is not None:
+            rows = rows.filter(person__in=self.cohort.members())
+        if counted and self.group_type:
+            rows = rows.exclude(**{self.group_type.slot_field: 0})
+        return rows
 
     def events(self, event: str | None = "", *, start=None, end=None, counted=True) -> QuerySet:
         """Activity events named ``event`` ("" any) between ``start`` and ``end`` (UTC),
@@ -186,6 +232,20 @@ def _trend_series(scope: _Scope, period: Period, dates: list[date]) -> list[Seri
     start, end = period.bounds(scope.zone)
     found = []
     for event in query.events:
+        if event == "" and not query.breakdown and scope.reads_days:
+            rows = scope.days(period.start, period.end)
+            per_bucket = (
+                rows.annotate(bucket=scope.day_bucket(query.interval))
+                .values("bucket")
+                .annotate(n=scope.day_measure())
+                .values_list("bucket", "n")
+                .order_by()
+            )
+            total = rows.aggregate(n=scope.day_measure())["n"]
+            found.append(
+                SeriesResult(event_label(event), event, _count_by_bucket(per_bucket, dates), total)
+            )
+            continue
         events = scope.events(event, start=start, end=end)
         if not query.breakdown:
             per_bucket = (
@@ -299,37 +359,52 @@ def _top_values(scope: _Scope, query: Trend):
 def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResult:
     scope = _Scope(workspace, query)
     dates = query.period.buckets(query.interval)
-    start, end = query.period.bounds(scope.zone)
-    strict = (
-        scope.events(start=start, end=end)
-        .annotate(bucket=scope.bucket(query.interval))
-        .values("bucket")
-        .annotate(n=scope.measure())
-        .values_list("bucket", "n")
-        .order_by()
-    )
-    sql, params = _overcount_sql(scope, start, end)
+    if scope.reads_days:
+        first, last = query.period.start, query.period.end
+        strict = (
+            scope.days(first, last)
+            .annotate(bucket=scope.day_bucket(query.interval))
+            .values("bucket")
+            .annotate(n=scope.day_measure())
+            .values_list("bucket", "n")
+            .order_by()
+        )
+        sql, params = _overcount_days_sql(scope, first, last)
+        without = Q(**{scope.group_type.slot_field: 0})
+        totals = scope.days(first, last, counted=False).aggregate(
+            all=Coalesce(Sum("events"), 0), without=Coalesce(Sum("events", filter=without), 0)
+        )
+    else:
+        start, end = query.period.bounds(scope.zone)
+        strict = (
+            scope.events(start=start, end=end)
+            .annotate(bucket=scope.bucket(query.interval))
+            .values("bucket")
+            .annotate(n=scope.measure())
+            .values_list("bucket", "n")
+            .order_by()
+        )
+        sql, params = _overcount_sql(scope, start, end)
+        without = Q(**{f"{scope.group_type.slot_field}__isnull": True})
+        totals = scope.events(start=start, end=end, counted=False).aggregate(
+            all=Count("id"), without=Count("id", filter=without)
+        )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT bucket, COUNT(DISTINCT unit) FROM ({sql}) credited GROUP BY bucket", params)
         overcount = cursor.fetchall()
-    all_events = scope.events(start=start, end=end, counted=False)
-    totals = all_events.aggregate(
-        events=Count("id"), without=Count("id", filter=Q(**{f"{scope.group_type.slot_field}__isnull": True}))
-    )
     return ActiveGroupsResult(
         dates=dates,
         strict=_count_by_bucket(strict, dates),
         overcount=_count_by_bucket(overcount, dates),
-        events=totals["events"],
+        events=totals["all"],
         events_without_group=totals["without"],
     )
 
 
-def _overcount_sql(scope: _Scope, start, end, *, by_moment=False) -> tuple[str, list]:
+def _overcount_sql(scope: _Scope, start, end) -> tuple[str, list]:
     """SQL of (bucket, unit) pairs: each event's own group of the type, and for events
-    with none, every group of the type its person was in at the event's moment. With
-    ``by_moment`` the bucket is the event's moment itself."""
-    bucket = F("timestamp") if by_moment else scope.bucket(scope.query.interval)
+    with none, every group of the type its person was in at the event's moment."""
+    bucket = scope.bucket(scope.query.interval)
     own = (
         scope.events(start=start, end=end)
         .values(bucket=bucket, unit=F(scope.unit_field))
@@ -349,6 +424,40 @@ def _overcount_sql(scope: _Scope, start, end, *, by_moment=False) -> tuple[str, 
         f"SELECT e.bucket, m.group_id AS unit FROM ({without_sql}) e "
         f"JOIN {membership} m ON m.person_id = e.person_ref AND m.group_type_id = %s "
         f"AND m.started_at <= e.moment AND (m.ended_at IS NULL OR e.moment < m.ended_at)"
+    )
+    return sql, [*own_params, *without_params, scope.group_type.pk]
+
+
+def _overcount_days_sql(scope: _Scope, first: date, last: date, *, interval: str | None = None):
+    """``_overcount_sql`` from daily activity, days ``first`` to ``last``, bucketed by
+    ``interval`` (the query's by default). A day of a person's activity without a group
+    of the type (first to last moment) is credited to a group they were in all that
+    time at once; when a membership began or ended within that time, the events
+    themselves say whether one fell in it (rare: most memberships outlast a day's use)."""
+    bucket = scope.day_bucket(interval or scope.query.interval)
+    slot = scope.group_type.slot_field
+    own = scope.days(first, last).values(bucket=bucket, unit=F(slot)).order_by()
+    without = (
+        scope.days(first, last, counted=False)
+        .filter(**{slot: 0})
+        .values(bucket=bucket, person_ref=F("person_id"), since=F("first_at"), until=F("last_at"))
+        .order_by()
+    )
+    own_sql, own_params = own.query.sql_with_params()
+    without_sql, without_params = without.query.sql_with_params()
+    membership = connection.ops.quote_name(Membership._meta.db_table)
+    event = connection.ops.quote_name(Event._meta.db_table)
+    activity = ", ".join(f"'{kind}'" for kind in ACTIVITY_TYPES)
+    sql = (
+        f"SELECT bucket, unit FROM ({own_sql}) own UNION ALL "
+        f"SELECT d.bucket, m.group_id AS unit FROM ({without_sql}) d "
+        f"JOIN {membership} m ON m.person_id = d.person_ref AND m.group_type_id = %s "
+        f"AND m.started_at <= d.until AND (m.ended_at IS NULL OR d.since < m.ended_at) "
+        f"WHERE (m.started_at <= d.since AND (m.ended_at IS NULL OR d.until < m.ended_at)) "
+        f"OR EXISTS (SELECT 1 FROM {event} e WHERE e.person_id = d.person_ref "
+        f"AND e.timestamp >= d.since AND e.timestamp <= d.until AND e.timestamp >= m.started_at "
+        f"AND (m.ended_at IS NULL OR e.timestamp < m.ended_at) AND e.{slot}_id IS NULL "
+        f"AND e.type IN ({activity}))"
     )
     return sql, [*own_params, *without_params, scope.group_type.pk]
 
@@ -488,31 +597,45 @@ def funnel_actors(workspace: Workspace, query: Funnel, *, step: int, dropped=Fal
 
 def _retention_sql(scope: _Scope, query: Retention, *, cohort: date | None = None):
     """SQL of (cohort, bucket, unit): each unit's cohort (the bucket of its first start
-    event ever, if it falls in the period) and the buckets it came back in."""
+    event ever, if it falls in the period) and the buckets it came back in. "Any event"
+    is read from daily activity where it can answer."""
     start, end = query.period.bounds(scope.zone)
     # Returns are read up to the end of the last cohort's last period: the first day after.
     after = query.period.buckets(query.interval)[-1]
     for _ in range(query.periods + 1):
         after = next_bucket(after, query.interval)
-    returns_end = Period(after, after).bounds(scope.zone)[0]
-    firsts = (
-        scope.events(query.start_event, end=end)
-        .values(unit=F(scope.unit_field))
-        .annotate(first=Min("timestamp"))
-        .filter(first__gte=start)
-        .annotate(cohort=scope.bucket(query.interval, "first"))
-        .values("unit", "cohort")
-        .order_by()
-    )
-    if cohort is not None:
-        lo, hi = Period(cohort, next_bucket(cohort, query.interval) - timedelta(days=1)).bounds(scope.zone)
-        firsts = firsts.filter(first__gte=lo, first__lt=hi)
-    returns = (
-        scope.events(query.return_event, start=start, end=returns_end)
-        .values(ref=F(scope.unit_field), bucket=scope.bucket(query.interval))
-        .distinct()
-        .order_by()
-    )
+    if query.start_event == "" and scope.reads_days:
+        firsts = (
+            scope.days(None, query.period.end)
+            .values(unit=F(scope.day_unit))
+            .annotate(first=Min("day"))
+            .filter(first__gte=query.period.start)
+            .annotate(cohort=scope.day_bucket(query.interval, "first"))
+        )
+        if cohort is not None:
+            firsts = firsts.filter(first__gte=cohort, first__lt=next_bucket(cohort, query.interval))
+    else:
+        firsts = (
+            scope.events(query.start_event, end=end)
+            .values(unit=F(scope.unit_field))
+            .annotate(first=Min("timestamp"))
+            .filter(first__gte=start)
+            .annotate(cohort=scope.bucket(query.interval, "first"))
+        )
+        if cohort is not None:
+            lo, hi = Period(cohort, next_bucket(cohort, query.interval) - timedelta(days=1)).bounds(scope.zone)
+            firsts = firsts.filter(first__gte=lo, first__lt=hi)
+    firsts = firsts.values("unit", "cohort").order_by()
+    if query.return_event == "" and scope.reads_days:
+        returns = scope.days(query.period.start, after - timedelta(days=1)).values(
+            ref=F(scope.day_unit), bucket=scope.day_bucket(query.interval)
+        )
+    else:
+        returns_end = Period(after, after).bounds(scope.zone)[0]
+        returns = scope.events(query.return_event, start=start, end=returns_end).values(
+            ref=F(scope.unit_field), bucket=scope.bucket(query.interval)
+        )
+    returns = returns.distinct().order_by()
     firsts_sql, firsts_params = firsts.query.sql_with_params()
     returns_sql, returns_params = returns.query.sql_with_params()
     return firsts_sql, firsts_params, returns_sql, returns_params
@@ -577,6 +700,12 @@ def events_without_group(workspace: Workspace, query: Query) -> int | None:
     if scope.group_type is None:
         return None
     named = _named_events(query)
+    if named == {""} and scope.reads_days:
+        return (
+            scope.days(query.period.start, query.period.end, counted=False)
+            .filter(**{scope.group_type.slot_field: 0})
+            .aggregate(n=Coalesce(Sum("events"), 0))["n"]
+        )
     wanted = Q()
     if "" not in named:
         for event in named:
@@ -645,8 +774,8 @@ def active_counts(
     in the workspace's time zone: the active users and, given a group type, its active
     groups strictly beside the over-count (as ``active_groups`` counts them) and how many
     events carried no group of the type. Internal people are left out when the workspace
-    has internal domains, as reports leave them out by default. Three queries, whatever
-    the number of windows."""
+    has internal domains, as reports leave them out by default. Two queries of daily
+    activity, whatever the number of windows."""
     today = today_in(workspace)
     windows = sorted(set(days))
     periods = {n: Period(today - timedelta(days=n - 1), today) for n in windows}
@@ -656,18 +785,16 @@ def active_counts(
         exclude_internal=bool(workspace.internal_domains),
     )
     scope = _Scope(workspace, query)
-    starts = {n: periods[n].bounds(scope.zone)[0] for n in windows}
-    start, end = query.period.bounds(scope.zone)
     aggregates = {}
     for n in windows:
-        since = Q(timestamp__gte=starts[n])
+        since = Q(day__gte=periods[n].start)
         aggregates[f"users_{n}"] = Count("person_id", distinct=True, filter=since)
         if scope.group_type:
             slot = scope.group_type.slot_field
-            aggregates[f"strict_{n}"] = Count(f"{slot}_id", distinct=True, filter=since)
-            aggregates[f"events_{n}"] = Count("id", filter=since)
-            aggregates[f"without_{n}"] = Count("id", filter=since & Q(**{f"{slot}__isnull": True}))
-    totals = scope.events(start=start, end=end, counted=False).aggregate(**aggregates)
+            aggregates[f"strict_{n}"] = Count(slot, distinct=True, filter=since & ~Q(**{slot: 0}))
+            aggregates[f"events_{n}"] = Coalesce(Sum("events", filter=since), 0)
+            aggregates[f"without_{n}"] = Coalesce(Sum("events", filter=since & Q(**{slot: 0})), 0)
+    totals = scope.days(query.period.start, today, counted=False).aggregate(**aggregates)
     found = [
         ActiveCount(
             n, periods[n].start, periods[n].end, totals[f"users_{n}"],
@@ -678,9 +805,9 @@ def active_counts(
     ]
     if scope.group_type is None:
         return found
-    sql, params = _overcount_sql(scope, start, end, by_moment=True)
+    sql, params = _overcount_days_sql(scope, query.period.start, today, interval="day")
     columns = ", ".join("COUNT(DISTINCT CASE WHEN bucket >= %s THEN unit END)" for _ in windows)
-    since = [connection.ops.adapt_datetimefield_value(starts[n]) for n in windows]
+    since = [connection.ops.adapt_datefield_value(periods[n].start) for n in windows]
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {columns} FROM ({sql}) credited", [*since, *params])
         overcounts = cursor.fetchone()
