@@ -6,6 +6,9 @@ it, each with its chart.
 Every figure comes with the address of the report that shows it, so the page links each
 number to what is behind it. The page costs a fixed number of queries whatever the size
 of the data; a pinned report costs what its own report costs.
+
+The active groups' figures (``GroupFigures``) are also those of each group type's tab of
+/groups (``active_groups``), and one template shows them on both pages.
 """
 
 from dataclasses import dataclass, field, replace
@@ -55,6 +58,26 @@ class Figure:
 
 
 @dataclass
+class GroupFigures:
+    """A group type's active groups today, over 7 and over 30 days, strictly beside the
+    over-count, and the 30 days' events with how many carried none of its groups."""
+
+    group_type: GroupType
+    figures: list[Figure]
+    month: ActiveCount
+
+    @property
+    def overcounted(self) -> bool:
+        return any(figure.overcounted for figure in self.figures)
+
+    @property
+    def none_active(self) -> bool:
+        """No group of the type was active in the 30 days, even over-counted: rather than
+        a row of zeros, the page says why."""
+        return not (self.month.strict or self.month.overcount)
+
+
+@dataclass
 class TopEvent:
     count: EventCount
     users_url: str  # a trend of the event counted by users (its name links there too)
@@ -77,7 +100,7 @@ class Overview:
     has_events: bool
     group_type: GroupType | None
     users: list[Figure] = field(default_factory=list)
-    groups: list[Figure] = field(default_factory=list)
+    groups: GroupFigures | None = None
     # The widest window, for the lines on its events, and the trend that counts them.
     month: ActiveCount | None = None
     events_url: str = ""
@@ -85,38 +108,25 @@ class Overview:
     newest_groups: list[Group] = field(default_factory=list)
     pinned: list[Pinned] = field(default_factory=list)
 
-    @property
-    def overcounted(self) -> bool:
-        return any(figure.overcounted for figure in self.groups)
-
 
 def overview_of(workspace: Workspace) -> Overview:
     """Everything the overview of ``workspace`` shows."""
-    types = {t.name: t for t in workspace.group_types.all()}
+    types = {t.name: t for t in workspace.group_types.with_has_activity()}
     group_type = next((t for t in types.values() if t.is_default), None)
     found = Overview(
         has_events=Event.objects.filter(workspace=workspace).activity().exists(),
         group_type=group_type,
     )
-    today = today_in(workspace)
-    # The reports behind the figures: any event, by day, left out whom reports leave out.
-    base = Trend(
-        period=Period.preset_ending("30d", today),
-        exclude_internal=bool(workspace.internal_domains),
-    )
+    base = _reports_base(workspace)
     if found.has_events:
         counts = reports.active_counts(workspace, group_type, WINDOWS)
         for count in counts:
-            preset = f"{count.days}d"
-            period = Period(count.start, count.end, preset if preset in RANGES else "custom")
-            label = WINDOWS[count.days]
-            by_users = replace(base, period=period, count_by="users")
-            found.users.append(Figure(label, count.users, report_url("trends", by_users)))
-            if group_type is not None:
-                by_groups = replace(base, period=period, count_by=group_type.name)
-                found.groups.append(
-                    Figure(label, count.strict, report_url("trends", by_groups), count.overcount)
-                )
+            by_users = replace(base, period=_window(count), count_by="users")
+            found.users.append(
+                Figure(WINDOWS[count.days], count.users, report_url("trends", by_users))
+            )
+        if group_type is not None:
+            found.groups = _group_figures(group_type, counts, base)
         found.month = counts[-1]
         found.events_url = report_url("trends", replace(base, count_by="events"))
         for event in reports.top_events(workspace, base, limit=TOP_EVENTS):
@@ -135,6 +145,39 @@ def overview_of(workspace: Workspace) -> Overview:
     pinned = SavedReport.objects.for_workspace(workspace).pinned().select_related("created_by")
     found.pinned = [_pinned(workspace, saved, types) for saved in pinned[:MAX_PINNED]]
     return found
+
+
+def active_groups(workspace: Workspace, group_type: GroupType) -> GroupFigures:
+    """The active groups of ``group_type`` today, over 7 and over 30 days (strictly beside
+    the over-count), each with the trend that gives it: three queries. ``group_type``
+    comes annotated ``with_has_activity``, for what the page says when none was active."""
+    counts = reports.active_counts(workspace, group_type, WINDOWS)
+    return _group_figures(group_type, counts, _reports_base(workspace))
+
+
+def _reports_base(workspace: Workspace) -> Trend:
+    """The report behind the figures: any event, by day over the 30 days ending today,
+    without whom reports leave out."""
+    return Trend(
+        period=Period.preset_ending("30d", today_in(workspace)),
+        exclude_internal=bool(workspace.internal_domains),
+    )
+
+
+def _window(count: ActiveCount) -> Period:
+    """The days of a figure as a report's period ("7d", or today alone)."""
+    preset = f"{count.days}d"
+    return Period(count.start, count.end, preset if preset in RANGES else "custom")
+
+
+def _group_figures(group_type: GroupType, counts: list[ActiveCount], base: Trend) -> GroupFigures:
+    figures = []
+    for count in counts:
+        by_groups = replace(base, period=_window(count), count_by=group_type.name)
+        figures.append(
+            Figure(WINDOWS[count.days], count.strict, report_url("trends", by_groups), count.overcount)
+        )
+    return GroupFigures(group_type, figures, counts[-1])
 
 
 # Pinned reports: each kind's answer as a chart and a few numbers.

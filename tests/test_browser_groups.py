@@ -1,5 +1,6 @@
 """Journeys through the groups browser in a real Chromium."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,7 @@ from conftest import ARTIFACTS, log_in, open_page
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from analytics.models import Group
+from analytics.models import Cohort, Condition, Group
 
 pytestmark = pytest.mark.browser
 
@@ -273,3 +274,72 @@ def test_sorting_by_activity_and_a_profile_that_opens_with_it(browser_page, alic
     expect(members).to_have_text(["Ann Lee", "Bob Lee", "Cy Lee"])  # most active first
     page.shot("group-profile-activity")
     page.screenshot(path=ARTIFACTS / "group-profile-activity-top.png")  # the first screen
+
+
+def test_each_tab_shows_its_active_groups_and_links_to_their_reports(browser_page, alice, overview_data, send, company):
+    # The overview's hand-worked workspace (tests/overview_data.py), and a team: ann's
+    # events of today name it.
+    send.batch(
+        {"type": "group", "userId": "ann", "groupId": "growth", "context": {"groupType": "team"},
+         "traits": {"name": "Growth"}, "timestamp": "2026-03-01T12:00:00Z"},
+        {"type": "track", "userId": "ann", "event": "Chart Shared", "timestamp": "2026-03-15T15:00:00Z",
+         "context": {"groups": {"team": "growth"}}},
+    )
+    cohort = Cohort(workspace=overview_data)
+    cohort.define(name="Acme only", group_type=company, conditions=[Condition.of_property("name", "eq", "Acme Inc")])
+    page = browser_page
+    log_in(page, alice)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Groups").click()
+    page.wait_for_url("**/groups/company")
+    card = page.locator("#active-groups")
+    expect(card.get_by_role("heading")).to_have_text("Active companies")
+    expect(card.locator(".figure-label")).to_have_text(["Today", "Last 7 days", "Last 30 days"])
+    expect(card.locator(".figure-value")).to_have_text(["1", "2", "3"])
+    expect(card.locator(".overcount")).to_have_text(["over-count 2", "over-count 4", "over-count 5"])
+    expect(card.locator(".card-foot")).to_contain_text("4 of 10 events in the last 30 days carried no company.")
+    page.shot("groups-active-companies")
+
+    # A figure opens the trend that gives it; the over-count, the users behind it.
+    card.locator(".figure-value").nth(2).click()
+    page.wait_for_url("**/reports/trends?**count_by=company**")
+    expect(page.locator(".tile-value")).to_have_text("3")
+    page.go_back()
+    page.wait_for_url("**/groups/company")
+    expect(card.locator(".overcount").first).to_have_attribute("href", "/people?several=1")
+
+    page.get_by_role("tab", name="Teams").click()
+    page.wait_for_url("**/groups/team")
+    expect(card.get_by_role("heading")).to_have_text("Active teams")
+    expect(card.locator(".figure-value")).to_have_text(["1", "1", "1"])
+    expect(card.locator(".figure-note")).to_have_text(["no over-count"] * 3)
+    page.shot("groups-active-teams")
+
+    # A cohort's list gets no figures of all companies beside it, and they come back.
+    page.get_by_role("tab", name="Companies").click()
+    page.wait_for_url("**/groups/company")
+    page.evaluate("window.notReloaded = true")
+    page.get_by_label("Cohort").select_option(label="Acme only")
+    page.wait_for_url(f"**/groups/company?**cohort={cohort.pk}**")
+    expect(card).to_have_text(re.compile("Active companies are counted over every company, not only cohort “Acme only”"))
+    expect(card.get_by_role("link")).to_have_attribute("href", re.compile(rf"count_by=company&cohort={cohort.pk}"))
+    expect(page.locator("#groups-table tbody tr")).to_have_count(1)
+    page.shot("groups-active-cohort")
+    page.get_by_label("Cohort").select_option(label="All companies")
+    expect(card.locator(".figure-value")).to_have_text(["1", "2", "3"])
+    assert page.evaluate("window.notReloaded") is True  # swapped in place
+
+
+def test_a_type_no_event_carried_yet_says_how_to_name_it(browser_page, alice, send, team):
+    send.batch(
+        {"type": "group", "userId": "ann", "groupId": "growth", "context": {"groupType": "team"}},
+        {"type": "group", "userId": "bo", "groupId": "core", "context": {"groupType": "team"}},
+        {"type": "track", "userId": "cy", "event": "Report Viewed"},
+    )
+    page = browser_page
+    log_in(page, alice)
+    page.visit("/groups/team")
+    card = page.locator("#active-groups")
+    expect(card).to_contain_text("No event has carried a team yet.")
+    expect(card).to_contain_text("1 event in the last 30 days carried none")
+    expect(card.locator(".figure-value")).to_have_count(0)
+    page.shot("groups-active-none-yet")

@@ -1,8 +1,15 @@
 """The groups browser: a tab per group type, the table, and the group profile."""
 
-import pytest
+import re
+from datetime import date
+from html import unescape
+from urllib.parse import urlsplit
 
-from analytics.models import Role, Workspace
+import pytest
+from django.http import QueryDict
+
+from analytics import reports
+from analytics.models import Cohort, Condition, GroupType, Role, Workspace
 
 
 def companies(send, n, **traits):
@@ -157,16 +164,25 @@ def test_logged_out_visitor_is_sent_to_log_in(client):
     assert response.status_code == 302 and response["Location"].startswith("/login/")
 
 
-def test_groups_page_takes_seven_queries_whatever_the_page_size(
+def test_groups_page_takes_ten_queries_whatever_the_page_size_and_the_activity(
     alice_client, send, django_assert_num_queries
 ):
     companies(send, 60)
     # The session, the user, the membership with its workspace, the group types with
-    # their counts, the table's count and its page of groups, and the type's cohorts to
-    # filter by.
-    for per_page in (5, 50):
-        with django_assert_num_queries(7, info=f"per_page={per_page}"):
-            assert alice_client.get("/groups/company", {"per_page": per_page}).status_code == 200
+    # their counts, the table's count and its page of groups, the type's cohorts to
+    # filter by, and the active companies (reports.active_counts: three).
+    def pinned(activity):
+        for per_page in (5, 50):
+            with django_assert_num_queries(10, info=f"activity: {activity}, per_page={per_page}"):
+                assert alice_client.get("/groups/company", {"per_page": per_page}).status_code == 200
+
+    pinned("none")
+    send.batch(
+        *({"type": "track", "userId": f"u{i}", "event": "Report Viewed"} for i in range(0, 60, 3)),
+        {"type": "group", "userId": "u1", "groupId": "co-002"},
+        {"type": "track", "userId": "u1", "event": "Export"},  # in two companies: over-counted
+    )
+    pinned("some")
 
 
 def test_switching_workspace_is_remembered(client, bob, workspace, alice):
@@ -265,3 +281,181 @@ def test_counts_have_thousands_separators(alice_client, company):
     assert count_shown(page) == "1,200 companies"
     assert "1–50 of 1,200" in page
     assert '<td class="num">12,345</td>' in page
+
+
+# --- active groups --------------------------------------------------------------------
+#
+# The clock stands at Sunday 15 March 2026, 16:00 UTC (frozen_now); the workspace is in
+# Paris (UTC+1 then), so today began on the 14th at 23:00 UTC, the 7 days on the 9th and
+# the 30 days on 14 February.
+#
+# - ann is in acme and team growth: a Report Viewed on the 14th at 23:30 UTC (today in
+#   Paris, not in UTC) naming nothing, so it takes her one company and one team.
+# - bo is in acme and beta, teams growth and core: a Report Viewed today naming nothing
+#   (no company, no team: several of each), an Export on the 12th naming beta.
+# - cy is in gamma, delta and epsilon: leaves delta on 1 March (Account Removed User
+#   naming delta), then a Report Viewed on the 10th naming nothing: gamma and epsilon.
+# - dan is in nothing: a page view today. Eve's Signed Up naming acme on 1 February is
+#   older than the 30 days.
+#
+# Companies, today / 7 days / 30 days: strict 1 (acme) / 2 (+ beta) / 3 (+ delta);
+# over-count 2 (+ beta, bo's today) / 4 (+ gamma, epsilon) / 5 (+ delta); events 3 / 5 /
+# 6, of which without a company 2 / 3 / 3. Teams: strict 1 (growth) each time, over-count
+# 2 (+ core, bo's today); without a team 2 / 4 / 5 (bo's Export, cy's two).
+
+
+def at(day, hour=12, minute=0, month=3):
+    return f"2026-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00Z"
+
+
+def joins(user, key, group_type="company", when=None):
+    return {"type": "group", "userId": user, "groupId": key, "context": {"groupType": group_type},
+            "timestamp": when or at(1, month=2)}
+
+
+def track(user, event, when, **context):
+    call = {"type": "track", "userId": user, "event": event, "timestamp": when}
+    return {**call, "context": {"groups": context}} if context else call
+
+
+@pytest.fixture
+def active_data(frozen_now, send, workspace):
+    workspace.time_zone = "Europe/Paris"
+    workspace.save()
+    response = send.batch(
+        joins("ann", "acme"), joins("bo", "acme"), joins("bo", "beta"), joins("eve", "acme"),
+        *(joins("cy", key) for key in ("gamma", "delta", "epsilon")),
+        joins("ann", "growth", "team"), joins("bo", "growth", "team"), joins("bo", "core", "team"),
+        track("ann", "Report Viewed", at(14, 23, 30)),
+        track("bo", "Report Viewed", at(15, 10)),
+        track("bo", "Export", at(12), company="beta"),
+        track("cy", "Account Removed User", at(1), company="delta"),
+        track("cy", "Report Viewed", at(10)),
+        {"type": "page", "userId": "dan", "name": "Pricing", "timestamp": at(15, 9)},
+        track("eve", "Signed Up", at(1, month=2), company="acme"),
+    )
+    assert response.status_code == 200, response.content
+    return workspace
+
+
+def active_card(html):
+    return html.split('id="active-groups"')[1].split("</section>")[0]
+
+
+def figures_shown(html):
+    """(label, figure, what the note under it says) of the active groups' card."""
+    card = active_card(html)
+    labels = re.findall(r'<div class="figure-label">([^<]*)</div>', card)
+    values = re.findall(r'<a class="figure-value"[^>]*>([^<]*)</a>', card)
+    notes = [re.sub(r"<[^>]+>", "", note) for note in re.findall(r'<div class="figure-note">(.*?)</div>', card)]
+    return list(zip(labels, values, notes, strict=True))
+
+
+def text_of(html):
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+def test_the_tab_shows_its_active_groups_strictly_beside_the_over_count(alice_client, active_data):
+    page = alice_client.get("/groups/company").content.decode()
+    assert figures_shown(page) == [
+        ("Today", "1", "over-count 2"),
+        ("Last 7 days", "2", "over-count 4"),
+        ("Last 30 days", "3", "over-count 5"),
+    ]
+    card = active_card(page)
+    assert "<h2 id=\"active-groups-title\">Active companies</h2>" in card
+    assert "3 of 6 events in the last 30 days carried no company." in text_of(card)
+    # The default type's over-count leads to the users behind it: the People banner's list.
+    assert card.count('href="/people?several=1"') == 4
+    assert page.index('id="active-groups"') < page.index('id="groups-table"')
+
+
+def test_each_active_figure_opens_the_trend_that_gives_it(alice_client, active_data):
+    page = alice_client.get("/groups/team").content.decode()
+    urls = re.findall(r'<a class="figure-value" href="([^"]+)"', active_card(page))
+    assert len(urls) == 3
+    for url, expected in zip(urls, (1, 1, 1), strict=True):
+        parts = urlsplit(unescape(url))
+        assert parts.path == "/reports/trends"
+        query = reports.FROM_PARAMS["trends"](active_data, QueryDict(parts.query))
+        assert query.count_by == "team"
+        (series,) = reports.trends(active_data, query).series
+        assert series.total == expected
+        assert alice_client.get(unescape(url)).status_code == 200
+    today = reports.FROM_PARAMS["trends"](active_data, QueryDict(urlsplit(unescape(urls[0])).query))
+    assert (today.period.start, today.period.end) == (date(2026, 3, 15), date(2026, 3, 15))
+
+
+def test_another_types_tab_counts_its_own_groups_without_the_companies_banner(alice_client, active_data):
+    page = alice_client.get("/groups/team").content.decode()
+    assert figures_shown(page) == [
+        ("Today", "1", "over-count 2"),
+        ("Last 7 days", "1", "over-count 2"),
+        ("Last 30 days", "1", "over-count 2"),
+    ]
+    card = active_card(page)
+    assert "Active teams" in card
+    assert "5 of 6 events in the last 30 days carried no team." in text_of(card)
+    # The People banner is about companies: nothing there explains a team's over-count.
+    assert "several=1" not in card
+    assert "name the team in the context of those events to fix it" in text_of(card)
+
+
+def test_the_days_end_at_midnight_in_the_workspace_time_zone(alice_client, active_data):
+    active_data.time_zone = "UTC"
+    active_data.save()
+    # ann's event of 23:30 UTC on the 14th is yesterday's in UTC: only bo's, over-counted.
+    page = alice_client.get("/groups/company").content.decode()
+    assert figures_shown(page)[0] == ("Today", "0", "over-count 2")
+
+
+def test_a_type_no_event_carried_yet_says_so_rather_than_zeros(alice_client, frozen_now, send):
+    send.batch(joins("ann", "growth", "team"), track("bo", "Report Viewed", at(15, 10)))
+    page = alice_client.get("/groups/team").content.decode()
+    card = active_card(page)
+    assert 'class="figure-value"' not in card
+    assert "No event has carried a team yet." in text_of(card)
+    assert "1 event in the last 30 days carried none" in text_of(card)
+    assert '{"groups": {"team": "acme-corp"}}' in unescape(card)
+
+
+def test_a_type_none_of_whose_groups_was_active_lately_says_when_to_look(alice_client, frozen_now, send):
+    send.batch(joins("ann", "acme"), track("ann", "Report Viewed", at(2, month=2)))
+    page = alice_client.get("/groups/company").content.decode()
+    card = text_of(active_card(page))
+    assert "No company was active in the last 30 days. No event in those days." in card
+    assert 'href="/groups/company?sort=-last_active_at"' in active_card(page)
+
+
+def test_an_empty_type_shows_the_group_call_and_no_figures(alice_client, active_data, workspace):
+    GroupType.create(workspace=workspace, name="project")
+    page = alice_client.get("/groups/project").content.decode()
+    assert "No projects yet" in page and 'id="active-groups"' not in page
+
+
+def test_a_search_keeps_the_figures_of_the_whole_type(alice_client, active_data):
+    page = alice_client.get("/groups/company", {"q": "beta"}).content.decode()
+    assert figures_shown(page)[2] == ("Last 30 days", "3", "over-count 5")
+    html = alice_client.get(
+        "/groups/company", {"q": "bet"}, headers={"HX-Request": "true", "HX-Target": "groups-table",
+                                                  "HX-Trigger": "group-search"}
+    ).content.decode()
+    assert "active-groups" not in html  # typing a search counts nothing more
+
+
+def test_a_cohort_leaves_the_figures_out_and_links_to_its_own_trend(alice_client, active_data, company):
+    cohort = Cohort(workspace=active_data)
+    cohort.define(name="Pro", group_type=company, conditions=[Condition.of_property("plan", "eq", "pro")])
+    page = alice_client.get("/groups/company", {"cohort": cohort.pk}).content.decode()
+    assert 'class="figure-value"' not in page
+    note = page.split('id="active-groups"')[1].split("</p>")[0]
+    assert "Active companies are counted over every company, not only cohort “Pro”" in unescape(note)
+    assert f'href="/reports/trends?range=30d&amp;count_by=company&amp;cohort={cohort.pk}"' in note
+    # Picking a cohort swaps the table and, out of band, the figures for the note…
+    headers = {"HX-Request": "true", "HX-Target": "groups-table", "HX-Trigger": "group-cohort"}
+    html = alice_client.get("/groups/company", {"cohort": cohort.pk}, headers=headers).content.decode()
+    assert '<p class="card active-groups-note" id="active-groups" hx-swap-oob="true">' in html
+    # …and back: all companies bring the figures again.
+    html = alice_client.get("/groups/company", {"cohort": ""}, headers=headers).content.decode()
+    assert 'id="active-groups" aria-labelledby="active-groups-title" hx-swap-oob="true"' in html
+    assert figures_shown(html)[0] == ("Today", "1", "over-count 2")

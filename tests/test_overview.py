@@ -92,7 +92,7 @@ def test_the_overview_shows_the_figures(overview_data, alice_client):
     response = alice_client.get("/")
     assert response.status_code == 200
     overview = response.context["overview"]
-    assert [(f.label, f.value, f.overcount) for f in overview.groups] == [
+    assert [(f.label, f.value, f.overcount) for f in overview.groups.figures] == [
         ("Today", 1, 2), ("Last 7 days", 2, 4), ("Last 30 days", 3, 5)
     ]
     assert [(f.label, f.value) for f in overview.users] == [
@@ -106,7 +106,7 @@ def test_the_overview_shows_the_figures(overview_data, alice_client):
 
 def test_every_figure_opens_a_report_that_gives_the_same_number(overview_data, alice_client):
     overview = alice_client.get("/").context["overview"]
-    for figure in overview.users + overview.groups:
+    for figure in overview.users + overview.groups.figures:
         path, query = report_of(overview_data, figure.url)
         assert path == "/reports/trends"
         (series,) = reports.trends(overview_data, query).series
@@ -134,11 +134,25 @@ def test_no_over_count_no_link_to_the_banner(frozen_now, send, workspace, compan
     )
     response = alice_client.get("/")
     overview = response.context["overview"]
-    assert [(f.value, f.overcount) for f in overview.groups] == [(1, 1), (1, 1), (1, 1)]
+    assert [(f.value, f.overcount) for f in overview.groups.figures] == [(1, 1), (1, 1), (1, 1)]
     page = text_of(response)
     assert "no over-count" in page
     assert "0 of 2 events in the last 30 days carried no company." in page
     assert "several=1" not in response.content.decode()
+
+
+def test_no_company_active_says_why_rather_than_zeros(frozen_now, send, workspace, company, alice_client):
+    send.batch(
+        joins("ann", "acme", at(3, 1)),
+        joins("bo", "beta", at(1, 2)),
+        track("bo", "Report Viewed", at(1, 20)),  # beta's, before the 30 days
+        track("eve", "Report Viewed", at(3, 15, 13)),  # in no company
+    )
+    response = alice_client.get("/")
+    assert response.context["overview"].groups.none_active
+    card = text_of_html(response.content.decode().split('id="active-groups"')[1].split("</section>")[0])
+    assert "No company was active in the last 30 days. 1 event in those days; none carried a company" in card
+    assert "over-count" not in card
 
 
 def test_the_top_events_link_to_their_trends(overview_data, alice_client):

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import slug_re
 from django.db import connection, models, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
@@ -45,6 +45,14 @@ class GroupTypeQuerySet(models.QuerySet):
             .values("n")
         )
         return self.annotate(group_count=Coalesce(Subquery(groups), 0))
+
+    def with_has_activity(self):
+        """Annotate ``has_activity``: whether any activity ever carried a group of the
+        type (as far as groups' activity tells, deleted people's gone), read from the
+        start of the (type, last active) index."""
+        return self.annotate(
+            has_activity=Exists(GroupActivity.objects.filter(group_type=OuterRef("pk")))
+        )
 
 
 class GroupType(models.Model):

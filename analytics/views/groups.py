@@ -9,6 +9,7 @@ from analytics.access import workspace_for
 from analytics.charts import Chart, Series
 from analytics.forms import GroupQuery, GroupsQuery
 from analytics.models import ACTIVE_DAYS, PROFILE_DAYS, Group, Membership
+from analytics.overview import active_groups
 from analytics.tables import GroupTable, MemberTable
 from analytics.templatetags.groupsite import short_date
 from analytics.timeline import Timeline
@@ -21,7 +22,7 @@ MEMBERS_PER_PAGE = 25
 @login_required
 def groups(request: HtmxHttpRequest, type_name: str | None = None) -> HttpResponse:
     workspace = workspace_for(request)
-    group_types = list(workspace.group_types.with_group_count())
+    group_types = list(workspace.group_types.with_group_count().with_has_activity())
     if type_name is None:
         if not group_types:
             return render(request, "analytics/groups.html", {"section": "groups"})
@@ -46,6 +47,15 @@ def groups(request: HtmxHttpRequest, type_name: str | None = None) -> HttpRespon
     template = partial(
         request, "analytics/groups.html", {"groups-table": "table", "groups-panel": "panel"}
     )
+
+    def figures():
+        """The type's active groups, counted only when the panel is rendered (not for a
+        swap of the table alone). Over all the type's groups: not beside a cohort's list,
+        which they would seem to describe."""
+        if cohort is not None or not group_type.group_count:
+            return None
+        return active_groups(workspace, group_type)
+
     return render(
         request,
         template,
@@ -57,6 +67,7 @@ def groups(request: HtmxHttpRequest, type_name: str | None = None) -> HttpRespon
             "search": search,
             "cohort": cohort,
             "total": group_type.group_count,
+            "active_groups": figures,
         },
     )
 
