@@ -1,6 +1,6 @@
 """Django's admin, for support work: look things up across workspaces, change little.
 
-The data (people, events, groups, memberships, group activity, group types, cohorts,
+The data (people, events, daily activity, groups, memberships, group activity, group types, cohorts,
 saved reports, workspaces) is read-only here: people and their events go through the
 product's deletion, which counts and removes everything of theirs in one transaction;
 group types own a column slot of the event table; cohorts and saved reports are changed
@@ -16,6 +16,7 @@ from django.contrib.auth.models import Group as PermissionGroup
 
 from analytics.models import (
     Cohort,
+    DailyActivity,
     Deletion,
     Event,
     EventName,
@@ -163,6 +164,14 @@ class GroupActivityAdmin(ReadOnlyAdmin):
     list_select_related = ["person", "group__group_type"]
     list_filter = ["group_type"]
     search_fields = ["=person__user_id", "=group__key"]
+
+
+@admin.register(DailyActivity)
+class DailyActivityAdmin(ReadOnlyAdmin):
+    list_display = ["person", "day", "events", "first_at", "last_at", "workspace"]
+    list_select_related = ["person", "workspace"]
+    list_filter = ["workspace"]
+    search_fields = ["=person__user_id"]
 
 
 @admin.register(Event)

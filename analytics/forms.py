@@ -13,9 +13,10 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import BadRequest
 from django.core.validators import DomainNameValidator, validate_slug
+from django.db import transaction
 from django.http import QueryDict
 
-from analytics import reports
+from analytics import event_store, reports
 from analytics.models import (
     Condition,
     EventType,
@@ -90,6 +91,14 @@ class WorkspaceForm(forms.ModelForm):
         model = Workspace
         fields = ["name", "time_zone", "internal_domains"]
         labels = {"name": "Workspace name"}
+
+    @transaction.atomic
+    def save(self, commit=True):
+        workspace = super().save(commit=commit)
+        if commit and "time_zone" in self.changed_data:
+            # Reports' days of activity begin at midnight in the new time zone.
+            event_store.rebuild_daily_activity(workspace)
+        return workspace
 
 
 class GroupTypeCreateForm(forms.Form):

@@ -135,6 +135,17 @@ def other_workspace(charlie):
     return workspace
 
 
+def set_time_zone(workspace, name):
+    """Move ``workspace`` to the time zone ``name`` as its owner does, in the settings
+    (which works its days of activity out again)."""
+    from analytics.forms import WorkspaceForm
+
+    data = {"name": workspace.name, "time_zone": name, "internal_domains": "\n".join(workspace.internal_domains)}
+    form = WorkspaceForm(data, instance=workspace)
+    assert form.is_valid(), form.errors
+    form.save()
+
+
 @pytest.fixture
 def company(workspace):
     return GroupType.objects.get(workspace=workspace, name="company")

@@ -6,6 +6,7 @@ from html import unescape
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import set_time_zone
 from django.http import QueryDict
 
 from analytics import reports
@@ -402,8 +403,7 @@ def test_another_types_tab_counts_its_own_groups_without_the_companies_banner(al
 
 
 def test_the_days_end_at_midnight_in_the_workspace_time_zone(alice_client, active_data):
-    active_data.time_zone = "UTC"
-    active_data.save()
+    set_time_zone(active_data, "UTC")
     # ann's event of 23:30 UTC on the 14th is yesterday's in UTC: only bo's, over-counted.
     page = alice_client.get("/groups/company").content.decode()
     assert figures_shown(page)[0] == ("Today", "0", "over-count 2")

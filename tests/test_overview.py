@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 from django.db import connection
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
+from conftest import set_time_zone
 from overview_data import at, joins, track
 
 from analytics import reports
-from analytics.forms import WorkspaceForm
 from analytics.models import SavedReport
 
 
@@ -51,12 +51,7 @@ def test_the_windows_end_today_in_the_workspace_time_zone(overview_data):
     ]
     # In UTC eve's page view (03:00 UTC on the 15th) would be today's: a third user,
     # once the owner changes the time zone in the settings.
-    form = WorkspaceForm(
-        {"name": overview_data.name, "time_zone": "UTC", "internal_domains": "\n".join(overview_data.internal_domains)},
-        instance=overview_data,
-    )
-    assert form.is_valid(), form.errors
-    form.save()
+    set_time_zone(overview_data, "UTC")
     assert reports.active_counts(overview_data, None, (1,))[0].users == 3
 
 

@@ -1,5 +1,5 @@
 """Reports read a named event's calls through an index that holds what they count (the
-call's type, person and group context), so that a trend, a funnel or a retention reads
+call's type, person, id and group context), so that a trend, a funnel or a retention reads
 the index alone, not the event rows. PostgreSQL only: SQLite has no INCLUDE."""
 
 from django.db import migrations
@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
     operations = [
         PostgreSQLOnly(
             "CREATE INDEX event_by_name ON analytics_event (workspace_id, name, timestamp) "
-            f"INCLUDE (type, person_id, {', '.join(f'group_{slot}_id' for slot in range(SLOTS))})",
+            f"INCLUDE (type, person_id, id, {', '.join(f'group_{slot}_id' for slot in range(SLOTS))})",
             "DROP INDEX event_by_name",
         ),
     ]

@@ -62,6 +62,21 @@ def event_q(event: str) -> Q:
     return Q(type=EventType.TRACK, name=event)
 
 
+def events_q(events) -> Q:
+    """Activity events of any of the report events ``events`` (see ``event_q``), with the
+    track calls' names in one ``IN``: an index on names then answers them in one scan."""
+    events = set(events)
+    if "" in events:
+        return Q()
+    names = sorted(events - {PAGE_EVENT, SCREEN_EVENT})
+    found = Q(type=EventType.TRACK, name__in=names) if names else Q(pk__in=[])
+    if PAGE_EVENT in events:
+        found |= Q(type=EventType.PAGE)
+    if SCREEN_EVENT in events:
+        found |= Q(type=EventType.SCREEN)
+    return found
+
+
 class EventQuerySet(models.QuerySet):
     def for_workspace(self, workspace):
         return self.filter(workspace=workspace)

@@ -98,26 +98,6 @@ class Workspace(models.Model):
     def __str__(self):
         return self.name
 
-    @classmethod
-    def from_db(cls, db, field_names, values, **kwargs):
-        workspace = super().from_db(db, field_names, values, **kwargs)
-        workspace._stored_time_zone = workspace.__dict__.get("time_zone")
-        return workspace
-
-    def save(self, *args, **kwargs):
-        """Save; when the time zone changed, the days of activity that reports read are
-        worked out again in the new one (``analytics.event_store``), in the same
-        transaction, whichever code changed it."""
-        stored = getattr(self, "_stored_time_zone", None)
-        moved = stored is not None and stored != self.time_zone
-        with transaction.atomic():
-            super().save(*args, **kwargs)
-            if moved:
-                from analytics import event_store  # it imports the models
-
-                event_store.rebuild_daily_activity(self)
-        self._stored_time_zone = self.time_zone
-
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         """The workspace's time zone, where its reports' days begin."""

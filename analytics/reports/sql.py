@@ -46,6 +46,7 @@ from analytics.models import (
     Person,
     Workspace,
     event_q,
+    events_q,
 )
 from analytics.models.properties import json_text, property_q
 from analytics.reports.queries import (
@@ -508,9 +509,7 @@ def _funnel_sql(scope: _Scope, query: Funnel) -> tuple[str, list]:
     """
     start, end = query.period.bounds(scope.zone)
     window = timedelta(days=query.window_days)
-    wanted = Q()
-    for step in set(query.steps):
-        wanted |= event_q(step)
+    wanted = events_q(query.steps)
     flags = {
         f"s{i}": Case(
             When(event_q(step) & (Q(timestamp__lt=end) if i == 0 else Q()), then=1),
@@ -706,10 +705,7 @@ def events_without_group(workspace: Workspace, query: Query) -> int | None:
             .filter(**{scope.group_type.slot_field: 0})
             .aggregate(n=Coalesce(Sum("events"), 0))["n"]
         )
-    wanted = Q()
-    if "" not in named:
-        for event in named:
-            wanted |= event_q(event)
+    wanted = events_q(named)
     start, end = query.period.bounds(scope.zone)
     return (
         scope.events(None, start=start, end=end, counted=False)
