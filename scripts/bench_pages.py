@@ -1,4 +1,4 @@
-"""Server time of the main dashboard pages on a big workspace, on PostgreSQL.
+"""Server time of the main dashboard and report pages on a big workspace, on PostgreSQL.
 
     .venv/bin/python scripts/bench_pages.py --database-url postgres://postgres@127.0.0.1:5432/groupsite_pages
 
@@ -11,7 +11,8 @@
 3. Requests each page --requests times after a warm-up and prints, per page, the median
    and 95th percentile of the server time (the ``app`` figure of the Server-Timing header:
    the whole Django stack, database included), the database time and query count, and
-   the time the client waited. The target is 150 ms of server time.
+   the time the client waited. The target is 150 ms of server time, and 300 ms for the
+   overview and the reports (trends, funnels, retention, saved reports).
 """
 
 import argparse
@@ -32,6 +33,7 @@ from bench_ingest import (  # noqa: E402
 )
 
 TARGET_MS = 150
+REPORT_TARGET_MS = 300  # the overview and the pages under /reports
 SLUG = "pages-benchmark"
 OWNER = "pages@groupsite.local"
 PASSWORD = "pages-benchmark-password"
@@ -236,6 +238,20 @@ def main():
         ("/people with the banner", "/people"),
         ("/people in several companies", "/people?several=1"),
         ("person profile", f"/people/{person.pk}"),
+        # The reports (a target of their own: REPORT_TARGET_MS).
+        ("overview", "/"),
+        ("trend: any event by company, 30 days", "/reports/trends?count_by=company"),
+        ("trend: Report Viewed by company, 90 days, compared",
+         "/reports/trends?event=Report+Viewed&count_by=company&range=90d&compare=1"),
+        ("trend: Feature Used by users, broken down",
+         "/reports/trends?event=Feature+Used&breakdown_on=event&breakdown=feature&range=30d"),
+        ("funnel: 3 steps by company, 90 days",
+         "/reports/funnels?steps=Report+Viewed,Report+Created,Invite+Sent&count_by=company&range=90d"),
+        ("retention: any event by company, 12 weeks",
+         "/reports/retention?count_by=company&interval=week&periods=11&range=90d"),
+        ("retention: Report Created then any, by users",
+         "/reports/retention?start_event=Report+Created&interval=week&range=90d"),
+        ("saved reports", "/reports"),
     ]
     port = free_port()
     server = start_server(args, port)
@@ -246,19 +262,22 @@ def main():
             f"\n{'page':42} {'server ms (median / p95)':>26} {'db ms':>7} {'queries':>8} "
             f"{'waited ms':>10}"
         )
-        worst = 0.0
+        worst = {TARGET_MS: 0.0, REPORT_TARGET_MS: 0.0}
         for label, path in pages:
+            target = REPORT_TARGET_MS if path == "/" or path.startswith("/reports") else TARGET_MS
             apps, dbs, queries, waits, page = measure(browser, path, args.requests)
             if label.startswith("/people with") and 'id="several-banner"' not in page:
                 print("  (note: no banner on this data)")
             median = statistics.median(apps)
-            worst = max(worst, median)
+            worst[target] = max(worst[target], median)
             print(
                 f"{label:42} {median:12.1f} / {p95(apps):7.1f}    {statistics.median(dbs):7.1f} "
                 f"{queries:8d} {statistics.median(waits):10.1f}"
             )
-        verdict = "meets" if worst < TARGET_MS else "misses"
-        print(f"\nSlowest page median: {worst:.1f} ms of server time: {verdict} the {TARGET_MS} ms target.")
+        for target, slowest in worst.items():
+            verdict = "meets" if slowest < target else "misses"
+            kind = "report page" if target == REPORT_TARGET_MS else "other page"
+            print(f"Slowest {kind}'s median: {slowest:.1f} ms of server time: {verdict} the {target} ms target.")
     finally:
         server.terminate()
         server.wait()

@@ -358,18 +358,12 @@ def _top_values(scope: _Scope, query: Trend):
 
 
 def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResult:
+    """Two queries: the groups strictly and over-counted from one reading of the
+    activity, then how many events carried no group of the type."""
     scope = _Scope(workspace, query)
     dates = query.period.buckets(query.interval)
     if scope.reads_days:
         first, last = query.period.start, query.period.end
-        strict = (
-            scope.days(first, last)
-            .annotate(bucket=scope.day_bucket(query.interval))
-            .values("bucket")
-            .annotate(n=scope.day_measure())
-            .values_list("bucket", "n")
-            .order_by()
-        )
         sql, params = _overcount_days_sql(scope, first, last)
         without = Q(**{scope.group_type.slot_field: 0})
         totals = scope.days(first, last, counted=False).aggregate(
@@ -377,34 +371,31 @@ def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResu
         )
     else:
         start, end = query.period.bounds(scope.zone)
-        strict = (
-            scope.events(start=start, end=end)
-            .annotate(bucket=scope.bucket(query.interval))
-            .values("bucket")
-            .annotate(n=scope.measure())
-            .values_list("bucket", "n")
-            .order_by()
-        )
         sql, params = _overcount_sql(scope, start, end)
         without = Q(**{f"{scope.group_type.slot_field}__isnull": True})
         totals = scope.events(start=start, end=end, counted=False).aggregate(
             all=Count("id"), without=Count("id", filter=without)
         )
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT bucket, COUNT(DISTINCT unit) FROM ({sql}) credited GROUP BY bucket", params)
-        overcount = cursor.fetchall()
+        cursor.execute(
+            f"SELECT bucket, COUNT(DISTINCT CASE WHEN own = 1 THEN unit END), COUNT(DISTINCT unit) "
+            f"FROM ({sql}) credited GROUP BY bucket",
+            params,
+        )
+        rows = cursor.fetchall()
     return ActiveGroupsResult(
         dates=dates,
-        strict=_count_by_bucket(strict, dates),
-        overcount=_count_by_bucket(overcount, dates),
+        strict=_count_by_bucket([(bucket, strict) for bucket, strict, _ in rows], dates),
+        overcount=_count_by_bucket([(bucket, over) for bucket, _, over in rows], dates),
         events=totals["all"],
         events_without_group=totals["without"],
     )
 
 
 def _overcount_sql(scope: _Scope, start, end) -> tuple[str, list]:
-    """SQL of (bucket, unit) pairs: each event's own group of the type, and for events
-    with none, every group of the type its person was in at the event's moment."""
+    """SQL of (bucket, unit, own): each event's own group of the type (own = 1), and for
+    events with none, every group of the type its person was in at the event's moment
+    (own = 0)."""
     bucket = scope.bucket(scope.query.interval)
     own = (
         scope.events(start=start, end=end)
@@ -421,8 +412,8 @@ def _overcount_sql(scope: _Scope, start, end) -> tuple[str, list]:
     without_sql, without_params = without.query.sql_with_params()
     membership = connection.ops.quote_name(Membership._meta.db_table)
     sql = (
-        f"SELECT bucket, unit FROM ({own_sql}) own UNION ALL "
-        f"SELECT e.bucket, m.group_id AS unit FROM ({without_sql}) e "
+        f"SELECT bucket, unit, 1 AS own FROM ({own_sql}) named UNION ALL "
+        f"SELECT e.bucket, m.group_id AS unit, 0 AS own FROM ({without_sql}) e "
         f"JOIN {membership} m ON m.person_id = e.person_ref AND m.group_type_id = %s "
         f"AND m.started_at <= e.moment AND (m.ended_at IS NULL OR e.moment < m.ended_at)"
     )
@@ -450,8 +441,8 @@ def _overcount_days_sql(scope: _Scope, first: date, last: date, *, interval: str
     event = connection.ops.quote_name(Event._meta.db_table)
     activity = ", ".join(f"'{kind}'" for kind in ACTIVITY_TYPES)
     sql = (
-        f"SELECT bucket, unit FROM ({own_sql}) own UNION ALL "
-        f"SELECT d.bucket, m.group_id AS unit FROM ({without_sql}) d "
+        f"SELECT bucket, unit, 1 AS own FROM ({own_sql}) named UNION ALL "
+        f"SELECT d.bucket, m.group_id AS unit, 0 AS own FROM ({without_sql}) d "
         f"JOIN {membership} m ON m.person_id = d.person_ref AND m.group_type_id = %s "
         f"AND m.started_at <= d.until AND (m.ended_at IS NULL OR d.since < m.ended_at) "
         f"WHERE (m.started_at <= d.since AND (m.ended_at IS NULL OR d.until < m.ended_at)) "
