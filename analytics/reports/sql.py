@@ -586,14 +586,11 @@ def funnel_actors(workspace: Workspace, query: Funnel, *, step: int, dropped=Fal
 
 
 def _retention_sql(scope: _Scope, query: Retention, *, cohort: date | None = None):
-    """SQL of (cohort, bucket, unit): each unit's cohort (the bucket of its first start
-    event ever, if it falls in the period) and the buckets it came back in. "Any event"
-    is read from daily activity where it can answer."""
+    """SQL of each unit's cohort (``unit``, ``cohort``: the bucket of its first start
+    event ever, if it falls in the period) and SQL of its returns (``unit``, ``cohort``,
+    ``bucket``: a later bucket it came back in), each with its parameters. The second
+    reads the first as ``f``: run it after ``WITH f AS (<the first>)``."""
     start, end = query.period.bounds(scope.zone)
-    # Returns are read up to the end of the last cohort's last period: the first day after.
-    after = query.period.buckets(query.interval)[-1]
-    for _ in range(query.periods + 1):
-        after = next_bucket(after, query.interval)
     if query.start_event == "" and scope.reads_days:
         firsts = (
             scope.days(None, query.period.end)
@@ -615,37 +612,64 @@ def _retention_sql(scope: _Scope, query: Retention, *, cohort: date | None = Non
         if cohort is not None:
             lo, hi = Period(cohort, next_bucket(cohort, query.interval) - timedelta(days=1)).bounds(scope.zone)
             firsts = firsts.filter(first__gte=lo, first__lt=hi)
-    firsts = firsts.values("unit", "cohort").order_by()
-    if query.return_event == "" and scope.reads_days:
-        returns = scope.days(query.period.start, after - timedelta(days=1)).values(
-            ref=F(scope.day_unit), bucket=scope.day_bucket(query.interval)
+    firsts_sql, firsts_params = firsts.values("unit", "cohort").order_by().query.sql_with_params()
+    # Every bucket a unit may come back in: after the first cohort, up to the last
+    # cohort's last period; each for the cohorts of the ``periods`` buckets before it.
+    cohorts = query.period.buckets(query.interval)
+    buckets = list(cohorts)
+    for _ in range(query.periods):
+        buckets.append(next_bucket(buckets[-1], query.interval))
+    buckets.append(next_bucket(buckets[-1], query.interval))  # where the last one ends
+    if query.return_event == "":
+        # Any activity: for each unit of a cohort and each bucket, whether it did
+        # anything then, a probe of the unit's (unit, time) index that stops at the
+        # first event, rather than grouping every unit's events of every bucket.
+        moments = [Period(day, day).bounds(scope.zone)[0] for day in buckets]
+        rows = []
+        params = []
+        for n in range(1, len(buckets) - 1):
+            rows.append("SELECT %s AS bucket, %s AS lowest, %s AS since, %s AS until")
+            params += [
+                connection.ops.adapt_datefield_value(buckets[n]),
+                connection.ops.adapt_datefield_value(buckets[max(0, n - query.periods)]),
+                connection.ops.adapt_datetimefield_value(moments[n]),
+                connection.ops.adapt_datetimefield_value(moments[n + 1]),
+            ]
+        events = scope.events("", start=start, end=moments[-1]).values(
+            ref=F(scope.unit_field), moment=F("timestamp")
         )
-    else:
-        returns_end = Period(after, after).bounds(scope.zone)[0]
-        returns = scope.events(query.return_event, start=start, end=returns_end).values(
-            ref=F(scope.unit_field), bucket=scope.bucket(query.interval)
+        events_sql, events_params = events.order_by().query.sql_with_params()
+        back_sql = (
+            f"SELECT f.unit, f.cohort, b.bucket FROM f "
+            f"JOIN ({' UNION ALL '.join(rows)}) b ON b.bucket > f.cohort AND f.cohort >= b.lowest "
+            f"WHERE EXISTS (SELECT 1 FROM ({events_sql}) r WHERE r.ref = f.unit "
+            f"AND r.moment >= b.since AND r.moment < b.until)"
         )
-    returns = returns.distinct().order_by()
-    firsts_sql, firsts_params = firsts.query.sql_with_params()
-    returns_sql, returns_params = returns.query.sql_with_params()
-    return firsts_sql, firsts_params, returns_sql, returns_params
+        return firsts_sql, firsts_params, back_sql, [*params, *events_params]
+    returns_end = Period(buckets[-1], buckets[-1]).bounds(scope.zone)[0]
+    returns = scope.events(query.return_event, start=start, end=returns_end).values(
+        ref=F(scope.unit_field), bucket=scope.bucket(query.interval)
+    )
+    returns_sql, returns_params = returns.distinct().order_by().query.sql_with_params()
+    back_sql = f"SELECT f.unit, f.cohort, r.bucket FROM f JOIN ({returns_sql}) r ON r.ref = f.unit AND r.bucket > f.cohort"
+    return firsts_sql, firsts_params, back_sql, returns_params
 
 
 def retention(workspace: Workspace, query: Retention) -> RetentionResult:
     scope = _Scope(workspace, query)
     if scope.unit_field is None:
         raise ReportError("Retention counts users or groups, not events.")
-    firsts_sql, firsts_params, returns_sql, returns_params = _retention_sql(scope, query)
+    firsts_sql, firsts_params, back_sql, back_params = _retention_sql(scope, query)
+    # One query: the cohorts' sizes (no bucket), then their returns per bucket.
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT cohort, COUNT(*) FROM ({firsts_sql}) f GROUP BY cohort", firsts_params)
-        sizes = {_as_date(c): n for c, n in cursor.fetchall()}
         cursor.execute(
-            f"SELECT f.cohort, r.bucket, COUNT(*) FROM ({firsts_sql}) f "
-            f"JOIN ({returns_sql}) r ON r.ref = f.unit AND r.bucket > f.cohort "
-            f"GROUP BY f.cohort, r.bucket",
-            [*firsts_params, *returns_params],
+            f"WITH f AS ({firsts_sql}) SELECT 0 AS back, cohort, cohort, COUNT(*) FROM f GROUP BY cohort "
+            f"UNION ALL SELECT 1, cohort, bucket, COUNT(*) FROM ({back_sql}) back GROUP BY cohort, bucket",
+            [*firsts_params, *back_params],
         )
-        back = {(_as_date(c), _as_date(b)): n for c, b, n in cursor.fetchall()}
+        rows = cursor.fetchall()
+    sizes = {_as_date(c): n for is_back, c, _, n in rows if not is_back}
+    back = {(_as_date(c), _as_date(b)): n for is_back, c, b, n in rows if is_back}
     today = today_in(workspace)
     cohorts = []
     for first in query.period.buckets(query.interval):
@@ -665,15 +689,13 @@ def retention_actors(workspace: Workspace, query: Retention, *, cohort: date, pe
         raise ReportError(f"{cohort} is not the first day of a cohort of this report.")
     if not 0 <= period <= query.periods:
         raise ReportError(f"period must be between 0 and {query.periods}; not {period}.")
-    firsts_sql, firsts_params, returns_sql, returns_params = _retention_sql(scope, query, cohort=cohort)
+    firsts_sql, firsts_params, back_sql, back_params = _retention_sql(scope, query, cohort=cohort)
     with connection.cursor() as cursor:
         if period == 0:
             cursor.execute(f"SELECT unit FROM ({firsts_sql}) f", firsts_params)
             return [unit for unit, in cursor.fetchall()]
-        cursor.execute(
-            f"SELECT f.unit, r.bucket FROM ({firsts_sql}) f JOIN ({returns_sql}) r ON r.ref = f.unit",
-            [*firsts_params, *returns_params],
-        )
+        cursor.execute(f"WITH f AS ({firsts_sql}) SELECT unit, bucket FROM ({back_sql}) back",
+                       [*firsts_params, *back_params])
         rows = cursor.fetchall()
     bucket = cohort
     for _ in range(period):
