@@ -235,34 +235,37 @@ def _trend_series(scope: _Scope, period: Period, dates: list[date]) -> list[Seri
     for event in query.events:
         if event == "" and not query.breakdown and scope.reads_days:
             rows = scope.days(period.start, period.end)
-            per_bucket = (
-                rows.annotate(bucket=scope.day_bucket(query.interval))
-                .values("bucket")
-                .annotate(n=scope.day_measure())
-                .values_list("bucket", "n")
-                .order_by()
-            )
-            total = rows.aggregate(n=scope.day_measure())["n"]
-            found.append(
-                SeriesResult(event_label(event), event, _count_by_bucket(per_bucket, dates), total)
-            )
+            bucket, unit = scope.day_bucket(query.interval), scope.day_unit
+        elif not query.breakdown:
+            rows = scope.events(event, start=start, end=end)
+            bucket, unit = scope.bucket(query.interval), scope.unit_field
+        else:
+            found += _breakdown(scope, scope.events(event, start=start, end=end), event, dates)
             continue
-        events = scope.events(event, start=start, end=end)
-        if not query.breakdown:
-            per_bucket = (
-                events.annotate(bucket=scope.bucket(query.interval))
-                .values("bucket")
-                .annotate(n=scope.measure())
-                .values_list("bucket", "n")
-                .order_by()
-            )
-            total = events.aggregate(n=scope.measure())["n"]
-            found.append(
-                SeriesResult(event_label(event), event, _count_by_bucket(per_bucket, dates), total)
-            )
-            continue
-        found += _breakdown(scope, events, event, dates)
+        per_bucket, total = _per_bucket_and_total(rows, bucket, unit)
+        found.append(SeriesResult(event_label(event), event, _count_by_bucket(per_bucket, dates), total))
     return found
+
+
+def _per_bucket_and_total(rows: QuerySet, bucket, unit: str | None):
+    """([(bucket, distinct units)], distinct units over all of them) from one reading of
+    ``rows``: their distinct (bucket, unit) pairs, counted twice. Without a unit, rows of
+    events count each event (daily activity: its ``events``), the total their sum."""
+    if unit is None:
+        measure = Coalesce(Sum("events"), 0) if rows.model is DailyActivity else Count("id")
+        per_bucket = list(
+            rows.annotate(bucket=bucket).values("bucket").annotate(n=measure).values_list("bucket", "n").order_by()
+        )
+        return per_bucket, sum(n for _, n in per_bucket)
+    pairs_sql, params = rows.values(bucket=bucket, unit=F(unit)).distinct().order_by().query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH pairs AS ({pairs_sql}) SELECT 1, bucket, COUNT(*) FROM pairs GROUP BY bucket "
+            f"UNION ALL SELECT 0, NULL, COUNT(DISTINCT unit) FROM pairs",
+            params,
+        )
+        found = cursor.fetchall()
+    return [(b, n) for is_bucket, b, n in found if is_bucket], next(n for is_bucket, _, n in found if not is_bucket)
 
 
 def _breakdown(scope: _Scope, events: QuerySet, event: str, dates: list[date]) -> list[SeriesResult]:
