@@ -310,12 +310,7 @@ class Cohort(models.Model):
             memberships = Membership.objects.filter(
                 workspace_id=self.workspace_id, group_type__name=condition.group_type
             )
-            if current:
-                memberships = memberships.current()
-            else:
-                memberships = memberships.filter(started_at__lte=moment).filter(
-                    Q(ended_at__isnull=True) | Q(ended_at__gt=moment)
-                )
+            memberships = memberships.current(None if current else moment)
             if condition.key:
                 memberships = memberships.filter(
                     property_q("group__properties", condition.key, condition.op, condition.value)
