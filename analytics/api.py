@@ -317,7 +317,9 @@ def groups(request: HttpRequest, type_name: str, query: dict) -> JsonResponse:
 @endpoint(GET=forms.ApiGroupQuery)
 def group(request: HttpRequest, type_name: str, key: str, query: dict) -> JsonResponse:
     group = _group(request.workspace, type_name, key)
-    members = Membership.objects.current_of(group).prefetch_related("person__identities")
+    members = (
+        Membership.objects.current_of(group).latest_first().prefetch_related("person__identities")
+    )
     recent = Event.objects.in_group(group).newest_first()[:RECENT_EVENTS]
     members_page = paginate(
         request, members, member_json,

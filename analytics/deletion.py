@@ -165,9 +165,7 @@ def summarize_people(people: QuerySet[Person], *, suppress: bool = False) -> lis
 def _memberships_left_alone(ids):
     """(person id, type name, key, name) of current memberships no one outside ``ids``
     shares."""
-    someone_else = (
-        Membership.objects.current().filter(group=OuterRef("group")).exclude(person_id__in=ids)
-    )
+    someone_else = Membership.objects.current_of(OuterRef("group")).exclude(person_id__in=ids)
     return (
         Membership.objects.current()
         .filter(person_id__in=ids)

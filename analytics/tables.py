@@ -99,7 +99,7 @@ class GroupTable(HtmxTable):
 
 class MemberTable(HtmxTable):
     """The current members of a group, the most recently active in it first (see
-    ``MembershipQuerySet.active_in``); rows by templates/tables/members.html."""
+    ``MembershipQuerySet.most_active_first``); rows by templates/tables/members.html."""
 
     container_id = "members-table"
     person = tables.Column("Member", order_by=("person__email", "person__user_id"))
@@ -107,7 +107,7 @@ class MemberTable(HtmxTable):
     last_active_at = tables.Column(
         "Last active", attrs=_header("Their latest track, page or screen call carrying it")
     )
-    # Counted for the page shown only, so not a sort (see ``active_in``).
+    # Counted for the page shown only, so not a sort (see ``most_active_first``).
     recent_events = tables.Column(
         f"Events ({PROFILE_DAYS} days)",
         orderable=False,

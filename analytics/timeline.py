@@ -83,11 +83,7 @@ class Timeline:
         # Read first and sent as an array, the ids let PostgreSQL pick its plan by their
         # number: a few members' events by person, thousands' by time (a subquery in
         # their place made it scan every event of the workspace).
-        members = list(
-            Membership.objects.current().filter(group=group).values_list(
-                "person_id", flat=True
-            )
-        )
+        members = list(Membership.objects.current_of(group).values_list("person_id", flat=True))
         unassigned = _older(
             Event.objects.activity().filter(
                 workspace_id=group.workspace_id,

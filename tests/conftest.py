@@ -7,13 +7,15 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from unittest import mock
 from urllib.parse import quote
 
+import overview_data as overview_calls
 import psycopg
 import pytest
+from calls import at, calls_of, feb, identify, join, page_view, track, track_in
 from django.conf import settings
 from django.db import connection
 from django.db.models import F
@@ -21,8 +23,6 @@ from django.http import HttpRequest
 from django.test import override_settings
 from django.utils import timezone
 
-import journeys
-import overview_data as overview_calls
 from analytics.models import (
     Event,
     Group,
@@ -228,64 +228,20 @@ def staff_in_a_customer_account(send, company):
     """Sam (staff) joined customer acme and has internal to himself: one identify, two
     group calls, three tracks in acme and a page view. Ann stays in acme."""
     response = send.batch(
-        journeys.identify("ann", "Ann Archer", "ann@acme.io", at="2026-02-01T09:00:00Z"),
-        journeys.join("ann", "acme", at="2026-02-01T10:00:00Z", traits={"name": "Acme Inc"}),
-        journeys.track("ann", "Report Viewed", at="2026-02-02T10:00:00Z", context={"groupId": "acme"}),
-        journeys.identify("sam", "Sam Staff", "sam@groupsite.dev", at="2026-02-03T09:00:00Z"),
-        journeys.join("sam", "internal", at="2026-02-03T10:00:00Z", traits={"name": "Groupsite"}),
-        journeys.join("sam", "acme", at="2026-02-03T11:00:00Z"),
-        *(journeys.track("sam", f"Debugged {n}", at=f"2026-02-04T1{n}:00:00Z", context={"groupId": "acme"})
-          for n in range(3)),
-        {"type": "page", "userId": "sam", "name": "Settings", "timestamp": "2026-02-05T10:00:00Z"},
+        identify("ann", "Ann Archer", "ann@acme.io"),
+        join("ann", "acme", traits={"name": "Acme Inc"}),
+        track_in("ann", "acme", feb(2, 10)),
+        identify("sam", "Sam Staff", "sam@groupsite.dev", at=feb(3, 9)),
+        join("sam", "internal", feb(3, 10), traits={"name": "Groupsite"}),
+        join("sam", "acme", feb(3, 11)),
+        *(track_in("sam", "acme", feb(4, 10 + n), f"Debugged {n}") for n in range(3)),
+        page_view("sam", "Settings", feb(5, 10)),
     )
     assert response.status_code == 200, response.json()
     assert Event.objects.filter(user_id="sam").count() == 7
 
 
-# --- Calls at known moments, and people who sent them ---------------------------
-
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-def at(minutes):
-    """A call's timestamp, ``minutes`` after T0."""
-    return (T0 + timedelta(minutes=minutes)).isoformat()
-
-
-def identify_call(user, *, minutes=0, **traits):
-    """``user`` has ``traits``, ``minutes`` after T0."""
-    return {"type": "identify", "userId": user, "traits": traits, "timestamp": at(minutes)}
-
-
-def group_call(key, *, user="u1", minutes=0, **extra):
-    """``user`` joins group ``key`` (of the default type), ``minutes`` after T0."""
-    return {"type": "group", "userId": user, "groupId": key, "timestamp": at(minutes), **extra}
-
-
-def track_call(name="Clicked", *, user="u1", minutes=1, **extra):
-    """``user`` does ``name``, ``minutes`` after T0."""
-    return {"type": "track", "userId": user, "event": name, "timestamp": at(minutes), **extra}
-
-
-def numbered_track(n, **extra):
-    """Track call number ``n`` of user u1: its message id is m<n>."""
-    return {"type": "track", "userId": "u1", "event": "Clicked", "messageId": f"m{n}", **extra}
-
-
-def calls_of(user, *, email, company, minutes=0):
-    """One call of every type for ``user``, who starts as an anonymous visitor."""
-    anonymous = f"anon-{user}"
-    return [
-        {"type": "page", "anonymousId": anonymous, "name": "Home", "timestamp": at(minutes)},
-        {"type": "identify", "userId": user, "anonymousId": anonymous,
-         "traits": {"name": user.capitalize(), "email": email}, "timestamp": at(minutes + 1)},
-        {"type": "group", "userId": user, "groupId": company, "timestamp": at(minutes + 2)},
-        {"type": "track", "userId": user, "event": "Report Viewed", "timestamp": at(minutes + 3)},
-        {"type": "screen", "userId": user, "name": "Dashboard", "timestamp": at(minutes + 4)},
-        {"type": "group", "userId": user, "groupId": "growth", "context": {"groupType": "team"},
-         "timestamp": at(minutes + 5)},
-        {"type": "alias", "previousId": f"{user}-old", "userId": user, "timestamp": at(minutes + 6)},
-    ]
+# --- People who sent calls at known moments (calls.py) ---------------------------
 
 
 @pytest.fixture
@@ -295,14 +251,12 @@ def people(send, company, team):
     response = send.batch(
         *calls_of("ann", email="ann@acme.io", company="acme"),
         *calls_of("bob", email="bob@acme.io", company="acme", minutes=10),
-        {"type": "identify", "userId": "dev", "traits": {"name": "Dev", "email": "dev@groupsite.dev"},
-         "timestamp": at(20)},
-        {"type": "group", "userId": "dev", "groupId": "internal", "timestamp": at(21)},
-        {"type": "track", "userId": "dev", "event": "Debugged", "timestamp": at(22)},
-        {"type": "identify", "userId": "sam", "traits": {"name": "Sam", "email": "sam@GroupSite.dev"},
-         "timestamp": at(23)},
-        {"type": "group", "userId": "sam", "groupId": "internal", "timestamp": at(24)},
-        {"type": "group", "userId": "sam", "groupId": "acme", "timestamp": at(25)},
+        identify("dev", "Dev", "dev@groupsite.dev", at=at(20)),
+        join("dev", "internal", at(21)),
+        track("dev", "Debugged", at(22)),
+        identify("sam", "Sam", "sam@GroupSite.dev", at=at(23)),
+        join("sam", "internal", at(24)),
+        join("sam", "acme", at(25)),
     )
     assert response.status_code == 200, response.json()
 

@@ -1,26 +1,14 @@
-"""What the browser journeys and the page tests share: the calls they send (by default
-on a day in February 2026, identify before join before track) and how they find things
-on the pages. The browser itself comes from the fixtures in conftest.py."""
+"""What the browser journeys and the page tests share: how they find things on the pages,
+and calls of people in several companies (built with calls.py). The browser itself comes
+from the fixtures in conftest.py."""
 
 import pytest
+from calls import identify, join, track
 from playwright.sync_api import expect
 
 # A deletion writes its progress through the second connection ("progress"), which must
 # reach the test database.
 DELETES = pytest.mark.django_db(transaction=True, databases=["default", "progress"])
-
-
-def identify(user_id, name, email, *, at="2026-02-01T09:00:00Z"):
-    return {"type": "identify", "userId": user_id, "traits": {"name": name, "email": email},
-            "timestamp": at}
-
-
-def join(user_id, company, *, at="2026-02-01T10:00:00Z", **extra):
-    return {"type": "group", "userId": user_id, "groupId": company, "timestamp": at, **extra}
-
-
-def track(user_id, event, *, at="2026-02-02T10:00:00Z", **extra):
-    return {"type": "track", "userId": user_id, "event": event, "timestamp": at, **extra}
 
 
 def names_in_table(page):

@@ -31,56 +31,34 @@ acme.
 
 from datetime import UTC, datetime
 
+from calls import feb, identify, join, march, page_view, track, track_in
+
 NOW = datetime(2026, 3, 15, 16, 0, tzinfo=UTC)
 
-
-def at(month, day, hour=12):
-    return datetime(2026, month, day, hour, tzinfo=UTC).isoformat()
-
-
-def identify(user, email, name):
-    return {"type": "identify", "userId": user, "traits": {"email": email, "name": name},
-            "timestamp": at(2, 1, 8)}
-
-
-def joins(user, key, when, name=None):
-    call = {"type": "group", "userId": user, "groupId": key, "timestamp": when}
-    if name:
-        call["traits"] = {"name": name}
-    return call
-
-
-def track(user, event, when, company=None):
-    call = {"type": "track", "userId": user, "event": event, "timestamp": when}
-    if company:
-        call["context"] = {"groupId": company}
-    return call
-
-
 CALLS = [
-    identify("ann", "ann@acme.io", "Ann Archer"),
-    identify("bo", "bo@acme.io", "Bo Brown"),
-    identify("cy", "cy@gamma.io", "Cy Cole"),
-    identify("dee", "dee@staff.dev", "Dee Staff"),
-    identify("eve", "eve@example.com", "Eve Evans"),
-    identify("fay", "fay@zeta.io", "Fay Fox"),
-    joins("ann", "acme", at(2, 1, 9), "Acme Inc"),
-    joins("bo", "acme", at(2, 1, 10)),
-    joins("bo", "beta", at(2, 1, 11), "Beta Corp"),
-    joins("cy", "gamma", at(2, 2, 10), "Gamma"),
-    joins("cy", "delta", at(2, 3, 10), "Delta"),
-    joins("cy", "epsilon", at(2, 4, 10), "Epsilon"),
-    joins("dee", "acme", at(2, 5, 10)),
-    joins("fay", "zeta", at(3, 15, 12), "Zeta Labs"),
-    track("ann", "Report Viewed", at(3, 15, 13)),
-    track("ann", "Report Viewed", at(3, 10, 15)),
-    track("ann", "Export", at(3, 11, 15)),
-    track("bo", "Report Viewed", at(3, 15, 14)),
-    track("bo", "Export", at(3, 12, 15), company="beta"),
-    track("cy", "Report Viewed", at(2, 20, 12)),
-    track("cy", "Account Removed User", at(3, 1, 12), company="delta"),
-    track("cy", "Report Viewed", at(3, 14, 2)),
-    track("dee", "Debugged", at(3, 15, 15), company="acme"),
-    {"type": "page", "userId": "eve", "name": "Pricing", "timestamp": at(3, 15, 3)},
-    track("eve", "Signed Up", at(2, 10, 12)),
+    identify("ann", "Ann Archer", "ann@acme.io", at=feb(1, 8)),
+    identify("bo", "Bo Brown", "bo@acme.io", at=feb(1, 8)),
+    identify("cy", "Cy Cole", "cy@gamma.io", at=feb(1, 8)),
+    identify("dee", "Dee Staff", "dee@staff.dev", at=feb(1, 8)),
+    identify("eve", "Eve Evans", "eve@example.com", at=feb(1, 8)),
+    identify("fay", "Fay Fox", "fay@zeta.io", at=feb(1, 8)),
+    join("ann", "acme", feb(1, 9), traits={"name": "Acme Inc"}),
+    join("bo", "acme", feb(1, 10)),
+    join("bo", "beta", feb(1, 11), traits={"name": "Beta Corp"}),
+    join("cy", "gamma", feb(2, 10), traits={"name": "Gamma"}),
+    join("cy", "delta", feb(3, 10), traits={"name": "Delta"}),
+    join("cy", "epsilon", feb(4, 10), traits={"name": "Epsilon"}),
+    join("dee", "acme", feb(5, 10)),
+    join("fay", "zeta", march(15, 12), traits={"name": "Zeta Labs"}),
+    track("ann", "Report Viewed", march(15, 13)),
+    track("ann", "Report Viewed", march(10, 15)),
+    track("ann", "Export", march(11, 15)),
+    track("bo", "Report Viewed", march(15, 14)),
+    track_in("bo", "beta", march(12, 15), "Export"),
+    track("cy", "Report Viewed", feb(20, 12)),
+    track_in("cy", "delta", march(1, 12), "Account Removed User"),
+    track("cy", "Report Viewed", march(14, 2)),
+    track_in("dee", "acme", march(15, 15), "Debugged"),
+    page_view("eve", "Pricing", march(15, 3)),
+    track("eve", "Signed Up", feb(10, 12)),
 ]

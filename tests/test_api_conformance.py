@@ -13,6 +13,8 @@ import copy
 import pytest
 import requests
 import schemathesis
+from calls import identify, join, track
+from conftest import basic_auth, bearer_auth
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -22,9 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-import journeys
 from analytics.openapi import SPEC
-from conftest import basic_auth, bearer_auth
 
 MAX_EXAMPLES = 25
 settings.register_profile(
@@ -75,20 +75,20 @@ def sample_data(send, company, team):
     """What the description's examples name: company acme with user-42 (ann@acme.io) in
     it, team growth, events of every type, and a refused call."""
     response = send.batch(
-        journeys.identify("user-42", "Ann Archer", "ann@acme.io", at="2026-02-01T09:00:00Z"),
-        journeys.join("user-42", "acme", at="2026-02-01T10:00:00Z", traits={"name": "Acme Inc"}),
-        journeys.join("user-42", "growth", at="2026-02-01T10:00:00Z",
-                      context={"groupType": "team"}),
-        journeys.identify("user-43", "Bo Brown", "bo@example.com", at="2026-02-01T11:00:00Z"),
-        journeys.join("user-43", "acme", at="2026-02-01T11:00:00Z"),
-        journeys.track("user-42", "Report Viewed", at="2026-02-02T10:00:00Z",
-                       properties={"report": "weekly"}, context={"groupId": "acme"}),
+        identify("user-42", "Ann Archer", "ann@acme.io", at="2026-02-01T09:00:00Z"),
+        join("user-42", "acme", at="2026-02-01T10:00:00Z", traits={"name": "Acme Inc"}),
+        join("user-42", "growth", at="2026-02-01T10:00:00Z",
+             context={"groupType": "team"}),
+        identify("user-43", "Bo Brown", "bo@example.com", at="2026-02-01T11:00:00Z"),
+        join("user-43", "acme", at="2026-02-01T11:00:00Z"),
+        track("user-42", "Report Viewed", at="2026-02-02T10:00:00Z",
+              properties={"report": "weekly"}, context={"groupId": "acme"}),
         {"type": "page", "userId": "user-42", "name": "Pricing", "timestamp": "2026-02-02T11:00Z"},
         {"type": "screen", "anonymousId": "a-1", "name": "Home", "timestamp": "2026-02-02T12:00Z"},
         {"type": "alias", "userId": "user-42", "previousId": "a-1"},
         {"type": "track", "userId": "user-42"},  # refused: no event
-        journeys.track("user-42", "Shared", at="2026-02-03T10:00:00Z",
-                       context={"groups": {"project": "x"}}),  # warned: an unknown type
+        track("user-42", "Shared", at="2026-02-03T10:00:00Z",
+              context={"groups": {"project": "x"}}),  # warned: an unknown type
     )
     assert response.status_code == 400 and response.json()["stored"] == 10, response.json()
 

@@ -1,6 +1,8 @@
 """Deleting people through the API: everything they sent, atomically, optionally for good."""
 
 import pytest
+from calls import at
+from conftest import rows_of
 from django.db import DatabaseError, connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -9,13 +11,12 @@ from analytics.deletion import delete_people_by_email_domain, summarize_deletion
 from analytics.models import (
     Event,
     Group,
-    IngestionProblem,
     Identity,
+    IngestionProblem,
     Membership,
     Person,
     SuppressedUser,
 )
-from conftest import at, rows_of
 
 NO_CALLS = {"track": 0, "page": 0, "screen": 0, "identify": 0, "group": 0, "alias": 0}
 

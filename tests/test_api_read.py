@@ -5,8 +5,8 @@ from datetime import timedelta
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-
-from conftest import API_READS, T0, at, group_call, identify_call, track_call
+from calls import T0, at, group_call, identify_call, page_view, track_call
+from conftest import API_READS
 
 
 def iso(minutes):
@@ -32,7 +32,7 @@ def product(send, company, team):
         group_call("growth", user="ann", minutes=6, context={"groupType": "team"}),
         track_call("Report Viewed", user="ann", minutes=10),
         track_call("Report Viewed", user="bob", minutes=11),
-        {"type": "page", "userId": "ann", "name": "Pricing", "timestamp": at(12)},
+        page_view("ann", "Pricing", at(12)),
         track_call("Invoice Sent", user="bob", minutes=13, context={"groupId": "initech"}),
     )
     assert response.status_code == 200, response.json()

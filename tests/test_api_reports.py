@@ -24,8 +24,9 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from calls import jan, join, page_view, track
 from django.utils import timezone
-from test_reports import activity_calls, jan, track
+from test_reports import activity_calls
 
 from analytics.models import GroupType
 
@@ -41,23 +42,16 @@ PATHS = {
 ENOUGH = {"funnels": {"steps": "feature_used,$page"}}
 
 
-def joins_team(user, key):
-    return {
-        "type": "group", "userId": user, "groupId": key, "context": {"groupType": "team"},
-        "timestamp": jan(4),
-    }
-
-
 @pytest.fixture
 def activity(send, workspace, company, team):
     workspace.internal_domains = ["staff.dev"]
     workspace.save()
     response = send.batch(
-        joins_team("ann", "growth"),
-        joins_team("bo", "growth"),
-        joins_team("cy", "design"),
+        join("ann", "growth", jan(4), group_type="team"),
+        join("bo", "growth", jan(4), group_type="team"),
+        join("cy", "design", jan(4), group_type="team"),
         *activity_calls(),
-        {"type": "page", "userId": "bo", "name": "Pricing", "timestamp": jan(7, 13)},
+        page_view("bo", "Pricing", jan(7, 13)),
         track("eve", "feature_used", jan(9)),
     )
     assert response.status_code == 200, response.content
@@ -397,7 +391,7 @@ def charlies_data(charlie_send, other_workspace):
     """Charlie's workspace: zed in initech, feature_used on the 6th; a type of its own."""
     GroupType.create(workspace=other_workspace, name="project")
     response = charlie_send.batch(
-        {"type": "group", "userId": "zed", "groupId": "initech", "timestamp": jan(4)},
+        join("zed", "initech", jan(4)),
         track("zed", "feature_used", jan(6)),
     )
     assert response.status_code == 200, response.content

@@ -4,11 +4,11 @@ People list by it."""
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
-from playwright.sync_api import expect
-
+from calls import identify, join, track
 from conftest import log_in, open_page
-from journeys import identify, join, names_in_table, track
+from django.utils import timezone
+from journeys import names_in_table
+from playwright.sync_api import expect
 
 from analytics.models import Cohort
 

@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from calls import track_in
 from conftest import ARTIFACTS, log_in, open_page
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -218,17 +219,14 @@ def test_sorting_by_activity_and_a_profile_that_opens_with_it(browser_page, alic
     def ago(**delta):
         return (now - timedelta(**delta)).isoformat()
 
-    def track(user, key, at, event="Report Viewed"):
-        return {"type": "track", "userId": user, "event": event, "timestamp": at, "context": {"groupId": key}}
-
     send.batch(
         *({"type": "identify", "userId": u, "traits": {"name": f"{u.capitalize()} Lee"}} for u in ("ann", "bob", "cy")),
         *({"type": "group", "userId": u, "groupId": "busy", "traits": {"name": "Busy Corp"}, "timestamp": ago(days=80)}
           for u in ("ann", "bob", "cy")),
-        *(track("ann", "busy", ago(days=d, minutes=5)) for d in (0, 8, 15, 22, 50)),
-        *(track("bob", "busy", ago(days=d, minutes=5), event="Chart Shared") for d in (1, 2)),
-        track("dee", "recent", ago(hours=2)), track("eve", "recent", ago(days=3)),
-        track("fay", "lapsed", ago(days=60)),
+        *(track_in("ann", "busy", ago(days=d, minutes=5)) for d in (0, 8, 15, 22, 50)),
+        *(track_in("bob", "busy", ago(days=d, minutes=5), event="Chart Shared") for d in (1, 2)),
+        track_in("dee", "recent", ago(hours=2)), track_in("eve", "recent", ago(days=3)),
+        track_in("fay", "lapsed", ago(days=60)),
         {"type": "group", "userId": "gus", "groupId": "quiet", "traits": {"name": "Quiet Ltd"}, "timestamp": ago(hours=3)},
     )
     page = browser_page

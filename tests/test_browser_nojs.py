@@ -4,7 +4,18 @@ works with plain links and forms (htmx and app.js only make it quicker)."""
 import re
 
 import pytest
+from calls import identify, join, track
+from conftest import log_in, open_page
 from django.db import connection
+from journeys import (
+    DELETES,
+    IN_SEVERAL_COMPANIES,
+    expect_message,
+    open_settings_tab,
+    summary_figure,
+    type_row,
+    types_in_order,
+)
 from playwright.sync_api import expect
 
 from analytics.models import (
@@ -15,19 +26,6 @@ from analytics.models import (
     Role,
     Workspace,
     WorkspaceMember,
-)
-from conftest import log_in, open_page
-from journeys import (
-    DELETES,
-    IN_SEVERAL_COMPANIES,
-    expect_message,
-    identify,
-    join,
-    open_settings_tab,
-    summary_figure,
-    track,
-    type_row,
-    types_in_order,
 )
 
 pytestmark = pytest.mark.browser

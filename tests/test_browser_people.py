@@ -3,19 +3,17 @@ person's profile, and deleting people (one, or everyone at an email domain) in t
 background while the page follows the progress."""
 
 import pytest
-from playwright.sync_api import expect
-
-from analytics.models import Event, Person
+from calls import identify, join, track
 from conftest import log_in
 from journeys import (
     DELETES,
     IN_SEVERAL_COMPANIES,
-    identify,
-    join,
     names_in_table,
     summary_figure,
-    track,
 )
+from playwright.sync_api import expect
+
+from analytics.models import Event, Person
 
 pytestmark = pytest.mark.browser
 

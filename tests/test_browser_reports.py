@@ -6,13 +6,13 @@ import re
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from conftest import log_in, open_page
 from django.http import QueryDict
 from playwright.sync_api import expect
+from test_reports import activity  # noqa: F401 (a fixture)
 
 from analytics import demo_data, reports
 from analytics.models import Person
-from conftest import log_in, open_page
-from test_reports import activity, jan, joins, track  # noqa: F401 (activity is a fixture)
 
 pytestmark = pytest.mark.browser
 

@@ -9,12 +9,13 @@ import io
 from datetime import timedelta
 
 import pytest
+from calls import identify, join, track
+from conftest import post
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.utils import timezone
 
 from analytics.models import Cohort, Condition
-from conftest import post
 
 
 def recently(days=1):
@@ -26,26 +27,18 @@ def customers(send, workspace, company):
     workspace.internal_domains = ["staff.dev"]
     workspace.save()
 
-    def who(user, name, email, **traits):
-        return {"type": "identify", "userId": user, "traits": {"name": name, "email": email, **traits},
-                "timestamp": recently(60)}
-
-    def joins(user, key, **traits):
-        call = {"type": "group", "userId": user, "groupId": key, "timestamp": recently(50)}
-        return {**call, "traits": traits} if traits else call
-
     response = send.batch(
-        who("ann", "Ann Archer", "ann@acme.io", role="admin"),
-        who("bo", "Bo Brown", "bo@beta.io"),
-        who("cy", "Cy Cole", "cy@acme.io", role="admin"),
-        who("dee", "Dee Dev", "dee@staff.dev", role="admin"),
-        who("eve", "Eve Example", "eve@example.com"),
-        joins("ann", "acme", name="Acme Inc", plan="pro"),
-        joins("bo", "beta", name="Beta LLC", plan="free"),
-        joins("cy", "acme"),
-        joins("dee", "acme"),
-        {"type": "track", "userId": "ann", "event": "export", "timestamp": recently(2)},
-        {"type": "track", "userId": "bo", "event": "export", "timestamp": recently(3)},
+        identify("ann", "Ann Archer", "ann@acme.io", at=recently(60), role="admin"),
+        identify("bo", "Bo Brown", "bo@beta.io", at=recently(60)),
+        identify("cy", "Cy Cole", "cy@acme.io", at=recently(60), role="admin"),
+        identify("dee", "Dee Dev", "dee@staff.dev", at=recently(60), role="admin"),
+        identify("eve", "Eve Example", "eve@example.com", at=recently(60)),
+        join("ann", "acme", recently(50), traits={"name": "Acme Inc", "plan": "pro"}),
+        join("bo", "beta", recently(50), traits={"name": "Beta LLC", "plan": "free"}),
+        join("cy", "acme", recently(50)),
+        join("dee", "acme", recently(50)),
+        track("ann", "export", recently(2)),
+        track("bo", "export", recently(3)),
     )
     assert response.status_code == 200, response.content
 

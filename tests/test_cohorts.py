@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from itertools import count
 
 import pytest
+from calls import identify, jan, join, track
 from django.core.exceptions import ValidationError
 
 from analytics.deletion import delete_person
@@ -26,49 +27,31 @@ AT = datetime(2026, 1, 31, 12, tzinfo=UTC)
 EXPORT = "export"
 
 
-def jan(day, hour=12, minute=0):
-    return datetime(2026, 1, day, hour, minute, tzinfo=UTC).isoformat()
-
-
-def who(user, email, when=None, **traits):
-    return {"type": "identify", "userId": user, "traits": {"email": email, **traits}, "timestamp": when or jan(1, 9)}
-
-
-def joins(user, key, traits=None):
-    call = {"type": "group", "userId": user, "groupId": key, "timestamp": jan(1, 10)}
-    return {**call, "traits": traits} if traits else call
-
-
-def track(user, name, when, company=None):
-    call = {"type": "track", "userId": user, "event": name, "timestamp": when}
-    return {**call, "context": {"groups": {"company": company}}} if company else call
-
-
 @pytest.fixture
 def january(send, workspace, company):
     workspace.internal_domains = ["staff.dev"]
     workspace.save()
     response = send.batch(
-        who("ann", "ann@acme.io", plan="pro"),
-        who("bo", "bo@beta.io", plan="free"),
-        who("cy", "cy@gmail.com"),
-        who("dee", "dee@staff.dev"),
-        who("eve", "eve@example.com"),
-        who("fay", "fay@example.com", jan(22, 9)),
-        joins("ann", "acme", {"name": "Acme", "plan": "enterprise", "seats": 120}),
-        joins("bo", "beta", {"plan": "free", "seats": 3}),
-        joins("cy", "acme"),
-        joins("cy", "beta"),
-        joins("dee", "acme"),
-        joins("dee", "gamma", {"plan": "free"}),
-        track("bo", "Account Removed User", jan(20), company="beta"),
+        identify("ann", email="ann@acme.io", at=jan(1, 9), plan="pro"),
+        identify("bo", email="bo@beta.io", at=jan(1, 9), plan="free"),
+        identify("cy", email="cy@gmail.com", at=jan(1, 9)),
+        identify("dee", email="dee@staff.dev", at=jan(1, 9)),
+        identify("eve", email="eve@example.com", at=jan(1, 9)),
+        identify("fay", email="fay@example.com", at=jan(22, 9)),
+        join("ann", "acme", jan(1, 10), traits={"name": "Acme", "plan": "enterprise", "seats": 120}),
+        join("bo", "beta", jan(1, 10), traits={"plan": "free", "seats": 3}),
+        join("cy", "acme", jan(1, 10)),
+        join("cy", "beta", jan(1, 10)),
+        join("dee", "acme", jan(1, 10)),
+        join("dee", "gamma", jan(1, 10), traits={"plan": "free"}),
+        track("bo", "Account Removed User", jan(20), groups={"company": "beta"}),
         track("ann", EXPORT, jan(20)),
         track("ann", EXPORT, jan(25)),
         track("ann", EXPORT, jan(30)),
         track("bo", EXPORT, jan(29)),
         track("cy", EXPORT, jan(5)),
-        track("cy", EXPORT, jan(28, 10), company="beta"),
-        *(track("dee", EXPORT, jan(30, 12, n), company="acme") for n in range(5)),
+        track("cy", EXPORT, jan(28, 10), groups={"company": "beta"}),
+        *(track("dee", EXPORT, jan(30, 12, n), groups={"company": "acme"}) for n in range(5)),
     )
     assert response.status_code == 200, response.content
 

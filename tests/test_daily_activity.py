@@ -7,10 +7,10 @@ to them, and the reports it answers must match the same reports read from events
 from datetime import UTC, date, datetime
 
 import pytest
+from calls import identify, jan, join, page_view, track
+from conftest import set_time_zone
 from django.http import QueryDict
 from django.utils import timezone
-from conftest import set_time_zone
-from test_reports import acme_only, jan, joins, track
 
 from analytics import event_store, reports
 from analytics.deletion import delete_person
@@ -30,19 +30,15 @@ def rebuilt(workspace):
     return rows(workspace)
 
 
-def page(user, when, **extra):
-    return {"type": "page", "userId": user, "name": "Pricing", "timestamp": when, **extra}
-
-
 def test_a_persons_calls_of_a_day_and_context_add_up_to_one_row(send, workspace, company):
     send.batch(
-        joins("ann", "acme", jan(1)),
-        joins("ann", "beta", jan(1)),
+        join("ann", "acme", jan(1)),
+        join("ann", "beta", jan(1)),
         track("ann", "feature_used", jan(5, 9)),
-        page("ann", jan(5, 17)),
-        track("ann", "feature_used", jan(5, 12), **acme_only()),
+        page_view("ann", "Pricing", jan(5, 17)),
+        track("ann", "feature_used", jan(5, 12), groups={"company": "acme"}),
         track("ann", "feature_used", jan(6, 8)),
-        {"type": "identify", "userId": "ann", "traits": {"plan": "pro"}, "timestamp": jan(5, 10)},
+        identify("ann", at=jan(5, 10), plan="pro"),
     )
     ann = Person.objects.get(user_id="ann").pk
     acme = company.groups.get(key="acme").pk
@@ -57,11 +53,11 @@ def test_a_persons_calls_of_a_day_and_context_add_up_to_one_row(send, workspace,
 
 def test_the_rows_stay_what_the_events_say_through_every_change(send, workspace, company, team):
     send.batch(
-        joins("ann", "acme", jan(1)),
+        join("ann", "acme", jan(1)),
         track("ann", "feature_used", jan(5, 9)),
         {"type": "track", "anonymousId": "visitor-1", "event": "feature_used", "timestamp": jan(5, 7)},
-        page("bo", jan(6, 23, 30)),
-        track("bo", "feature_used", jan(6, 10), context={"groups": {"company": "beta", "team": "red"}}),
+        page_view("bo", "Pricing", jan(6, 23, 30)),
+        track("bo", "feature_used", jan(6, 10), groups={"company": "beta", "team": "red"}),
     )
     assert rows(workspace) == rebuilt(workspace)
     # A late call adds to its own past day.
@@ -111,13 +107,13 @@ def memberships_that_change_within_a_day(send, workspace, company):
     gamma at noon, between her calls at 9 and 15; on the 6th she leaves beta at noon,
     between calls at 8 and 16; on the 7th she joins delta at 20:00, after her last call
     (14:00) of the day."""
-    send.batch(joins("fay", "acme", jan(1)), joins("fay", "beta", jan(1)))
+    send.batch(join("fay", "acme", jan(1)), join("fay", "beta", jan(1)))
     send.batch(track("fay", "feature_used", jan(5, 9)))
-    send.batch(joins("fay", "gamma", jan(5, 12)))
+    send.batch(join("fay", "gamma", jan(5, 12)))
     send.batch(track("fay", "feature_used", jan(5, 15)), track("fay", "feature_used", jan(6, 8)))
-    send.batch(track("fay", "Account Removed User", jan(6, 12), **acme_only("beta")))
+    send.batch(track("fay", "Account Removed User", jan(6, 12), groups={"company": "beta"}))
     send.batch(track("fay", "feature_used", jan(6, 16)), track("fay", "feature_used", jan(7, 14)))
-    send.batch(joins("fay", "delta", jan(7, 20)))
+    send.batch(join("fay", "delta", jan(7, 20)))
 
 
 @pytest.mark.parametrize("from_events", [False, True])
@@ -149,7 +145,10 @@ def test_the_overview_counts_from_daily_activity_as_reports_do_from_events(
 def test_a_trend_of_any_event_is_the_same_from_daily_activity(
     memberships_that_change_within_a_day, send, workspace, count_by
 ):
-    send.batch(track("gil", "feature_used", jan(6, 9), **acme_only()), page("gil", jan(12)))
+    send.batch(
+        track("gil", "feature_used", jan(6, 9), groups={"company": "acme"}),
+        page_view("gil", "Pricing", jan(12)),
+    )
     asked = {"event": "", "count_by": count_by, "from": "2026-01-04", "to": "2026-01-14"}
     for interval in ("day", "week", "month"):
         days = reports.trends(workspace, ask("trend", workspace, interval=interval, **asked))
@@ -166,10 +165,10 @@ def test_retention_of_any_event_is_the_same_from_daily_activity(
     memberships_that_change_within_a_day, send, workspace, count_by
 ):
     send.batch(
-        track("gil", "signed_up", jan(5, 9), **acme_only()),
-        page("gil", jan(13), **acme_only()),
-        page("hal", jan(6), **acme_only("beta")),
-        page("hal", jan(20), **acme_only("beta")),
+        track("gil", "signed_up", jan(5, 9), groups={"company": "acme"}),
+        page_view("gil", "Pricing", jan(13), groups={"company": "acme"}),
+        page_view("hal", "Pricing", jan(6), groups={"company": "beta"}),
+        page_view("hal", "Pricing", jan(20), groups={"company": "beta"}),
     )
     for start_event in ("", "signed_up"):
         asked = {"start_event": start_event, "return_event": "", "count_by": count_by,

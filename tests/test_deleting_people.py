@@ -7,6 +7,8 @@ import threading
 
 import psycopg
 import pytest
+from calls import at
+from conftest import rows_of, wait_until
 from django import db
 from django.db import connection, transaction
 from django_tasks_db.models import DBTaskResult
@@ -21,9 +23,7 @@ from analytics.models import (
     Membership,
     Person,
     SuppressedUser,
-    TaskWorker,
 )
-from conftest import at, rows_of, wait_until
 
 # The deletion runs for real, outside the test's transaction: its progress is written
 # through the second connection ("progress"), which must see the job's row.

@@ -7,6 +7,7 @@ import importlib
 import re
 from datetime import UTC, datetime, timedelta
 
+from calls import track_in
 from conftest import writes_to
 from django.db import connection
 from django.utils import timezone
@@ -14,11 +15,6 @@ from django.utils import timezone
 from analytics.deletion import delete_person
 from analytics.group_types import remove_group_type
 from analytics.models import Group, GroupActivity, GroupType, Person
-
-
-def track(user, key, at, event="Report Viewed", **extra):
-    return {"type": "track", "userId": user, "event": event, "timestamp": at,
-            "context": {"groupId": key}, **extra}
 
 
 def moment(text):
@@ -64,7 +60,7 @@ def ago(**delta):
 def test_last_active_is_the_latest_track_page_or_screen_call_carrying_the_group(send, company):
     send.batch(
         {"type": "group", "userId": "ann", "groupId": "acme", "timestamp": "2026-02-01T10:00:00Z"},
-        track("ann", "acme", "2026-02-02T10:00:00Z"),
+        track_in("ann", "acme", "2026-02-02T10:00:00Z"),
         {"type": "page", "userId": "bob", "name": "Pricing", "timestamp": "2026-02-03T10:00:00Z",
          "context": {"groupId": "acme"}},
         {"type": "screen", "userId": "ann", "name": "Home", "timestamp": "2026-02-02T12:00:00Z",
@@ -87,11 +83,11 @@ def test_last_active_is_the_latest_track_page_or_screen_call_carrying_the_group(
 def test_on_postgresql_moments_move_on_by_a_minute_or_more(send, company):
     # Shown to the minute, they are rewritten once a minute at most for a busy group;
     # SQLite, the development database, keeps every move.
-    send.batch(track("ann", "acme", "2026-02-05T10:00:00Z"))
-    send.batch(track("ann", "acme", "2026-02-05T10:00:59Z"))
+    send.batch(track_in("ann", "acme", "2026-02-05T10:00:00Z"))
+    send.batch(track_in("ann", "acme", "2026-02-05T10:00:59Z"))
     kept = "2026-02-05T10:00:00Z" if connection.vendor == "postgresql" else "2026-02-05T10:00:59Z"
     assert last_active("acme") == activity_of("acme")["ann"] == moment(kept)
-    send.batch(track("ann", "acme", "2026-02-05T10:01:00Z"))
+    send.batch(track_in("ann", "acme", "2026-02-05T10:01:00Z"))
     assert last_active("acme") == activity_of("acme")["ann"] == moment("2026-02-05T10:01:00Z")
 
 
@@ -105,21 +101,21 @@ def test_an_event_that_takes_its_group_from_a_membership_counts_for_it(send, com
 
 
 def test_a_late_call_with_an_old_timestamp_moves_nothing_back(send, company):
-    send.batch(track("ann", "acme", "2026-02-05T10:00:00Z"), track("bob", "acme", "2026-02-04T10:00:00Z"))
-    send.batch(track("ann", "acme", "2026-01-01T10:00:00Z"), track("bob", "acme", "2026-01-02T10:00:00Z"))
+    send.batch(track_in("ann", "acme", "2026-02-05T10:00:00Z"), track_in("bob", "acme", "2026-02-04T10:00:00Z"))
+    send.batch(track_in("ann", "acme", "2026-01-01T10:00:00Z"), track_in("bob", "acme", "2026-01-02T10:00:00Z"))
     assert last_active("acme") == moment("2026-02-05T10:00:00Z")
     assert activity_of("acme") == {
         "ann": moment("2026-02-05T10:00:00Z"),
         "bob": moment("2026-02-04T10:00:00Z"),
     }
     # Within one batch too, whatever the order of its calls.
-    send.batch(track("bob", "acme", "2026-02-07T10:00:00Z"), track("bob", "acme", "2026-02-06T10:00:00Z"))
+    send.batch(track_in("bob", "acme", "2026-02-07T10:00:00Z"), track_in("bob", "acme", "2026-02-06T10:00:00Z"))
     assert activity_of("acme")["bob"] == last_active("acme") == moment("2026-02-07T10:00:00Z")
 
 
 def test_a_visitor_who_signs_up_brings_their_activity_along(send, company):
     send.batch(
-        track("ann", "acme", "2026-02-02T10:00:00Z"),
+        track_in("ann", "acme", "2026-02-02T10:00:00Z"),
         {"type": "page", "anonymousId": "visitor-1", "name": "Pricing", "timestamp": "2026-02-04T10:00:00Z",
          "context": {"groupId": "acme"}},
         {"type": "page", "anonymousId": "visitor-1", "name": "Docs", "timestamp": "2026-02-03T10:00:00Z",
@@ -138,10 +134,10 @@ def test_a_visitor_who_signs_up_brings_their_activity_along(send, company):
 
 def test_a_deleted_persons_activity_leaves_the_figures(send, workspace, company):
     send.batch(
-        track("ann", "acme", "2026-02-05T10:00:00Z"),
-        track("bob", "acme", "2026-02-03T10:00:00Z"),
-        track("ann", "solo", "2026-02-04T10:00:00Z"),
-        track("bob", "globex", "2026-02-06T10:00:00Z"),
+        track_in("ann", "acme", "2026-02-05T10:00:00Z"),
+        track_in("bob", "acme", "2026-02-03T10:00:00Z"),
+        track_in("ann", "solo", "2026-02-04T10:00:00Z"),
+        track_in("bob", "globex", "2026-02-06T10:00:00Z"),
     )
     delete_person(Person.objects.get(workspace=workspace, user_id="ann"))
     assert last_active("acme") == moment("2026-02-03T10:00:00Z")  # bob's, now the latest
@@ -173,7 +169,7 @@ def test_removing_a_group_type_removes_its_groups_activity_only(send, workspace,
 
 def test_only_the_activity_module_writes_group_activity_and_last_active(send, workspace, company):
     with writes_to("analytics_groupactivity") as rows, writes_to("analytics_group") as groups:
-        send.batch(track("ann", "acme", "2026-02-05T10:00:00Z"),
+        send.batch(track_in("ann", "acme", "2026-02-05T10:00:00Z"),
                    {"type": "page", "anonymousId": "v1", "timestamp": "2026-02-06T10:00:00Z",
                     "context": {"groupId": "acme"}})
         send.batch({"type": "identify", "userId": "ann", "anonymousId": "v1"})
@@ -189,9 +185,9 @@ def test_only_the_activity_module_writes_group_activity_and_last_active(send, wo
 def test_the_migration_fills_what_ingestion_keeps(send, workspace, company, team):
     send.batch(
         {"type": "group", "userId": "ann", "groupId": "acme", "timestamp": "2026-02-01T10:00:00Z"},
-        track("ann", "acme", "2026-02-02T10:00:00Z"),
-        track("ann", "acme", "2026-02-04T10:00:00Z"),
-        track("bob", "acme", "2026-02-03T10:00:00Z"),
+        track_in("ann", "acme", "2026-02-02T10:00:00Z"),
+        track_in("ann", "acme", "2026-02-04T10:00:00Z"),
+        track_in("bob", "acme", "2026-02-03T10:00:00Z"),
         {"type": "track", "userId": "bob", "event": "Chart Shared", "timestamp": "2026-02-05T10:00:00Z",
          "context": {"groups": {"company": "globex", "team": "growth"}}},
         {"type": "group", "userId": "cy", "groupId": "quiet", "timestamp": "2026-02-09T10:00:00Z"},
@@ -229,12 +225,12 @@ def test_active_members_had_activity_in_the_last_30_days_in_the_workspaces_time_
     workspace.time_zone = "Europe/Paris"
     workspace.save()
     send.batch(
-        track("ann", "acme", "2026-03-04T10:00:00Z"),  # today
-        track("bob", "acme", "2026-02-02T23:30:00Z"),  # Feb 3, 00:30 in Paris: day 30 of 30
-        track("cy", "acme", "2026-02-02T22:30:00Z"),  # Feb 2, 23:30 in Paris: 31 days ago
-        track("dee", "acme", "2026-01-20T10:00:00Z"),  # long ago
+        track_in("ann", "acme", "2026-03-04T10:00:00Z"),  # today
+        track_in("bob", "acme", "2026-02-02T23:30:00Z"),  # Feb 3, 00:30 in Paris: day 30 of 30
+        track_in("cy", "acme", "2026-02-02T22:30:00Z"),  # Feb 2, 23:30 in Paris: 31 days ago
+        track_in("dee", "acme", "2026-01-20T10:00:00Z"),  # long ago
         {"type": "group", "userId": "eve", "groupId": "acme", "timestamp": "2026-03-04T09:00:00Z"},
-        track("ann", "globex", "2026-01-20T10:00:00Z"),
+        track_in("ann", "globex", "2026-01-20T10:00:00Z"),
     )
     since = workspace.last_days(30, now=NOW)
     assert since == datetime(2026, 2, 2, 23, 0, tzinfo=UTC)
@@ -249,9 +245,9 @@ def test_groups_table_shows_last_active_and_active_members_with_their_meaning_on
     send.batch(
         {"type": "group", "userId": "ann", "groupId": "acme", "traits": {"name": "Acme"},
          "timestamp": "2026-03-01T09:00:00Z"},
-        track("ann", "acme", "2026-03-04T05:06:00Z"),  # months ago
-        track("bob", "acme", ago(days=2, hours=1)),
-        track("cy", "acme", ago(days=40)),
+        track_in("ann", "acme", "2026-03-04T05:06:00Z"),  # months ago
+        track_in("bob", "acme", ago(days=2, hours=1)),
+        track_in("cy", "acme", ago(days=40)),
     )
     html = alice_client.get("/groups/company").content.decode()
     titles = header_titles(html)
@@ -274,9 +270,9 @@ def test_groups_table_shows_last_active_and_active_members_with_their_meaning_on
 
 def test_sorting_by_last_active_puts_groups_without_activity_last_both_ways(alice_client, send, company):
     send.batch(
-        track("ann", "early", ago(days=20)),
-        track("ann", "late", ago(days=1)),
-        track("bob", "middle", ago(days=5)),
+        track_in("ann", "early", ago(days=20)),
+        track_in("ann", "late", ago(days=1)),
+        track_in("bob", "middle", ago(days=5)),
         {"type": "group", "userId": "cy", "groupId": "a-quiet", "timestamp": ago(hours=1)},
         {"type": "group", "userId": "cy", "groupId": "z-quiet", "timestamp": ago(hours=1)},
     )
@@ -288,10 +284,10 @@ def test_sorting_by_last_active_puts_groups_without_activity_last_both_ways(alic
 
 def test_sorting_by_active_members_counts_every_group_then_orders_by_key(alice_client, send, company):
     send.batch(
-        *(track(user, "busy", ago(days=3)) for user in ("ann", "bob", "cy")),
-        track("ann", "b-pair", ago(days=10)), track("dee", "b-pair", ago(days=12)),
-        track("eve", "a-pair", ago(days=1)), track("fay", "a-pair", ago(days=29)),
-        track("gus", "lapsed", ago(days=45)),  # active once, not in the last 30 days
+        *(track_in(user, "busy", ago(days=3)) for user in ("ann", "bob", "cy")),
+        track_in("ann", "b-pair", ago(days=10)), track_in("dee", "b-pair", ago(days=12)),
+        track_in("eve", "a-pair", ago(days=1)), track_in("fay", "a-pair", ago(days=29)),
+        track_in("gus", "lapsed", ago(days=45)),  # active once, not in the last 30 days
         {"type": "group", "userId": "hal", "groupId": "quiet", "timestamp": ago(hours=1)},
     )
     most = table_rows(alice_client, sort="-active_members")
@@ -303,7 +299,7 @@ def test_sorting_by_active_members_counts_every_group_then_orders_by_key(alice_c
 def test_groups_page_takes_ten_queries_in_every_order_but_eleven_by_active_members(
     alice_client, send, company, django_assert_num_queries
 ):
-    send.batch(*(track(f"u{n}", f"co-{n % 7}", ago(days=n)) for n in range(40)))
+    send.batch(*(track_in(f"u{n}", f"co-{n % 7}", ago(days=n)) for n in range(40)))
     # Those of test_groups_page (the type's cohorts to filter by and its active companies
     # among them); by active members, the page's ids in order, then its groups
     # (ByActiveMembers).
@@ -315,8 +311,8 @@ def test_groups_page_takes_ten_queries_in_every_order_but_eleven_by_active_membe
 
 def test_active_members_are_counted_within_the_search_and_the_page(alice_client, send, company):
     send.batch(
-        *(track(user, "acme", ago(days=2)) for user in ("ann", "bob")),
-        track("cy", "initech", ago(days=2)),
+        *(track_in(user, "acme", ago(days=2)) for user in ("ann", "bob")),
+        track_in("cy", "initech", ago(days=2)),
     )
     html = alice_client.get("/groups/company", {"q": "acme", "sort": "-active_members"}).content.decode()
     table = html.split('id="groups-table"')[1]
@@ -326,7 +322,7 @@ def test_active_members_are_counted_within_the_search_and_the_page(alice_client,
 
 def test_sorting_by_active_members_pages_through_every_group(alice_client, send, company):
     # co-01 has one person active, ... co-11 eleven; 44 groups have no one.
-    send.batch(*(track(f"u{p}", f"co-{n:02d}", ago(days=2)) for n in range(1, 12) for p in range(n)))
+    send.batch(*(track_in(f"u{p}", f"co-{n:02d}", ago(days=2)) for n in range(1, 12) for p in range(n)))
     send.batch(*({"type": "group", "userId": "q", "groupId": f"quiet-{n:02d}", "timestamp": ago(hours=1)}
                  for n in range(44)))
     first = table_rows(alice_client, sort="-active_members")

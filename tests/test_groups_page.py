@@ -6,6 +6,7 @@ from html import unescape
 from urllib.parse import urlsplit
 
 import pytest
+from calls import feb, join, march, page_view, track
 from conftest import set_time_zone
 from django.http import QueryDict
 
@@ -304,19 +305,10 @@ def test_counts_have_thousands_separators(alice_client, company):
 # 6, of which without a company 2 / 3 / 3. Teams: strict 1 (growth) each time, over-count
 # 2 (+ core, bo's today); without a team 2 / 4 / 5 (bo's Export, cy's two).
 
-
-def at(day, hour=12, minute=0, month=3):
-    return f"2026-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00Z"
-
-
-def joins(user, key, group_type="company", when=None):
-    return {"type": "group", "userId": user, "groupId": key, "context": {"groupType": group_type},
-            "timestamp": when or at(1, month=2)}
-
-
-def track(user, event, when, **context):
-    call = {"type": "track", "userId": user, "event": event, "timestamp": when}
-    return {**call, "context": {"groups": context}} if context else call
+# Who is in which company and which team, since 1 February.
+COMPANIES = [("ann", "acme"), ("bo", "acme"), ("bo", "beta"), ("eve", "acme"),
+             ("cy", "gamma"), ("cy", "delta"), ("cy", "epsilon")]
+TEAMS = [("ann", "growth"), ("bo", "growth"), ("bo", "core")]
 
 
 @pytest.fixture
@@ -324,16 +316,15 @@ def active_data(frozen_now, send, workspace):
     workspace.time_zone = "Europe/Paris"
     workspace.save()
     response = send.batch(
-        joins("ann", "acme"), joins("bo", "acme"), joins("bo", "beta"), joins("eve", "acme"),
-        *(joins("cy", key) for key in ("gamma", "delta", "epsilon")),
-        joins("ann", "growth", "team"), joins("bo", "growth", "team"), joins("bo", "core", "team"),
-        track("ann", "Report Viewed", at(14, 23, 30)),
-        track("bo", "Report Viewed", at(15, 10)),
-        track("bo", "Export", at(12), company="beta"),
-        track("cy", "Account Removed User", at(1), company="delta"),
-        track("cy", "Report Viewed", at(10)),
-        {"type": "page", "userId": "dan", "name": "Pricing", "timestamp": at(15, 9)},
-        track("eve", "Signed Up", at(1, month=2), company="acme"),
+        *(join(user, key, feb(1), group_type="company") for user, key in COMPANIES),
+        *(join(user, key, feb(1), group_type="team") for user, key in TEAMS),
+        track("ann", "Report Viewed", march(14, 23, 30)),
+        track("bo", "Report Viewed", march(15, 10)),
+        track("bo", "Export", march(12), groups={"company": "beta"}),
+        track("cy", "Account Removed User", march(1), groups={"company": "delta"}),
+        track("cy", "Report Viewed", march(10)),
+        page_view("dan", "Pricing", march(15, 9)),
+        track("eve", "Signed Up", feb(1), groups={"company": "acme"}),
     )
     assert response.status_code == 200, response.content
     return workspace
@@ -410,7 +401,7 @@ def test_the_days_end_at_midnight_in_the_workspace_time_zone(alice_client, activ
 
 
 def test_a_type_no_event_carried_yet_says_so_rather_than_zeros(alice_client, frozen_now, send):
-    send.batch(joins("ann", "growth", "team"), track("bo", "Report Viewed", at(15, 10)))
+    send.batch(join("ann", "growth", feb(1), group_type="team"), track("bo", "Report Viewed", march(15, 10)))
     page = alice_client.get("/groups/team").content.decode()
     card = active_card(page)
     assert 'class="figure-value"' not in card
@@ -420,7 +411,7 @@ def test_a_type_no_event_carried_yet_says_so_rather_than_zeros(alice_client, fro
 
 
 def test_a_type_none_of_whose_groups_was_active_lately_says_when_to_look(alice_client, frozen_now, send):
-    send.batch(joins("ann", "acme"), track("ann", "Report Viewed", at(2, month=2)))
+    send.batch(join("ann", "acme", feb(1), group_type="company"), track("ann", "Report Viewed", feb(2)))
     page = alice_client.get("/groups/company").content.decode()
     card = text_of(active_card(page))
     assert "No company was active in the last 30 days. No event in those days." in card

@@ -3,7 +3,8 @@
 from datetime import timedelta
 
 import pytest
-from conftest import T0, at, group_call, groups_of, track_call
+from calls import T0, at, group_call, track_call
+from conftest import groups_of
 
 from analytics.group_types import remove_group_type
 from analytics.models import Event, Group, GroupType, IngestionProblem, Membership, Person

@@ -3,18 +3,18 @@ moments the database or Python cannot hold, control characters in ids, NUL chara
 wrong JSON types and absurd nesting. In every case the rest of the batch is stored and
 no page or API list of the workspace breaks afterwards."""
 
-import json
 import importlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from calls import numbered_track
 from django.apps import apps
 from django.db import connection
 from django.utils import timezone
 
 from analytics.ingestion.calls import MAX_DEPTH
 from analytics.models import Event, Group, IngestionProblem, Person
-from conftest import numbered_track
 
 
 def refusal(response, index=1):

@@ -4,10 +4,10 @@ import gzip
 import json
 
 import orjson
+from calls import numbered_track
 
 from analytics.ingestion import BATCH_MAX_CALLS
 from analytics.models import Event, IngestionProblem
-from conftest import numbered_track
 
 
 def test_batch_keeps_valid_calls_and_names_each_refused_one(send, workspace):

@@ -8,11 +8,11 @@ from datetime import date
 from html import unescape
 from urllib.parse import urlsplit
 
+from calls import jan, join, march, track, track_in
+from conftest import set_time_zone
 from django.db import connection
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
-from conftest import set_time_zone
-from overview_data import at, joins, track
 
 from analytics import reports
 from analytics.models import SavedReport
@@ -123,9 +123,9 @@ def test_the_over_count_links_to_the_users_in_several_companies(overview_data, a
 
 def test_no_over_count_no_link_to_the_banner(frozen_now, send, workspace, company, alice_client):
     send.batch(
-        joins("ann", "acme", at(3, 1)),
-        track("ann", "Report Viewed", at(3, 15, 13)),
-        track("ann", "Report Viewed", at(3, 14, 13)),
+        join("ann", "acme", march(1)),
+        track("ann", "Report Viewed", march(15, 13)),
+        track("ann", "Report Viewed", march(14, 13)),
     )
     response = alice_client.get("/")
     overview = response.context["overview"]
@@ -138,10 +138,10 @@ def test_no_over_count_no_link_to_the_banner(frozen_now, send, workspace, compan
 
 def test_no_company_active_says_why_rather_than_zeros(frozen_now, send, workspace, company, alice_client):
     send.batch(
-        joins("ann", "acme", at(3, 1)),
-        joins("bo", "beta", at(1, 2)),
-        track("bo", "Report Viewed", at(1, 20)),  # beta's, before the 30 days
-        track("eve", "Report Viewed", at(3, 15, 13)),  # in no company
+        join("ann", "acme", march(1)),
+        join("bo", "beta", jan(2)),
+        track("bo", "Report Viewed", jan(20)),  # beta's, before the 30 days
+        track("eve", "Report Viewed", march(15, 13)),  # in no company
     )
     response = alice_client.get("/")
     assert response.context["overview"].groups.none_active
@@ -310,11 +310,11 @@ def test_the_overview_costs_the_same_queries_whatever_the_data(overview_data, al
     more = []
     for n in range(30):
         more += [
-            joins(f"u{n}", f"co{n}", at(3, 2 + n % 10)),
-            joins(f"u{n}", f"co{n + 1}", at(3, 2 + n % 10, 13)),
-            track(f"u{n}", f"Event {n % 12}", at(3, 5 + n % 10)),
-            track(f"u{n}", "Report Viewed", at(3, 5 + n % 10, 14), company=f"co{n}"),
-            track(f"u{n}", "Export", at(3, 6 + n % 9, 15)),
+            join(f"u{n}", f"co{n}", march(2 + n % 10)),
+            join(f"u{n}", f"co{n + 1}", march(2 + n % 10, 13)),
+            track(f"u{n}", f"Event {n % 12}", march(5 + n % 10)),
+            track_in(f"u{n}", f"co{n}", march(5 + n % 10, 14)),
+            track(f"u{n}", "Export", march(6 + n % 9, 15)),
         ]
     assert send.batch(*more).status_code == 200
     with CaptureQueriesContext(connection) as large:

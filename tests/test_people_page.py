@@ -1,8 +1,7 @@
 """The People list: columns, search, filters, sorting, pages, and the multi-company banner."""
 
 import pytest
-
-from journeys import identify, join, track
+from calls import identify, join, track
 
 
 def rows(page):

@@ -15,14 +15,15 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
+from calls import jan, join, track
 from django.db import connection
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from test_reports import activity, funnel_calls  # noqa: F401 (activity is a fixture)
 
 from analytics import reports
 from analytics.models import Event, Person
-from test_reports import activity, jan, joins, track  # noqa: F401 (activity is a fixture)
 
 FIRST_WEEK = {"from": "2026-01-05", "to": "2026-01-07"}
 
@@ -135,31 +136,8 @@ def canonical(path, **params):
 
 @pytest.fixture
 def funnel_data(send, workspace, company):
-    """Users: 5 started (ann, bo, cy, gil, hal), 3 reached step 2, ann converted in 3
-    days. Companies: acme, beta, gamma, delta started, all four reached step 2, acme (3
-    days) and delta (2: hal and ida together) converted."""
-    response = send.batch(
-        joins("ann", "acme", jan(1)),
-        joins("cy", "acme", jan(1)),
-        joins("bo", "beta", jan(1)),
-        joins("gil", "gamma", jan(1)),
-        joins("hal", "delta", jan(1)),
-        joins("ida", "delta", jan(1)),
-        track("cy", "project_created", jan(5, 8)),
-        track("ann", "signed_up", jan(5)),
-        track("ann", "project_created", jan(6)),
-        track("cy", "signed_up", jan(6, 15)),
-        track("ann", "invite_sent", jan(8)),
-        track("bo", "signed_up", jan(5)),
-        track("bo", "invite_sent", jan(6)),
-        track("bo", "project_created", jan(7)),
-        track("gil", "signed_up", jan(5)),
-        track("gil", "signed_up", jan(20)),
-        track("gil", "project_created", jan(25)),
-        track("hal", "signed_up", jan(10)),
-        track("ida", "project_created", jan(11)),
-        track("hal", "invite_sent", jan(12)),
-    )
+    """The funnel of ``test_reports.funnel_calls``."""
+    response = send.batch(*funnel_calls())
     assert response.status_code == 200, response.content
 
 
@@ -172,9 +150,9 @@ def retention_data(send, workspace, company):
     2; cohort of Jan 12: cy, back in week 1. dee signed up before the period."""
     december = datetime(2025, 12, 1, tzinfo=UTC).isoformat()
     response = send.batch(
-        joins("ann", "acme", december),
-        joins("bo", "acme", december),
-        joins("cy", "beta", december),
+        join("ann", "acme", december),
+        join("bo", "acme", december),
+        join("cy", "beta", december),
         track("ann", "signed_up", jan(5)),
         track("ann", "login", jan(13)),
         track("ann", "login", jan(27)),

@@ -15,32 +15,13 @@ The main dataset (January 2026, UTC unless a test sets a time zone):
 from datetime import UTC, date, datetime
 
 import pytest
+from calls import identify, jan, join, page_view, track
 from django.http import QueryDict
 
 from analytics import reports
 from analytics.deletion import delete_person
 from analytics.models import Group, Person
 from analytics.reports import ReportError
-
-
-def jan(day, hour=12, minute=0):
-    return datetime(2026, 1, day, hour, minute, tzinfo=UTC).isoformat()
-
-
-def track(user, name, when, **extra):
-    return {"type": "track", "userId": user, "event": name, "timestamp": when, **extra}
-
-
-def joins(user, key, when):
-    return {"type": "group", "userId": user, "groupId": key, "timestamp": when}
-
-
-def who(user, email):
-    return {"type": "identify", "userId": user, "traits": {"email": email}, "timestamp": jan(1)}
-
-
-def acme_only(key="acme"):
-    return {"context": {"groups": {"company": key}}}
 
 
 def query(kind, workspace, **params):
@@ -58,26 +39,26 @@ def first_week(kind, workspace, **params):
 def activity_calls():
     """The calls of the main dataset (see above)."""
     return [
-        who("ann", "ann@acme.io"),
-        who("bo", "bo@beta.io"),
-        who("cy", "cy@gmail.com"),
-        who("dee", "dee@staff.dev"),
-        who("eve", "eve@example.com"),
+        identify("ann", email="ann@acme.io", at=jan(1)),
+        identify("bo", email="bo@beta.io", at=jan(1)),
+        identify("cy", email="cy@gmail.com", at=jan(1)),
+        identify("dee", email="dee@staff.dev", at=jan(1)),
+        identify("eve", email="eve@example.com", at=jan(1)),
         track("ann", "feature_used", jan(5, 8)),
-        joins("ann", "acme", jan(5, 10)),
+        join("ann", "acme", jan(5, 10)),
         track("ann", "feature_used", jan(5, 11)),
         track("ann", "feature_used", jan(6)),
-        joins("bo", "beta", jan(5, 9)),
+        join("bo", "beta", jan(5, 9)),
         track("bo", "feature_used", jan(5)),
         track("bo", "feature_used", jan(7)),
-        joins("cy", "acme", jan(4)),
-        joins("cy", "beta", jan(4)),
+        join("cy", "acme", jan(4)),
+        join("cy", "beta", jan(4)),
         track("cy", "feature_used", jan(6)),
-        track("cy", "feature_used", jan(7), **acme_only()),
-        joins("dee", "acme", jan(4)),
+        track("cy", "feature_used", jan(7), groups={"company": "acme"}),
+        join("dee", "acme", jan(4)),
         track("dee", "feature_used", jan(6, 13)),
         track("eve", "feature_used", jan(7)),
-        {"type": "page", "userId": "eve", "name": "Pricing", "timestamp": jan(7, 13)},
+        page_view("eve", "Pricing", jan(7, 13)),
     ]
 
 
@@ -87,6 +68,39 @@ def activity(send, workspace, company):
     workspace.save()
     response = send.batch(*activity_calls())
     assert response.status_code == 200, response.content
+
+
+def funnel_calls():
+    """A funnel signed_up → project_created → invite_sent in January. Users: 5 started
+    (ann, bo, cy, gil, hal), 3 reached step 2, ann converted in 3 days. Companies: acme,
+    beta, gamma, delta started, all four reached step 2, acme (3 days) and delta (2: hal
+    and ida together) converted."""
+    return [
+        join("ann", "acme", jan(1)),
+        join("cy", "acme", jan(1)),
+        join("bo", "beta", jan(1)),
+        join("gil", "gamma", jan(1)),
+        join("hal", "delta", jan(1)),
+        join("ida", "delta", jan(1)),
+        # ann converts in 3 days; cy created a project before signing up.
+        track("cy", "project_created", jan(5, 8)),
+        track("ann", "signed_up", jan(5)),
+        track("ann", "project_created", jan(6)),
+        track("cy", "signed_up", jan(6, 15)),
+        track("ann", "invite_sent", jan(8)),
+        # bo invites before creating a project: step 2 only.
+        track("bo", "signed_up", jan(5)),
+        track("bo", "invite_sent", jan(6)),
+        track("bo", "project_created", jan(7)),
+        # gil's first chance runs out of time; his second signup reaches step 2.
+        track("gil", "signed_up", jan(5)),
+        track("gil", "signed_up", jan(20)),
+        track("gil", "project_created", jan(25)),
+        # delta converts together: hal signs up and invites, ida creates the project.
+        track("hal", "signed_up", jan(10)),
+        track("ida", "project_created", jan(11)),
+        track("hal", "invite_sent", jan(12)),
+    ]
 
 
 def values(result):
@@ -187,10 +201,10 @@ def test_a_deleted_user_disappears_from_every_report_at_once(activity, workspace
 
 def test_filters_on_event_properties_person_traits_and_group_properties(send, workspace, company):
     send.batch(
-        who("ann", "ann@acme.io"),
-        who("bo", "bo@beta.io"),
-        {"type": "group", "userId": "ann", "groupId": "acme", "traits": {"plan": "pro", "seats": 12}, "timestamp": jan(4)},
-        {"type": "group", "userId": "bo", "groupId": "beta", "traits": {"plan": "free", "seats": 3}, "timestamp": jan(4)},
+        identify("ann", email="ann@acme.io", at=jan(1)),
+        identify("bo", email="bo@beta.io", at=jan(1)),
+        join("ann", "acme", jan(4), traits={"plan": "pro", "seats": 12}),
+        join("bo", "beta", jan(4), traits={"plan": "free", "seats": 3}),
         track("ann", "export", jan(5), properties={"format": "csv", "rows": 120}),
         track("ann", "export", jan(6), properties={"format": "pdf", "rows": 8}),
         track("bo", "export", jan(6), properties={"format": "CSV file", "rows": "many"}),
@@ -276,10 +290,10 @@ def test_active_companies_strict_beside_the_over_count(activity, workspace):
 
 def test_the_over_count_credits_only_groups_the_person_was_in_at_the_time(send, workspace, company):
     send.batch(
-        joins("fay", "acme", jan(1)),
-        joins("fay", "beta", jan(1)),
-        joins("fay", "gamma", jan(1)),
-        track("fay", "Account Removed User", jan(6), **acme_only("gamma")),
+        join("fay", "acme", jan(1)),
+        join("fay", "beta", jan(1)),
+        join("fay", "gamma", jan(1)),
+        track("fay", "Account Removed User", jan(6), groups={"company": "gamma"}),
         track("fay", "feature_used", jan(5)),  # in three companies then
         track("fay", "feature_used", jan(7)),  # in two
     )
@@ -289,32 +303,7 @@ def test_the_over_count_credits_only_groups_the_person_was_in_at_the_time(send, 
 
 
 def test_a_funnel_by_users_and_by_company(send, workspace, company):
-    send.batch(
-        joins("ann", "acme", jan(1)),
-        joins("cy", "acme", jan(1)),
-        joins("bo", "beta", jan(1)),
-        joins("gil", "gamma", jan(1)),
-        joins("hal", "delta", jan(1)),
-        joins("ida", "delta", jan(1)),
-        # ann converts in 3 days; cy created a project before signing up.
-        track("cy", "project_created", jan(5, 8)),
-        track("ann", "signed_up", jan(5)),
-        track("ann", "project_created", jan(6)),
-        track("cy", "signed_up", jan(6, 15)),
-        track("ann", "invite_sent", jan(8)),
-        # bo invites before creating a project: step 2 only.
-        track("bo", "signed_up", jan(5)),
-        track("bo", "invite_sent", jan(6)),
-        track("bo", "project_created", jan(7)),
-        # gil's first chance runs out of time; his second signup reaches step 2.
-        track("gil", "signed_up", jan(5)),
-        track("gil", "signed_up", jan(20)),
-        track("gil", "project_created", jan(25)),
-        # delta converts together: hal signs up and invites, ida creates the project.
-        track("hal", "signed_up", jan(10)),
-        track("ida", "project_created", jan(11)),
-        track("hal", "invite_sent", jan(12)),
-    )
+    send.batch(*funnel_calls())
     steps = ["signed_up", "project_created", "invite_sent"]
     params = {"step": steps, "from": "2026-01-01", "to": "2026-01-31"}
     users = reports.funnel(workspace, query("funnel", workspace, **params))
@@ -348,9 +337,9 @@ def test_a_funnel_of_ten_steps_counts_each_step(send, workspace):
 
 def test_retention_by_week_for_users_and_companies(send, workspace, company):
     send.batch(
-        joins("ann", "acme", datetime(2025, 12, 1, tzinfo=UTC).isoformat()),
-        joins("bo", "acme", datetime(2025, 12, 1, tzinfo=UTC).isoformat()),
-        joins("cy", "beta", datetime(2025, 12, 1, tzinfo=UTC).isoformat()),
+        join("ann", "acme", datetime(2025, 12, 1, tzinfo=UTC).isoformat()),
+        join("bo", "acme", datetime(2025, 12, 1, tzinfo=UTC).isoformat()),
+        join("cy", "beta", datetime(2025, 12, 1, tzinfo=UTC).isoformat()),
         track("ann", "signed_up", jan(5)),
         track("ann", "login", jan(13)),
         track("ann", "login", jan(27)),
@@ -445,8 +434,8 @@ def test_pickers_list_the_events_seen_track_names_first(send, workspace, other_w
     send.batch(
         track("ann", "signed_up", jan(5)),
         track("ann", "Added to cart", jan(5)),
-        {"type": "page", "userId": "ann", "name": "Pricing", "timestamp": jan(5)},
-        {"type": "identify", "userId": "ann", "traits": {"plan": "pro"}, "timestamp": jan(5)},
+        page_view("ann", "Pricing", jan(5)),
+        identify("ann", at=jan(5), plan="pro"),
         track("bo", "signed_up", jan(6)),
     )
     charlie_send.batch(track("zed", "theirs", jan(5)))

@@ -11,9 +11,10 @@ out by hand (January 2026, UTC):
 Without a cohort, feature_used by users on the 5th, 6th and 7th: 2, 2, 3.
 """
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
+from calls import identify, jan, join, track
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -22,41 +23,24 @@ from analytics.models import Cohort, Condition, Group, Person
 from analytics.reports import ReportError
 
 
-def jan(day, hour=12):
-    return datetime(2026, 1, day, hour, tzinfo=UTC).isoformat()
-
-
-def track(user, name, when, **extra):
-    return {"type": "track", "userId": user, "event": name, "timestamp": when, **extra}
-
-
-def joins(user, key, traits=None, **extra):
-    call = {"type": "group", "userId": user, "groupId": key, "timestamp": jan(1), **extra}
-    return {**call, "traits": traits} if traits else call
-
-
-def who(user, **traits):
-    return {"type": "identify", "userId": user, "traits": {"email": f"{user}@example.com", **traits}, "timestamp": jan(1, 9)}
-
-
 @pytest.fixture
 def activity(send, workspace, company, team):
     response = send.batch(
-        who("ann", role="admin"),
-        who("bo"),
-        who("cy", role="admin"),
-        who("eve"),
-        joins("ann", "acme", {"plan": "pro"}),
-        joins("ann", "growth", context={"groupType": "team"}),
-        joins("bo", "beta", {"plan": "free"}),
-        joins("cy", "acme"),
-        joins("cy", "beta"),
+        identify("ann", email="ann@example.com", at=jan(1, 9), role="admin"),
+        identify("bo", email="bo@example.com", at=jan(1, 9)),
+        identify("cy", email="cy@example.com", at=jan(1, 9), role="admin"),
+        identify("eve", email="eve@example.com", at=jan(1, 9)),
+        join("ann", "acme", jan(1), traits={"plan": "pro"}),
+        join("ann", "growth", jan(1), group_type="team"),
+        join("bo", "beta", jan(1), traits={"plan": "free"}),
+        join("cy", "acme", jan(1)),
+        join("cy", "beta", jan(1)),
         track("ann", "feature_used", jan(5)),
         track("ann", "feature_used", jan(6)),
         track("bo", "feature_used", jan(5)),
         track("bo", "feature_used", jan(7)),
         track("cy", "feature_used", jan(6)),
-        track("cy", "feature_used", jan(7), context={"groups": {"company": "acme"}}),
+        track("cy", "feature_used", jan(7), groups={"company": "acme"}),
         track("eve", "feature_used", jan(7)),
         track("bo", "upgraded", (timezone.now() - timedelta(days=1)).isoformat()),
     )

@@ -279,9 +279,8 @@ class Cohort(models.Model):
     def _found(self, at: datetime | None) -> QuerySet:
         if self.group_type_id is None:
             found = Person.objects.filter(workspace_id=self.workspace_id)
-            internal = self._internal_q("")
-            if internal is not None:
-                found = found.exclude(internal)
+            if self._leaves_out_internal:
+                found = found.exclude(pk__in=Person.objects.internal(self.workspace))
         else:
             found = Group.objects.filter(group_type_id=self.group_type_id)
         if at is not None:
@@ -291,15 +290,10 @@ class Cohort(models.Model):
             found = found.filter(self._holds(condition, moment, current=at is None))
         return found
 
-    def _internal_q(self, person: str) -> Q | None:
-        """People at the internal domains (``person`` prefixes the path to them), if
-        the cohort leaves them out and the workspace has any."""
-        if not self.exclude_internal or not self.workspace.internal_domains:
-            return None
-        condition = Q()
-        for domain in self.workspace.internal_domains:
-            condition |= Q(**{f"{person}email__endswith": f"@{domain}"})
-        return condition
+    @property
+    def _leaves_out_internal(self) -> bool:
+        """Whether the cohort leaves out people at the internal domains (if there are any)."""
+        return self.exclude_internal and bool(self.workspace.internal_domains)
 
     def _holds(self, condition: Condition, moment: datetime, *, current: bool) -> Q:
         """Rows of the people or groups for whom ``condition`` holds at ``moment``."""
@@ -310,12 +304,7 @@ class Cohort(models.Model):
             memberships = Membership.objects.filter(
                 workspace_id=self.workspace_id, group_type__name=condition.group_type
             )
-            if current:
-                memberships = memberships.current()
-            else:
-                memberships = memberships.filter(started_at__lte=moment).filter(
-                    Q(ended_at__isnull=True) | Q(ended_at__gt=moment)
-                )
+            memberships = memberships.current(None if current else moment)
             if condition.key:
                 memberships = memberships.filter(
                     property_q("group__properties", condition.key, condition.op, condition.value)
@@ -330,9 +319,8 @@ class Cohort(models.Model):
         if self.for_groups:
             unit = f"{self.group_type.slot_field}_id"
             events = events.filter(**{f"{unit}__isnull": False})
-            internal = self._internal_q("person__")
-            if internal is not None:
-                events = events.exclude(internal)
+            if self._leaves_out_internal:
+                events = events.exclude(person__in=Person.objects.internal(self.workspace))
         else:
             unit = "person_id"
         units = events.values(unit).order_by()

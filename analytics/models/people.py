@@ -1,5 +1,9 @@
 """People (the users of the customer's product), their ids, and their memberships in groups."""
 
+from datetime import datetime
+from functools import reduce
+from operator import or_
+
 from django.db import connection, models
 from django.db.models import Count, F, FilteredRelation, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -38,7 +42,22 @@ class PersonQuerySet(ArrayUpdateQuerySet):
 
     def with_email_domain(self, domain: str):
         """People whose email address is at ``domain`` (see ``normalize_domain``)."""
-        return self.filter(email__endswith="@" + normalize_domain(domain))
+        return self.at_domains([domain])
+
+    def at_domains(self, domains):
+        """People whose email address is at one of ``domains`` (see ``normalize_domain``);
+        no one for no domains."""
+        if not domains:
+            return self.none()
+        return self.filter(
+            reduce(or_, (Q(email__endswith="@" + normalize_domain(domain)) for domain in domains))
+        )
+
+    def internal(self, workspace: Workspace):
+        """The people of ``workspace`` at its internal domains (its staff, whom reports and
+        cohorts leave out by default): the one query for them (``Person.is_internal``
+        tells the same of one person already read)."""
+        return self.filter(workspace=workspace).at_domains(workspace.internal_domains)
 
     def seen(self, latest: dict[int, object]):
         """Move people's ``last_seen_at`` on to {person id: latest moment of new events}.
@@ -164,6 +183,8 @@ class Person(models.Model):
         return shown[0] if shown else ""
 
     def is_internal(self, domains):
+        """Whether this person's email address is at one of ``domains`` (the workspace's
+        internal domains), as ``PersonQuerySet.internal`` finds them."""
         return bool(self.email) and self.email.rpartition("@")[2] in domains
 
     def set_traits(self, new_traits):
@@ -192,23 +213,29 @@ class Identity(models.Model):
 
 
 class MembershipQuerySet(models.QuerySet):
-    def current(self):
-        """Memberships not ended: the person is in the group now."""
-        return self.filter(ended_at__isnull=True)
+    def current(self, at: datetime | None = None):
+        """Memberships open at ``at``: the person is in the group then (now if None)."""
+        if at is None:
+            return self.filter(ended_at__isnull=True)
+        return self.filter(started_at__lte=at).filter(Q(ended_at__isnull=True) | Q(ended_at__gt=at))
 
     def current_of(self, group):
-        """The group's current members, latest to join first, with each person and their
+        """The group's current members, one membership each: the one query for them, which
+        the group page (``most_active_first``), the API (``latest_first``) and the
+        timeline start from."""
+        return self.current().filter(group=group)
+
+    def latest_first(self):
+        """These memberships, latest to join first, with each person and their
         ``event_count`` (see ``events_of``)."""
         return (
-            self.current()
-            .filter(group=group)
-            .select_related("person")
+            self.select_related("person")
             .annotate(event_count=events_of("person"))
             .order_by("-started_at", "-pk")
         )
 
-    def active_in(self, group, *, since):
-        """The group's current members, the most recently active in it first (those who
+    def most_active_first(self, group, *, since):
+        """These memberships of ``group``, the most recently active in it first (those who
         have done nothing in it last), with their ``last_active_at`` in the group (see
         ``GroupActivity``; None if they have done nothing in it), their
         ``recent_events`` (their activity carrying the group since ``since``) and each
@@ -232,9 +259,7 @@ class MembershipQuerySet(models.QuerySet):
             "group__activity", condition=Q(group__activity__person=F("person"))
         )
         return (
-            self.current()
-            .filter(group=group)
-            .alias(here=here)
+            self.alias(here=here)
             .annotate(last_active_at=F("here__last_active_at"))
             .annotate(recent_events=Coalesce(Subquery(recent), 0))
             .prefetch_related("person")

@@ -152,7 +152,7 @@ class _Scope:
         if first is not None:
             rows = rows.filter(day__gte=first)
         if self.query.exclude_internal and self.workspace.internal_domains:
-            rows = rows.exclude(person__in=internal_people(self.workspace))
+            rows = rows.exclude(person__in=Person.objects.internal(self.workspace))
         if self.cohort is not None:
             rows = rows.filter(person__in=self.cohort.members())
         if counted and self.group_type:
@@ -169,7 +169,7 @@ class _Scope:
         for condition in self.query.filters:
             events = events.filter(self.filter_q(condition))
         if self.query.exclude_internal and self.workspace.internal_domains:
-            events = events.exclude(person__in=internal_people(self.workspace))
+            events = events.exclude(person__in=Person.objects.internal(self.workspace))
         if self.cohort is not None:
             # A group cohort keeps the events carrying one of its groups, whatever the
             # report counts; a user cohort, the events of its people.
@@ -191,13 +191,6 @@ class _Scope:
 
     def filter_q(self, condition: Filter) -> Q:
         return property_q(self.json_base(condition.on), condition.key, condition.op, condition.value)
-
-
-def internal_people(workspace: Workspace) -> QuerySet:
-    condition = Q()
-    for domain in workspace.internal_domains:
-        condition |= Q(email__endswith=f"@{domain}")
-    return Person.objects.filter(workspace=workspace).filter(condition).values("pk")
 
 
 def _as_date(value) -> date:
@@ -763,10 +756,8 @@ def most_sent_events(workspace: Workspace, period: Period, *, limit: int, sample
 
 def internal_people_count(workspace: Workspace) -> int:
     """How many people are at the workspace's internal domains (whom reports leave out
-    unless asked to include them)."""
-    if not workspace.internal_domains:
-        return 0
-    return internal_people(workspace).count()
+    unless asked to include them); no query for a workspace without any."""
+    return Person.objects.internal(workspace).count()
 
 
 def event_names(workspace: Workspace) -> list[str]:

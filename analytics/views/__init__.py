@@ -5,8 +5,10 @@ and renders one template; an htmx request gets only the partial it targets, and 
 page also works without JavaScript.
 """
 
+from django.contrib import messages
 from django.core.exceptions import BadRequest, ObjectDoesNotExist
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django_htmx.middleware import HtmxDetails
 
 from analytics.models import Cohort, GroupType, Workspace
@@ -37,6 +39,27 @@ def get_or_404(queryset, message, **lookup):
         return queryset.get(**lookup)
     except ObjectDoesNotExist:
         raise Http404(message) from None
+
+
+def refused_from_another_workspace(
+    request: HttpRequest, workspace: Workspace, back_to
+) -> HttpResponse | None:
+    """For a POST whose form was shown for another workspace than ``workspace``, the
+    current one, a redirect to ``back_to`` (what ``redirect`` takes) with a message that
+    nothing was changed; None for a form of this workspace.
+
+    The current workspace lives in the session, so switching in one browser tab switches
+    every tab, and a form left open in another would otherwise change the wrong
+    workspace. Every dashboard form sends the slug of the workspace it was shown for.
+    """
+    if request.POST.get("workspace") == workspace.slug:
+        return None
+    messages.error(
+        request,
+        "Nothing was changed: that form belonged to another workspace, and "
+        f"{workspace} is the current one now. Switch back first, or do it again here.",
+    )
+    return redirect(back_to)
 
 
 def site_root(request: HttpRequest) -> str:

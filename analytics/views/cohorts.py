@@ -19,7 +19,7 @@ from analytics.models import ACTIVE_DAYS, Cohort, Group, Person, Role, Workspace
 from analytics.reports import event_label, event_names
 from analytics.reports.queries import today_in
 from analytics.tables import CohortTable, GroupTable, PersonTable
-from analytics.views import HtmxHttpRequest, get_or_404, partial
+from analytics.views import HtmxHttpRequest, get_or_404, partial, refused_from_another_workspace
 from analytics.views.people import current_memberships
 
 COHORTS_PER_PAGE = 50
@@ -97,8 +97,8 @@ def delete_cohort(request: HttpRequest, pk: int) -> HttpResponse:
     cohort = _cohort(workspace, pk)
     _check_may_change(request, cohort)
     if request.method == "POST":
-        if _other_workspace(request, workspace):
-            return redirect(cohort)
+        if refused := refused_from_another_workspace(request, workspace, cohort):
+            return refused
         cohort.delete()
         messages.success(request, f"The cohort “{cohort.name}” was deleted.")
         return redirect("cohorts")
@@ -126,26 +126,14 @@ def _check_may_change(request: HttpRequest, cohort: Cohort) -> None:
         )
 
 
-def _other_workspace(request: HttpRequest, workspace: Workspace) -> bool:
-    """Whether a form posted was shown for another workspace than the current one (the
-    current one lives in the session: another tab may have switched it); says so."""
-    if request.POST.get("workspace") == workspace.slug:
-        return False
-    messages.error(
-        request,
-        "Nothing was changed: that form belonged to another workspace, and "
-        f"{workspace} is the current one now. Switch back first, or do it again here.",
-    )
-    return True
-
-
 def _definition(request: HttpRequest, workspace: Workspace, cohort: Cohort) -> HttpResponse:
     """The form that defines a new cohort or changes one. "Add a condition" posts the
     form back with one more empty row (no JavaScript needed); "Save" saves it."""
     types = {t.name: t for t in workspace.group_types.all()}
     if request.method == "POST":
-        if _other_workspace(request, workspace):
-            return redirect(cohort if cohort.pk else "cohorts")
+        back_to = cohort if cohort.pk else "cohorts"
+        if refused := refused_from_another_workspace(request, workspace, back_to):
+            return refused
         form = CohortForm(request.POST, workspace=workspace)
         for_groups = request.POST.get("unit", "users") in types
         rows = ConditionFormSet(

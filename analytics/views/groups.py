@@ -83,7 +83,7 @@ def group(request: HtmxHttpRequest, type_name: str, key: str) -> HttpResponse:
         raise Http404(_missing_group(workspace, type_name, key))
     activity = group.recent_activity()
     members = MemberTable(
-        Membership.objects.active_in(group, since=activity.since),
+        Membership.objects.current_of(group).most_active_first(group, since=activity.since),
         internal_domains=workspace.internal_domains,
     )
     RequestConfig(request, paginate={"per_page": MEMBERS_PER_PAGE}).configure(members)

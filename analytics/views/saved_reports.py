@@ -20,7 +20,7 @@ from analytics.access import workspace_for
 from analytics.forms import MoveQuery, PinQuery, SavedReportNameForm, SaveReportForm, TableQuery
 from analytics.models import SavedReport, Workspace
 from analytics.tables import SavedReportTable
-from analytics.views import HtmxHttpRequest, get_or_404, partial
+from analytics.views import HtmxHttpRequest, get_or_404, partial, refused_from_another_workspace
 
 REPORTS_PER_PAGE = 50
 
@@ -43,7 +43,7 @@ def saved_reports(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 def save_report(request: HttpRequest) -> HttpResponse:
     workspace = workspace_for(request)
-    if refused := _shown_in_another_workspace(request, workspace):
+    if refused := refused_from_another_workspace(request, workspace, "reports"):
         return refused
     form = SaveReportForm(request.POST, workspace=workspace)
     if not form.is_valid():
@@ -85,7 +85,7 @@ def rename_report(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("Only whoever saved a report renames it.")
     form = SavedReportNameForm(request.POST or None, initial={"name": saved.name})
     if request.method == "POST":
-        if refused := _shown_in_another_workspace(request, workspace):
+        if refused := refused_from_another_workspace(request, workspace, "reports"):
             return refused
         if form.is_valid():
             before = saved.name
@@ -109,7 +109,7 @@ def delete_report(request: HttpRequest, pk: int) -> HttpResponse:
             "Members delete only the reports they saved; an admin or owner deletes any."
         )
     if request.method == "POST":
-        if refused := _shown_in_another_workspace(request, workspace):
+        if refused := refused_from_another_workspace(request, workspace, "reports"):
             return refused
         saved.delete()
         messages.success(request, f"Deleted the saved report “{saved.name}”.")
@@ -126,7 +126,7 @@ def pin_report(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied(
             "Members pin and unpin only the reports they saved; an admin or owner any."
         )
-    if refused := _shown_in_another_workspace(request, workspace):
+    if refused := refused_from_another_workspace(request, workspace, "reports"):
         return refused
     if PinQuery.parse(request.POST)["pinned"]:
         saved.pin()
@@ -146,7 +146,7 @@ def move_report(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied(
             "Members move only the reports they saved; an admin or owner any."
         )
-    if refused := _shown_in_another_workspace(request, workspace):
+    if refused := refused_from_another_workspace(request, workspace, "reports"):
         return refused
     saved.move(earlier=MoveQuery.parse(request.POST)["direction"] == "earlier")
     return redirect(_back(request, default="/"))
@@ -159,17 +159,6 @@ def _saved_report(workspace: Workspace, pk: int) -> SavedReport:
         pk=pk,
         workspace=workspace,
     )
-
-
-def _shown_in_another_workspace(request: HttpRequest, workspace: Workspace) -> HttpResponse | None:
-    if request.POST.get("workspace") == workspace.slug:
-        return None
-    messages.error(
-        request,
-        "Nothing was changed: that form belonged to another workspace, and "
-        f"{workspace} is the current one now. Switch back first, or do it again here.",
-    )
-    return redirect("reports")
 
 
 def _back(request: HttpRequest, default: str = "/reports") -> str:

@@ -41,7 +41,13 @@ from analytics.models import (
     WorkspaceMember,
 )
 from analytics.tables import ProblemTable
-from analytics.views import HtmxHttpRequest, get_or_404, partial, site_root
+from analytics.views import (
+    HtmxHttpRequest,
+    get_or_404,
+    partial,
+    refused_from_another_workspace,
+    site_root,
+)
 
 
 def settings_tab(
@@ -52,10 +58,9 @@ def settings_tab(
     **url_arguments)`` finds in it (a group type, a member; a 404 if nothing).
 
     It needs a login and ``role`` in the workspace (``post_role`` to POST, if that needs
-    more), and changes nothing for a POST whose form was shown for another workspace: the
-    current one lives in the session, so switching in one browser tab switches every tab,
-    and a form left open in another would otherwise rotate a key or delete a type of the
-    wrong workspace. Every settings form sends the slug it was shown for.
+    more), and changes nothing for a POST whose form was shown for another workspace (see
+    ``refused_from_another_workspace``): a form left open in another tab would otherwise
+    rotate a key or delete a type of the wrong workspace.
 
     A page the view answers with (a ``TemplateResponse``) gets what the frame of every
     settings page needs: the section and the tab.
@@ -68,13 +73,9 @@ def settings_tab(
             posted = request.method == "POST"
             workspace = workspace_for(request, role=post_role if posted and post_role else role)
             found = get(workspace, **kwargs) if get else workspace
-            if posted and request.POST.get("workspace") != workspace.slug:
-                messages.error(
-                    request,
-                    "Nothing was changed: that form belonged to another workspace, and "
-                    f"{workspace} is the current one now. Switch back first, or do it again here.",
-                )
-                return redirect(f"settings-{tab}")
+            back_to = f"settings-{tab}"
+            if posted and (refused := refused_from_another_workspace(request, workspace, back_to)):
+                return refused
             response = view(request, found)
             if isinstance(response, TemplateResponse):
                 response.context_data = {"section": "settings", "tab": tab, **response.context_data}
