@@ -139,16 +139,7 @@ def keep_latest(model, rows: list[dict], *, unique: list[str], latest: str, step
                 [*(list(column) for column in zip(*values)), step or timedelta(0), step or timedelta(0)],
             )
             return
-        # SQLite takes at most 32,766 parameters in a statement.
-        per_statement = 32_000 // len(fields)
-        row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        for start in range(0, len(values), per_statement):
-            part = values[start : start + per_statement]
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(part))} "
-                f"{upsert} WHERE {table}.{target} < EXCLUDED.{target}",
-                [value for row in part for value in row],
-            )
+        _insert_values(cursor, table, columns, values, f"{upsert} WHERE {table}.{target} < EXCLUDED.{target}")
 
 
 def add_up(model, rows: list[dict], *, unique: list[str], add=(), least=(), greatest=(), parent=None):
@@ -195,12 +186,17 @@ def add_up(model, rows: list[dict], *, unique: list[str], add=(), least=(), grea
                 [list(column) for column in zip(*values)],
             )
             return
-        # SQLite takes at most 32,766 parameters in a statement.
-        per_statement = 32_000 // len(fields)
-        row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        for start in range(0, len(values), per_statement):
-            part = values[start : start + per_statement]
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(part))} {upsert}",
-                [value for row in part for value in row],
-            )
+        _insert_values(cursor, table, columns, values, upsert)
+
+
+def _insert_values(cursor, table: str, columns: str, values: list[list], suffix: str):
+    """INSERT ``values`` (rows of ``columns``) with ``suffix`` (an ON CONFLICT clause), in
+    as many statements as SQLite's limit of 32,766 parameters a statement needs."""
+    per_statement = 32_000 // len(values[0])
+    row_sql = "(" + ", ".join(["%s"] * len(values[0])) + ")"
+    for start in range(0, len(values), per_statement):
+        part = values[start : start + per_statement]
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(part))} {suffix}",
+            [value for row in part for value in row],
+        )
