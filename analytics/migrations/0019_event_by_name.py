@@ -1,6 +1,8 @@
 """Reports read a named event's calls through an index that holds what they count (the
-call's type, person, id and group context), so that a trend, a funnel or a retention reads
-the index alone, not the event rows. PostgreSQL only: SQLite has no INCLUDE."""
+call's type, person, id and group context), so that a trend, a funnel or a retention reads the
+index alone, not the event rows. Only track calls have report names of their own (page
+and screen calls are counted by type), so only they are indexed. PostgreSQL only: SQLite
+has no INCLUDE."""
 
 from django.db import migrations
 
@@ -18,7 +20,8 @@ class Migration(migrations.Migration):
     operations = [
         PostgreSQLOnly(
             "CREATE INDEX event_by_name ON analytics_event (workspace_id, name, timestamp) "
-            f"INCLUDE (type, person_id, id, {', '.join(f'group_{slot}_id' for slot in range(SLOTS))})",
+            f"INCLUDE (type, person_id, id, {', '.join(f'group_{slot}_id' for slot in range(SLOTS))}) "
+            "WHERE type = 'track'",
             "DROP INDEX event_by_name",
         ),
     ]
