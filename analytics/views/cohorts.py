@@ -19,6 +19,7 @@ from analytics.models import ACTIVE_DAYS, Cohort, Group, Person, Role, Workspace
 from analytics.reports import event_label, event_names
 from analytics.reports.queries import today_in
 from analytics.tables import CohortTable, GroupTable, PersonTable
+from analytics.templatetags.groupsite import short_date
 from analytics.views import HtmxHttpRequest, get_or_404, partial, refused_from_another_workspace
 from analytics.views.people import current_memberships
 
@@ -216,7 +217,7 @@ def _growth(cohort: Cohort) -> dict:
     """The cohort's size at the end of each of the last weeks (the current one ending
     now), as a chart and as rows of a table."""
     weeks = cohort.weekly_sizes()
-    labels = [f"{monday:%b} {monday.day}" for monday, _ in weeks]
+    labels = [short_date(monday) for monday, _ in weeks]
     chart = Chart(
         id="cohort-size",
         title=f"Members of {cohort.name} at the end of each of the last {len(weeks)} weeks",
