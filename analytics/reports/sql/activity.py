@@ -1,0 +1,201 @@
+"""Active groups, strictly beside the over-count (every event without a group of the
+type credited to each group its person was in then), and the overview's trailing
+windows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+from django.db import connection
+from django.db.models import (
+    Count,
+    F,
+    Q,
+    Sum,
+)
+from django.db.models.functions import Coalesce
+
+from analytics.models import (
+    ACTIVITY_TYPES,
+    Event,
+    GroupType,
+    Membership,
+    Workspace,
+)
+from analytics.reports.queries import (
+    ActiveGroups,
+    Period,
+    today_in,
+)
+from analytics.reports.results import (
+    ActiveCount,
+    ActiveGroupsResult,
+)
+from analytics.reports.sql.scope import Scope, count_by_bucket, point_bounds
+
+
+def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResult:
+    """Two queries: the groups strictly and over-counted from one reading of the
+    activity, then how many events carried no group of the type."""
+    scope = Scope(workspace, query)
+    dates = query.period.buckets(query.interval)
+    if scope.reads_days:
+        first, last = query.period.start, query.period.end
+        sql, params = _overcount_days_sql(scope, first, last)
+        without = Q(**{scope.group_type.slot_field: 0})
+        totals = scope.days(first, last, counted=False).aggregate(
+            all=Coalesce(Sum("events"), 0), without=Coalesce(Sum("events", filter=without), 0)
+        )
+    else:
+        start, end = query.period.bounds(scope.zone)
+        sql, params = _overcount_sql(scope, start, end)
+        without = Q(**{f"{scope.group_type.slot_field}__isnull": True})
+        totals = scope.events(start=start, end=end, counted=False).aggregate(
+            all=Count("id"), without=Count("id", filter=without)
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT bucket, COUNT(DISTINCT CASE WHEN own = 1 THEN unit END), COUNT(DISTINCT unit) "
+            f"FROM ({sql}) credited GROUP BY bucket",
+            params,
+        )
+        rows = cursor.fetchall()
+    return ActiveGroupsResult(
+        dates=dates,
+        strict=count_by_bucket([(bucket, strict) for bucket, strict, _ in rows], dates),
+        overcount=count_by_bucket([(bucket, over) for bucket, _, over in rows], dates),
+        events=totals["all"],
+        events_without_group=totals["without"],
+    )
+
+
+def _overcount_sql(scope: Scope, start, end) -> tuple[str, list]:
+    """SQL of (bucket, unit, own): each event's own group of the type (own = 1), and for
+    events with none, every group of the type its person was in at the event's moment
+    (own = 0)."""
+    bucket = scope.bucket(scope.query.interval)
+    own = (
+        scope.events(start=start, end=end)
+        .values(bucket=bucket, unit=F(scope.unit_field))
+        .order_by()
+    )
+    without = (
+        scope.events(start=start, end=end, counted=False)
+        .filter(**{f"{scope.group_type.slot_field}__isnull": True})
+        .values(bucket=bucket, person_ref=F("person_id"), moment=F("timestamp"))
+        .order_by()
+    )
+    own_sql, own_params = own.query.sql_with_params()
+    without_sql, without_params = without.query.sql_with_params()
+    membership = connection.ops.quote_name(Membership._meta.db_table)
+    sql = (
+        f"SELECT bucket, unit, 1 AS own FROM ({own_sql}) named UNION ALL "
+        f"SELECT e.bucket, m.group_id AS unit, 0 AS own FROM ({without_sql}) e "
+        f"JOIN {membership} m ON m.person_id = e.person_ref AND m.group_type_id = %s "
+        f"AND m.started_at <= e.moment AND (m.ended_at IS NULL OR e.moment < m.ended_at)"
+    )
+    return sql, [*own_params, *without_params, scope.group_type.pk]
+
+
+def _overcount_days_sql(scope: Scope, first: date, last: date, *, interval: str | None = None):
+    """``_overcount_sql`` from daily activity, days ``first`` to ``last``, bucketed by
+    ``interval`` (the query's by default). A day of a person's activity without a group
+    of the type (first to last moment) is credited to a group they were in all that
+    time at once; when a membership began or ended within that time, the events
+    themselves say whether one fell in it (rare: most memberships outlast a day's use)."""
+    bucket = scope.day_bucket(interval or scope.query.interval)
+    slot = scope.group_type.slot_field
+    own = scope.days(first, last).values(bucket=bucket, unit=F(slot)).order_by()
+    without = (
+        scope.days(first, last, counted=False)
+        .filter(**{slot: 0})
+        .values(bucket=bucket, person_ref=F("person_id"), since=F("first_at"), until=F("last_at"))
+        .order_by()
+    )
+    own_sql, own_params = own.query.sql_with_params()
+    without_sql, without_params = without.query.sql_with_params()
+    membership = connection.ops.quote_name(Membership._meta.db_table)
+    event = connection.ops.quote_name(Event._meta.db_table)
+    activity = ", ".join(f"'{kind}'" for kind in ACTIVITY_TYPES)
+    sql = (
+        f"SELECT bucket, unit, 1 AS own FROM ({own_sql}) named UNION ALL "
+        f"SELECT d.bucket, m.group_id AS unit, 0 AS own FROM ({without_sql}) d "
+        f"JOIN {membership} m ON m.person_id = d.person_ref AND m.group_type_id = %s "
+        f"AND m.started_at <= d.until AND (m.ended_at IS NULL OR d.since < m.ended_at) "
+        f"WHERE (m.started_at <= d.since AND (m.ended_at IS NULL OR d.until < m.ended_at)) "
+        f"OR EXISTS (SELECT 1 FROM {event} e WHERE e.person_id = d.person_ref "
+        f"AND e.timestamp >= d.since AND e.timestamp <= d.until AND e.timestamp >= m.started_at "
+        f"AND (m.ended_at IS NULL OR e.timestamp < m.ended_at) AND e.{slot}_id IS NULL "
+        f"AND e.type IN ({activity}))"
+    )
+    return sql, [*own_params, *without_params, scope.group_type.pk]
+
+
+def active_group_actors(workspace: Workspace, query: ActiveGroups, *, day: date, overcount=False):
+    """Ids of the groups counted active in the bucket of ``day``, strictly or over-counted."""
+    scope = Scope(workspace, query)
+    start, end = point_bounds(scope, query, day)
+    if not overcount:
+        return (
+            scope.events(start=start, end=end)
+            .values_list(scope.unit_field, flat=True)
+            .distinct()
+            .order_by()
+        )
+    sql, params = _overcount_sql(scope, start, end)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT unit FROM ({sql}) credited", params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def active_counts(
+    workspace: Workspace, group_type: GroupType | None, days: Iterable[int] = (1, 7, 30)
+) -> list[ActiveCount]:
+    """For each trailing window of ``days`` whole days ending today (1 is today so far),
+    in the workspace's time zone: the active users and, given a group type, its active
+    groups strictly beside the over-count (as ``active_groups`` counts them) and how many
+    events carried no group of the type. Internal people are left out when the workspace
+    has internal domains, as reports leave them out by default. Two queries of daily
+    activity, whatever the number of windows."""
+    today = today_in(workspace)
+    windows = sorted(set(days))
+    periods = {n: Period(today - timedelta(days=n - 1), today) for n in windows}
+    query = ActiveGroups(
+        period=periods[windows[-1]],
+        count_by=group_type.name if group_type else "users",
+        exclude_internal=bool(workspace.internal_domains),
+    )
+    scope = Scope(workspace, query)
+    aggregates = {}
+    for n in windows:
+        since = Q(day__gte=periods[n].start)
+        aggregates[f"users_{n}"] = Count("person_id", distinct=True, filter=since)
+        if scope.group_type:
+            slot = scope.group_type.slot_field
+            aggregates[f"strict_{n}"] = Count(slot, distinct=True, filter=since & ~Q(**{slot: 0}))
+            aggregates[f"events_{n}"] = Coalesce(Sum("events", filter=since), 0)
+            aggregates[f"without_{n}"] = Coalesce(Sum("events", filter=since & Q(**{slot: 0})), 0)
+    totals = scope.days(query.period.start, today, counted=False).aggregate(**aggregates)
+    found = [
+        ActiveCount(
+            n,
+            periods[n].start,
+            periods[n].end,
+            totals[f"users_{n}"],
+            events=totals.get(f"events_{n}", 0),
+            events_without_group=totals.get(f"without_{n}", 0),
+        )
+        for n in windows
+    ]
+    if scope.group_type is None:
+        return found
+    sql, params = _overcount_days_sql(scope, query.period.start, today, interval="day")
+    columns = ", ".join("COUNT(DISTINCT CASE WHEN bucket >= %s THEN unit END)" for _ in windows)
+    since = [connection.ops.adapt_datefield_value(periods[n].start) for n in windows]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM ({sql}) credited", [*since, *params])
+        overcounts = cursor.fetchone()
+    for count, overcount in zip(found, overcounts):
+        count.strict, count.overcount = totals[f"strict_{count.days}"], overcount
+    return found

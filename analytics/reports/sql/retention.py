@@ -1,0 +1,150 @@
+"""Retention: cohorts by the first start event, and the periods each came back in."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.db import connection
+from django.db.models import (
+    F,
+    Min,
+)
+
+from analytics.models import (
+    Workspace,
+)
+from analytics.reports.queries import (
+    Period,
+    ReportError,
+    Retention,
+    next_bucket,
+    today_in,
+)
+from analytics.reports.results import (
+    RetentionCohort,
+    RetentionResult,
+)
+from analytics.reports.sql.scope import Scope, as_date
+
+
+def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None):
+    """SQL of each unit's cohort (``unit``, ``cohort``: the bucket of its first start
+    event ever, if it falls in the period) and SQL of its returns (``unit``, ``cohort``,
+    ``bucket``: a later bucket it came back in), each with its parameters. The second
+    reads the first as ``f``: run it after ``WITH f AS (<the first>)``."""
+    start, end = query.period.bounds(scope.zone)
+    if query.start_event == "" and scope.reads_days:
+        firsts = (
+            scope.days(None, query.period.end)
+            .values(unit=F(scope.day_unit))
+            .annotate(first=Min("day"))
+            .filter(first__gte=query.period.start)
+            .annotate(cohort=scope.day_bucket(query.interval, "first"))
+        )
+        if cohort is not None:
+            firsts = firsts.filter(first__gte=cohort, first__lt=next_bucket(cohort, query.interval))
+    else:
+        firsts = (
+            scope.events(query.start_event, end=end)
+            .values(unit=F(scope.unit_field))
+            .annotate(first=Min("timestamp"))
+            .filter(first__gte=start)
+            .annotate(cohort=scope.bucket(query.interval, "first"))
+        )
+        if cohort is not None:
+            lo, hi = Period(cohort, next_bucket(cohort, query.interval) - timedelta(days=1)).bounds(
+                scope.zone
+            )
+            firsts = firsts.filter(first__gte=lo, first__lt=hi)
+    firsts_sql, firsts_params = firsts.values("unit", "cohort").order_by().query.sql_with_params()
+    # Every bucket a unit may come back in: after the first cohort, up to the last
+    # cohort's last period; each for the cohorts of the ``periods`` buckets before it.
+    cohorts = query.period.buckets(query.interval)
+    buckets = list(cohorts)
+    for _ in range(query.periods):
+        buckets.append(next_bucket(buckets[-1], query.interval))
+    buckets.append(next_bucket(buckets[-1], query.interval))  # where the last one ends
+    if query.return_event == "":
+        # Any activity: for each unit of a cohort and each bucket, whether it did
+        # anything then, a probe of the unit's (unit, time) index that stops at the
+        # first event, rather than grouping every unit's events of every bucket.
+        moments = [Period(day, day).bounds(scope.zone)[0] for day in buckets]
+        rows = []
+        params = []
+        for n in range(1, len(buckets) - 1):
+            rows.append("SELECT %s AS bucket, %s AS lowest, %s AS since, %s AS until")
+            params += [
+                connection.ops.adapt_datefield_value(buckets[n]),
+                connection.ops.adapt_datefield_value(buckets[max(0, n - query.periods)]),
+                connection.ops.adapt_datetimefield_value(moments[n]),
+                connection.ops.adapt_datetimefield_value(moments[n + 1]),
+            ]
+        events = scope.events("", start=start, end=moments[-1]).values(
+            ref=F(scope.unit_field), moment=F("timestamp")
+        )
+        events_sql, events_params = events.order_by().query.sql_with_params()
+        back_sql = (
+            f"SELECT f.unit, f.cohort, b.bucket FROM f "
+            f"JOIN ({' UNION ALL '.join(rows)}) b ON b.bucket > f.cohort AND f.cohort >= b.lowest "
+            f"WHERE EXISTS (SELECT 1 FROM ({events_sql}) r WHERE r.ref = f.unit "
+            f"AND r.moment >= b.since AND r.moment < b.until)"
+        )
+        return firsts_sql, firsts_params, back_sql, [*params, *events_params]
+    returns_end = Period(buckets[-1], buckets[-1]).bounds(scope.zone)[0]
+    returns = scope.events(query.return_event, start=start, end=returns_end).values(
+        ref=F(scope.unit_field), bucket=scope.bucket(query.interval)
+    )
+    returns_sql, returns_params = returns.distinct().order_by().query.sql_with_params()
+    back_sql = f"SELECT f.unit, f.cohort, r.bucket FROM f JOIN ({returns_sql}) r ON r.ref = f.unit AND r.bucket > f.cohort"
+    return firsts_sql, firsts_params, back_sql, returns_params
+
+
+def retention(workspace: Workspace, query: Retention) -> RetentionResult:
+    scope = Scope(workspace, query)
+    if scope.unit_field is None:
+        raise ReportError("Retention counts users or groups, not events.")
+    firsts_sql, firsts_params, back_sql, back_params = _retention_sql(scope, query)
+    # One query: the cohorts' sizes (no bucket), then their returns per bucket.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH f AS ({firsts_sql}) SELECT 0 AS back, cohort, cohort, COUNT(*) FROM f GROUP BY cohort "
+            f"UNION ALL SELECT 1, cohort, bucket, COUNT(*) FROM ({back_sql}) back GROUP BY cohort, bucket",
+            [*firsts_params, *back_params],
+        )
+        rows = cursor.fetchall()
+    sizes = {as_date(c): n for is_back, c, _, n in rows if not is_back}
+    back = {(as_date(c), as_date(b)): n for is_back, c, b, n in rows if is_back}
+    today = today_in(workspace)
+    cohorts = []
+    for first in query.period.buckets(query.interval):
+        returned, bucket = [], first
+        for _ in range(query.periods):
+            bucket = next_bucket(bucket, query.interval)
+            returned.append(back.get((first, bucket), 0) if bucket <= today else None)
+        cohorts.append(RetentionCohort(first, sizes.get(first, 0), returned))
+    return RetentionResult(cohorts=cohorts, periods=query.periods)
+
+
+def retention_actors(workspace: Workspace, query: Retention, *, cohort: date, period: int) -> list:
+    """Ids of the cohort starting ``cohort`` (period 0), or of those of it back in
+    period ``period``."""
+    scope = Scope(workspace, query)
+    if cohort not in query.period.buckets(query.interval):
+        raise ReportError(f"{cohort} is not the first day of a cohort of this report.")
+    if not 0 <= period <= query.periods:
+        raise ReportError(f"period must be between 0 and {query.periods}; not {period}.")
+    firsts_sql, firsts_params, back_sql, back_params = _retention_sql(scope, query, cohort=cohort)
+    with connection.cursor() as cursor:
+        if period == 0:
+            cursor.execute(f"SELECT unit FROM ({firsts_sql}) f", firsts_params)
+            return [unit for (unit,) in cursor.fetchall()]
+        cursor.execute(
+            f"WITH f AS ({firsts_sql}) SELECT unit, bucket FROM ({back_sql}) back",
+            [*firsts_params, *back_params],
+        )
+        rows = cursor.fetchall()
+    bucket = cohort
+    for _ in range(period):
+        bucket = next_bucket(bucket, query.interval)
+    # A truncated moment comes back as a different type from each database: compare days.
+    return [unit for unit, back in rows if as_date(back) == bucket]

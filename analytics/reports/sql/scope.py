@@ -1,0 +1,183 @@
+"""What every report reads: the scope of a query (its workspace, events or days of
+activity, filters and unit), and how buckets come back from each database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import (
+    Count,
+    DateField,
+    F,
+    Q,
+    QuerySet,
+    Sum,
+)
+from django.db.models.functions import Coalesce, Trunc
+
+from analytics.models import (
+    Cohort,
+    DailyActivity,
+    Event,
+    GroupType,
+    Person,
+    Workspace,
+    event_q,
+)
+from analytics.models.properties import json_text, property_q
+from analytics.reports.queries import (
+    ActiveGroups,
+    Filter,
+    Period,
+    Query,
+    ReportError,
+    Trend,
+    bucket_of,
+    next_bucket,
+)
+
+
+@dataclass
+class Scope:
+    """The activity events a report reads, in one workspace, with what it counts."""
+
+    workspace: Workspace
+    query: Query
+
+    def __post_init__(self):
+        self.types = {t.name: t for t in self.workspace.group_types.all()}
+        self.zone = self.workspace.zone
+        unit = self.query.count_by
+        self.group_type: GroupType | None = self.types.get(unit)
+        if unit not in ("users", "events") and self.group_type is None:
+            raise ReportError(f"This workspace has no group type “{unit}”.")
+        self.cohort: Cohort | None = None
+        if self.query.cohort:
+            self.cohort = (
+                Cohort.objects.select_related("workspace", "group_type")
+                .filter(workspace=self.workspace, pk=self.query.cohort)
+                .first()
+            )
+            if self.cohort is None:
+                raise ReportError(
+                    f"No cohort with the number {self.query.cohort} in this workspace."
+                )
+
+    @property
+    def unit_field(self) -> str | None:
+        """The column whose distinct values are counted; None counts events."""
+        if self.group_type:
+            return f"{self.group_type.slot_field}_id"
+        return "person_id" if self.query.count_by == "users" else None
+
+    def measure(self):
+        if self.unit_field is None:
+            return Count("id")
+        return Count(self.unit_field, distinct=True)
+
+    def bucket(self, interval: str, field_name: str = "timestamp"):
+        # A date, as the buckets of daily activity are: the two meet in retention.
+        return Trunc(field_name, interval, tzinfo=self.zone, output_field=DateField())
+
+    # Daily activity (``DailyActivity``): what any activity is asked about reads a
+    # person's days of activity per group context instead of every event.
+
+    @property
+    def reads_days(self) -> bool:
+        """Whether daily activity can answer for any activity: its rows know people,
+        days and group context, not the events' properties (filters), nor which group of
+        another type a group cohort would keep."""
+        return not self.query.filters and (self.cohort is None or self.cohort.group_type is None)
+
+    @property
+    def day_unit(self) -> str | None:
+        """The daily-activity column whose distinct values are counted; None sums events."""
+        if self.group_type:
+            return self.group_type.slot_field
+        return "person_id" if self.query.count_by == "users" else None
+
+    def day_measure(self):
+        if self.day_unit is None:
+            return Coalesce(Sum("events"), 0)
+        return Count(self.day_unit, distinct=True)
+
+    def day_bucket(self, interval: str, field_name: str = "day"):
+        if interval == "day":
+            return F(field_name)
+        return Trunc(field_name, interval, output_field=DateField())
+
+    def days(self, first: date | None, last: date, *, counted=True) -> QuerySet:
+        """Rows of daily activity from the day ``first`` (None: ever) to ``last``, of the
+        people the query counts; with ``counted``, those whose context has the unit."""
+        rows = DailyActivity.objects.filter(workspace=self.workspace, day__lte=last)
+        if first is not None:
+            rows = rows.filter(day__gte=first)
+        if self.query.exclude_internal and self.workspace.internal_domains:
+            rows = rows.exclude(person__in=Person.objects.internal(self.workspace))
+        if self.cohort is not None:
+            rows = rows.filter(person__in=self.cohort.members())
+        if counted and self.group_type:
+            rows = rows.exclude(**{self.group_type.slot_field: 0})
+        return rows
+
+    def events(self, event: str | None = "", *, start=None, end=None, counted=True) -> QuerySet:
+        """Activity events named ``event`` ("" any) between ``start`` and ``end`` (UTC),
+        passing the query's filters, without internal people; with ``counted``, only
+        those that carry the unit counted (a group of the type counted by)."""
+        events = Event.objects.filter(workspace=self.workspace).activity().between(start, end)
+        if event is not None:
+            events = events.filter(event_q(event))
+        for condition in self.query.filters:
+            events = events.filter(self.filter_q(condition))
+        if self.query.exclude_internal and self.workspace.internal_domains:
+            events = events.exclude(person__in=Person.objects.internal(self.workspace))
+        if self.cohort is not None:
+            # A group cohort keeps the events carrying one of its groups, whatever the
+            # report counts; a user cohort, the events of its people.
+            field = self.cohort.group_type.slot_field if self.cohort.group_type else "person"
+            events = events.filter(**{f"{field}__in": self.cohort.members()})
+        if counted and self.group_type:
+            events = events.filter(**{f"{self.group_type.slot_field}__isnull": False})
+        return events
+
+    def json_base(self, on: str) -> str:
+        if on == "event":
+            return "properties"
+        if on == "person":
+            return "person__traits"
+        return f"{self.types[on].slot_field}__properties"
+
+    def text_of(self, on: str, key: str):
+        return json_text(self.json_base(on), key)
+
+    def filter_q(self, condition: Filter) -> Q:
+        return property_q(
+            self.json_base(condition.on), condition.key, condition.op, condition.value
+        )
+
+
+def as_date(value) -> date:
+    """A bucket's first day from what the database returns for a truncated moment."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def count_by_bucket(rows: Iterable[tuple], dates: list[date]) -> list[int]:
+    counts = {as_date(bucket): n for bucket, n in rows}
+    return [counts.get(day, 0) for day in dates]
+
+
+def point_bounds(scope: Scope, query: Trend | ActiveGroups, day: date):
+    """The UTC bounds of the chart point holding ``day``: its day, week or month, cut
+    to the report's period; ReportError if ``day`` is outside the period."""
+    first = bucket_of(day, query.interval)
+    last = next_bucket(first, query.interval) - timedelta(days=1)
+    point = Period(max(first, query.period.start), min(last, query.period.end))
+    if point.end < point.start:
+        raise ReportError(f"{day} is outside the report's period.")
+    return point.bounds(scope.zone)
