@@ -9,8 +9,7 @@ the run every page and API list of the workspace reads back.
 
 import html
 import json
-import string
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from itertools import count
 
 from django.urls import reverse
