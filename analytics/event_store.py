@@ -7,6 +7,10 @@ by settings when they are called: they take plain values (rows, ids) or a model
 instance, never querysets, so that a store with no Django model can carry them out.
 Reading events does not go through here yet.
 
+What is derived from events is kept here with them, so that it stays exact whatever
+changes them: ``EventName`` (the names seen) and ``DailyActivity`` (each person's
+activity per day and group context, which reports about any activity read).
+
 The database's own rules stay as a safety net: a deleted person's events go with them
 (``DB_CASCADE``), and a deleted group's place in events' context is emptied
 (``DB_SET_NULL``); the functions here do both first, explicitly, so another store is
