@@ -7,6 +7,7 @@ import random
 import re
 import sys
 import time
+from importlib import import_module
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,7 +29,7 @@ OWNER = "reports@groupsite.local"
 TIME_ZONE = "Europe/Paris"
 # Bumped whenever the generator changes what it writes: a database marked with another
 # version is generated again.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: group days
 
 # --- loading --------------------------------------------------------------------------
 
@@ -199,7 +200,10 @@ def load(args, workspace, until):
             print(f"  {len(indexes)} event indexes built in {time.perf_counter() - step:.0f} s")
             step = time.perf_counter()
             _fill_daily_activity(conn, workspace)
-            print(f"  daily activity worked out in {time.perf_counter() - step:.0f} s")
+            # The triggers that keep group days are off in this session (replica), so
+            # they are filled from the daily activity as migration 0020 does.
+            conn.execute(import_module("analytics.migrations.0020_group_day").FILL)
+            print(f"  daily activity and group days worked out in {time.perf_counter() - step:.0f} s")
             _check_references(conn, workspace.pk)
             marker = {
                 "events": args.events, "seed": args.seed, "until": until.isoformat(),

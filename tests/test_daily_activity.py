@@ -4,24 +4,51 @@ instead of every event. It must stay exactly what the events say through every c
 to them, and the reports it answers must match the same reports read from events.
 """
 
+from collections import Counter
 from datetime import UTC, date, datetime
 
 import pytest
 from calls import identify, jan, join, page_view, track
 from conftest import set_time_zone
+from django.db import DatabaseError, transaction
 from django.http import QueryDict
 from django.utils import timezone
 
 from analytics import event_store, reports
 from analytics.deletion import delete_person
 from analytics.group_types import remove_group_type
-from analytics.models import DailyActivity, Person
+from analytics.models import GROUP_SLOTS, DailyActivity, GroupDay, Person
 
 COLUMNS = ["person_id", "day", "group_0", "group_1", "events", "first_at", "last_at"]
 
 
 def rows(workspace):
     return sorted(DailyActivity.objects.filter(workspace=workspace).values_list(*COLUMNS))
+
+
+def group_days(workspace):
+    """The group days (``GroupDay``) present, and what the daily activity says they
+    should be: for each slot, group and day, how many rows carry the group."""
+    present = sorted(
+        GroupDay.objects.filter(workspace=workspace, activity_rows__gt=0).values_list(
+            "slot", "group_id", "day", "activity_rows"
+        )
+    )
+    expected = Counter()
+    for row in DailyActivity.objects.filter(workspace=workspace).values():
+        for slot in range(GROUP_SLOTS):
+            if row[f"group_{slot}"]:
+                expected[(slot, row[f"group_{slot}"], row["day"])] += 1
+    return present, sorted((*key, n) for key, n in expected.items())
+
+
+def assert_exact(workspace):
+    """Daily activity is what the events say, and the group days what it says."""
+    present, expected = group_days(workspace)
+    assert present == expected
+    assert rows(workspace) == rebuilt(workspace)
+    present, expected = group_days(workspace)
+    assert present == expected and present
 
 
 def rebuilt(workspace):
@@ -59,12 +86,12 @@ def test_the_rows_stay_what_the_events_say_through_every_change(send, workspace,
         page_view("bo", "Pricing", jan(6, 23, 30)),
         track("bo", "feature_used", jan(6, 10), groups={"company": "beta", "team": "red"}),
     )
-    assert rows(workspace) == rebuilt(workspace)
+    assert_exact(workspace)
     # A late call adds to its own past day.
     send.batch(track("ann", "feature_used", jan(5, 6)))
     ann = Person.objects.get(user_id="ann").pk
     assert DailyActivity.objects.get(person_id=ann, day=date(2026, 1, 5)).events == 2
-    assert rows(workspace) == rebuilt(workspace)
+    assert_exact(workspace)
     # The visitor turns out to be ann: their day adds up into hers.
     send.batch({"type": "identify", "userId": "ann", "anonymousId": "visitor-1", "timestamp": jan(5, 8)})
     acme = company.groups.get(key="acme").pk
@@ -72,20 +99,33 @@ def test_the_rows_stay_what_the_events_say_through_every_change(send, workspace,
         DailyActivity.objects.filter(person_id=ann, day=date(2026, 1, 5)).values_list("group_0", "events")
     ) == [(0, 1), (acme, 2)]  # the visitor's call named no company
     assert set(DailyActivity.objects.filter(day=date(2026, 1, 5)).values_list("person_id", flat=True)) == {ann}
-    assert rows(workspace) == rebuilt(workspace)
+    assert_exact(workspace)
     # Deleting the team type empties that place in bo's context.
     remove_group_type(team)
-    assert rows(workspace) == rebuilt(workspace)
+    assert_exact(workspace)
     assert not DailyActivity.objects.filter(workspace=workspace).exclude(group_1=0).exists()
     # A new time zone moves bo's late-evening page to the next day.
     set_time_zone(workspace, "Asia/Tokyo")
     bo = Person.objects.get(user_id="bo").pk
     assert {r.day for r in DailyActivity.objects.filter(person_id=bo)} == {date(2026, 1, 6), date(2026, 1, 7)}
-    assert rows(workspace) == rebuilt(workspace)
+    assert_exact(workspace)
     # A deleted person's rows go with their events.
     delete_person(Person.objects.get(user_id="bo"))
     assert not DailyActivity.objects.filter(person_id=bo).exists()
-    assert rows(workspace) == rebuilt(workspace)
+    assert_exact(workspace)
+    # Group days of bo's companies fell to zero: they stay, and count for nothing.
+    assert GroupDay.objects.filter(workspace=workspace, activity_rows=0).exists()
+
+
+def test_a_days_group_context_cannot_change_under_its_group_days(send, workspace, company):
+    """Group days follow rows added and deleted; the database refuses to change a row's
+    context in place, which they would miss."""
+    send.batch(track("ann", "feature_used", jan(5, 9), groups={"company": "acme"}))
+    acme = company.groups.get(key="acme").pk
+    with pytest.raises(DatabaseError, match="does not change"), transaction.atomic():
+        DailyActivity.objects.filter(workspace=workspace).update(group_0=acme + 1)
+    DailyActivity.objects.filter(workspace=workspace).update(events=5)  # the rest may change
+    assert list(GroupDay.objects.values_list("group_id", "activity_rows")) == [(acme, 1)]
 
 
 def ask(kind, workspace, *, from_events=False, **params):
@@ -182,3 +222,45 @@ def test_retention_of_any_event_is_the_same_from_daily_activity(
         back = reports.retention_actors(workspace, ask("retention", workspace, **asked),
                                         cohort=cohort.start, period=1)
         assert len(back) == cohort.returned[0]
+
+
+@pytest.mark.parametrize("internal", ["exclude", "include"])
+def test_a_group_active_only_through_internal_people_counts_only_with_them(
+    send, workspace, company, internal, monkeypatch
+):
+    """Group days count every person's rows; left out, internal people's rows are taken
+    off: acme is active on the 5th through dee (staff) alone, on the 6th through ann too."""
+    workspace.internal_domains = ["staff.dev"]
+    workspace.save()
+    send.batch(
+        identify("dee", email="dee@staff.dev", at=jan(1)),
+        identify("ann", email="ann@acme.io", at=jan(1)),
+        join("dee", "acme", jan(1)),
+        join("dee", "beta", jan(1)),
+        track("dee", "feature_used", jan(5, 9), groups={"company": "acme"}),
+        track("dee", "feature_used", jan(6, 9), groups={"company": "acme"}),
+        track("ann", "feature_used", jan(6, 10), groups={"company": "acme"}),
+        track("dee", "feature_used", jan(7, 9)),  # no company: over-counted for acme and beta
+        track("ann", "feature_used", jan(12, 9), groups={"company": "acme"}),
+    )
+    asked = {"type": "company", "internal": internal, "from": "2026-01-05", "to": "2026-01-13"}
+    expected = {
+        "exclude": {"day": ([0, 1, 0, 0, 0, 0, 0, 1, 0], [0, 1, 0, 0, 0, 0, 0, 1, 0]), "week": ([1, 1], [1, 1])},
+        "include": {"day": ([1, 1, 0, 0, 0, 0, 0, 1, 0], [1, 1, 2, 0, 0, 0, 0, 1, 0]), "week": ([1, 1], [2, 1])},
+    }[internal]
+    for interval in ("day", "week"):
+        days = reports.active_groups(workspace, ask("active_groups", workspace, interval=interval, **asked))
+        events = reports.active_groups(
+            workspace, ask("active_groups", workspace, interval=interval, from_events=True, **asked)
+        )
+        assert (days.strict, days.overcount) == expected[interval]
+        assert (events.strict, events.overcount) == expected[interval]
+        trend = {"event": "", "count_by": "company", "interval": interval, **asked}
+        del trend["type"]
+        days = reports.trends(workspace, ask("trend", workspace, **trend))
+        assert days.series[0].values == expected[interval][0]
+        assert days.series[0].total == 1
+    monkeypatch.setattr(timezone, "now", lambda: datetime(2026, 1, 7, 18, tzinfo=UTC))
+    if internal == "exclude":  # as the overview counts, leaving internal people out
+        windows = reports.active_counts(workspace, company, (1, 3))
+        assert [(w.strict, w.overcount) for w in windows] == [(0, 0), (1, 1)]

@@ -280,3 +280,41 @@ class DailyActivity(models.Model):
 
     def __str__(self):
         return f"{self.person_id} on {self.day}: {self.events}"
+
+
+class GroupDay(models.Model):
+    """A group's presence in daily activity: on ``day``, how many rows of
+    ``DailyActivity`` (a person's day with one context) carry the group ``group_id`` in
+    its type's ``slot``. A group was active on a day, strictly, exactly when it has a
+    row here with ``activity_rows`` above zero (above its internal people's rows, when
+    reports leave them out).
+
+    Active groups strict and over-counted, and trends and retention of any activity
+    counted by a group type, read these rows: one per group and day, a few times fewer
+    than the days of activity they stand for.
+
+    Kept by the database itself, by triggers on ``DailyActivity`` (migration 0020), so it
+    follows every row added or deleted there whatever does it (a new day of activity,
+    visitors merged into users, deletions, cascades, rebuilds): it cannot drift from the
+    rows it counts. A row's group columns never change (a trigger refuses it), so
+    inserts and deletes are all there is to follow. Rows that fall to zero stay, at zero.
+    """
+
+    workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="+", db_index=False)
+    slot = models.PositiveSmallIntegerField()
+    group_id = models.BigIntegerField()  # a plain number, as in DailyActivity
+    day = models.DateField()
+    activity_rows = models.IntegerField()
+
+    class Meta:
+        verbose_name_plural = "group days"
+        constraints = [
+            # Group first: a group's days are found by it (retention's probes); the
+            # index of a type's days, which the counts read, is made by the migration.
+            models.UniqueConstraint(
+                fields=["workspace", "slot", "group_id", "day"], name="group_day_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"group {self.group_id} on {self.day}: {self.activity_rows}"

@@ -36,17 +36,17 @@ from analytics.reports.sql.scope import Scope, count_by_bucket, point_bounds
 
 
 def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResult:
-    """Two queries: the groups strictly and over-counted from one reading of the
-    activity, then how many events carried no group of the type."""
+    """Two queries: the groups strictly and over-counted, then how many events carried
+    no group of the type."""
     scope = Scope(workspace, query)
     dates = query.period.buckets(query.interval)
     if scope.reads_days:
         first, last = query.period.start, query.period.end
-        sql, params = _overcount_days_sql(scope, first, last)
         without = Q(**{scope.group_type.slot_field: 0})
         totals = scope.days(first, last, counted=False).aggregate(
             all=Coalesce(Sum("events"), 0), without=Coalesce(Sum("events", filter=without), 0)
         )
+        strict, overcount = _active_days(scope, first, last, dates)
     else:
         start, end = query.period.bounds(scope.zone)
         sql, params = _overcount_sql(scope, start, end)
@@ -54,20 +54,44 @@ def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResu
         totals = scope.events(start=start, end=end, counted=False).aggregate(
             all=Count("id"), without=Count("id", filter=without)
         )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT bucket, COUNT(DISTINCT CASE WHEN own = 1 THEN unit END), COUNT(DISTINCT unit) "
-            f"FROM ({sql}) credited GROUP BY bucket",
-            params,
-        )
-        rows = cursor.fetchall()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT bucket, COUNT(DISTINCT CASE WHEN own = 1 THEN unit END), COUNT(DISTINCT unit) "
+                f"FROM ({sql}) credited GROUP BY bucket",
+                params,
+            )
+            rows = cursor.fetchall()
+        strict = count_by_bucket([(bucket, n) for bucket, n, _ in rows], dates)
+        overcount = count_by_bucket([(bucket, n) for bucket, _, n in rows], dates)
     return ActiveGroupsResult(
         dates=dates,
-        strict=count_by_bucket([(bucket, strict) for bucket, strict, _ in rows], dates),
-        overcount=count_by_bucket([(bucket, over) for bucket, _, over in rows], dates),
+        strict=strict,
+        overcount=overcount,
         events=totals["all"],
         events_without_group=totals["without"],
     )
+
+
+def _active_days(scope: Scope, first: date, last: date, dates: list[date]):
+    """Strict and over-counted active groups per bucket from the days of activity: the
+    groups' own days (group days), and the groups credited with days that named none,
+    only those not active of their own in the bucket adding to the over-count (an
+    anti-join on the first, rather than the distinct groups of both together)."""
+    interval = scope.query.interval
+    strict_sql, strict_params = scope.group_days_sql(first, last, interval)
+    credited_sql, credited_params = _credited_days_sql(scope, first, last, interval)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH strict AS ({strict_sql}), credited AS ({credited_sql}) "
+            f"SELECT 1, bucket, COUNT(*) FROM strict GROUP BY bucket UNION ALL "
+            f"SELECT 0, bucket, COUNT(DISTINCT unit) FROM credited c WHERE NOT EXISTS "
+            f"(SELECT 1 FROM strict s WHERE s.bucket = c.bucket AND s.unit = c.unit) GROUP BY bucket",
+            [*strict_params, *credited_params],
+        )
+        rows = cursor.fetchall()
+    strict = count_by_bucket([(bucket, n) for own, bucket, n in rows if own], dates)
+    more = count_by_bucket([(bucket, n) for own, bucket, n in rows if not own], dates)
+    return strict, [s + m for s, m in zip(strict, more)]
 
 
 def _overcount_sql(scope: Scope, start, end) -> tuple[str, list]:
@@ -98,29 +122,24 @@ def _overcount_sql(scope: Scope, start, end) -> tuple[str, list]:
     return sql, [*own_params, *without_params, scope.group_type.pk]
 
 
-def _overcount_days_sql(scope: Scope, first: date, last: date, *, interval: str | None = None):
-    """``_overcount_sql`` from daily activity, days ``first`` to ``last``, bucketed by
-    ``interval`` (the query's by default). A day of a person's activity without a group
-    of the type (first to last moment) is credited to a group they were in all that
-    time at once; when a membership began or ended within that time, the events
-    themselves say whether one fell in it (rare: most memberships outlast a day's use)."""
-    bucket = scope.day_bucket(interval or scope.query.interval)
+def _credited_days_sql(scope: Scope, first: date, last: date, interval: str) -> tuple[str, list]:
+    """SQL of (bucket, unit): for each day of a person's activity without a group of the
+    type (first to last moment), the groups of the type they were in all that time at
+    once; when a membership began or ended within that time, the events themselves say
+    whether one fell in it (rare: most memberships outlast a day's use)."""
     slot = scope.group_type.slot_field
-    own = scope.days(first, last).values(bucket=bucket, unit=F(slot)).order_by()
     without = (
         scope.days(first, last, counted=False)
         .filter(**{slot: 0})
-        .values(bucket=bucket, person_ref=F("person_id"), since=F("first_at"), until=F("last_at"))
+        .values(bucket=scope.day_bucket(interval), person_ref=F("person_id"), since=F("first_at"), until=F("last_at"))
         .order_by()
     )
-    own_sql, own_params = own.query.sql_with_params()
     without_sql, without_params = without.query.sql_with_params()
     membership = connection.ops.quote_name(Membership._meta.db_table)
     event = connection.ops.quote_name(Event._meta.db_table)
     activity = ", ".join(f"'{kind}'" for kind in ACTIVITY_TYPES)
     sql = (
-        f"SELECT bucket, unit, 1 AS own FROM ({own_sql}) named UNION ALL "
-        f"SELECT d.bucket, m.group_id AS unit, 0 AS own FROM ({without_sql}) d "
+        f"SELECT d.bucket, m.group_id AS unit FROM ({without_sql}) d "
         f"JOIN {membership} m ON m.person_id = d.person_ref AND m.group_type_id = %s "
         f"AND m.started_at <= d.until AND (m.ended_at IS NULL OR d.since < m.ended_at) "
         f"WHERE (m.started_at <= d.since AND (m.ended_at IS NULL OR d.until < m.ended_at)) "
@@ -129,7 +148,7 @@ def _overcount_days_sql(scope: Scope, first: date, last: date, *, interval: str 
         f"AND (m.ended_at IS NULL OR e.timestamp < m.ended_at) AND e.{slot}_id IS NULL "
         f"AND e.type IN ({activity}))"
     )
-    return sql, [*own_params, *without_params, scope.group_type.pk]
+    return sql, [*without_params, scope.group_type.pk]
 
 
 def active_group_actors(workspace: Workspace, query: ActiveGroups, *, day: date, overcount=False):
@@ -173,7 +192,6 @@ def active_counts(
         aggregates[f"users_{n}"] = Count("person_id", distinct=True, filter=since)
         if scope.group_type:
             slot = scope.group_type.slot_field
-            aggregates[f"strict_{n}"] = Count(slot, distinct=True, filter=since & ~Q(**{slot: 0}))
             aggregates[f"events_{n}"] = Coalesce(Sum("events", filter=since), 0)
             aggregates[f"without_{n}"] = Coalesce(Sum("events", filter=since & Q(**{slot: 0})), 0)
     totals = scope.days(query.period.start, today, counted=False).aggregate(**aggregates)
@@ -190,12 +208,25 @@ def active_counts(
     ]
     if scope.group_type is None:
         return found
-    sql, params = _overcount_days_sql(scope, query.period.start, today, interval="day")
-    columns = ", ".join("COUNT(DISTINCT CASE WHEN bucket >= %s THEN unit END)" for _ in windows)
-    since = [connection.ops.adapt_datefield_value(periods[n].start) for n in windows]
+    # Each group's last day of its own and last day at all (credited) in the widest
+    # window, from which each window's figures follow.
+    strict_sql, strict_params = scope.group_days_sql(query.period.start, today)
+    credited_sql, credited_params = _credited_days_sql(scope, query.period.start, today, "day")
+    columns = ", ".join(
+        "COUNT(CASE WHEN own_day >= %s THEN 1 END), COUNT(CASE WHEN latest >= %s THEN 1 END)"
+        for _ in windows
+    )
+    since = []
+    for n in windows:
+        since += [connection.ops.adapt_datefield_value(periods[n].start)] * 2
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns} FROM ({sql}) credited", [*since, *params])
-        overcounts = cursor.fetchone()
-    for count, overcount in zip(found, overcounts):
-        count.strict, count.overcount = totals[f"strict_{count.days}"], overcount
+        cursor.execute(
+            f"SELECT {columns} FROM (SELECT unit, MAX(CASE WHEN own = 1 THEN bucket END) AS own_day, "
+            f"MAX(bucket) AS latest FROM (SELECT bucket, unit, 1 AS own FROM ({strict_sql}) s "
+            f"UNION ALL SELECT bucket, unit, 0 FROM ({credited_sql}) c) days GROUP BY unit) units",
+            [*since, *strict_params, *credited_params],
+        )
+        figures = cursor.fetchone()
+    for i, count in enumerate(found):
+        count.strict, count.overcount = figures[2 * i], figures[2 * i + 1]
     return found

@@ -17,6 +17,7 @@ from analytics.reports.queries import (
     Period,
     ReportError,
     Retention,
+    bucket_of,
     next_bucket,
     today_in,
 )
@@ -33,6 +34,8 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
     ``bucket``: a later bucket it came back in), each with its parameters. The second
     reads the first as ``f``: run it after ``WITH f AS (<the first>)``."""
     start, end = query.period.bounds(scope.zone)
+    if query.start_event == "" and query.return_event == "" and scope.reads_days and scope.group_type:
+        return _group_days_sql(scope, query, cohort)
     if query.start_event == "" and scope.reads_days:
         firsts = (
             scope.days(None, query.period.end)
@@ -97,6 +100,41 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
     returns_sql, returns_params = returns.distinct().order_by().query.sql_with_params()
     back_sql = f"SELECT f.unit, f.cohort, r.bucket FROM f JOIN ({returns_sql}) r ON r.ref = f.unit AND r.bucket > f.cohort"
     return firsts_sql, firsts_params, back_sql, returns_params
+
+
+def _group_days_sql(scope: Scope, query: Retention, cohort: date | None):
+    """``_retention_sql`` of groups' activity of any kind, from their days of activity
+    (group days): each group's first day, the cohort it falls in, and the later buckets
+    it was active in."""
+    cohorts = query.period.buckets(query.interval)
+    if cohort is not None:
+        cohorts = [cohort]
+    params = []
+    for first in cohorts:
+        hi = min(next_bucket(first, query.interval), query.period.end + timedelta(days=1))
+        params += [
+            connection.ops.adapt_datefield_value(value)
+            for value in (max(first, query.period.start), hi, first)
+        ]
+    days_sql, days_params = scope.group_days_sql(None, query.period.end)
+    # Each group's first day once (a CASE over the cohorts: joined to their list, the
+    # planner may work the firsts out again for each cohort).
+    cases = " ".join("WHEN first >= %s AND first < %s THEN %s" for _ in cohorts)
+    firsts_sql = (
+        f"SELECT unit, cohort FROM (SELECT unit, CASE {cases} END AS cohort FROM "
+        f"(SELECT unit, MIN(bucket) AS first FROM ({days_sql}) days GROUP BY unit) d) c "
+        f"WHERE cohort IS NOT NULL"
+    )
+    last = query.period.end
+    for _ in range(query.periods):
+        last = next_bucket(bucket_of(last, query.interval), query.interval)
+    last = next_bucket(last, query.interval) - timedelta(days=1)
+    back_sql, back_params = scope.group_days_sql(query.period.start, last, query.interval)
+    return (
+        firsts_sql, [*params, *days_params],
+        f"SELECT f.unit, f.cohort, r.bucket FROM f JOIN ({back_sql}) r ON r.unit = f.unit AND r.bucket > f.cohort",
+        back_params,
+    )
 
 
 def retention(workspace: Workspace, query: Retention) -> RetentionResult:

@@ -21,6 +21,7 @@ from analytics.models import (
     Cohort,
     DailyActivity,
     Event,
+    GroupDay,
     GroupType,
     Person,
     Workspace,
@@ -108,19 +109,66 @@ class Scope:
             return F(field_name)
         return Trunc(field_name, interval, output_field=DateField())
 
-    def days(self, first: date | None, last: date, *, counted=True) -> QuerySet:
+    def days(self, first: date | None, last: date, *, counted=True, internal=False) -> QuerySet:
         """Rows of daily activity from the day ``first`` (None: ever) to ``last``, of the
-        people the query counts; with ``counted``, those whose context has the unit."""
+        people the query counts; with ``counted``, those whose context has the unit.
+        With ``internal``, those of the internal people instead (whom it leaves out)."""
         rows = DailyActivity.objects.filter(workspace=self.workspace, day__lte=last)
         if first is not None:
             rows = rows.filter(day__gte=first)
-        if self.query.exclude_internal and self.workspace.internal_domains:
+        if internal:
+            rows = rows.filter(person__in=Person.objects.internal(self.workspace))
+        elif self.query.exclude_internal and self.workspace.internal_domains:
             rows = rows.exclude(person__in=Person.objects.internal(self.workspace))
         if self.cohort is not None:
             rows = rows.filter(person__in=self.cohort.members())
         if counted and self.group_type:
             rows = rows.exclude(**{self.group_type.slot_field: 0})
         return rows
+
+    def group_days_sql(self, first: date | None, last: date, interval: str = "day"):
+        """SQL of distinct (bucket, unit): the groups of the type counted by with
+        activity of their own in each bucket of ``interval`` from the day ``first`` (None:
+        ever) to ``last``; with its parameters. Read from ``GroupDay`` (a row per group
+        and day) unless a cohort of people keeps only some people's days; the internal
+        people's own rows taken off when the query leaves them out."""
+        slot = self.group_type.slot_field
+        bucket = self.day_bucket(interval)
+        if self.cohort is not None:
+            rows = self.days(first, last).values(bucket=bucket, unit=F(slot)).distinct()
+            return rows.order_by().query.sql_with_params()
+        days = GroupDay.objects.filter(
+            workspace=self.workspace, slot=self.group_type.slot, day__lte=last
+        )
+        if first is not None:
+            days = days.filter(day__gte=first)
+        present = days.filter(activity_rows__gt=0).values(bucket=bucket, unit=F("group_id"))
+        if not (self.query.exclude_internal and self.workspace.internal_domains):
+            sql, params = present.order_by().query.sql_with_params()
+        else:
+            sql, params = self._without_internal_days(days, first, last, bucket)
+        if interval != "day":  # a group is in a week's or a month's days several times
+            sql = f"SELECT DISTINCT bucket, unit FROM ({sql}) present"
+        return sql, params
+
+    def _without_internal_days(self, days: QuerySet, first, last, bucket):
+        """SQL of (bucket, unit) of the group days ``days`` on which more rows of daily
+        activity carry the group than its internal people's rows do."""
+        slot = self.group_type.slot_field
+        internal = (
+            self.days(first, last, internal=True)
+            .values(internal_day=F("day"), internal_unit=F(slot))
+            .annotate(n=Count("*"))
+            .order_by()
+        )
+        days = days.values(bucket=bucket, unit=F("group_id"), d=F("day"), rows=F("activity_rows"))
+        days_sql, days_params = days.order_by().query.sql_with_params()
+        internal_sql, internal_params = internal.query.sql_with_params()
+        return (
+            f"SELECT g.bucket, g.unit FROM ({days_sql}) g LEFT JOIN ({internal_sql}) i "
+            f"ON i.internal_day = g.d AND i.internal_unit = g.unit WHERE g.rows > COALESCE(i.n, 0)",
+            [*days_params, *internal_params],
+        )
 
     def events(self, event: str | None = "", *, start=None, end=None, counted=True) -> QuerySet:
         """Activity events named ``event`` ("" any) between ``start`` and ``end`` (UTC),

@@ -3,16 +3,19 @@ by one property, the previous period; and who is behind a point."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date
 
 from django.db import connection
 from django.db.models import (
+    Case,
     CharField,
     Count,
     F,
     QuerySet,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 
@@ -51,16 +54,18 @@ def _trend_series(scope: Scope, period: Period, dates: list[date]) -> list[Serie
     start, end = period.bounds(scope.zone)
     found = []
     for event in query.events:
-        if event == "" and not query.breakdown and scope.reads_days:
-            rows = scope.days(period.start, period.end)
-            bucket, unit = scope.day_bucket(query.interval), scope.day_unit
-        elif not query.breakdown:
-            rows = scope.events(event, start=start, end=end)
-            bucket, unit = scope.bucket(query.interval), scope.unit_field
-        else:
+        if query.breakdown:
             found += _breakdown(scope, scope.events(event, start=start, end=end), event, dates)
             continue
-        per_bucket, total = _per_bucket_and_total(rows, bucket, unit)
+        if event == "" and scope.reads_days and scope.group_type:
+            pairs = scope.group_days_sql(period.start, period.end, query.interval)
+            per_bucket, total = _count_pairs(*pairs)
+        elif event == "" and scope.reads_days:
+            rows = scope.days(period.start, period.end)
+            per_bucket, total = _per_bucket_and_total(rows, scope.day_bucket(query.interval), scope.day_unit)
+        else:
+            rows = scope.events(event, start=start, end=end)
+            per_bucket, total = _per_bucket_and_total(rows, scope.bucket(query.interval), scope.unit_field)
         found.append(
             SeriesResult(event_label(event), event, count_by_bucket(per_bucket, dates), total)
         )
@@ -81,9 +86,13 @@ def _per_bucket_and_total(rows: QuerySet, bucket, unit: str | None):
             .order_by()
         )
         return per_bucket, sum(n for _, n in per_bucket)
-    pairs_sql, params = (
-        rows.values(bucket=bucket, unit=F(unit)).distinct().order_by().query.sql_with_params()
-    )
+    pairs = rows.values(bucket=bucket, unit=F(unit)).distinct().order_by()
+    return _count_pairs(*pairs.query.sql_with_params())
+
+
+def _count_pairs(pairs_sql: str, params) -> tuple[list, int]:
+    """([(bucket, distinct units)], distinct units over all) of the SQL of distinct
+    (bucket, unit) pairs, from one reading of them."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH pairs AS ({pairs_sql}) SELECT 1, bucket, COUNT(*) FROM pairs GROUP BY bucket "
@@ -97,6 +106,9 @@ def _per_bucket_and_total(rows: QuerySet, bucket, unit: str | None):
 
 
 def _breakdown(scope: Scope, events: QuerySet, event: str, dates: list[date]) -> list[SeriesResult]:
+    """A series per value among the top ``BREAKDOWN_TOP`` (by units over the period),
+    and "Other" for the rest: three readings of the events whatever the number of
+    values (the top, every series' buckets at once, the others' total)."""
     query: Trend = scope.query
     value = Coalesce(
         scope.text_of(query.breakdown_on, query.breakdown), Value(""), output_field=CharField()
@@ -108,40 +120,33 @@ def _breakdown(scope: Scope, events: QuerySet, event: str, dates: list[date]) ->
         .order_by("-n", "value")
         .values_list("value", "n")[:BREAKDOWN_TOP]
     )
-    found = []
-    for shown, total in top:
-        per_bucket = (
-            valued.filter(value=shown)
-            .annotate(bucket=scope.bucket(query.interval))
-            .values("bucket")
-            .annotate(n=scope.measure())
-            .values_list("bucket", "n")
-            .order_by()
+    if not top:
+        return []
+    shown = [v for v, _ in top]
+    # Other is None: no text value can take its place.
+    series = Case(When(value__in=shown, then=F("value")), default=Value(None), output_field=CharField())
+    per_bucket = defaultdict(list)
+    for label, bucket, n in (
+        valued.annotate(series=series, bucket=scope.bucket(query.interval))
+        .values("series", "bucket")
+        .annotate(n=scope.measure())
+        .values_list("series", "bucket", "n")
+        .order_by()
+    ):
+        per_bucket[label].append((bucket, n))
+    found = [
+        SeriesResult(
+            v if v != "" else "(none)", event, count_by_bucket(per_bucket[v], dates), total,
+            breakdown_value=v,
         )
-        label = shown if shown != "" else "(none)"
+        for v, total in top
+    ]
+    if per_bucket[None]:
+        other_total = valued.exclude(value__in=shown).aggregate(n=scope.measure())["n"]
         found.append(
             SeriesResult(
-                label, event, count_by_bucket(per_bucket, dates), total, breakdown_value=shown
-            )
-        )
-    others = valued.exclude(value__in=[shown for shown, _ in top])
-    other_total = others.aggregate(n=scope.measure())["n"]
-    if top and other_total:
-        per_bucket = (
-            others.annotate(bucket=scope.bucket(query.interval))
-            .values("bucket")
-            .annotate(n=scope.measure())
-            .values_list("bucket", "n")
-            .order_by()
-        )
-        found.append(
-            SeriesResult(
-                "Other",
-                event,
-                count_by_bucket(per_bucket, dates),
-                other_total,
-                breakdown_value=None,
-                is_other=True,
+                "Other", event, count_by_bucket(per_bucket[None], dates), other_total,
+                breakdown_value=None, is_other=True,
             )
         )
     return found
