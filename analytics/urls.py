@@ -80,6 +80,7 @@ urlpatterns = [
     path("groups", groups.groups, name="groups"),
     path("groups/<slug:type_name>", groups.groups, name="groups"),
     path("groups/<slug:type_name>/<key:key>", groups.group, name="group"),
+    path("active-groups/<slug:type_name>", groups.active, name="active-groups"),
     path("people", people.people, name="people"),
     path("people/delete", people.delete_people_by_domain, name="delete_people"),
     path("people/<int:pk>", people.person, name="person"),

@@ -103,6 +103,7 @@ POLICY = {
     "switch_workspace": Page(POST=MEMBER),
     "groups": Page(GET=MEMBER),
     "group": Page(GET=MEMBER),
+    "active-groups": Page(GET=MEMBER),
     "people": Page(GET=MEMBER),
     "person": Page(GET=MEMBER),
     # Reports.

@@ -166,17 +166,21 @@ def test_logged_out_visitor_is_sent_to_log_in(client):
     assert response.status_code == 302 and response["Location"].startswith("/login/")
 
 
-def test_groups_page_takes_ten_queries_whatever_the_page_size_and_the_activity(
+def test_groups_page_takes_seven_queries_and_its_card_six_whatever_the_page_size_and_the_activity(
     alice_client, send, django_assert_num_queries
 ):
     companies(send, 60)
     # The session, the user, the membership with its workspace, the group types with
     # their counts, the table's count and its page of groups, the type's cohorts to
-    # filter by, and the active companies (reports.active_counts: three).
+    # filter by. The active companies' card, loaded after the page, takes the first three
+    # and the type,
+    # then reports.active_counts' three (the types, the days, the groups' days).
     def pinned(activity):
         for per_page in (5, 50):
-            with django_assert_num_queries(10, info=f"activity: {activity}, per_page={per_page}"):
+            with django_assert_num_queries(7, info=f"activity: {activity}, per_page={per_page}"):
                 assert alice_client.get("/groups/company", {"per_page": per_page}).status_code == 200
+        with django_assert_num_queries(7, info=f"activity: {activity}, the card"):
+            assert "figure-card" in card_page(alice_client, "/groups/company")
 
     pinned("none")
     send.batch(
@@ -334,6 +338,13 @@ def active_card(html):
     return html.split('id="active-groups"')[1].split("</section>")[0]
 
 
+def card_page(client, path):
+    """The active groups' card of the tab at ``path``, as it loads it after itself."""
+    response = client.get(path.replace("/groups/", "/active-groups/"), headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    return response.content.decode()
+
+
 def figures_shown(html):
     """(label, figure, what the note under it says) of the active groups' card."""
     card = active_card(html)
@@ -348,7 +359,7 @@ def text_of(html):
 
 
 def test_the_tab_shows_its_active_groups_strictly_beside_the_over_count(alice_client, active_data):
-    page = alice_client.get("/groups/company").content.decode()
+    page = card_page(alice_client, "/groups/company")
     assert figures_shown(page) == [
         ("Today", "1", "over-count 2"),
         ("Last 7 days", "2", "over-count 4"),
@@ -359,11 +370,29 @@ def test_the_tab_shows_its_active_groups_strictly_beside_the_over_count(alice_cl
     assert "3 of 6 events in the last 30 days carried no company." in text_of(card)
     # The default type's over-count leads to the users behind it: the People banner's list.
     assert card.count('href="/people?several=1"') == 4
+
+
+
+def test_the_card_loads_after_the_page_and_without_javascript_on_asking(alice_client, active_data):
+    """Counting reads every group's days of the last 30: the tab answers at once with a
+    card that loads itself (htmx) above the table; without JavaScript, a link asks for
+    the page with its figures."""
+    page = alice_client.get("/groups/company").content.decode()
+    card = active_card(page)
+    assert 'hx-get="/active-groups/company" hx-trigger="load" hx-target="this" hx-swap="outerHTML"' in card
+    assert 'aria-busy="true"' in card and 'class="figure-value"' not in card
+    assert '<noscript><p><a href="?figures=1">Count the active companies</a></p></noscript>' in card
     assert page.index('id="active-groups"') < page.index('id="groups-table"')
+    loaded = card_page(alice_client, "/groups/company")
+    assert loaded.lstrip().startswith('<section class="card figure-card" id="active-groups"')
+    assert "<table" not in loaded  # the card alone
+    page = alice_client.get("/groups/company", {"figures": "1"}).content.decode()
+    assert figures_shown(page) == figures_shown(loaded)
+    assert "<table" in page
 
 
 def test_each_active_figure_opens_the_trend_that_gives_it(alice_client, active_data):
-    page = alice_client.get("/groups/team").content.decode()
+    page = card_page(alice_client, "/groups/team")
     urls = re.findall(r'<a class="figure-value" href="([^"]+)"', active_card(page))
     assert len(urls) == 3
     for url, expected in zip(urls, (1, 1, 1), strict=True):
@@ -379,7 +408,7 @@ def test_each_active_figure_opens_the_trend_that_gives_it(alice_client, active_d
 
 
 def test_another_types_tab_counts_its_own_groups_without_the_companies_banner(alice_client, active_data):
-    page = alice_client.get("/groups/team").content.decode()
+    page = card_page(alice_client, "/groups/team")
     assert figures_shown(page) == [
         ("Today", "1", "over-count 2"),
         ("Last 7 days", "1", "over-count 2"),
@@ -396,13 +425,13 @@ def test_another_types_tab_counts_its_own_groups_without_the_companies_banner(al
 def test_the_days_end_at_midnight_in_the_workspace_time_zone(alice_client, active_data):
     set_time_zone(active_data, "UTC")
     # ann's event of 23:30 UTC on the 14th is yesterday's in UTC: only bo's, over-counted.
-    page = alice_client.get("/groups/company").content.decode()
+    page = card_page(alice_client, "/groups/company")
     assert figures_shown(page)[0] == ("Today", "0", "over-count 2")
 
 
 def test_a_type_no_event_carried_yet_says_so_rather_than_zeros(alice_client, frozen_now, send):
     send.batch(join("ann", "growth", feb(1), group_type="team"), track("bo", "Report Viewed", march(15, 10)))
-    page = alice_client.get("/groups/team").content.decode()
+    page = card_page(alice_client, "/groups/team")
     card = active_card(page)
     assert 'class="figure-value"' not in card
     assert "No event has carried a team yet." in text_of(card)
@@ -412,7 +441,7 @@ def test_a_type_no_event_carried_yet_says_so_rather_than_zeros(alice_client, fro
 
 def test_a_type_none_of_whose_groups_was_active_lately_says_when_to_look(alice_client, frozen_now, send):
     send.batch(join("ann", "acme", feb(1), group_type="company"), track("ann", "Report Viewed", feb(2)))
-    page = alice_client.get("/groups/company").content.decode()
+    page = card_page(alice_client, "/groups/company")
     card = text_of(active_card(page))
     assert "No company was active in the last 30 days. No event in those days." in card
     assert 'href="/groups/company?sort=-last_active_at"' in active_card(page)
@@ -425,8 +454,10 @@ def test_an_empty_type_shows_the_group_call_and_no_figures(alice_client, active_
 
 
 def test_a_search_keeps_the_figures_of_the_whole_type(alice_client, active_data):
-    page = alice_client.get("/groups/company", {"q": "beta"}).content.decode()
+    page = alice_client.get("/groups/company", {"q": "beta", "figures": "1"}).content.decode()
     assert figures_shown(page)[2] == ("Last 30 days", "3", "over-count 5")
+    page = alice_client.get("/groups/company", {"q": "beta"}).content.decode()
+    assert 'hx-get="/active-groups/company" hx-trigger="load"' in active_card(page)  # not the search
     html = alice_client.get(
         "/groups/company", {"q": "bet"}, headers={"HX-Request": "true", "HX-Target": "groups-table",
                                                   "HX-Trigger": "group-search"}

@@ -186,6 +186,8 @@ class TableQuery(QueryForm):
 class GroupsQuery(TableQuery):
     q = forms.CharField(required=False)
     cohort = WholeNumberField()
+    # The active groups' figures in the page itself (they load after it with JavaScript).
+    figures = FlagField()
 
 
 class GroupQuery(TableQuery):
