@@ -22,6 +22,7 @@ from analytics.models import (
     EventName,
     Group,
     GroupActivity,
+    GroupDay,
     GroupType,
     Identity,
     IngestionProblem,
@@ -172,6 +173,14 @@ class DailyActivityAdmin(ReadOnlyAdmin):
     list_select_related = ["person", "workspace"]
     list_filter = ["workspace"]
     search_fields = ["=person__user_id"]
+
+
+@admin.register(GroupDay)
+class GroupDayAdmin(ReadOnlyAdmin):
+    list_display = ["group_id", "slot", "day", "activity_rows", "workspace"]
+    list_select_related = ["workspace"]
+    list_filter = ["workspace", "slot"]
+    search_fields = ["=group_id"]
 
 
 @admin.register(Event)
