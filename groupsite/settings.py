@@ -135,7 +135,12 @@ else:
     # (not after the system's two hours), and ends its session: a task worker's advisory
     # lock, its proof of life, goes with it.
     keepalives = "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
-    options["options"] = f"{options.get('options', '')} -c jit=off {keepalives}".strip()
+    # Reports sort and hash hundreds of thousands of rows (a day's groups, a funnel's
+    # steps): with the server's default 4MB they spill to disk. A cap per sort or hash,
+    # taken only by the queries that need it; DATABASE_WORK_MEM="" keeps the server's.
+    work_mem = os.environ.get("DATABASE_WORK_MEM", "32MB")
+    parts = [options.get("options", ""), "-c jit=off", f"-c work_mem={work_mem}" if work_mem else "", keepalives]
+    options["options"] = " ".join(part for part in parts if part)
 # A second connection to the same database, always in autocommit: a long deletion writes
 # its progress through it, so other requests see it while the deletion's own transaction
 # is still open. Tests give it the default test database.

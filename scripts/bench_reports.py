@@ -61,7 +61,8 @@ def parse_args():
     parser.add_argument("--rounds", type=int, default=3, help="timed runs of each (the best counts)")
     parser.add_argument("--questions", default="trend,funnel,retention,active",
                         help="which to ask, comma-separated (default: %(default)s)")
-    parser.add_argument("--work-mem", help="work_mem for the queries, e.g. 64MB (default: the server's)")
+    parser.add_argument("--work-mem", help="work_mem for the queries, e.g. 64MB (default: what "
+                        "Groupsite's connections ask for, DATABASE_WORK_MEM, else the server's)")
     parser.add_argument("--jit", action="store_true", help="leave JIT compilation on, as the "
                         "server has it (it costs seconds of compiling for these queries)")
     parser.add_argument("--explain", action="store_true", help="print each hand-written query's plan")
@@ -380,9 +381,10 @@ def configure(conn, args):
     from django.db import connection
 
     settings = {"jit": "on" if args.jit else "off"}
-    if args.work_mem:
-        settings["work_mem"] = args.work_mem
     with connection.cursor() as cursor:
+        # By default, the work_mem Groupsite's connections ask for (DATABASE_WORK_MEM).
+        cursor.execute("SELECT current_setting('work_mem')")
+        settings["work_mem"] = args.work_mem or cursor.fetchone()[0]
         for name, value in settings.items():
             conn.execute("SELECT set_config(%s, %s, false)", [name, value])
             cursor.execute("SELECT set_config(%s, %s, false)", [name, value])

@@ -16,7 +16,7 @@ from django.db import connection
 BASE_DIR = Path(__file__).resolve().parent.parent
 SETTINGS_VARIABLES = {
     "DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
-    "SECURE_COOKIES", "STATIC_ROOT", "LOG_LEVEL", "DJANGO_SETTINGS_MODULE",
+    "DATABASE_WORK_MEM", "SECURE_COOKIES", "STATIC_ROOT", "LOG_LEVEL", "DJANGO_SETTINGS_MODULE",
     "SSL_REDIRECT", "HSTS_SECONDS", "HSTS_INCLUDE_SUBDOMAINS", "HSTS_PRELOAD", "PROXY_SSL_HEADER",
     "CLIENT_IP_HEADER", "TRUSTED_PROXIES", "LOGIN_FAILURE_LIMIT", "LOGIN_COOLOFF_MINUTES",
     "WRONG_KEY_LIMIT", "WRONG_KEY_WINDOW_MINUTES", "INGEST_CALLS_PER_MINUTE",
@@ -102,6 +102,16 @@ def test_sqlite_database_url_names_the_file(tmp_path):
     assert database["NAME"] == str(path)
 
 
+@pytest.mark.parametrize(("asked", "option"), [("64MB", "-c work_mem=64MB"), ("", None)])
+def test_reports_memory_for_sorts_comes_from_the_environment(asked, option):
+    database = settings_with(
+        SECRET_KEY="s", DATABASE_URL="postgres://g:s@db/a", DATABASE_WORK_MEM=asked
+    )["DATABASES"]["default"]
+    options = database["OPTIONS"]["options"].split(" -c ")
+    assert [o for o in options if "work_mem" in o] == ([option.removeprefix("-c ")] if option else [])
+    assert "jit=off" in options[0]
+
+
 def test_postgres_database_url_is_parsed_into_its_parts():
     databases = settings_with(
         SECRET_KEY="s", DATABASE_URL="postgres://groupsite:s3cret@db.internal:6543/analytics"
@@ -114,7 +124,8 @@ def test_postgres_database_url_is_parsed_into_its_parts():
     assert (database["HOST"], database["PORT"]) == ("db.internal", 6543)
     assert database["CONN_MAX_AGE"] == 60
     assert database["OPTIONS"]["options"] == (
-        "-c jit=off -c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
+        "-c jit=off -c work_mem=32MB "
+        "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
     )
     # Deletion progress goes through a second connection to the same database.
     progress = databases["progress"]

@@ -84,7 +84,7 @@ def _active_days(scope: Scope, first: date, last: date, dates: list[date]):
         cursor.execute(
             f"WITH strict AS ({strict_sql}), credited AS ({credited_sql}) "
             f"SELECT 1, bucket, COUNT(*) FROM strict GROUP BY bucket UNION ALL "
-            f"SELECT 0, bucket, COUNT(DISTINCT unit) FROM credited c WHERE NOT EXISTS "
+            f"SELECT 0, bucket, COUNT(*) FROM (SELECT DISTINCT bucket, unit FROM credited) c WHERE NOT EXISTS "
             f"(SELECT 1 FROM strict s WHERE s.bucket = c.bucket AND s.unit = c.unit) GROUP BY bucket",
             [*strict_params, *credited_params],
         )
