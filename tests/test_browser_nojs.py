@@ -370,3 +370,20 @@ def test_switching_workspace_from_the_sidebar_without_javascript(
     page.wait_for_url("**/groups/company")
     expect(page.get_by_label("Workspace")).to_have_value(workspace.slug)
     expect(page.get_by_role("tab", name="Companies")).to_have_attribute("aria-selected", "true")
+
+
+def test_the_active_groups_card_counts_on_asking_without_javascript(page, alice, customers, send):
+    """With JavaScript the card loads itself after the page; without, a link asks for
+    the page with the figures in it."""
+    send.batch({"type": "track", "userId": "ann", "event": "Report Viewed"})  # now, in acme
+    log_in(page, alice)
+    page.visit("/groups/company")
+    card = page.locator("#active-groups")
+    expect(card.locator(".figure-value")).to_have_count(0)
+    card.get_by_role("link", name="Count the active companies").click()
+    page.wait_for_url(re.compile(r"/groups/company\?figures=1$"))
+    card = page.locator("#active-groups")
+    expect(card.locator(".figure-label")).to_have_text(["Today", "Last 7 days", "Last 30 days"])
+    expect(card.locator(".figure-value")).to_have_text(["1", "1", "1"])
+    expect(page.locator("#groups-table")).to_be_visible()
+    page.shot("groups-active-on-asking")
