@@ -32,7 +32,7 @@ from analytics.reports.results import (
     ActiveCount,
     ActiveGroupsResult,
 )
-from analytics.reports.sql.scope import Scope, count_by_bucket, point_bounds
+from analytics.reports.sql.scope import Scope, count_by_bucket, fetch, point_bounds
 
 
 def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResult:
@@ -54,13 +54,11 @@ def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResu
         totals = scope.events(start=start, end=end, counted=False).aggregate(
             all=Count("id"), without=Count("id", filter=without)
         )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT bucket, COUNT(DISTINCT CASE WHEN own = 1 THEN unit END), COUNT(DISTINCT unit) "
-                f"FROM ({sql}) credited GROUP BY bucket",
-                params,
-            )
-            rows = cursor.fetchall()
+        rows = fetch(
+            f"SELECT bucket, COUNT(DISTINCT CASE WHEN own = 1 THEN unit END), COUNT(DISTINCT unit) "
+            f"FROM ({sql}) credited GROUP BY bucket",
+            params,
+        )
         strict = count_by_bucket([(bucket, n) for bucket, n, _ in rows], dates)
         overcount = count_by_bucket([(bucket, n) for bucket, _, n in rows], dates)
     return ActiveGroupsResult(
@@ -80,15 +78,13 @@ def _active_days(scope: Scope, first: date, last: date, dates: list[date]):
     interval = scope.query.interval
     strict_sql, strict_params = scope.group_days_sql(first, last, interval)
     credited_sql, credited_params = _credited_days_sql(scope, first, last, interval)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH strict AS ({strict_sql}), credited AS ({credited_sql}) "
-            f"SELECT 1, bucket, COUNT(*) FROM strict GROUP BY bucket UNION ALL "
-            f"SELECT 0, bucket, COUNT(*) FROM (SELECT DISTINCT bucket, unit FROM credited) c WHERE NOT EXISTS "
-            f"(SELECT 1 FROM strict s WHERE s.bucket = c.bucket AND s.unit = c.unit) GROUP BY bucket",
-            [*strict_params, *credited_params],
-        )
-        rows = cursor.fetchall()
+    rows = fetch(
+        f"WITH strict AS ({strict_sql}), credited AS ({credited_sql}) "
+        f"SELECT 1, bucket, COUNT(*) FROM strict GROUP BY bucket UNION ALL "
+        f"SELECT 0, bucket, COUNT(*) FROM (SELECT DISTINCT bucket, unit FROM credited) c WHERE NOT EXISTS "
+        f"(SELECT 1 FROM strict s WHERE s.bucket = c.bucket AND s.unit = c.unit) GROUP BY bucket",
+        [*strict_params, *credited_params],
+    )
     strict = count_by_bucket([(bucket, n) for own, bucket, n in rows if own], dates)
     more = count_by_bucket([(bucket, n) for own, bucket, n in rows if not own], dates)
     return strict, [s + m for s, m in zip(strict, more)]
@@ -163,9 +159,7 @@ def active_group_actors(workspace: Workspace, query: ActiveGroups, *, day: date,
             .order_by()
         )
     sql, params = _overcount_sql(scope, start, end)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT DISTINCT unit FROM ({sql}) credited", params)
-        return [row[0] for row in cursor.fetchall()]
+    return [unit for (unit,) in fetch(f"SELECT DISTINCT unit FROM ({sql}) credited", params)]
 
 
 def active_counts(
@@ -219,14 +213,12 @@ def active_counts(
     since = []
     for n in windows:
         since += [connection.ops.adapt_datefield_value(periods[n].start)] * 2
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {columns} FROM (SELECT unit, MAX(CASE WHEN own = 1 THEN bucket END) AS own_day, "
-            f"MAX(bucket) AS latest FROM (SELECT bucket, unit, 1 AS own FROM ({strict_sql}) s "
-            f"UNION ALL SELECT bucket, unit, 0 FROM ({credited_sql}) c) days GROUP BY unit) units",
-            [*since, *strict_params, *credited_params],
-        )
-        figures = cursor.fetchone()
+    (figures,) = fetch(
+        f"SELECT {columns} FROM (SELECT unit, MAX(CASE WHEN own = 1 THEN bucket END) AS own_day, "
+        f"MAX(bucket) AS latest FROM (SELECT bucket, unit, 1 AS own FROM ({strict_sql}) s "
+        f"UNION ALL SELECT bucket, unit, 0 FROM ({credited_sql}) c) days GROUP BY unit) units",
+        [*since, *strict_params, *credited_params],
+    )
     for i, count in enumerate(found):
         count.strict, count.overcount = figures[2 * i], figures[2 * i + 1]
     return found

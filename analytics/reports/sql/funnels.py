@@ -6,7 +6,6 @@ from __future__ import annotations
 import statistics
 from datetime import timedelta
 
-from django.db import connection
 from django.db.models import (
     Case,
     F,
@@ -30,7 +29,7 @@ from analytics.reports.results import (
     FunnelResult,
     FunnelStep,
 )
-from analytics.reports.sql.scope import Scope
+from analytics.reports.sql.scope import Scope, fetch
 
 
 class EpochMs(Func):
@@ -112,13 +111,11 @@ def funnel(workspace: Workspace, query: Funnel) -> FunnelResult:
     sql, params = _funnel_sql(scope, query)
     reached = [0] * n
     quickest = [[] for _ in range(n)]
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT * FROM ({sql}) units", params)
-        for _unit, furthest, *ms in cursor.fetchall():
-            for i in range(furthest):
-                reached[i] += 1
-                if i and ms[i - 1] is not None:
-                    quickest[i].append(ms[i - 1] / 1000)
+    for _unit, furthest, *ms in fetch(f"SELECT * FROM ({sql}) units", params):
+        for i in range(furthest):
+            reached[i] += 1
+            if i and ms[i - 1] is not None:
+                quickest[i].append(ms[i - 1] / 1000)
     steps = [
         FunnelStep(
             event=step,
@@ -143,6 +140,4 @@ def funnel_actors(workspace: Workspace, query: Funnel, *, step: int, dropped=Fal
         )
     sql, params = _funnel_sql(scope, query)
     condition, wanted = ("furthest = %s", step - 1) if dropped else ("furthest >= %s", step)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT unit FROM ({sql}) units WHERE {condition}", [*params, wanted])
-        return [unit for (unit,) in cursor.fetchall()]
+    return [unit for (unit,) in fetch(f"SELECT unit FROM ({sql}) units WHERE {condition}", [*params, wanted])]

@@ -25,7 +25,7 @@ from analytics.reports.results import (
     RetentionCohort,
     RetentionResult,
 )
-from analytics.reports.sql.scope import Scope, as_date
+from analytics.reports.sql.scope import Scope, as_date, fetch
 
 
 def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None):
@@ -143,13 +143,11 @@ def retention(workspace: Workspace, query: Retention) -> RetentionResult:
         raise ReportError("Retention counts users or groups, not events.")
     firsts_sql, firsts_params, back_sql, back_params = _retention_sql(scope, query)
     # One query: the cohorts' sizes (no bucket), then their returns per bucket.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH f AS ({firsts_sql}) SELECT 0 AS back, cohort, cohort, COUNT(*) FROM f GROUP BY cohort "
-            f"UNION ALL SELECT 1, cohort, bucket, COUNT(*) FROM ({back_sql}) back GROUP BY cohort, bucket",
-            [*firsts_params, *back_params],
-        )
-        rows = cursor.fetchall()
+    rows = fetch(
+        f"WITH f AS ({firsts_sql}) SELECT 0 AS back, cohort, cohort, COUNT(*) FROM f GROUP BY cohort "
+        f"UNION ALL SELECT 1, cohort, bucket, COUNT(*) FROM ({back_sql}) back GROUP BY cohort, bucket",
+        [*firsts_params, *back_params],
+    )
     sizes = {as_date(c): n for is_back, c, _, n in rows if not is_back}
     back = {(as_date(c), as_date(b)): n for is_back, c, b, n in rows if is_back}
     today = today_in(workspace)
@@ -172,15 +170,12 @@ def retention_actors(workspace: Workspace, query: Retention, *, cohort: date, pe
     if not 0 <= period <= query.periods:
         raise ReportError(f"period must be between 0 and {query.periods}; not {period}.")
     firsts_sql, firsts_params, back_sql, back_params = _retention_sql(scope, query, cohort=cohort)
-    with connection.cursor() as cursor:
-        if period == 0:
-            cursor.execute(f"SELECT unit FROM ({firsts_sql}) f", firsts_params)
-            return [unit for (unit,) in cursor.fetchall()]
-        cursor.execute(
-            f"WITH f AS ({firsts_sql}) SELECT unit, bucket FROM ({back_sql}) back",
-            [*firsts_params, *back_params],
-        )
-        rows = cursor.fetchall()
+    if period == 0:
+        return [unit for (unit,) in fetch(f"SELECT unit FROM ({firsts_sql}) f", firsts_params)]
+    rows = fetch(
+        f"WITH f AS ({firsts_sql}) SELECT unit, bucket FROM ({back_sql}) back",
+        [*firsts_params, *back_params],
+    )
     bucket = cohort
     for _ in range(period):
         bucket = next_bucket(bucket, query.interval)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.db import connection
 from django.db.models import (
     Count,
     DateField,
@@ -204,6 +205,13 @@ class Scope:
         return property_q(
             self.json_base(condition.on), condition.key, condition.op, condition.value
         )
+
+
+def fetch(sql: str, params) -> list[tuple]:
+    """The rows of a query of the reports' own SQL."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def as_date(value) -> date:

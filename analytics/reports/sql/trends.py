@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 
-from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -33,7 +32,7 @@ from analytics.reports.results import (
     SeriesResult,
     TrendResult,
 )
-from analytics.reports.sql.scope import Scope, count_by_bucket, point_bounds
+from analytics.reports.sql.scope import Scope, count_by_bucket, fetch, point_bounds
 
 BREAKDOWN_TOP = 10
 
@@ -93,13 +92,11 @@ def _per_bucket_and_total(rows: QuerySet, bucket, unit: str | None):
 def _count_pairs(pairs_sql: str, params) -> tuple[list, int]:
     """([(bucket, distinct units)], distinct units over all) of the SQL of distinct
     (bucket, unit) pairs, from one reading of them."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH pairs AS ({pairs_sql}) SELECT 1, bucket, COUNT(*) FROM pairs GROUP BY bucket "
-            f"UNION ALL SELECT 0, NULL, COUNT(DISTINCT unit) FROM pairs",
-            params,
-        )
-        found = cursor.fetchall()
+    found = fetch(
+        f"WITH pairs AS ({pairs_sql}) SELECT 1, bucket, COUNT(*) FROM pairs GROUP BY bucket "
+        f"UNION ALL SELECT 0, NULL, COUNT(DISTINCT unit) FROM pairs",
+        params,
+    )
     return [(b, n) for is_bucket, b, n in found if is_bucket], next(
         n for is_bucket, _, n in found if not is_bucket
     )
