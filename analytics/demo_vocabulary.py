@@ -1,6 +1,6 @@
 """The words, names and habits the demo data is made of: company and person names,
 plans and their seat prices, browsers, the product's events and pages, and when people
-are at work. ``analytics.demo_data`` draws from them."""
+are at work. ``analytics.demo_cast`` draws from them."""
 
 
 COMPANY_WORDS = (
