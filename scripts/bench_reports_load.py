@@ -7,8 +7,8 @@ import random
 import re
 import sys
 import time
-from importlib import import_module
 from datetime import UTC, datetime
+from importlib import import_module
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
