@@ -69,9 +69,23 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
     buckets.append(next_bucket(buckets[-1], query.interval))  # where the last one ends
     if query.return_event == "":
         # Any activity: for each unit of a cohort and each bucket, whether it did
-        # anything then, a probe of the unit's (unit, time) index that stops at the
-        # first event, rather than grouping every unit's events of every bucket.
-        moments = [Period(day, day).bounds(scope.zone)[0] for day in buckets]
+        # anything then, a probe that stops at the first sign of it, rather than grouping
+        # every unit's events of every bucket: a person's days of activity (by person
+        # and day) when daily activity can answer, else the unit's (unit, time) index
+        # of events.
+        by_days = scope.reads_days and scope.group_type is None
+        if by_days:
+            bounds = buckets
+            adapt = connection.ops.adapt_datefield_value
+            activity = scope.days(None, buckets[-1] - timedelta(days=1)).values(
+                ref=F("person_id"), moment=F("day")
+            )
+        else:
+            bounds = [Period(day, day).bounds(scope.zone)[0] for day in buckets]
+            adapt = connection.ops.adapt_datetimefield_value
+            activity = scope.events("", start=start, end=bounds[-1]).values(
+                ref=F(scope.unit_field), moment=F("timestamp")
+            )
         rows = []
         params = []
         for n in range(1, len(buckets) - 1):
@@ -79,20 +93,17 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
             params += [
                 connection.ops.adapt_datefield_value(buckets[n]),
                 connection.ops.adapt_datefield_value(buckets[max(0, n - query.periods)]),
-                connection.ops.adapt_datetimefield_value(moments[n]),
-                connection.ops.adapt_datetimefield_value(moments[n + 1]),
+                adapt(bounds[n]),
+                adapt(bounds[n + 1]),
             ]
-        events = scope.events("", start=start, end=moments[-1]).values(
-            ref=F(scope.unit_field), moment=F("timestamp")
-        )
-        events_sql, events_params = events.order_by().query.sql_with_params()
+        activity_sql, activity_params = activity.order_by().query.sql_with_params()
         back_sql = (
             f"SELECT f.unit, f.cohort, b.bucket FROM f "
             f"JOIN ({' UNION ALL '.join(rows)}) b ON b.bucket > f.cohort AND f.cohort >= b.lowest "
-            f"WHERE EXISTS (SELECT 1 FROM ({events_sql}) r WHERE r.ref = f.unit "
+            f"WHERE EXISTS (SELECT 1 FROM ({activity_sql}) r WHERE r.ref = f.unit "
             f"AND r.moment >= b.since AND r.moment < b.until)"
         )
-        return firsts_sql, firsts_params, back_sql, [*params, *events_params]
+        return firsts_sql, firsts_params, back_sql, [*params, *activity_params]
     returns_end = Period(buckets[-1], buckets[-1]).bounds(scope.zone)[0]
     returns = scope.events(query.return_event, start=start, end=returns_end).values(
         ref=F(scope.unit_field), bucket=scope.bucket(query.interval)
