@@ -99,6 +99,9 @@ class Pinned:
 class Overview:
     has_events: bool
     group_type: GroupType | None
+    # Who was active and the top events: left out (None) when the page loads them after
+    # itself (``activity_of``), as counting them reads the last 30 days.
+    active: bool = True
     users: list[Figure] = field(default_factory=list)
     groups: GroupFigures | None = None
     # The widest window, for the lines on its events, and the trend that counts them.
@@ -109,35 +112,18 @@ class Overview:
     pinned: list[Pinned] = field(default_factory=list)
 
 
-def overview_of(workspace: Workspace) -> Overview:
-    """Everything the overview of ``workspace`` shows."""
+def overview_of(workspace: Workspace, *, active: bool = True) -> Overview:
+    """Everything the overview of ``workspace`` shows; without ``active``, all but who
+    was active and the top events, which the page then loads after itself."""
     types = {t.name: t for t in workspace.group_types.with_has_activity()}
     group_type = next((t for t in types.values() if t.is_default), None)
     found = Overview(
         has_events=Event.objects.filter(workspace=workspace).activity().exists(),
         group_type=group_type,
+        active=active,
     )
-    base = _reports_base(workspace)
-    if found.has_events:
-        counts = reports.active_counts(workspace, group_type, WINDOWS)
-        for count in counts:
-            by_users = replace(base, period=_window(count), count_by="users")
-            found.users.append(
-                Figure(WINDOWS[count.days], count.users, report_url("trends", by_users))
-            )
-        if group_type is not None:
-            found.groups = _group_figures(group_type, counts, base)
-        found.month = counts[-1]
-        found.events_url = report_url("trends", replace(base, count_by="events"))
-        for event in reports.top_events(workspace, base, limit=TOP_EVENTS):
-            one = replace(base, events=(event.event,))
-            found.top_events.append(
-                TopEvent(
-                    event,
-                    users_url=report_url("trends", replace(one, count_by="users")),
-                    events_url=report_url("trends", replace(one, count_by="events")),
-                )
-            )
+    if found.has_events and active:
+        _add_activity(found, workspace)
     if group_type is not None:
         found.newest_groups = list(
             Group.objects.filter(group_type=group_type).order_by("-created_at", "-pk")[:NEWEST_GROUPS]
@@ -145,6 +131,39 @@ def overview_of(workspace: Workspace) -> Overview:
     pinned = SavedReport.objects.for_workspace(workspace).pinned().select_related("created_by")
     found.pinned = [_pinned(workspace, saved, types) for saved in pinned[:MAX_PINNED]]
     return found
+
+
+def activity_of(workspace: Workspace) -> Overview:
+    """Who was active and the top events, as the overview loads them after itself."""
+    group_type = workspace.group_types.with_has_activity().filter(is_default=True).first()
+    found = Overview(has_events=True, group_type=group_type)
+    _add_activity(found, workspace)
+    return found
+
+
+def _add_activity(found: Overview, workspace: Workspace) -> None:
+    """The active users and groups (strict beside the over-count) today, over 7 and over
+    30 days, and the events done most in the 30 days, each with its report."""
+    base = _reports_base(workspace)
+    counts = reports.active_counts(workspace, found.group_type, WINDOWS)
+    for count in counts:
+        by_users = replace(base, period=_window(count), count_by="users")
+        found.users.append(
+            Figure(WINDOWS[count.days], count.users, report_url("trends", by_users))
+        )
+    if found.group_type is not None:
+        found.groups = _group_figures(found.group_type, counts, base)
+    found.month = counts[-1]
+    found.events_url = report_url("trends", replace(base, count_by="events"))
+    for event in reports.top_events(workspace, base, limit=TOP_EVENTS):
+        one = replace(base, events=(event.event,))
+        found.top_events.append(
+            TopEvent(
+                event,
+                users_url=report_url("trends", replace(one, count_by="users")),
+                events_url=report_url("trends", replace(one, count_by="events")),
+            )
+        )
 
 
 def active_groups(workspace: Workspace, group_type: GroupType) -> GroupFigures:

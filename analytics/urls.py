@@ -66,6 +66,7 @@ urlpatterns = [
     ),
     # The dashboard.
     path("", overview.overview, name="home"),
+    path("overview/activity", overview.activity, name="overview-activity"),
     path(
         "login/",
         auth_views.LoginView.as_view(

@@ -100,6 +100,7 @@ POLICY = {
     "password_change_done": Page(GET=ACCOUNT),
     # Browsing.
     "home": Page(GET=MEMBER),
+    "overview-activity": Page(GET=MEMBER),
     "switch_workspace": Page(POST=MEMBER),
     "groups": Page(GET=MEMBER),
     "group": Page(GET=MEMBER),

@@ -84,7 +84,7 @@ def test_the_top_events_of_the_last_30_days(overview_data):
 
 
 def test_the_overview_shows_the_figures(overview_data, alice_client):
-    response = alice_client.get("/")
+    response = alice_client.get("/", {"figures": "1"})
     assert response.status_code == 200
     overview = response.context["overview"]
     assert [(f.label, f.value, f.overcount) for f in overview.groups.figures] == [
@@ -100,7 +100,7 @@ def test_the_overview_shows_the_figures(overview_data, alice_client):
 
 
 def test_every_figure_opens_a_report_that_gives_the_same_number(overview_data, alice_client):
-    overview = alice_client.get("/").context["overview"]
+    overview = alice_client.get("/", {"figures": "1"}).context["overview"]
     for figure in overview.users + overview.groups.figures:
         path, query = report_of(overview_data, figure.url)
         assert path == "/reports/trends"
@@ -115,7 +115,7 @@ def test_every_figure_opens_a_report_that_gives_the_same_number(overview_data, a
 
 
 def test_the_over_count_links_to_the_users_in_several_companies(overview_data, alice_client):
-    page = alice_client.get("/").content.decode()
+    page = alice_client.get("/", {"figures": "1"}).content.decode()
     assert 'href="/people?several=1"' in page
     banner = alice_client.get("/people?several=1").content.decode()
     assert "Bo Brown" in banner and "Cy Cole" in banner
@@ -127,7 +127,7 @@ def test_no_over_count_no_link_to_the_banner(frozen_now, send, workspace, compan
         track("ann", "Report Viewed", march(15, 13)),
         track("ann", "Report Viewed", march(14, 13)),
     )
-    response = alice_client.get("/")
+    response = alice_client.get("/", {"figures": "1"})
     overview = response.context["overview"]
     assert [(f.value, f.overcount) for f in overview.groups.figures] == [(1, 1), (1, 1), (1, 1)]
     page = text_of(response)
@@ -143,7 +143,7 @@ def test_no_company_active_says_why_rather_than_zeros(frozen_now, send, workspac
         track("bo", "Report Viewed", jan(20)),  # beta's, before the 30 days
         track("eve", "Report Viewed", march(15, 13)),  # in no company
     )
-    response = alice_client.get("/")
+    response = alice_client.get("/", {"figures": "1"})
     assert response.context["overview"].groups.none_active
     card = text_of_html(response.content.decode().split('id="active-groups"')[1].split("</section>")[0])
     assert "No company was active in the last 30 days. 1 event in those days; none carried a company" in card
@@ -151,7 +151,7 @@ def test_no_company_active_says_why_rather_than_zeros(frozen_now, send, workspac
 
 
 def test_the_top_events_link_to_their_trends(overview_data, alice_client):
-    page = alice_client.get("/").content.decode()
+    page = alice_client.get("/", {"figures": "1"}).content.decode()
     rows = re.findall(r'<td><a href="([^"]+)">([^<]+)</a></td>', page)
     assert [unescape(name) for _, name in rows] == [
         "Report Viewed", "Export", "Page viewed", "Account Removed User"
@@ -161,7 +161,7 @@ def test_the_top_events_link_to_their_trends(overview_data, alice_client):
 
 
 def test_the_newest_companies_link_to_their_profiles(overview_data, alice_client):
-    response = alice_client.get("/")
+    response = alice_client.get("/", {"figures": "1"})
     newest = response.context["overview"].newest_groups
     assert [(g.key, g.member_count) for g in newest] == [
         ("zeta", 1), ("epsilon", 1), ("delta", 0), ("gamma", 1), ("beta", 1), ("acme", 3)
@@ -172,7 +172,7 @@ def test_the_newest_companies_link_to_their_profiles(overview_data, alice_client
 
 
 def test_the_overview_links_into_the_reports(overview_data, alice_client):
-    page = alice_client.get("/").content.decode()
+    page = alice_client.get("/", {"figures": "1"}).content.decode()
     for kind in ("trends", "funnels", "retention"):
         assert f'href="/reports/{kind}"' in page
     assert 'href="/reports"' in page
@@ -180,21 +180,21 @@ def test_the_overview_links_into_the_reports(overview_data, alice_client):
 
 def test_a_new_workspace_is_told_how_to_send_events(workspace, client, alice, bob):
     client.force_login(alice)
-    response = client.get("/")
+    response = client.get("/", {"figures": "1"})
     page = text_of(response)
     assert "No events yet" in page
     assert workspace.write_key in page
     assert 'href="/settings/api-keys"' in response.content.decode()
     assert response.context["overview"].users == []
     client.force_login(bob)  # a member cannot open the API keys: told who can
-    response = client.get("/")
+    response = client.get("/", {"figures": "1"})
     assert 'href="/settings/api-keys"' not in response.content.decode()
     assert "An admin or owner of Acme Analytics finds the snippets" in text_of(response)
 
 
 def test_an_outsider_sees_only_their_own_workspace(overview_data, client, charlie, other_workspace):
     client.force_login(charlie)
-    response = client.get("/")
+    response = client.get("/", {"figures": "1"})
     assert response.status_code == 200
     page = response.content.decode()
     for mark in ("Acme Inc", "Account Removed User", "Zeta Labs", overview_data.write_key):
@@ -239,7 +239,7 @@ def chart_data(page, element_id):
 
 def test_pinned_reports_show_their_charts(overview_data, alice, alice_client):
     pinned = pin_all(overview_data, alice)
-    page = alice_client.get("/").content.decode()
+    page = alice_client.get("/", {"figures": "1"}).content.decode()
     # ann on the 10th, cy on the 13th (in New York), ann and bo today.
     assert chart_data(page, f"pinned-report-{pinned['trends'].pk}") == {
         "kind": "line",
@@ -274,10 +274,10 @@ def test_pinned_reports_show_in_their_order_and_unpinned_ones_do_not(overview_da
     pinned = pin_all(overview_data, alice)
     pinned["trends"].unpin()
     pinned["trends"].pin()  # now last
-    overview = alice_client.get("/").context["overview"]
+    overview = alice_client.get("/", {"figures": "1"}).context["overview"]
     assert [p.report.kind for p in overview.pinned] == ["funnels", "retention", "trends"]
     pinned["funnels"].unpin()
-    overview = alice_client.get("/").context["overview"]
+    overview = alice_client.get("/", {"figures": "1"}).context["overview"]
     assert [p.report.kind for p in overview.pinned] == ["retention", "trends"]
 
 
@@ -286,12 +286,12 @@ def test_pinned_reports_move_from_the_overview_for_whom_may_move_them(
 ):
     pinned = pin_all(overview_data, alice)
     client.force_login(alice)
-    page = client.get("/").content.decode()
+    page = client.get("/", {"figures": "1"}).content.decode()
     moves = re.findall(r'action="/reports/saved/(\d+)/move".*?name="direction" value="(\w+)"', page, re.S)
     ids = [str(pinned[kind].pk) for kind in ("trends", "funnels", "retention")]
     assert moves == [(ids[0], "later"), (ids[1], "earlier"), (ids[1], "later"), (ids[2], "earlier")]
     client.force_login(bob)  # a member, whose reports these are not
-    assert "/move" not in client.get("/").content.decode()
+    assert "/move" not in client.get("/", {"figures": "1"}).content.decode()
 
 
 def test_a_pinned_report_that_no_longer_reads_says_why(overview_data, alice, alice_client):
@@ -299,14 +299,14 @@ def test_a_pinned_report_that_no_longer_reads_says_why(overview_data, alice, ali
         workspace=overview_data, kind="trends", name="By project", query="count_by=project", created_by=alice
     )
     saved.pin()
-    page = text_of(alice_client.get("/"))
+    page = text_of(alice_client.get("/", {"figures": "1"}))
     assert "This report cannot be shown: count_by: this workspace has no group type “project”" in page
 
 
 def test_the_overview_costs_the_same_queries_whatever_the_data(overview_data, alice, alice_client, send):
     pin_all(overview_data, alice)
     with CaptureQueriesContext(connection) as small:
-        assert alice_client.get("/").status_code == 200
+        assert alice_client.get("/", {"figures": "1"}).status_code == 200
     more = []
     for n in range(30):
         more += [
@@ -318,15 +318,40 @@ def test_the_overview_costs_the_same_queries_whatever_the_data(overview_data, al
         ]
     assert send.batch(*more).status_code == 200
     with CaptureQueriesContext(connection) as large:
-        assert alice_client.get("/").status_code == 200
+        assert alice_client.get("/", {"figures": "1"}).status_code == 200
     assert len(large) == len(small), [q["sql"][:120] for q in large.captured_queries]
     # A pinned report costs its own report's queries: without the three, fewer.
     SavedReport.objects.update(pinned=False, position=None)
     with CaptureQueriesContext(connection) as unpinned:
-        alice_client.get("/")
+        alice_client.get("/", {"figures": "1"})
     # The session, the account, its workspaces, the group types, whether any event came,
     # the active counts (3), the top events (2), the newest companies, the pinned reports.
     assert len(unpinned) == 12 < len(large)
+    # Who was active and the top events load after the page: five of those queries go
+    # to the request that loads them, which also reads the session, the account, its
+    # workspaces and the default type.
+    with CaptureQueriesContext(connection) as page:
+        alice_client.get("/")
+    with CaptureQueriesContext(connection) as activity:
+        alice_client.get("/overview/activity")
+    assert (len(page), len(activity)) == (7, 9)
+
+
+def test_who_was_active_and_the_top_events_load_after_the_page(overview_data, alice_client):
+    page = alice_client.get("/").content.decode()
+    figures = page.split('id="overview-figures"')[1].split("</div>\n</div>")[0]
+    assert 'hx-get="/overview/activity" hx-trigger="load" hx-target="this" hx-swap="outerHTML"' in figures
+    assert 'class="figure-value"' not in page
+    assert '<noscript><p><a href="?figures=1">Count who was active</a></p></noscript>' in figures
+    assert "Counting the events done most in the last 30 days" in page
+    loaded = alice_client.get("/overview/activity", headers={"HX-Request": "true"}).content.decode()
+    assert loaded.lstrip().startswith('<div class="overview-figures" id="overview-figures">')
+    assert '<section class="card" id="top-events" aria-labelledby="top-events-title" hx-swap-oob="true">' in loaded
+    full = alice_client.get("/", {"figures": "1"}).content.decode()
+    values = re.compile(r'class="figure-value"[^>]*>([^<]*)<')
+    assert values.findall(loaded) == values.findall(full) and len(values.findall(full)) == 6
+    top = re.compile(r'<td><a href="([^"]+)">([^<]*)</a></td>')
+    assert top.findall(loaded) == top.findall(full) and top.findall(full)
 
 
 # --- helpers ----------------------------------------------------------------------------

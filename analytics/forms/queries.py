@@ -190,6 +190,12 @@ class GroupsQuery(TableQuery):
     figures = FlagField()
 
 
+class OverviewQuery(QueryForm):
+    # Who was active and the top events in the page itself (they load after it with
+    # JavaScript).
+    figures = FlagField()
+
+
 class GroupQuery(TableQuery):
     unassigned = FlagField()
     before = CursorField()

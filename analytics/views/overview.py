@@ -6,19 +6,30 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from analytics.access import can, workspace_for
+from analytics.forms import OverviewQuery
 from analytics.models import Role
-from analytics.overview import overview_of
+from analytics.overview import activity_of, overview_of
 
 
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
+    """The overview; who was active and the top events load after it (``activity``),
+    unless asked in the page (``figures=1``, the link shown without JavaScript)."""
     workspace = workspace_for(request)
+    query = OverviewQuery.parse(request.GET)
     return render(
         request,
         "analytics/overview.html",
         {
             "section": "overview",
-            "overview": overview_of(workspace),
+            "overview": overview_of(workspace, active=query["figures"]),
             "can_see_keys": can(request, Role.ADMIN),
         },
     )
+
+
+@login_required
+def activity(request: HttpRequest) -> HttpResponse:
+    """The overview's figures of who was active, and its top events (out of band)."""
+    workspace = workspace_for(request)
+    return render(request, "analytics/overview_activity.html", {"overview": activity_of(workspace)})
