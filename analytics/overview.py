@@ -170,7 +170,7 @@ def active_groups(workspace: Workspace, group_type: GroupType) -> GroupFigures:
     """The active groups of ``group_type`` today, over 7 and over 30 days (strictly beside
     the over-count), each with the trend that gives it: three queries. ``group_type``
     comes annotated ``with_has_activity``, for what the page says when none was active."""
-    counts = reports.active_counts(workspace, group_type, WINDOWS)
+    counts = reports.active_counts(workspace, group_type, WINDOWS, users=False)
     return _group_figures(group_type, counts, _reports_base(workspace))
 
 

@@ -179,6 +179,13 @@ def test_the_overview_counts_from_daily_activity_as_reports_do_from_events(
         (0, 2, 1, 1),
         (1, 3, 6, 5),
     ]
+    # The groups' figures alone (the card of /groups) are the same, without the users.
+    groups_only = reports.active_counts(workspace, company, (1, 3), users=False)
+    assert [(w.strict, w.overcount, w.events, w.events_without_group) for w in groups_only] == [
+        (0, 2, 1, 1),
+        (1, 3, 6, 5),
+    ]
+    assert [w.users for w in windows] == [1, 1] and [w.users for w in groups_only] == [None, None]
 
 
 @pytest.mark.parametrize("count_by", ["users", "company", "events"])

@@ -81,7 +81,7 @@ class ActiveCount:
     days: int
     start: date
     end: date
-    users: int
+    users: int | None  # None when not asked for (the groups' figures alone)
     # Groups of the type: strictly (their own context was on an event) and over-counted
     # (each event with none credited to every group its user was in at the time); None
     # when counting users only.

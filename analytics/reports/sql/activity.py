@@ -163,14 +163,19 @@ def active_group_actors(workspace: Workspace, query: ActiveGroups, *, day: date,
 
 
 def active_counts(
-    workspace: Workspace, group_type: GroupType | None, days: Iterable[int] = (1, 7, 30)
+    workspace: Workspace,
+    group_type: GroupType | None,
+    days: Iterable[int] = (1, 7, 30),
+    *,
+    users: bool = True,
 ) -> list[ActiveCount]:
     """For each trailing window of ``days`` whole days ending today (1 is today so far),
     in the workspace's time zone: the active users and, given a group type, its active
     groups strictly beside the over-count (as ``active_groups`` counts them) and how many
     events carried no group of the type. Internal people are left out when the workspace
     has internal domains, as reports leave them out by default. Two queries of daily
-    activity, whatever the number of windows."""
+    activity, whatever the number of windows; without ``users``, the active users are
+    not counted (None), which spares the first its distinct people."""
     today = today_in(workspace)
     windows = sorted(set(days))
     periods = {n: Period(today - timedelta(days=n - 1), today) for n in windows}
@@ -183,7 +188,8 @@ def active_counts(
     aggregates = {}
     for n in windows:
         since = Q(day__gte=periods[n].start)
-        aggregates[f"users_{n}"] = Count("person_id", distinct=True, filter=since)
+        if users:
+            aggregates[f"users_{n}"] = Count("person_id", distinct=True, filter=since)
         if scope.group_type:
             slot = scope.group_type.slot_field
             aggregates[f"events_{n}"] = Coalesce(Sum("events", filter=since), 0)
@@ -194,7 +200,7 @@ def active_counts(
             n,
             periods[n].start,
             periods[n].end,
-            totals[f"users_{n}"],
+            totals.get(f"users_{n}"),
             events=totals.get(f"events_{n}", 0),
             events_without_group=totals.get(f"without_{n}", 0),
         )
