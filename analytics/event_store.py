@@ -146,13 +146,15 @@ def delete_of_people(
     ids = list(
         Event.objects.filter(person_id__in=person_ids).order_by().values_list("pk", flat=True)
     )
-    DailyActivity.objects.filter(person_id__in=person_ids).delete()
     if progress:
         progress(0, len(ids))
     for start in range(0, len(ids), DELETE_CHUNK):
         Event.objects.filter(pk__in=ids[start : start + DELETE_CHUNK]).delete()
         if progress:
             progress(min(start + DELETE_CHUNK, len(ids)), len(ids))
+    # Last: deleting their days of activity locks their groups' days (GroupDay), which
+    # new calls of those groups' other members then wait for until the deletion commits.
+    DailyActivity.objects.filter(person_id__in=person_ids).delete()
 
 
 def clear_group_type(group_type) -> int:

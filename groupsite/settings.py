@@ -138,8 +138,11 @@ else:
     # Reports sort and hash hundreds of thousands of rows (a day's groups, a funnel's
     # steps): with the server's default 4MB they spill to disk. A cap per sort or hash,
     # taken only by the queries that need it; DATABASE_WORK_MEM="" keeps the server's.
-    work_mem = os.environ.get("DATABASE_WORK_MEM", "32MB")
-    parts = [options.get("options", ""), "-c jit=off", f"-c work_mem={work_mem}" if work_mem else "", keepalives]
+    # Given first, so that options in DATABASE_URL still win.
+    work_mem = os.environ.get("DATABASE_WORK_MEM", "32MB").strip()
+    if any(character.isspace() for character in work_mem):
+        raise ImproperlyConfigured(f"DATABASE_WORK_MEM takes a size without spaces, such as 64MB; not {work_mem!r}.")
+    parts = ["-c jit=off", f"-c work_mem={work_mem}" if work_mem else "", keepalives, options.get("options", "")]
     options["options"] = " ".join(part for part in parts if part)
 # A second connection to the same database, always in autocommit: a long deletion writes
 # its progress through it, so other requests see it while the deletion's own transaction

@@ -458,6 +458,8 @@ def test_a_search_keeps_the_figures_of_the_whole_type(alice_client, active_data)
     assert figures_shown(page)[2] == ("Last 30 days", "3", "over-count 5")
     page = alice_client.get("/groups/company", {"q": "beta"}).content.decode()
     assert 'hx-get="/active-groups/company" hx-trigger="load"' in active_card(page)  # not the search
+    # Without JavaScript, asking for the figures keeps the search.
+    assert '<a href="?q=beta&amp;figures=1">Count the active companies</a>' in active_card(page)
     html = alice_client.get(
         "/groups/company", {"q": "bet"}, headers={"HX-Request": "true", "HX-Target": "groups-table",
                                                   "HX-Trigger": "group-search"}

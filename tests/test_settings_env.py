@@ -112,6 +112,17 @@ def test_reports_memory_for_sorts_comes_from_the_environment(asked, option):
     assert "jit=off" in options[0]
 
 
+def test_options_in_the_database_url_win_and_a_size_with_a_space_is_refused():
+    database = settings_with(
+        SECRET_KEY="s", DATABASE_URL="postgres://g:s@db/a?options=-c%20work_mem%3D256MB"
+    )["DATABASES"]["default"]
+    assert database["OPTIONS"]["options"].startswith("-c jit=off -c work_mem=32MB ")
+    assert database["OPTIONS"]["options"].endswith(" -c work_mem=256MB")  # the last one counts
+    process = load_settings(SECRET_KEY="s", DATABASE_URL="postgres://g:s@db/a", DATABASE_WORK_MEM="64 MB")
+    assert process.returncode != 0
+    assert "DATABASE_WORK_MEM takes a size without spaces, such as 64MB; not '64 MB'." in process.stderr
+
+
 def test_postgres_database_url_is_parsed_into_its_parts():
     databases = settings_with(
         SECRET_KEY="s", DATABASE_URL="postgres://groupsite:s3cret@db.internal:6543/analytics"

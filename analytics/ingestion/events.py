@@ -28,7 +28,6 @@ def save_events(workspace, calls, *, person_of, slots_of, type_of_slot, received
         for slot, group_pk in slots_of[call.index].items():
             row[f"group_{slot}_id"] = group_pk
         rows.append(row)
-    stored = event_store.insert(rows, zone=workspace.zone)
     latest, active, group_types = {}, {}, {}
     for call in calls:
         person_id, moment = person_of[call.index], call.timestamp
@@ -41,6 +40,10 @@ def save_events(workspace, calls, *, person_of, slots_of, type_of_slot, received
             if pair not in active or moment > active[pair]:
                 active[pair] = moment
             group_types[group_id] = type_of_slot[slot]
-    Person.objects.seen(latest)
+    # The groups' rows before the events: their activity adds up into group days
+    # (GroupDay), locked until the batch commits, and a deletion locks groups before
+    # group days too, so that the two always take them in the same order.
     activity.record(active, group_types=group_types)
+    stored = event_store.insert(rows, zone=workspace.zone)
+    Person.objects.seen(latest)
     return stored

@@ -12,8 +12,10 @@ TABLE = "analytics_groupday"
 COLUMNS = "workspace_id, slot, group_id, day, activity_rows"
 
 # PostgreSQL: one trigger per statement, over the rows it inserted or deleted (its
-# transition table), each group's days counted at once. New rows lock their group days
-# in key order, so two batches that share groups wait for each other, never deadlock.
+# transition table), each group's days counted at once. A statement locks its group days
+# in key order, so two that share groups wait for each other rather than deadlock; and
+# ingestion and deletions take groups' rows before group days (see
+# analytics.ingestion.events and analytics.deletion).
 SLOT_VALUES = ", ".join(f"({slot}, r.group_{slot})" for slot in range(SLOTS))
 
 
@@ -131,7 +133,12 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('workspace', 'slot', 'group_id', 'day'), name='group_day_unique')],
             },
         ),
-        # The rows so far, then the triggers that keep them from now on.
+        # The rows so far, then the triggers that keep them from now on; on PostgreSQL
+        # nothing writes daily activity in between (the lock lasts until the migration
+        # commits), so no row is missed or counted twice.
+        PostgreSQLOnly(
+            "LOCK TABLE analytics_dailyactivity IN SHARE ROW EXCLUSIVE MODE", migrations.RunSQL.noop
+        ),
         migrations.RunSQL(FILL, f"DELETE FROM {TABLE}"),
         PostgreSQLOnly(POSTGRESQL, POSTGRESQL_UNDO),
         NotPostgreSQL(SQLITE, SQLITE_UNDO),
