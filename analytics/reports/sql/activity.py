@@ -78,12 +78,15 @@ def _active_days(scope: Scope, first: date, last: date, dates: list[date]):
     interval = scope.query.interval
     strict_sql, strict_params = scope.group_days_sql(first, last, interval)
     credited_sql, credited_params = _credited_days_sql(scope, first, last, interval)
+    # The groups' own days are read twice rather than kept (a CTE): counted per bucket
+    # straight from their index, and hashed for the anti-join, each quicker than
+    # writing them out and sorting them.
     rows = fetch(
-        f"WITH strict AS ({strict_sql}), credited AS ({credited_sql}) "
-        f"SELECT 1, bucket, COUNT(*) FROM strict GROUP BY bucket UNION ALL "
-        f"SELECT 0, bucket, COUNT(*) FROM (SELECT DISTINCT bucket, unit FROM credited) c WHERE NOT EXISTS "
-        f"(SELECT 1 FROM strict s WHERE s.bucket = c.bucket AND s.unit = c.unit) GROUP BY bucket",
-        [*strict_params, *credited_params],
+        f"SELECT 1, bucket, COUNT(*) FROM ({strict_sql}) s GROUP BY bucket UNION ALL "
+        f"SELECT 0, bucket, COUNT(*) FROM (SELECT DISTINCT bucket, unit FROM ({credited_sql}) credited) c "
+        f"WHERE NOT EXISTS (SELECT 1 FROM ({strict_sql}) s WHERE s.bucket = c.bucket AND s.unit = c.unit) "
+        f"GROUP BY bucket",
+        [*strict_params, *credited_params, *strict_params],
     )
     strict = count_by_bucket([(bucket, n) for own, bucket, n in rows if own], dates)
     more = count_by_bucket([(bucket, n) for own, bucket, n in rows if not own], dates)
