@@ -99,8 +99,8 @@ class Pinned:
 class Overview:
     has_events: bool
     group_type: GroupType | None
-    # Who was active and the top events: left out (None) when the page loads them after
-    # itself (``activity_of``), as counting them reads the last 30 days.
+    # Whether who was active and the top events are counted: not when the page loads
+    # them after itself (``activity_of``), as counting them reads the last 30 days.
     active: bool = True
     users: list[Figure] = field(default_factory=list)
     groups: GroupFigures | None = None

@@ -17,7 +17,6 @@ from analytics.reports.queries import (
     Period,
     ReportError,
     Retention,
-    bucket_of,
     next_bucket,
     today_in,
 )
@@ -60,13 +59,7 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
             )
             firsts = firsts.filter(first__gte=lo, first__lt=hi)
     firsts_sql, firsts_params = firsts.values("unit", "cohort").order_by().query.sql_with_params()
-    # Every bucket a unit may come back in: after the first cohort, up to the last
-    # cohort's last period; each for the cohorts of the ``periods`` buckets before it.
-    cohorts = query.period.buckets(query.interval)
-    buckets = list(cohorts)
-    for _ in range(query.periods):
-        buckets.append(next_bucket(buckets[-1], query.interval))
-    buckets.append(next_bucket(buckets[-1], query.interval))  # where the last one ends
+    buckets = _buckets(query)
     if query.return_event == "":
         # Any activity: for each unit of a cohort and each bucket, whether it did
         # anything then, a probe that stops at the first sign of it, rather than grouping
@@ -113,6 +106,15 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
     return firsts_sql, firsts_params, back_sql, returns_params
 
 
+def _buckets(query: Retention) -> list[date]:
+    """Every bucket a unit may come back in: from the first cohort up to the last
+    cohort's last period, then the first day after them (where the last one ends)."""
+    buckets = query.period.buckets(query.interval)
+    for _ in range(query.periods + 1):
+        buckets.append(next_bucket(buckets[-1], query.interval))
+    return buckets
+
+
 def _group_days_sql(scope: Scope, query: Retention, cohort: date | None):
     """``_retention_sql`` of groups' activity of any kind, from their days of activity
     (group days): each group's first day, the cohort it falls in, and the later buckets
@@ -136,10 +138,7 @@ def _group_days_sql(scope: Scope, query: Retention, cohort: date | None):
         f"(SELECT unit, MIN(bucket) AS first FROM ({days_sql}) days GROUP BY unit) d) c "
         f"WHERE cohort IS NOT NULL"
     )
-    last = query.period.end
-    for _ in range(query.periods):
-        last = next_bucket(bucket_of(last, query.interval), query.interval)
-    last = next_bucket(last, query.interval) - timedelta(days=1)
+    last = _buckets(query)[-1] - timedelta(days=1)
     back_sql, back_params = scope.group_days_sql(query.period.start, last, query.interval)
     return (
         firsts_sql, [*params, *days_params],

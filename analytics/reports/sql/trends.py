@@ -116,16 +116,8 @@ def _breakdown(scope: Scope, events: QuerySet, event: str, dates: list[date]) ->
     and "Other" for the rest: three readings of the events whatever the number of
     values (the top, every series' buckets at once, the others' total)."""
     query: Trend = scope.query
-    value = Coalesce(
-        scope.text_of(query.breakdown_on, query.breakdown), Value(""), output_field=CharField()
-    )
-    valued = events.annotate(value=value)
-    top = list(
-        valued.values("value")
-        .annotate(n=scope.measure())
-        .order_by("-n", "value")
-        .values_list("value", "n")[:BREAKDOWN_TOP]
-    )
+    valued = _valued(scope, events)
+    top = _top(scope, valued)
     if not top:
         return []
     shown = [v for v, _ in top]
@@ -172,10 +164,7 @@ def trend_actors(
     start, end = point_bounds(scope, query, day)
     events = scope.events(query.events[series], start=start, end=end)
     if query.breakdown:
-        value = Coalesce(
-            scope.text_of(query.breakdown_on, query.breakdown), Value(""), output_field=CharField()
-        )
-        events = events.annotate(value=value)
+        events = _valued(scope, events)
         if other:
             top = [v for v, _ in _top_values(scope, query)]
             events = events.exclude(value__in=top)
@@ -186,13 +175,22 @@ def trend_actors(
 
 def _top_values(scope: Scope, query: Trend):
     start, end = query.period.bounds(scope.zone)
+    return _top(scope, _valued(scope, scope.events(query.events[0], start=start, end=end)))
+
+
+def _valued(scope: Scope, events: QuerySet) -> QuerySet:
+    """``events`` with the value of the breakdown's property ("" for none) as ``value``."""
+    query: Trend = scope.query
     value = Coalesce(
         scope.text_of(query.breakdown_on, query.breakdown), Value(""), output_field=CharField()
     )
+    return events.annotate(value=value)
+
+
+def _top(scope: Scope, valued: QuerySet) -> list[tuple[str, int]]:
+    """The ``BREAKDOWN_TOP`` values with the most units, most first: [(value, units)]."""
     return list(
-        scope.events(query.events[0], start=start, end=end)
-        .annotate(value=value)
-        .values("value")
+        valued.values("value")
         .annotate(n=scope.measure())
         .order_by("-n", "value")
         .values_list("value", "n")[:BREAKDOWN_TOP]
