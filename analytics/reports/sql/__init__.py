@@ -6,8 +6,9 @@ returns a result from ``analytics.reports.results``; the ``*_actors`` functions 
 the ids of the people or groups behind one number. Days, ISO weeks and months are cut
 at midnight in the workspace's time zone.
 
-One module per report (``trends``, ``funnels``, ``retention``, and ``activity`` for
-active groups and the overview's trailing windows), what they share in ``scope``, and
+One module per report (``trends``, ``funnels``, ``retention`` with ``retention_days``
+for returns of any kind, and ``activity`` for active groups and the overview's trailing
+windows), what they share in ``scope``, and
 the workspace's events (names, the most sent, those a report left out) in ``events``.
 """
 

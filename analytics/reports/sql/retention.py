@@ -24,6 +24,11 @@ from analytics.reports.results import (
     RetentionCohort,
     RetentionResult,
 )
+from analytics.reports.sql.retention_days import (
+    buckets_of,
+    returning_groups_sql,
+    returning_people_sql,
+)
 from analytics.reports.sql.scope import Scope, as_date, fetch
 
 
@@ -34,7 +39,7 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
     reads the first as ``f``: run it after ``WITH f AS (<the first>)``."""
     start, end = query.period.bounds(scope.zone)
     if query.start_event == "" and query.return_event == "" and scope.reads_days and scope.group_type:
-        return _group_days_sql(scope, query, cohort)
+        return returning_groups_sql(scope, query, cohort)
     if query.start_event == "" and scope.reads_days:
         firsts = (
             scope.days(None, query.period.end)
@@ -59,26 +64,17 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
             )
             firsts = firsts.filter(first__gte=lo, first__lt=hi)
     firsts_sql, firsts_params = firsts.values("unit", "cohort").order_by().query.sql_with_params()
-    buckets = _buckets(query)
+    buckets = buckets_of(query)
+    if query.return_event == "" and scope.reads_days and scope.group_type is None:
+        return firsts_sql, firsts_params, *returning_people_sql(scope, query)
     if query.return_event == "":
-        # Any activity: for each unit of a cohort and each bucket, whether it did
-        # anything then, a probe that stops at the first sign of it, rather than grouping
-        # every unit's events of every bucket: a person's days of activity (by person
-        # and day) when daily activity can answer, else the unit's (unit, time) index
-        # of events.
-        by_days = scope.reads_days and scope.group_type is None
-        if by_days:
-            bounds = buckets
-            adapt = connection.ops.adapt_datefield_value
-            activity = scope.days(None, buckets[-1] - timedelta(days=1)).values(
-                ref=F("person_id"), moment=F("day")
-            )
-        else:
-            bounds = [Period(day, day).bounds(scope.zone)[0] for day in buckets]
-            adapt = connection.ops.adapt_datetimefield_value
-            activity = scope.events("", start=start, end=bounds[-1]).values(
-                ref=F(scope.unit_field), moment=F("timestamp")
-            )
+        # Any activity of a unit whose days daily activity cannot tell (a group's with
+        # filters): for each unit of a cohort and each bucket, a probe of the unit's
+        # (unit, time) index of events that stops at the first sign of it.
+        bounds = [Period(day, day).bounds(scope.zone)[0] for day in buckets]
+        activity = scope.events("", start=start, end=bounds[-1]).values(
+            ref=F(scope.unit_field), moment=F("timestamp")
+        )
         rows = []
         params = []
         for n in range(1, len(buckets) - 1):
@@ -86,8 +82,8 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
             params += [
                 connection.ops.adapt_datefield_value(buckets[n]),
                 connection.ops.adapt_datefield_value(buckets[max(0, n - query.periods)]),
-                adapt(bounds[n]),
-                adapt(bounds[n + 1]),
+                connection.ops.adapt_datetimefield_value(bounds[n]),
+                connection.ops.adapt_datetimefield_value(bounds[n + 1]),
             ]
         activity_sql, activity_params = activity.order_by().query.sql_with_params()
         back_sql = (
@@ -104,47 +100,6 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
     returns_sql, returns_params = returns.distinct().order_by().query.sql_with_params()
     back_sql = f"SELECT f.unit, f.cohort, r.bucket FROM f JOIN ({returns_sql}) r ON r.ref = f.unit AND r.bucket > f.cohort"
     return firsts_sql, firsts_params, back_sql, returns_params
-
-
-def _buckets(query: Retention) -> list[date]:
-    """Every bucket a unit may come back in: from the first cohort up to the last
-    cohort's last period, then the first day after them (where the last one ends)."""
-    buckets = query.period.buckets(query.interval)
-    for _ in range(query.periods + 1):
-        buckets.append(next_bucket(buckets[-1], query.interval))
-    return buckets
-
-
-def _group_days_sql(scope: Scope, query: Retention, cohort: date | None):
-    """``_retention_sql`` of groups' activity of any kind, from their days of activity
-    (group days): each group's first day, the cohort it falls in, and the later buckets
-    it was active in."""
-    cohorts = query.period.buckets(query.interval)
-    if cohort is not None:
-        cohorts = [cohort]
-    params = []
-    for first in cohorts:
-        hi = min(next_bucket(first, query.interval), query.period.end + timedelta(days=1))
-        params += [
-            connection.ops.adapt_datefield_value(value)
-            for value in (max(first, query.period.start), hi, first)
-        ]
-    days_sql, days_params = scope.group_days_sql(None, query.period.end)
-    # Each group's first day once (a CASE over the cohorts: joined to their list, the
-    # planner may work the firsts out again for each cohort).
-    cases = " ".join("WHEN first >= %s AND first < %s THEN %s" for _ in cohorts)
-    firsts_sql = (
-        f"SELECT unit, cohort FROM (SELECT unit, CASE {cases} END AS cohort FROM "
-        f"(SELECT unit, MIN(bucket) AS first FROM ({days_sql}) days GROUP BY unit) d) c "
-        f"WHERE cohort IS NOT NULL"
-    )
-    last = _buckets(query)[-1] - timedelta(days=1)
-    back_sql, back_params = scope.group_days_sql(query.period.start, last, query.interval)
-    return (
-        firsts_sql, [*params, *days_params],
-        f"SELECT f.unit, f.cohort, r.bucket FROM f JOIN ({back_sql}) r ON r.unit = f.unit AND r.bucket > f.cohort",
-        back_params,
-    )
 
 
 def retention(workspace: Workspace, query: Retention) -> RetentionResult:
