@@ -15,7 +15,7 @@ The main dataset (January 2026, UTC unless a test sets a time zone):
 from datetime import UTC, date, datetime
 
 import pytest
-from calls import identify, jan, join, page_view, track
+from calls import identify, in_2026, jan, join, page_view, track
 from django.http import QueryDict
 
 from analytics import reports
@@ -368,6 +368,53 @@ def test_retention_by_week_for_users_and_companies(send, workspace, company):
         workspace, query("retention", workspace, **params), cohort=date(2026, 1, 5), period=2
     )
     assert set(Person.objects.filter(pk__in=back).values_list("user_id", flat=True)) == {"bo"}
+
+
+def test_retention_of_companies_active_in_any_way_by_month_and_by_day(send, workspace, company):
+    """Companies' first days and returns of any activity, by month, and by day over more
+    buckets (72) than one 64-bit word of them holds."""
+
+    def day(month, d):
+        return in_2026(month, d, 12, 0)
+
+    send.batch(
+        *(join(user, key, datetime(2025, 12, 1, tzinfo=UTC).isoformat())
+          for user, key in [("ann", "acme"), ("bo", "beta"), ("cy", "gamma"), ("dan", "delta")]),
+        track("bo", "login", datetime(2025, 12, 20, tzinfo=UTC).isoformat()),  # beta: before the period
+        track("bo", "login", day(2, 1)),
+        track("ann", "login", day(1, 10)),  # acme: January
+        track("ann", "login", day(2, 3)),
+        track("ann", "login", day(4, 2)),  # the third month after: beyond 2 periods
+        track("cy", "login", day(2, 14)),  # gamma: February
+        track("cy", "login", day(2, 20)),  # the same month: not a return
+        track("cy", "login", day(3, 5)),
+        track("cy", "login", day(3, 6)),
+        track("cy", "login", day(3, 8)),
+        track("dan", "login", day(3, 3)),  # delta: day 61 from Jan 1, back on 62 and 63 (a second word)
+        track("dan", "login", day(3, 4)),
+        track("dan", "login", day(3, 5)),
+    )
+    months = query(
+        "retention", workspace, count_by="company", interval="month", periods=2,
+        **{"from": "2026-01-01", "to": "2026-03-31"},
+    )
+    assert [(c.start, c.size, c.returned) for c in reports.retention(workspace, months).cohorts] == [
+        (date(2026, 1, 1), 1, [1, 0]),  # acme: back in February, not in March
+        (date(2026, 2, 1), 1, [1, 0]),  # gamma: back in March, not in April
+        (date(2026, 3, 1), 1, [0, 0]),  # delta
+    ]
+    days = query(
+        "retention", workspace, count_by="company", interval="day", periods=3,
+        **{"from": "2026-01-01", "to": "2026-03-10"},
+    )
+    cohorts = {c.start: (c.size, c.returned) for c in reports.retention(workspace, days).cohorts}
+    assert len(cohorts) == 69 and sum(size for size, _ in cohorts.values()) == 3
+    assert cohorts[date(2026, 1, 10)] == (1, [0, 0, 0])  # acme
+    assert cohorts[date(2026, 2, 14)] == (1, [0, 0, 0])  # gamma
+    assert cohorts[date(2026, 3, 3)] == (1, [1, 1, 0])  # delta, across the words' boundary
+    back = reports.retention_actors(workspace, days, cohort=date(2026, 3, 3), period=2)
+    assert list(Group.objects.filter(pk__in=back).values_list("key", flat=True)) == ["delta"]
+    assert reports.retention_actors(workspace, days, cohort=date(2026, 3, 3), period=3) == []
 
 
 def test_the_last_cohort_counts_its_last_period(send, workspace):

@@ -26,7 +26,9 @@ from analytics.reports.results import (
 )
 from analytics.reports.sql.retention_days import (
     buckets_of,
-    returning_groups_sql,
+    groups_of_any_activity,
+    returning_groups,
+    returning_groups_counts,
     returning_people_sql,
 )
 from analytics.reports.sql.scope import Scope, as_date, fetch
@@ -38,8 +40,6 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
     ``bucket``: a later bucket it came back in), each with its parameters. The second
     reads the first as ``f``: run it after ``WITH f AS (<the first>)``."""
     start, end = query.period.bounds(scope.zone)
-    if query.start_event == "" and query.return_event == "" and scope.reads_days and scope.group_type:
-        return returning_groups_sql(scope, query, cohort)
     if query.start_event == "" and scope.reads_days:
         firsts = (
             scope.days(None, query.period.end)
@@ -102,12 +102,10 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
     return firsts_sql, firsts_params, back_sql, returns_params
 
 
-def retention(workspace: Workspace, query: Retention) -> RetentionResult:
-    scope = Scope(workspace, query)
-    if scope.unit_field is None:
-        raise ReportError("Retention counts users or groups, not events.")
+def _counts(scope: Scope, query: Retention):
+    """({cohort: size}, {(cohort, bucket): units back}) from one query: the cohorts'
+    sizes (no bucket), then their returns per bucket."""
     firsts_sql, firsts_params, back_sql, back_params = _retention_sql(scope, query)
-    # One query: the cohorts' sizes (no bucket), then their returns per bucket.
     rows = fetch(
         f"WITH f AS ({firsts_sql}) SELECT 0 AS back, cohort, cohort, COUNT(*) FROM f GROUP BY cohort "
         f"UNION ALL SELECT 1, cohort, bucket, COUNT(*) FROM ({back_sql}) back GROUP BY cohort, bucket",
@@ -115,6 +113,17 @@ def retention(workspace: Workspace, query: Retention) -> RetentionResult:
     )
     sizes = {as_date(c): n for is_back, c, _, n in rows if not is_back}
     back = {(as_date(c), as_date(b)): n for is_back, c, b, n in rows if is_back}
+    return sizes, back
+
+
+def retention(workspace: Workspace, query: Retention) -> RetentionResult:
+    scope = Scope(workspace, query)
+    if scope.unit_field is None:
+        raise ReportError("Retention counts users or groups, not events.")
+    if groups_of_any_activity(scope, query):
+        sizes, back = returning_groups_counts(scope, query)
+    else:
+        sizes, back = _counts(scope, query)
     today = today_in(workspace)
     cohorts = []
     for first in query.period.buckets(query.interval):
@@ -134,6 +143,8 @@ def retention_actors(workspace: Workspace, query: Retention, *, cohort: date, pe
         raise ReportError(f"{cohort} is not the first day of a cohort of this report.")
     if not 0 <= period <= query.periods:
         raise ReportError(f"period must be between 0 and {query.periods}; not {period}.")
+    if groups_of_any_activity(scope, query):
+        return returning_groups(scope, query, cohort, period)
     firsts_sql, firsts_params, back_sql, back_params = _retention_sql(scope, query, cohort=cohort)
     if period == 0:
         return [unit for (unit,) in fetch(f"SELECT unit FROM ({firsts_sql}) f", firsts_params)]

@@ -10,7 +10,7 @@ from django.db.models import F
 
 from analytics.models import DailyActivity
 from analytics.reports.queries import Retention, next_bucket
-from analytics.reports.sql.scope import Scope
+from analytics.reports.sql.scope import Scope, fetch
 
 
 def returning_people_sql(scope: Scope, query: Retention):
@@ -53,33 +53,94 @@ def buckets_of(query: Retention) -> list[date]:
     return buckets
 
 
-def returning_groups_sql(scope: Scope, query: Retention, cohort: date | None):
-    """``retention._retention_sql`` of groups' activity of any kind, from their group
-    days: each group's first day, the cohort it falls in, and the later buckets it was
-    active in."""
-    cohorts = query.period.buckets(query.interval)
-    if cohort is not None:
-        cohorts = [cohort]
-    params = []
-    for first in cohorts:
-        hi = min(next_bucket(first, query.interval), query.period.end + timedelta(days=1))
-        params += [
-            connection.ops.adapt_datefield_value(value)
-            for value in (max(first, query.period.start), hi, first)
-        ]
-    days_sql, days_params = scope.group_days_sql(None, query.period.end)
-    # Each group's first day once (a CASE over the cohorts: joined to their list, the
-    # planner may work the firsts out again for each cohort).
-    cases = " ".join("WHEN first >= %s AND first < %s THEN %s" for _ in cohorts)
-    firsts_sql = (
-        f"SELECT unit, cohort FROM (SELECT unit, CASE {cases} END AS cohort FROM "
-        f"(SELECT unit, MIN(bucket) AS first FROM ({days_sql}) days GROUP BY unit) d) c "
-        f"WHERE cohort IS NOT NULL"
-    )
-    last = buckets_of(query)[-1] - timedelta(days=1)
-    back_sql, back_params = scope.group_days_sql(query.period.start, last, query.interval)
+# Groups' activity of any kind: each group's days read once, in one pass that keeps its
+# first day and a bit for each bucket it was active in (63 to a 64-bit word), rather than
+# its first day from one reading and its distinct (bucket, group) pairs from another.
+WORD = 63
+
+
+def groups_of_any_activity(scope: Scope, query: Retention) -> bool:
+    """Whether the report is one of groups with activity of any kind from their days."""
     return (
-        firsts_sql, [*params, *days_params],
-        f"SELECT f.unit, f.cohort, r.bucket FROM f JOIN ({back_sql}) r ON r.unit = f.unit AND r.bucket > f.cohort",
-        back_params,
+        query.start_event == "" and query.return_event == "" and scope.reads_days
+        and scope.group_type is not None
     )
+
+
+def returning_groups_counts(scope: Scope, query: Retention):
+    """({cohort: size}, {(cohort, bucket): groups back}) of a report of groups' activity
+    of any kind (``groups_of_any_activity``)."""
+    seen_sql, params, bit = _seen_sql(scope, query)
+    returns = "".join(f", SUM({bit(f'c + {k}')})" for k in range(1, query.periods + 1))
+    rows = fetch(f"SELECT c, COUNT(*){returns} FROM ({seen_sql}) seen GROUP BY c", params)
+    buckets = buckets_of(query)
+    sizes = {buckets[c]: size for c, size, *_ in rows}
+    back = {
+        (buckets[c], buckets[c + k]): int(n)  # a sum of bigints is a decimal on PostgreSQL
+        for c, _, *returned in rows
+        for k, n in enumerate(returned, start=1)
+    }
+    return sizes, back
+
+
+def returning_groups(scope: Scope, query: Retention, cohort: date, period: int) -> list:
+    """The groups of ``cohort`` active ``period`` buckets after it (0: all of them)."""
+    seen_sql, params, bit = _seen_sql(scope, query)
+    c = buckets_of(query).index(cohort)
+    found = fetch(f"SELECT unit FROM ({seen_sql}) seen WHERE c = {c} AND {bit(str(c + period))} = 1", params)
+    return [unit for (unit,) in found]
+
+
+def _seen_sql(scope: Scope, query: Retention):
+    """SQL of the groups whose first day falls in the period: ``unit``, ``c`` (the
+    number of its cohort's bucket, from 0) and ``seen0``… (a bit per bucket it was
+    active in), with its parameters and ``bit(n)``, the SQL of 1 if bucket ``n`` (SQL
+    of a number) was seen, else 0."""
+    buckets = buckets_of(query)
+    words = -(-(len(buckets) - 1) // WORD)
+    days_sql, days_params = scope.group_days_sql(None, buckets[-1] - timedelta(days=1))
+    number = _bucket_number("bucket", query.interval, buckets[0])
+    seen = []
+    for w in range(words):
+        word = (
+            f"CASE WHEN bucket >= %s AND {number} >= {w * WORD} AND {number} < {(w + 1) * WORD} "
+            f"THEN CAST(1 AS BIGINT) << ({number} - {w * WORD}) ELSE 0 END"
+        )
+        # SQLite has no BIT_OR: a sum of distinct powers of two is the same.
+        seen.append(
+            f"BIT_OR({word}) AS seen{w}" if connection.vendor == "postgresql"
+            else f"SUM(DISTINCT {word}) AS seen{w}"
+        )
+    adapt = connection.ops.adapt_datefield_value
+    sql = (
+        f"SELECT unit, {_bucket_number('first', query.interval, buckets[0])} AS c, "
+        f"{', '.join(f'seen{w}' for w in range(words))} FROM (SELECT unit, MIN(bucket) AS first, "
+        f"{', '.join(seen)} FROM ({days_sql}) days GROUP BY unit) g WHERE first >= %s AND first <= %s"
+    )
+    params = [adapt(buckets[0])] * words + [*days_params, adapt(query.period.start), adapt(query.period.end)]
+
+    def bit(n: str) -> str:
+        if words == 1:
+            return f"((seen0 >> ({n})) & 1)"
+        cases = " ".join(f"WHEN {w} THEN seen{w}" for w in range(words))
+        return f"(((CASE ({n}) / {WORD} {cases} END) >> (({n}) %% {WORD})) & 1)"
+
+    return sql, params, bit
+
+
+def _bucket_number(column: str, interval: str, origin: date) -> str:
+    """SQL of the number of the bucket of ``interval`` holding the day ``column``,
+    counted from the one starting on ``origin`` (0)."""
+    months = origin.year * 12 + origin.month - 1
+    if connection.vendor == "postgresql":
+        if interval == "month":
+            return f"(EXTRACT(YEAR FROM {column})::int * 12 + EXTRACT(MONTH FROM {column})::int - 1 - {months})"
+        days = f"({column} - DATE '{origin.isoformat()}')"
+    else:
+        if interval == "month":
+            return (
+                f"(CAST(strftime('%%Y', {column}) AS INTEGER) * 12 "
+                f"+ CAST(strftime('%%m', {column}) AS INTEGER) - 1 - {months})"
+            )
+        days = f"CAST(julianday({column}) - julianday('{origin.isoformat()}') AS INTEGER)"
+    return f"({days} / 7)" if interval == "week" else days
