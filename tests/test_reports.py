@@ -318,6 +318,31 @@ def test_a_funnel_by_users_and_by_company(send, workspace, company):
     assert set(Person.objects.filter(pk__in=dropped).values_list("user_id", flat=True)) == {"bo", "gil"}
 
 
+def test_a_funnel_takes_events_of_the_same_moment_in_the_order_they_came(send, workspace):
+    """Events of one moment count in the order they were sent (their ids): ann signs up
+    and then creates a project in the same instant, which is the funnel's order; bo does
+    the two the other way round. One event is never two steps: cy logs in twice in one
+    instant, dee once."""
+    send.batch(
+        track("ann", "signed_up", jan(5)),
+        track("ann", "project_created", jan(5)),
+        track("bo", "project_created", jan(5)),
+        track("bo", "signed_up", jan(5)),
+        track("cy", "login", jan(6)),
+        track("cy", "login", jan(6)),
+        track("dee", "login", jan(6)),
+    )
+    period = {"from": "2026-01-01", "to": "2026-01-31"}
+    funnel = query("funnel", workspace, step=["signed_up", "project_created"], **period)
+    result = reports.funnel(workspace, funnel)
+    assert [s.count for s in result.steps] == [2, 1]
+    assert result.median_seconds_to_convert == 0
+    reached = reports.funnel_actors(workspace, funnel, step=2)
+    assert list(Person.objects.filter(pk__in=reached).values_list("user_id", flat=True)) == ["ann"]
+    logins = reports.funnel(workspace, query("funnel", workspace, step=["login", "login"], **period))
+    assert [s.count for s in logins.steps] == [2, 1]
+
+
 def test_a_funnel_of_ten_steps_counts_each_step(send, workspace):
     """The longest funnel allowed: every backend runs it (SQLite's parser once overflowed
     on ten nested steps). ann does all ten in order, bo the first four, cy the first

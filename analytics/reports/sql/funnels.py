@@ -62,14 +62,13 @@ def _funnel_sql(scope: Scope, query: Funnel) -> tuple[str, list]:
     the first in the period and the k-th within the window of that first. Scanning its
     events in order of (time, id), each event of step k looks back for the latest start
     of a chain that reached step k-1 (the one with most of its window left): that is one
-    window function per step, each reading the column the one before it wrote.
+    window function per step, each reading the column ``c{k-1}`` the one before wrote.
 
-    Each event carries the steps it is one of as the bits of ``m`` (an event can be
-    several steps). Once a step's column is written, only some events matter to the rest:
-    those of a later step, those that reached a step and the first start of each unit
-    (``f``, the step the event proves its unit reached); the others are dropped.
-    PostgreSQL orders and compares the moments themselves, SQLite whole milliseconds
-    (its own precision); both count the times to convert in milliseconds.
+    An event carries the steps it is one of as the bits of ``m`` (it can be several).
+    After each step only the events that still matter go on: those of a later step,
+    those that reached a step, and each unit's first start (``f``), which stands for the
+    units that went no further. PostgreSQL orders and compares the moments themselves,
+    SQLite whole milliseconds (its precision); both count times to convert in those.
     """
     start, end = query.period.bounds(scope.zone)
     window = timedelta(days=query.window_days)
@@ -95,37 +94,39 @@ def _funnel_sql(scope: Scope, query: Funnel) -> tuple[str, list]:
     )
     sql, params = rows.query.sql_with_params()
     if postgres:
-        # Not merged into the queries above it, which would work out m again each time
-        # they read it.
-        sql += " OFFSET 0"
-        within = f"t <= p + interval '{int(window.total_seconds())} seconds'"
-    else:
-        within = f"t - p <= {int(window.total_seconds() * 1000)}"
-    ordered = "PARTITION BY unit ORDER BY t, eid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+        sql += " OFFSET 0"  # m worked out once, not again wherever the steps read it
     n = len(query.steps)
+
+    def reached(i):  # the events that reached a step before step i, or the first start
+        return " OR ".join(["f IS NOT NULL", *(f"c{j} IS NOT NULL" for j in range(1, i))])
+
     # A chain of common table expressions rather than nested subqueries: SQLite's parser
     # overflows its stack on ten nested levels.
     steps = [f"step0 AS (SELECT *, CASE WHEN m & 1 <> 0 THEN t END AS c0 FROM ({sql}) rows)"]
     for i in range(1, n):
-        kept = "" if i == 1 else f" WHERE f IS NOT NULL OR m >= {1 << i}"
-        # The first start of each unit stands for the units that went no further.
-        reached = "WHEN m & 1 <> 0 AND p IS NULL THEN 1 END" if i == 1 else "ELSE f END"
-        carried = "".join(f", c{j}" for j in range(1, i))
+        prior = f"MAX(c{i - 1}) OVER w"
+        if postgres:
+            within = f"t <= {prior} + interval '{int(window.total_seconds())} seconds'"
+        else:
+            within = f"t - {prior} <= {int(window.total_seconds() * 1000)}"
+        first = "CASE WHEN c0 IS NOT NULL AND MAX(c0) OVER w IS NULL THEN 1 END AS f"
         steps.append(
-            f"prior{i} AS (SELECT *, MAX(c{i - 1}) OVER ({ordered}) AS p FROM step{i - 1}{kept})"
+            f"step{i} AS (SELECT unit, t, eid, m, {first if i == 1 else 'f'}"
+            + "".join(f", c{j}" for j in range(1, i))
+            + f", CASE WHEN m & {1 << i} <> 0 AND {within} THEN {prior} END AS c{i} FROM step{i - 1}"
+            + ("" if i == 1 else f" WHERE m >= {1 << i} OR {reached(i)}")
+            + " WINDOW w AS (PARTITION BY unit ORDER BY t, eid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))"
         )
-        steps.append(
-            f"step{i} AS (SELECT unit, t, eid, m{carried}, c{i}, "
-            f"CASE WHEN c{i} IS NOT NULL THEN {i + 1} {reached} AS f FROM "
-            f"(SELECT *, CASE WHEN m & {1 << i} <> 0 AND {within} THEN p END AS c{i} FROM prior{i}) s)"
-        )
-    quickest = "".join(
-        f", MIN(CASE WHEN c{i} IS NOT NULL THEN {_ms('t', postgres)} - {_ms(f'c{i}', postgres)} END) AS ms_{i}"
+    quickest = ", ".join(
+        f"MIN(CASE WHEN c{i} IS NOT NULL THEN {_ms('t', postgres)} - {_ms(f'c{i}', postgres)} END) AS ms_{i}"
         for i in range(1, n)
     )
+    # Reaching a step is reaching the ones before it.
+    furthest = " ".join(f"WHEN ms_{i} IS NOT NULL THEN {i + 1}" for i in reversed(range(1, n)))
     sql = (
-        f"WITH {', '.join(steps)} SELECT unit, MAX(f) AS furthest{quickest} "
-        f"FROM step{n - 1} WHERE f IS NOT NULL GROUP BY unit"
+        f"WITH {', '.join(steps)} SELECT unit, CASE {furthest} ELSE 1 END AS furthest, "
+        f"{', '.join(f'ms_{i}' for i in range(1, n))} "
+        f"FROM (SELECT unit, {quickest} FROM step{n - 1} WHERE {reached(n)} GROUP BY unit) units"
     )
     return sql, list(params)
 
