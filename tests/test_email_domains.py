@@ -77,3 +77,18 @@ def test_bulk_delete_page_asks_again_for_a_domain_that_is_only_a_dot(alice_clien
     assert "Enter an email domain" in page
     assert Person.objects.count() == 3
 
+
+
+def test_internal_people_are_the_same_to_reports_and_to_the_people_list(send, workspace):
+    """``PersonQuerySet.internal`` (what reports leave out) and ``Person.is_internal``
+    (the badge of the people list) find the same people: an address at the domain, also
+    with an ``@`` before (b), a ``_`` in the domain matching only itself (c, not d), and
+    not a bare domain with no ``@`` at all (e)."""
+    emails = {"a": "a@acme.io", "b": "b@x@acme.io", "c": "c@x_y.io", "d": "d@xzy.io", "e": "acme.io",
+              "f": "f@mail.acme.io"}
+    response = send.batch(*({"type": "identify", "userId": u, "traits": {"email": e}} for u, e in emails.items()))
+    assert response.status_code == 200
+    workspace.internal_domains = ["acme.io", "x_y.io"]
+    people = Person.objects.filter(workspace=workspace)
+    assert set(Person.objects.internal(workspace).values_list("user_id", flat=True)) == {"a", "b", "c"}
+    assert {p.user_id for p in people if p.is_internal(workspace.internal_domains)} == {"a", "b", "c"}

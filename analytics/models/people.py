@@ -194,7 +194,8 @@ class Person(models.Model):
     def is_internal(self, domains):
         """Whether this person's email address is at one of ``domains`` (the workspace's
         internal domains), as ``PersonQuerySet.internal`` finds them."""
-        return bool(self.email) and self.email.rpartition("@")[2] in domains
+        _, at, domain = self.email.rpartition("@")
+        return bool(at) and domain in domains
 
     def set_traits(self, new_traits):
         self.traits = trait_rules.merge(self.traits, new_traits, trait_rules.USER_RESERVED)
