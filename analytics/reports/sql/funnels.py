@@ -34,6 +34,9 @@ from analytics.reports.results import (
 )
 from analytics.reports.sql.scope import Scope, fetch
 
+# A moment as whole milliseconds since 1970 on PostgreSQL (``{}``: the moment's SQL).
+POSTGRESQL_MS = "(EXTRACT(EPOCH FROM {}) * 1000)::bigint"
+
 
 class EpochMs(Func):
     """A moment as whole milliseconds since 1970 (UTC), for arithmetic on both databases."""
@@ -41,9 +44,7 @@ class EpochMs(Func):
     output_field = IntegerField()
 
     def as_postgresql(self, compiler, connection):
-        return self.as_sql(
-            compiler, connection, template="(EXTRACT(EPOCH FROM %(expressions)s) * 1000)::bigint"
-        )
+        return self.as_sql(compiler, connection, template=POSTGRESQL_MS.format("%(expressions)s"))
 
     def as_sqlite(self, compiler, connection):
         return self.as_sql(
@@ -132,8 +133,9 @@ def _funnel_sql(scope: Scope, query: Funnel) -> tuple[str, list]:
 
 
 def _ms(moment: str, postgres: bool) -> str:
-    """A moment of the funnel's SQL in whole milliseconds (see ``EpochMs``)."""
-    return f"(EXTRACT(EPOCH FROM {moment}) * 1000)::bigint" if postgres else moment
+    """A moment of the funnel's SQL in whole milliseconds: on SQLite it is already
+    (``EpochMs``)."""
+    return POSTGRESQL_MS.format(moment) if postgres else moment
 
 
 def funnel(workspace: Workspace, query: Funnel) -> FunnelResult:

@@ -68,9 +68,10 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
     if query.return_event == "" and scope.reads_days and scope.group_type is None:
         return firsts_sql, firsts_params, *returning_people_sql(scope, query)
     if query.return_event == "":
-        # Any activity of a unit whose days daily activity cannot tell (a group's with
-        # filters): for each unit of a cohort and each bucket, a probe of the unit's
-        # (unit, time) index of events that stops at the first sign of it.
+        # Any activity of a unit not read from days here (a group after a named start
+        # event, or any unit under filters or a group cohort): for each unit of a cohort
+        # and each bucket, a probe of the unit's (unit, time) index of events that stops
+        # at the first sign of it.
         bounds = [Period(day, day).bounds(scope.zone)[0] for day in buckets]
         activity = scope.events("", start=start, end=bounds[-1]).values(
             ref=F(scope.unit_field), moment=F("timestamp")

@@ -20,11 +20,11 @@ def returning_people_sql(scope: Scope, query: Retention):
     join; SQLite reads a join that way by itself) rather than every day of everyone.
     The days are anyone's: the people of ``f`` are those the query counts already."""
     adapt = connection.ops.adapt_datefield_value
+    buckets = buckets_of(query)
     rows, params = [], []
-    for first in query.period.buckets(query.interval):
-        since = until = next_bucket(first, query.interval)
-        for _ in range(query.periods):
-            until = next_bucket(until, query.interval)
+    for i, first in enumerate(query.period.buckets(query.interval)):
+        # Back from the bucket after the cohort's to its last period's.
+        since, until = buckets[i + 1], buckets[i + 1 + query.periods]
         rows.append("SELECT %s AS first, %s AS since, %s AS until")
         params += [adapt(first), adapt(since), adapt(until)]
     # Not filtered by workspace: not in the index, and the people tell it already.
