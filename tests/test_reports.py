@@ -442,6 +442,28 @@ def test_retention_of_companies_active_in_any_way_by_month_and_by_day(send, work
     assert reports.retention_actors(workspace, days, cohort=date(2026, 3, 3), period=3) == []
 
 
+@pytest.mark.parametrize("count_by, start_event", [("users", ""), ("company", "login")])
+def test_retention_by_day_over_the_longest_range(send, workspace, company, count_by, start_event):
+    """A daily retention over the longest period a report covers: more cohorts (1,098)
+    than a database may take as terms of one compound query (SQLite: 500)."""
+    send.batch(
+        join("ann", "acme", jan(1)),
+        track("ann", "login", jan(2)),
+        track("ann", "login", jan(3)),
+        track("ann", "login", jan(5)),
+    )
+    params = {"start_event": start_event, "interval": "day", "periods": 3}
+    longest = query(
+        "retention", workspace, count_by=count_by, **params, **{"from": "2023-01-05", "to": "2026-01-06"}
+    )
+    cohorts = {c.start: (c.size, c.returned) for c in reports.retention(workspace, longest).cohorts}
+    assert len(cohorts) == 1098
+    assert cohorts[date(2026, 1, 2)] == (1, [1, 0, 1])
+    assert sum(size for size, _ in cohorts.values()) == 1
+    back = reports.retention_actors(workspace, longest, cohort=date(2026, 1, 2), period=3)
+    assert len(back) == 1
+
+
 def test_the_last_cohort_counts_its_last_period(send, workspace):
     send.batch(track("ann", "signed_up", jan(5)), track("ann", "login", jan(7)))
     params = {"start_event": "signed_up", "return_event": "login", "interval": "day", "periods": 2}

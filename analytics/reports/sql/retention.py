@@ -31,7 +31,7 @@ from analytics.reports.sql.retention_days import (
     returning_groups_counts,
     returning_people_sql,
 )
-from analytics.reports.sql.scope import Scope, as_date, fetch
+from analytics.reports.sql.scope import Scope, as_date, fetch, table_sql
 
 
 def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None):
@@ -76,20 +76,22 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
         activity = scope.events("", start=start, end=bounds[-1]).values(
             ref=F(scope.unit_field), moment=F("timestamp")
         )
-        rows = []
-        params = []
-        for n in range(1, len(buckets) - 1):
-            rows.append("SELECT %s AS bucket, %s AS lowest, %s AS since, %s AS until")
-            params += [
-                connection.ops.adapt_datefield_value(buckets[n]),
-                connection.ops.adapt_datefield_value(buckets[max(0, n - query.periods)]),
-                connection.ops.adapt_datetimefield_value(bounds[n]),
-                connection.ops.adapt_datetimefield_value(bounds[n + 1]),
-            ]
+        table, params = table_sql(
+            ["bucket", "lowest", "since", "until"],
+            [
+                (
+                    connection.ops.adapt_datefield_value(buckets[n]),
+                    connection.ops.adapt_datefield_value(buckets[max(0, n - query.periods)]),
+                    connection.ops.adapt_datetimefield_value(bounds[n]),
+                    connection.ops.adapt_datetimefield_value(bounds[n + 1]),
+                )
+                for n in range(1, len(buckets) - 1)
+            ],
+        )
         activity_sql, activity_params = activity.order_by().query.sql_with_params()
         back_sql = (
             f"SELECT f.unit, f.cohort, b.bucket FROM f "
-            f"JOIN ({' UNION ALL '.join(rows)}) b ON b.bucket > f.cohort AND f.cohort >= b.lowest "
+            f"JOIN ({table}) b ON b.bucket > f.cohort AND f.cohort >= b.lowest "
             f"WHERE EXISTS (SELECT 1 FROM ({activity_sql}) r WHERE r.ref = f.unit "
             f"AND r.moment >= b.since AND r.moment < b.until)"
         )

@@ -10,7 +10,7 @@ from django.db.models import F
 
 from analytics.models import DailyActivity
 from analytics.reports.queries import Retention, next_bucket
-from analytics.reports.sql.scope import Scope, fetch
+from analytics.reports.sql.scope import Scope, fetch, table_sql
 
 
 def returning_people_sql(scope: Scope, query: Retention):
@@ -21,18 +21,21 @@ def returning_people_sql(scope: Scope, query: Retention):
     The days are anyone's: the people of ``f`` are those the query counts already."""
     adapt = connection.ops.adapt_datefield_value
     buckets = buckets_of(query)
-    rows, params = [], []
-    for i, first in enumerate(query.period.buckets(query.interval)):
-        # Back from the bucket after the cohort's to its last period's.
-        since, until = buckets[i + 1], buckets[i + 1 + query.periods]
-        rows.append("SELECT %s AS first, %s AS since, %s AS until")
-        params += [adapt(first), adapt(since), adapt(until)]
+    # Each cohort's first day, and from when until when its people's returns count: from
+    # the bucket after the cohort's to its last period's.
+    table, params = table_sql(
+        ["first", "since", "until"],
+        [
+            (adapt(first), adapt(buckets[i + 1]), adapt(buckets[i + 1 + query.periods]))
+            for i, first in enumerate(query.period.buckets(query.interval))
+        ],
+    )
     # Not filtered by workspace: not in the index, and the people tell it already.
     days = DailyActivity.objects.values(
         ref=F("person_id"), moment=F("day"), bucket=scope.day_bucket(query.interval)
     )
     days_sql, days_params = days.order_by().query.sql_with_params()
-    cohorts = f"JOIN ({' UNION ALL '.join(rows)}) c ON f.cohort >= c.first AND f.cohort < c.since"
+    cohorts = f"JOIN ({table}) c ON f.cohort >= c.first AND f.cohort < c.since"
     on = "d.ref = f.unit AND d.moment >= c.since AND d.moment < c.until"
     if connection.vendor == "postgresql":
         back_sql = (

@@ -207,6 +207,19 @@ class Scope:
         )
 
 
+def table_sql(names: list[str], rows: list[tuple]) -> tuple[str, list]:
+    """SQL (and parameters) of a table of ``rows`` (tuples of parameter values) whose
+    columns are ``names``: a list of VALUES, which takes any number of rows (a compound
+    SELECT takes at most 500 terms on SQLite). Both databases call the columns of VALUES
+    column1, column2, …"""
+    row = "(" + ", ".join(["%s"] * len(names)) + ")"
+    columns = ", ".join(f"column{i} AS {name}" for i, name in enumerate(names, start=1))
+    return (
+        f"SELECT {columns} FROM (VALUES {', '.join([row] * len(rows))}) v",
+        [value for values in rows for value in values],
+    )
+
+
 def fetch(sql: str, params) -> list[tuple]:
     """The rows of a query of the reports' own SQL."""
     with connection.cursor() as cursor:
