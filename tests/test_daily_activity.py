@@ -4,7 +4,7 @@ instead of every event. It must stay exactly what the events say through every c
 to them, and the reports it answers must match the same reports read from events.
 """
 
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
 
 import pytest
@@ -17,7 +17,7 @@ from django.utils import timezone
 from analytics import event_store, reports
 from analytics.deletion import delete_person
 from analytics.group_types import remove_group_type
-from analytics.models import GROUP_SLOTS, DailyActivity, GroupDay, Person
+from analytics.models import GROUP_SLOTS, DailyActivity, DayTotal, Event, GroupDay, Person
 
 COLUMNS = ["person_id", "day", "group_0", "group_1", "events", "first_at", "last_at"]
 
@@ -42,12 +42,37 @@ def group_days(workspace):
     return present, sorted((*key, n) for key, n in expected.items())
 
 
+def day_totals(workspace):
+    """The day totals (``DayTotal``, summed over their shares) of the days with any, and
+    what the events say they should be: each day's activity events, and those without a
+    company (slot 0) and without a team (slot 1)."""
+    present = defaultdict(Counter)
+    for total in DayTotal.objects.filter(workspace=workspace):
+        present[total.day].update(
+            {"events": total.events, "without_0": total.without_0, "without_1": total.without_1}
+        )
+    expected = defaultdict(Counter)
+    for event in Event.objects.filter(workspace=workspace).activity():
+        expected[event.timestamp.astimezone(workspace.zone).date()].update(
+            {"events": 1, "without_0": event.group_0_id is None, "without_1": event.group_1_id is None}
+        )
+    # A Counter drops what adds up to zero: the days whose events are all gone.
+    return (
+        sorted((day, dict(sums)) for day, sums in present.items() if +sums),
+        sorted((day, dict(sums)) for day, sums in expected.items()),
+    )
+
+
 def assert_exact(workspace):
-    """Daily activity is what the events say, and the group days what it says."""
+    """Daily activity is what the events say, and the group days and day totals what it
+    says."""
     present, expected = group_days(workspace)
     assert present == expected
+    assert day_totals(workspace)[0] == day_totals(workspace)[1]
     assert rows(workspace) == rebuilt(workspace)
     present, expected = group_days(workspace)
+    assert present == expected and present
+    present, expected = day_totals(workspace)
     assert present == expected and present
 
 

@@ -325,16 +325,18 @@ def test_the_overview_costs_the_same_queries_whatever_the_data(overview_data, al
     with CaptureQueriesContext(connection) as unpinned:
         alice_client.get("/", {"figures": "1"})
     # The session, the account, its workspaces, the group types, whether any event came,
-    # the active counts (3), the top events (2), the newest companies, the pinned reports.
-    assert len(unpinned) == 12 < len(large)
-    # Who was active and the top events load after the page: five of those queries go
+    # the active counts (4: the types, who was active, the events with and without a
+    # company, the groups' days), the top events (2), the newest companies, the pinned
+    # reports.
+    assert len(unpinned) == 13 < len(large)
+    # Who was active and the top events load after the page: six of those queries go
     # to the request that loads them, which also reads the session, the account, its
     # workspaces and the default type.
     with CaptureQueriesContext(connection) as page:
         alice_client.get("/")
     with CaptureQueriesContext(connection) as activity:
         alice_client.get("/overview/activity")
-    assert (len(page), len(activity)) == (7, 9)
+    assert (len(page), len(activity)) == (7, 10)
 
 
 def test_who_was_active_and_the_top_events_load_after_the_page(overview_data, alice_client):

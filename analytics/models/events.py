@@ -282,6 +282,50 @@ class DailyActivity(models.Model):
         return f"{self.person_id} on {self.day}: {self.events}"
 
 
+class DayTotal(models.Model):
+    """The activity events of a workspace's day, in all (``events``) and without a group
+    of each slot (``without_N``: the calls whose context had none of slot N's type), as
+    a share of the daily activity's rows: the workspace's totals for a day are the sums
+    of its rows of that day, whatever their ``share``.
+
+    The notes beside the reports ("N events carried no company") and the overview's
+    events read these few rows instead of summing every day of activity in the period.
+
+    Kept by the database itself, by triggers on ``DailyActivity`` (migration 0022), so it
+    follows every row added, grown or deleted there whatever does it. On PostgreSQL a
+    statement adds to the share of its own connection (its backend's number modulo
+    ``SHARES``): the totals of today are written by every batch of calls, and connections
+    that ingest side by side then never wait for each other's row. A share can fall below
+    zero (a deletion subtracts from its own); only the sum means anything.
+    """
+
+    SHARES = 32
+
+    workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    share = models.PositiveSmallIntegerField()
+    events = models.BigIntegerField()
+    without_0 = models.BigIntegerField()
+    without_1 = models.BigIntegerField()
+    without_2 = models.BigIntegerField()
+    without_3 = models.BigIntegerField()
+    without_4 = models.BigIntegerField()
+    without_5 = models.BigIntegerField()
+    without_6 = models.BigIntegerField()
+    without_7 = models.BigIntegerField()
+    without_8 = models.BigIntegerField()
+    without_9 = models.BigIntegerField()
+
+    class Meta:
+        verbose_name_plural = "day totals"
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "day", "share"], name="day_total_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} ({self.share}): {self.events}"
+
+
 class GroupDay(models.Model):
     """A group's presence in daily activity: on ``day``, how many rows of
     ``DailyActivity`` (a person's day with one context) carry the group ``group_id`` in

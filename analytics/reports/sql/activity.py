@@ -12,9 +12,7 @@ from django.db.models import (
     Count,
     F,
     Q,
-    Sum,
 )
-from django.db.models.functions import Coalesce
 
 from analytics.models import (
     ACTIVITY_TYPES,
@@ -42,18 +40,15 @@ def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResu
     dates = query.period.buckets(query.interval)
     if scope.reads_days:
         first, last = query.period.start, query.period.end
-        without = Q(**{scope.group_type.slot_field: 0})
-        totals = scope.days(first, last, counted=False).aggregate(
-            all=Coalesce(Sum("events"), 0), without=Coalesce(Sum("events", filter=without), 0)
-        )
+        events, without = scope.activity_totals([first], last)[first]
         strict, overcount = _active_days(scope, first, last, dates)
     else:
         start, end = query.period.bounds(scope.zone)
         sql, params = _overcount_sql(scope, start, end)
-        without = Q(**{f"{scope.group_type.slot_field}__isnull": True})
         totals = scope.events(start=start, end=end, counted=False).aggregate(
-            all=Count("id"), without=Count("id", filter=without)
+            all=Count("id"), without=Count("id", filter=Q(**{f"{scope.group_type.slot_field}__isnull": True}))
         )
+        events, without = totals["all"], totals["without"]
         rows = fetch(
             f"SELECT bucket, COUNT(DISTINCT CASE WHEN own = 1 THEN unit END), COUNT(DISTINCT unit) "
             f"FROM ({sql}) credited GROUP BY bucket",
@@ -65,8 +60,8 @@ def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResu
         dates=dates,
         strict=strict,
         overcount=overcount,
-        events=totals["all"],
-        events_without_group=totals["without"],
+        events=events,
+        events_without_group=without,
     )
 
 
@@ -188,24 +183,23 @@ def active_counts(
         exclude_internal=bool(workspace.internal_domains),
     )
     scope = Scope(workspace, query)
-    aggregates = {}
-    for n in windows:
-        since = Q(day__gte=periods[n].start)
-        if users:
-            aggregates[f"users_{n}"] = Count("person_id", distinct=True, filter=since)
-        if scope.group_type:
-            slot = scope.group_type.slot_field
-            aggregates[f"events_{n}"] = Coalesce(Sum("events", filter=since), 0)
-            aggregates[f"without_{n}"] = Coalesce(Sum("events", filter=since & Q(**{slot: 0})), 0)
-    totals = scope.days(query.period.start, today, counted=False).aggregate(**aggregates)
+    totals = {}
+    if users:
+        since = {n: Q(day__gte=periods[n].start) for n in windows}
+        users_of = (
+            scope.days(query.period.start, today, counted=False)
+            .aggregate(**{str(n): Count("person_id", distinct=True, filter=since[n]) for n in windows})
+        )
+    if scope.group_type:
+        totals = scope.activity_totals([periods[n].start for n in windows], today)
     found = [
         ActiveCount(
             n,
             periods[n].start,
             periods[n].end,
-            totals.get(f"users_{n}"),
-            events=totals.get(f"events_{n}", 0),
-            events_without_group=totals.get(f"without_{n}", 0),
+            users_of[str(n)] if users else None,
+            events=totals[periods[n].start][0] if totals else 0,
+            events_without_group=totals[periods[n].start][1] if totals else 0,
         )
         for n in windows
     ]

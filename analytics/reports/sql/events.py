@@ -7,11 +7,9 @@ from django.db.models import (
     CharField,
     Count,
     F,
-    Sum,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
 
 from analytics.models import (
     PAGE_EVENT,
@@ -46,11 +44,8 @@ def events_without_group(workspace: Workspace, query: Query) -> int | None:
         return None
     named = _named_events(query)
     if named == {""} and scope.reads_days:
-        return (
-            scope.days(query.period.start, query.period.end, counted=False)
-            .filter(**{scope.group_type.slot_field: 0})
-            .aggregate(n=Coalesce(Sum("events"), 0))["n"]
-        )
+        first = query.period.start
+        return scope.activity_totals([first], query.period.end)[first][1]
     wanted = events_q(named)
     start, end = query.period.bounds(scope.zone)
     return (

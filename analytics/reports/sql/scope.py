@@ -9,18 +9,21 @@ from datetime import date, datetime, timedelta
 
 from django.db import connection
 from django.db.models import (
+    Case,
     Count,
     DateField,
     F,
     Q,
     QuerySet,
     Sum,
+    When,
 )
 from django.db.models.functions import Coalesce, Trunc
 
 from analytics.models import (
     Cohort,
     DailyActivity,
+    DayTotal,
     Event,
     GroupDay,
     GroupType,
@@ -126,6 +129,37 @@ class Scope:
         if counted and self.group_type:
             rows = rows.exclude(**{self.group_type.slot_field: 0})
         return rows
+
+    def activity_totals(self, firsts: Iterable[date], last: date) -> dict[date, tuple[int, int]]:
+        """For each day ``first`` of ``firsts``, the activity events from ``first`` to
+        ``last`` of the people the query counts, and how many of them carried no group
+        of the type counted by: {first: (events, without a group)}. One query: of the
+        day totals (``DayTotal``: a few rows a day) less the internal people's days of
+        activity when the query leaves them out; of the days of activity of a cohort's
+        people."""
+        firsts = sorted(set(firsts))
+        slot = self.group_type.slot_field
+        no_group = Case(When(**{slot: 0}, then=F("events")), default=0)
+        if self.cohort is not None:
+            parts = [self.days(firsts[0], last, counted=False).values("day", n=F("events"), w=no_group)]
+        else:
+            totals = DayTotal.objects.filter(workspace=self.workspace, day__gte=firsts[0], day__lte=last)
+            parts = [totals.values("day", n=F("events"), w=F(f"without_{self.group_type.slot}"))]
+            if self.query.exclude_internal and self.workspace.internal_domains:
+                internal = self.days(firsts[0], last, counted=False, internal=True)
+                parts.append(internal.values("day", n=-F("events"), w=-no_group))
+        queries = [part.order_by().query.sql_with_params() for part in parts]
+        columns = ", ".join(
+            "COALESCE(SUM(CASE WHEN day >= %s THEN n END), 0), COALESCE(SUM(CASE WHEN day >= %s THEN w END), 0)"
+            for _ in firsts
+        )
+        since = [connection.ops.adapt_datefield_value(first) for first in firsts for _ in range(2)]
+        (found,) = fetch(
+            f"SELECT {columns} FROM ({' UNION ALL '.join(sql for sql, _ in queries)}) t",
+            [*since, *(p for _, params in queries for p in params)],
+        )
+        # SUM of bigints is a numeric on PostgreSQL (a Decimal here).
+        return {first: (int(found[2 * i]), int(found[2 * i + 1])) for i, first in enumerate(firsts)}
 
     def group_days_sql(self, first: date | None, last: date, interval: str = "day"):
         """SQL of distinct (bucket, unit): the groups of the type counted by with
