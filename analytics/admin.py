@@ -17,6 +17,7 @@ from django.contrib.auth.models import Group as PermissionGroup
 from analytics.models import (
     Cohort,
     DailyActivity,
+    DayTotal,
     Deletion,
     Event,
     EventName,
@@ -181,6 +182,13 @@ class GroupDayAdmin(ReadOnlyAdmin):
     list_select_related = ["workspace"]
     list_filter = ["workspace", "slot"]
     search_fields = ["=group_id"]
+
+
+@admin.register(DayTotal)
+class DayTotalAdmin(ReadOnlyAdmin):
+    list_display = ["day", "share", "events", "without_0", "without_1", "workspace"]
+    list_select_related = ["workspace"]
+    list_filter = ["workspace"]
 
 
 @admin.register(Event)

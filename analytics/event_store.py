@@ -10,8 +10,9 @@ Reading events does not go through here yet.
 What is derived from events is kept here with them, so that it stays exact whatever
 changes them: ``EventName`` (the names seen) and ``DailyActivity`` (each person's
 activity per day and group context, which reports about any activity read). The
-database keeps ``GroupDay`` (each group's days in the daily activity) from the daily
-activity by triggers, whatever writes it.
+database keeps ``GroupDay`` (each group's days in the daily activity) and ``DayTotal``
+(each day's events, in all and without a group of each slot) from the daily activity by
+triggers, whatever writes it.
 
 The database's own rules stay as a safety net: a deleted person's events go with them
 (``DB_CASCADE``), and a deleted group's place in events' context is emptied

@@ -136,10 +136,11 @@ else:
     # lock, its proof of life, goes with it.
     keepalives = "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
     # Reports sort and hash hundreds of thousands of rows (a day's groups, a funnel's
-    # steps): with the server's default 4MB they spill to disk. A cap per sort or hash,
+    # steps; 90 days' over-count on 10,000,000 events sorts 550,000 pairs of a day and a
+    # group, some 50MB): with the server's default 4MB they spill to disk. A cap per sort or hash,
     # taken only by the queries that need it; DATABASE_WORK_MEM="" keeps the server's.
     # Given first, so that options in DATABASE_URL still win.
-    work_mem = os.environ.get("DATABASE_WORK_MEM", "32MB").strip()
+    work_mem = os.environ.get("DATABASE_WORK_MEM", "64MB").strip()
     if any(character.isspace() for character in work_mem):
         raise ImproperlyConfigured(f"DATABASE_WORK_MEM takes a size without spaces, such as 64MB; not {work_mem!r}.")
     parts = ["-c jit=off", f"-c work_mem={work_mem}" if work_mem else "", keepalives, options.get("options", "")]

@@ -116,7 +116,7 @@ def test_options_in_the_database_url_win_and_a_size_with_a_space_is_refused():
     database = settings_with(
         SECRET_KEY="s", DATABASE_URL="postgres://g:s@db/a?options=-c%20work_mem%3D256MB"
     )["DATABASES"]["default"]
-    assert database["OPTIONS"]["options"].startswith("-c jit=off -c work_mem=32MB ")
+    assert database["OPTIONS"]["options"].startswith("-c jit=off -c work_mem=64MB ")
     assert database["OPTIONS"]["options"].endswith(" -c work_mem=256MB")  # the last one counts
     process = load_settings(SECRET_KEY="s", DATABASE_URL="postgres://g:s@db/a", DATABASE_WORK_MEM="64 MB")
     assert process.returncode != 0
@@ -135,7 +135,7 @@ def test_postgres_database_url_is_parsed_into_its_parts():
     assert (database["HOST"], database["PORT"]) == ("db.internal", 6543)
     assert database["CONN_MAX_AGE"] == 60
     assert database["OPTIONS"]["options"] == (
-        "-c jit=off -c work_mem=32MB "
+        "-c jit=off -c work_mem=64MB "
         "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
     )
     # Deletion progress goes through a second connection to the same database.
