@@ -32,9 +32,13 @@ UPSERT = (
 ).format(t=TABLE)
 
 # PostgreSQL: one trigger per statement, over the rows it inserted, changed or deleted
-# (its transition tables), into the share of the statement's connection; in key order,
-# so that two statements that share rows wait for each other rather than deadlock.
-OWN_SHARE = f"pg_backend_pid() % {SHARES}"
+# (its transition tables), into the share its transaction holds; in key order. A
+# transaction claims a share no other open transaction holds (an advisory lock of its
+# own until it ends, tried from its backend's number on), so two never write the same
+# rows: ingestion never waits on another batch's totals, nor can totals close a cycle
+# of waits, however a transaction orders its statements. Only with every share held
+# (as many transactions writing at once) does one wait for a share.
+LOCK_SPACE = 0x6474  # "dt"; advisory locks of other kinds use other spaces
 # An update's change: each row's events after less before (its group context and day
 # never change: a trigger of migration 0020 refuses it).
 CHANGED = (
@@ -42,25 +46,47 @@ CHANGED = (
     + ", ".join(f"n.group_{slot}" for slot in range(SLOTS))
     + " FROM after_update n JOIN before_update o ON o.id = n.id WHERE n.events <> o.events)"
 )
+# A deleted workspace's rows go by cascade, in some order with its totals': the days of
+# activity of a workspace that is gone subtract from nothing.
+STILL_THERE = "WHERE EXISTS (SELECT 1 FROM analytics_workspace w WHERE w.id = r.workspace_id)"
+
+
+def trigger_function(name, rows, sign=""):
+    return f"""
+CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    own_share integer := analytics_day_total_share();
+BEGIN
+    INSERT INTO {TABLE} ({COLUMNS}) {sums(rows, sign, share="own_share")} ORDER BY 1, 2 {UPSERT};
+    RETURN NULL;
+END $$;
+"""
+
+
 POSTGRESQL = f"""
-CREATE FUNCTION analytics_day_total_add() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION analytics_day_total_share() RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    held text := current_setting('groupsite.day_total_share', true);
+    candidate integer;
 BEGIN
-    INSERT INTO {TABLE} ({COLUMNS}) {sums("added", share=OWN_SHARE)} ORDER BY 1, 2 {UPSERT};
-    RETURN NULL;
+    IF held IS NOT NULL AND held <> '' THEN
+        RETURN held::integer;
+    END IF;
+    FOR step IN 0..{SHARES - 1} LOOP
+        candidate := (pg_backend_pid() + step) % {SHARES};
+        EXIT WHEN pg_try_advisory_xact_lock({LOCK_SPACE}, candidate);
+        candidate := NULL;
+    END LOOP;
+    IF candidate IS NULL THEN
+        candidate := pg_backend_pid() % {SHARES};
+        PERFORM pg_advisory_xact_lock({LOCK_SPACE}, candidate);
+    END IF;
+    PERFORM set_config('groupsite.day_total_share', candidate::text, true);
+    RETURN candidate;
 END $$;
-
-CREATE FUNCTION analytics_day_total_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO {TABLE} ({COLUMNS}) {sums(CHANGED, share=OWN_SHARE)} ORDER BY 1, 2 {UPSERT};
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION analytics_day_total_remove() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO {TABLE} ({COLUMNS}) {sums("removed", "-", share=OWN_SHARE)} ORDER BY 1, 2 {UPSERT};
-    RETURN NULL;
-END $$;
-
+{trigger_function("analytics_day_total_add", "added")}
+{trigger_function("analytics_day_total_change", CHANGED)}
+{trigger_function("analytics_day_total_remove", f"(SELECT * FROM removed r {STILL_THERE})", "-")}
 CREATE TRIGGER day_total_add AFTER INSERT ON analytics_dailyactivity
     REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION analytics_day_total_add();
 CREATE TRIGGER day_total_change AFTER UPDATE ON analytics_dailyactivity
@@ -77,15 +103,16 @@ DROP TRIGGER day_total_remove ON analytics_dailyactivity;
 DROP FUNCTION analytics_day_total_add();
 DROP FUNCTION analytics_day_total_change();
 DROP FUNCTION analytics_day_total_remove();
+DROP FUNCTION analytics_day_total_share();
 """
 
 
 # SQLite: triggers for each row, into share 0 (one writer at a time).
-def sqlite_row(row, events):
+def sqlite_row(row, events, where=""):
     without = ", ".join(f"CASE WHEN {row}.group_{slot} = 0 THEN {events} ELSE 0 END" for slot in range(SLOTS))
     return (
-        f"INSERT INTO {TABLE} ({COLUMNS}) VALUES ({row}.workspace_id, {row}.day, 0, {events}, {without}) "
-        f"{UPSERT};"
+        f"INSERT INTO {TABLE} ({COLUMNS}) SELECT {row}.workspace_id, {row}.day, 0, {events}, {without} "
+        f"WHERE {where or 'true'} {UPSERT};"
     )
 
 
@@ -95,7 +122,8 @@ SQLITE = [
     f"CREATE TRIGGER day_total_change AFTER UPDATE OF events ON analytics_dailyactivity FOR EACH ROW "
     f"WHEN NEW.events <> OLD.events BEGIN {sqlite_row('NEW', 'NEW.events - OLD.events')} END",
     f"CREATE TRIGGER day_total_remove AFTER DELETE ON analytics_dailyactivity FOR EACH ROW BEGIN "
-    f"{sqlite_row('OLD', '-OLD.events')} END",
+    + sqlite_row("OLD", "-OLD.events", "EXISTS (SELECT 1 FROM analytics_workspace w WHERE w.id = OLD.workspace_id)")
+    + " END",
 ]
 SQLITE_UNDO = [
     "DROP TRIGGER day_total_add",

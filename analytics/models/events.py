@@ -293,10 +293,11 @@ class DayTotal(models.Model):
 
     Kept by the database itself, by triggers on ``DailyActivity`` (migration 0022), so it
     follows every row added, grown or deleted there whatever does it. On PostgreSQL a
-    statement adds to the share of its own connection (its backend's number modulo
-    ``SHARES``): the totals of today are written by every batch of calls, and connections
-    that ingest side by side then never wait for each other's row. A share can fall below
-    zero (a deletion subtracts from its own); only the sum means anything.
+    transaction adds to a ``share`` that no other open transaction holds (it claims one
+    with an advisory lock until it ends): the totals of today are written by every batch
+    of calls, and batches that ingest side by side never wait for each other's row nor
+    deadlock on them. A share can fall below zero (a deletion subtracts from its own);
+    only the sum of a day's shares means anything.
     """
 
     SHARES = 32

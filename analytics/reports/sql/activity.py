@@ -171,9 +171,9 @@ def active_counts(
     in the workspace's time zone: the active users and, given a group type, its active
     groups strictly beside the over-count (as ``active_groups`` counts them) and how many
     events carried no group of the type. Internal people are left out when the workspace
-    has internal domains, as reports leave them out by default. Two queries of daily
-    activity, whatever the number of windows; without ``users``, the active users are
-    not counted (None), which spares the first its distinct people."""
+    has internal domains, as reports leave them out by default. At most three queries,
+    whatever the number of windows: the active users (not without ``users``: None), the
+    events with and without a group (day totals), the groups' days."""
     today = today_in(workspace)
     windows = sorted(set(days))
     periods = {n: Period(today - timedelta(days=n - 1), today) for n in windows}
