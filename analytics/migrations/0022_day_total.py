@@ -121,7 +121,7 @@ SQLITE = [
     f"{sqlite_row('NEW', 'NEW.events')} END",
     f"CREATE TRIGGER day_total_change AFTER UPDATE OF events ON analytics_dailyactivity FOR EACH ROW "
     f"WHEN NEW.events <> OLD.events BEGIN {sqlite_row('NEW', 'NEW.events - OLD.events')} END",
-    f"CREATE TRIGGER day_total_remove AFTER DELETE ON analytics_dailyactivity FOR EACH ROW BEGIN "
+    "CREATE TRIGGER day_total_remove AFTER DELETE ON analytics_dailyactivity FOR EACH ROW BEGIN "
     + sqlite_row("OLD", "-OLD.events", "EXISTS (SELECT 1 FROM analytics_workspace w WHERE w.id = OLD.workspace_id)")
     + " END",
 ]
