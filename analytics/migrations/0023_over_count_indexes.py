@@ -20,22 +20,36 @@ class Migration(migrations.Migration):
       first. SQLite's index had that order already.
     """
 
+    # Built CONCURRENTLY, outside a transaction: ingestion keeps writing the daily
+    # activity and the group days meanwhile. The old index of group days goes only once
+    # the new one is built (a failed build leaves the old one, and the migration can run
+    # again).
+    atomic = False
+
     dependencies = [
         ("analytics", "0022_day_total"),
     ]
 
     operations = [
         PostgreSQLOnly(
-            "CREATE INDEX daily_activity_without_group_0 ON analytics_dailyactivity "
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS daily_activity_without_group_0 ON analytics_dailyactivity "
             "(workspace_id, day) INCLUDE (person_id, first_at, last_at) WHERE group_0 = 0",
-            "DROP INDEX daily_activity_without_group_0",
+            "DROP INDEX CONCURRENTLY IF EXISTS daily_activity_without_group_0",
         ),
         PostgreSQLOnly(
-            "DROP INDEX group_day_by_day; "
-            "CREATE INDEX group_day_by_day ON analytics_groupday (workspace_id, slot, day, group_id) "
-            "INCLUDE (activity_rows)",
-            "DROP INDEX group_day_by_day; "
-            "CREATE INDEX group_day_by_day ON analytics_groupday (workspace_id, slot, day) "
-            "INCLUDE (group_id, activity_rows)",
+            [
+                "DROP INDEX CONCURRENTLY IF EXISTS group_day_by_day_and_group",
+                "CREATE INDEX CONCURRENTLY group_day_by_day_and_group ON analytics_groupday "
+                "(workspace_id, slot, day, group_id) INCLUDE (activity_rows)",
+                "DROP INDEX CONCURRENTLY group_day_by_day",
+                "ALTER INDEX group_day_by_day_and_group RENAME TO group_day_by_day",
+            ],
+            [
+                "DROP INDEX CONCURRENTLY IF EXISTS group_day_by_day_of_day",
+                "CREATE INDEX CONCURRENTLY group_day_by_day_of_day ON analytics_groupday "
+                "(workspace_id, slot, day) INCLUDE (group_id, activity_rows)",
+                "DROP INDEX CONCURRENTLY group_day_by_day",
+                "ALTER INDEX group_day_by_day_of_day RENAME TO group_day_by_day",
+            ],
         ),
     ]
