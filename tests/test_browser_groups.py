@@ -315,6 +315,10 @@ def test_each_tab_shows_its_active_groups_and_links_to_their_reports(browser_pag
     # A cohort's list gets no figures of all companies beside it, and they come back.
     page.get_by_role("tab", name="Companies").click()
     page.wait_for_url("**/groups/company")
+    # The tab is swapped in once its card has loaded: the cohort picked before that
+    # would be the old tab's, swapped out with it.
+    expect(card.get_by_role("heading")).to_have_text("Active companies")
+    expect(card.locator(".figure-value")).to_have_text(["1", "2", "3"])
     page.evaluate("window.notReloaded = true")
     page.get_by_label("Cohort").select_option(label="Acme only")
     page.wait_for_url(f"**/groups/company?**cohort={cohort.pk}**")
