@@ -66,15 +66,13 @@ def day_totals(workspace):
 def assert_exact(workspace):
     """Daily activity is what the events say, and the group days and day totals what it
     says."""
-    present, expected = group_days(workspace)
-    assert present == expected
-    present, expected = day_totals(workspace)
-    assert present == expected
+    for derived in (group_days, day_totals):
+        present, expected = derived(workspace)
+        assert present == expected
     assert rows(workspace) == rebuilt(workspace)
-    present, expected = group_days(workspace)
-    assert present == expected and present
-    present, expected = day_totals(workspace)
-    assert present == expected and present
+    for derived in (group_days, day_totals):
+        present, expected = derived(workspace)
+        assert present == expected and present
 
 
 def rebuilt(workspace):

@@ -183,26 +183,24 @@ def active_counts(
         exclude_internal=bool(workspace.internal_domains),
     )
     scope = Scope(workspace, query)
-    totals = {}
+    users_of = {}
     if users:
-        since = {n: Q(day__gte=periods[n].start) for n in windows}
-        users_of = (
-            scope.days(query.period.start, today, counted=False)
-            .aggregate(**{str(n): Count("person_id", distinct=True, filter=since[n]) for n in windows})
+        users_of = scope.days(query.period.start, today, counted=False).aggregate(
+            **{
+                str(n): Count("person_id", distinct=True, filter=Q(day__gte=periods[n].start))
+                for n in windows
+            }
         )
-    if scope.group_type:
-        totals = scope.activity_totals([periods[n].start for n in windows], today)
-    found = [
-        ActiveCount(
-            n,
-            periods[n].start,
-            periods[n].end,
-            users_of[str(n)] if users else None,
-            events=totals[periods[n].start][0] if totals else 0,
-            events_without_group=totals[periods[n].start][1] if totals else 0,
+    totals = scope.activity_totals([periods[n].start for n in windows], today) if scope.group_type else {}
+    found = []
+    for n in windows:
+        events, without = totals.get(periods[n].start, (0, 0))
+        found.append(
+            ActiveCount(
+                n, periods[n].start, periods[n].end, users_of.get(str(n)),
+                events=events, events_without_group=without,
+            )
         )
-        for n in windows
-    ]
     if scope.group_type is None:
         return found
     # Each group's last day of its own and last day at all (credited) in the widest
