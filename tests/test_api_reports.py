@@ -20,7 +20,8 @@ So, of feature_used on the 5th, 6th and 7th (dee, at the internal staff.dev, lef
 | team     | growth                   | growth, design      | growth, design            |
 """
 
-from datetime import timedelta
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -170,6 +171,41 @@ def test_days_begin_at_midnight_in_the_workspace_time_zone(api, send, workspace)
     body = report(api, "trends", event="late", **FIRST_WEEK)
     assert values(body) == [[0, 1, 0]]
     assert body["query"]["time_zone"] == "Europe/Paris"
+
+
+@pytest.mark.parametrize(
+    ("zone", "first"),
+    [
+        # Clocks go back an hour at 03:00 on Sunday 25 October: a day of 25 hours, then
+        # a week that begins on Monday the 26th an hour later in UTC than the one before.
+        ("Europe/Paris", datetime(2026, 10, 24, 20, tzinfo=UTC)),
+        # Clocks go forward at midnight on 6 September: that day has no midnight and
+        # begins at 01:00, 04:00 UTC.
+        ("America/Santiago", datetime(2026, 9, 5, 22, tzinfo=UTC)),
+    ],
+)
+def test_days_and_weeks_follow_the_time_zone_across_a_clock_change(api, send, workspace, zone, first):
+    workspace.time_zone = zone
+    workspace.save()
+    # A call every half hour for 32 hours, by three people in turn.
+    moments = [first + timedelta(minutes=30 * n) for n in range(64)]
+    send.batch(*(track(f"u{n % 3}", "tick", moment.isoformat()) for n, moment in enumerate(moments)))
+    local = ZoneInfo(zone)
+    assert moments[0].astimezone(local).utcoffset() != moments[-1].astimezone(local).utcoffset()
+    days = Counter(moment.astimezone(local).date() for moment in moments)
+    span = {"from": min(days).isoformat(), "to": max(days).isoformat()}
+    body = report(api, "trends", event="tick", count_by="events", **span)
+    assert dict(zip(dates(body["series"][0]), values(body)[0])) == {
+        day.isoformat(): n for day, n in sorted(days.items())
+    }
+    weeks = Counter(day - timedelta(days=day.weekday()) for day in days.elements())
+    body = report(api, "trends", event="tick", count_by="events", interval="week", **span)
+    assert dict(zip(dates(body["series"][0]), values(body)[0])) == {
+        week.isoformat(): n for week, n in sorted(weeks.items())
+    }
+    # Counted by users: each day's calls are by all three people.
+    body = report(api, "trends", event="tick", **span)
+    assert values(body) == [[min(3, n) for n in (days[day] for day in sorted(days))]]
 
 
 def test_weeks_are_dated_by_their_monday(api, activity):

@@ -44,7 +44,7 @@ def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResu
         strict, overcount = _active_days(scope, first, last, dates)
     else:
         start, end = query.period.bounds(scope.zone)
-        sql, params = _overcount_sql(scope, start, end)
+        sql, params = _overcount_sql(scope, start, end, dates)
         totals = scope.events(start=start, end=end, counted=False).aggregate(
             all=Count("id"), without=Count("id", filter=Q(**{f"{scope.group_type.slot_field}__isnull": True}))
         )
@@ -88,11 +88,11 @@ def _active_days(scope: Scope, first: date, last: date, dates: list[date]):
     return strict, [s + m for s, m in zip(strict, more)]
 
 
-def _overcount_sql(scope: Scope, start, end) -> tuple[str, list]:
+def _overcount_sql(scope: Scope, start, end, dates: list[date]) -> tuple[str, list]:
     """SQL of (bucket, unit, own): each event's own group of the type (own = 1), and for
     events with none, every group of the type its person was in at the event's moment
     (own = 0)."""
-    bucket = scope.bucket(scope.query.interval)
+    bucket = scope.bucket(scope.query.interval, firsts=dates)
     own = (
         scope.events(start=start, end=end)
         .values(bucket=bucket, unit=F(scope.unit_field))
@@ -156,7 +156,7 @@ def active_group_actors(workspace: Workspace, query: ActiveGroups, *, day: date,
             .distinct()
             .order_by()
         )
-    sql, params = _overcount_sql(scope, start, end)
+    sql, params = _overcount_sql(scope, start, end, query.period.buckets(query.interval))
     return [unit for (unit,) in fetch(f"SELECT DISTINCT unit FROM ({sql}) credited", params)]
 
 

@@ -56,7 +56,7 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
             .values(unit=F(scope.unit_field))
             .annotate(first=Min("timestamp"))
             .filter(first__gte=start)
-            .annotate(cohort=scope.bucket(query.interval, "first"))
+            .annotate(cohort=scope.bucket(query.interval, "first", firsts=query.period.buckets(query.interval)))
         )
         if cohort is not None:
             lo, hi = Period(cohort, next_bucket(cohort, query.interval) - timedelta(days=1)).bounds(
@@ -98,7 +98,7 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
         return firsts_sql, firsts_params, back_sql, [*params, *activity_params]
     returns_end = Period(buckets[-1], buckets[-1]).bounds(scope.zone)[0]
     returns = scope.events(query.return_event, start=start, end=returns_end).values(
-        ref=F(scope.unit_field), bucket=scope.bucket(query.interval)
+        ref=F(scope.unit_field), bucket=scope.bucket(query.interval, firsts=buckets)
     )
     returns_sql, returns_params = returns.distinct().order_by().query.sql_with_params()
     back_sql = f"SELECT f.unit, f.cohort, r.bucket FROM f JOIN ({returns_sql}) r ON r.ref = f.unit AND r.bucket > f.cohort"

@@ -13,6 +13,7 @@ from django.db.models import (
     Count,
     DateField,
     F,
+    Func,
     Q,
     QuerySet,
     Sum,
@@ -82,8 +83,13 @@ class Scope:
             return Count("id")
         return Count(self.unit_field, distinct=True)
 
-    def bucket(self, interval: str, field_name: str = "timestamp"):
-        # A date, as the buckets of daily activity are: the two meet in retention.
+    def bucket(self, interval: str, field_name: str = "timestamp", *, firsts: list[date]):
+        """The first day of the day, week or month (of the workspace's time zone) holding
+        the moment ``field_name``, among ``firsts`` (the first days of the buckets the
+        moments fall in, in order): a date, as the buckets of daily activity are (the two
+        meet in retention)."""
+        if connection.vendor == "postgresql":
+            return BucketAmong(F(field_name), firsts, self.zone)
         return Trunc(field_name, interval, tzinfo=self.zone, output_field=DateField())
 
     # Daily activity (``DailyActivity``): what any activity is asked about reads a
@@ -238,6 +244,29 @@ class Scope:
     def filter_q(self, condition: Filter) -> Q:
         return property_q(
             self.json_base(condition.on), condition.key, condition.op, condition.value
+        )
+
+
+class BucketAmong(Func):
+    """The first day of the bucket holding a moment, on PostgreSQL: the moment looked up
+    among the buckets' first moments in UTC (``width_bucket``, a binary search over a
+    few numbers), rather than converted to the workspace's time zone and truncated,
+    which took most of a trend's time over a million events. The first moments are
+    those of ``Period.bounds``: the same days as the time zone's, daylight saving
+    included. A moment before the first bucket has none (NULL)."""
+
+    output_field = DateField()
+
+    def __init__(self, expression, firsts: list[date], zone):
+        super().__init__(expression)
+        self.firsts = list(firsts)
+        self.moments = [Period(day, day).bounds(zone)[0] for day in self.firsts]
+
+    def as_sql(self, compiler, connection, **extra_context):
+        moment, params = compiler.compile(self.source_expressions[0])
+        return (
+            f"(%s::date[])[width_bucket({moment}, %s::timestamptz[])]",
+            [self.firsts, *params, self.moments],
         )
 
 

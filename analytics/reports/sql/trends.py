@@ -64,7 +64,9 @@ def _trend_series(scope: Scope, period: Period, dates: list[date]) -> list[Serie
             per_bucket, total = _per_bucket_and_total(rows, scope.day_bucket(query.interval), scope.day_unit)
         else:
             rows = scope.events(event, start=start, end=end)
-            per_bucket, total = _per_bucket_and_total(rows, scope.bucket(query.interval), scope.unit_field)
+            per_bucket, total = _per_bucket_and_total(
+                rows, scope.bucket(query.interval, firsts=dates), scope.unit_field
+            )
         found.append(
             SeriesResult(event_label(event), event, count_by_bucket(per_bucket, dates), total)
         )
@@ -125,7 +127,7 @@ def _breakdown(scope: Scope, events: QuerySet, event: str, dates: list[date]) ->
     series = Case(When(value__in=shown, then=F("value")), default=Value(None), output_field=CharField())
     per_bucket = defaultdict(list)
     for label, bucket, n in (
-        valued.annotate(series=series, bucket=scope.bucket(query.interval))
+        valued.annotate(series=series, bucket=scope.bucket(query.interval, firsts=dates))
         .values("series", "bucket")
         .annotate(n=scope.measure())
         .values_list("series", "bucket", "n")
