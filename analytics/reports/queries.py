@@ -77,10 +77,7 @@ class Period:
 
     def bounds(self, zone) -> tuple[datetime, datetime]:
         """The first moment of ``start`` and the first moment after ``end``, in UTC."""
-        return (
-            datetime.combine(self.start, time.min, tzinfo=zone).astimezone(UTC),
-            datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC),
-        )
+        return first_moment(self.start, zone), first_moment(self.end + timedelta(days=1), zone)
 
     def buckets(self, interval: str) -> list[date]:
         """The first day of every day, ISO week (Monday) or month the period touches."""
@@ -95,6 +92,12 @@ class Period:
         if self.preset != "custom":
             return {"range": self.preset}
         return {"range": "custom", "from": self.start.isoformat(), "to": self.end.isoformat()}
+
+
+def first_moment(day: date, zone) -> datetime:
+    """The first moment of ``day`` in ``zone``, in UTC: its midnight, or where the clocks
+    skip midnight, the moment they skip to."""
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
 
 
 def bucket_of(day: date, interval: str) -> date:

@@ -17,6 +17,7 @@ from analytics.reports.queries import (
     Period,
     ReportError,
     Retention,
+    first_moment,
     next_bucket,
     today_in,
 )
@@ -51,12 +52,13 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
         if cohort is not None:
             firsts = firsts.filter(first__gte=cohort, first__lt=next_bucket(cohort, query.interval))
     else:
+        cohorts = query.period.buckets(query.interval)
         firsts = (
             scope.events(query.start_event, end=end)
             .values(unit=F(scope.unit_field))
             .annotate(first=Min("timestamp"))
             .filter(first__gte=start)
-            .annotate(cohort=scope.bucket(query.interval, "first", firsts=query.period.buckets(query.interval)))
+            .annotate(cohort=scope.bucket(query.interval, "first", firsts=cohorts))
         )
         if cohort is not None:
             lo, hi = Period(cohort, next_bucket(cohort, query.interval) - timedelta(days=1)).bounds(
@@ -72,7 +74,7 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
         # event, or any unit under filters or a group cohort): for each unit of a cohort
         # and each bucket, a probe of the unit's (unit, time) index of events that stops
         # at the first sign of it.
-        bounds = [Period(day, day).bounds(scope.zone)[0] for day in buckets]
+        bounds = [first_moment(day, scope.zone) for day in buckets]
         activity = scope.events("", start=start, end=bounds[-1]).values(
             ref=F(scope.unit_field), moment=F("timestamp")
         )
@@ -96,7 +98,7 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
             f"AND r.moment >= b.since AND r.moment < b.until)"
         )
         return firsts_sql, firsts_params, back_sql, [*params, *activity_params]
-    returns_end = Period(buckets[-1], buckets[-1]).bounds(scope.zone)[0]
+    returns_end = first_moment(buckets[-1], scope.zone)
     returns = scope.events(query.return_event, start=start, end=returns_end).values(
         ref=F(scope.unit_field), bucket=scope.bucket(query.interval, firsts=buckets)
     )

@@ -41,6 +41,7 @@ from analytics.reports.queries import (
     ReportError,
     Trend,
     bucket_of,
+    first_moment,
     next_bucket,
 )
 
@@ -85,11 +86,11 @@ class Scope:
 
     def bucket(self, interval: str, field_name: str = "timestamp", *, firsts: list[date]):
         """The first day of the day, week or month (of the workspace's time zone) holding
-        the moment ``field_name``, among ``firsts`` (the first days of the buckets the
-        moments fall in, in order): a date, as the buckets of daily activity are (the two
-        meet in retention)."""
+        the moment ``field_name``: a date, as the buckets of daily activity are (the two
+        meet in retention). ``firsts`` are the first days of the buckets the moments may
+        fall in, in order (on PostgreSQL a moment outside them has no bucket: NULL)."""
         if connection.vendor == "postgresql":
-            return BucketAmong(F(field_name), firsts, self.zone)
+            return BucketAmong(F(field_name), firsts, interval, self.zone)
         return Trunc(field_name, interval, tzinfo=self.zone, output_field=DateField())
 
     # Daily activity (``DailyActivity``): what any activity is asked about reads a
@@ -251,16 +252,19 @@ class BucketAmong(Func):
     """The first day of the bucket holding a moment, on PostgreSQL: the moment looked up
     among the buckets' first moments in UTC (``width_bucket``, a binary search over a
     few numbers), rather than converted to the workspace's time zone and truncated,
-    which took most of a trend's time over a million events. The first moments are
+    which took a third of a trend's time over a million events. The first moments are
     those of ``Period.bounds``: the same days as the time zone's, daylight saving
-    included. A moment before the first bucket has none (NULL)."""
+    included. A moment before the first bucket or from the end of the last on has none
+    (NULL): with buckets that miss some of its moments a caller counts them in no bucket
+    rather than in the nearest one."""
 
     output_field = DateField()
 
-    def __init__(self, expression, firsts: list[date], zone):
+    def __init__(self, expression, firsts: list[date], interval: str, zone):
         super().__init__(expression)
-        self.firsts = list(firsts)
-        self.moments = [Period(day, day).bounds(zone)[0] for day in self.firsts]
+        self.firsts = [*firsts, None]
+        ends = [*firsts, next_bucket(firsts[-1], interval)]
+        self.moments = [first_moment(day, zone) for day in ends]
 
     def as_sql(self, compiler, connection, **extra_context):
         moment, params = compiler.compile(self.source_expressions[0])
