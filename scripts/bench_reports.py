@@ -95,25 +95,25 @@ class Question:
 
 # Each event's day is looked up among the days' first moments (width_bucket, a binary
 # search) rather than converted to the time zone: a third quicker over a million events.
+# Like a trend's table, it also counts the companies of the whole period (the last row).
 TREND = sql.SQL("""
 WITH days AS (
     SELECT array_agg(day::date ORDER BY day) AS days,
            array_agg(day AT TIME ZONE %(time_zone)s ORDER BY day) AS firsts
     FROM generate_series(%(first_day)s::timestamp, %(last_day)s::timestamp, interval '1 day') AS day
+), pairs AS (
+    SELECT DISTINCT days.days[width_bucket(timestamp, days.firsts)] AS day, {slot} AS company
+    FROM analytics_event, days
+    WHERE workspace_id = %(workspace)s AND timestamp >= %(start)s AND timestamp < %(end)s
+      AND type = 'track' AND name = %(event)s AND {slot} IS NOT NULL
 )
 SELECT d.day::date, coalesce(active.companies, 0)
 FROM generate_series(%(first_day)s::timestamp, %(last_day)s::timestamp, interval '1 day') AS d(day)
-LEFT JOIN (
-    SELECT day, count(*) AS companies
-    FROM (
-        SELECT DISTINCT days.days[width_bucket(timestamp, days.firsts)] AS day, {slot}
-        FROM analytics_event, days
-        WHERE workspace_id = %(workspace)s AND timestamp >= %(start)s AND timestamp < %(end)s
-          AND type = 'track' AND name = %(event)s AND {slot} IS NOT NULL
-    ) AS pairs
-    GROUP BY 1
-) AS active ON active.day = d.day::date
-ORDER BY d.day
+LEFT JOIN (SELECT day, count(*) AS companies FROM pairs GROUP BY 1) AS active
+    ON active.day = d.day::date
+UNION ALL
+SELECT NULL, count(DISTINCT company) FROM pairs
+ORDER BY 1 NULLS LAST
 """)
 
 # For every first step in the range, the earliest second step at or after it and the
@@ -228,8 +228,9 @@ def questions(workspace, until):
             "trend", "(a) trend: feature_used, companies a day, 90 days",
             {**by, "event": "feature_used", "interval": "day", **days},
             TREND.format(slot=slot), {**common, **days, "event": "feature_used"},
-            lambda rows: [(day.isoformat(), n) for day, n in rows],
-            lambda answer: _spread([n for _, n in answer], "companies a day"),
+            lambda rows: [(day.isoformat() if day else "total", n) for day, n in rows],
+            lambda answer: _spread([n for day, n in answer if day != "total"], "companies a day")
+            + f"; {answer[-1][1]:,} in all",
         ),
         Question(
             "funnel", "(b) funnel: signed_up > project_created > invite_sent, 14 days",
@@ -314,7 +315,11 @@ def ours(question, workspace):
         result = reports.trends(workspace, reports.Trend(
             period=days, events=(p["event"],), interval="day", **common
         ))
-        return [(day.isoformat(), n) for day, n in zip(result.dates, result.series[0].values)]
+        [series] = result.series
+        return [
+            *((day.isoformat(), n) for day, n in zip(result.dates, series.values)),
+            ("total", series.total),
+        ]
     if question.key == "funnel":
         result = reports.funnel(workspace, reports.Funnel(
             period=days, steps=tuple(p["steps"]), window_days=p["window"].days, **common
@@ -412,10 +417,11 @@ def main():
         configure(conn, args)
         settings = conn.execute(
             "SELECT current_setting('work_mem'), current_setting('max_parallel_workers_per_gather'), "
-            "current_setting('jit')"
+            "current_setting('jit'), current_setting('shared_buffers')"
         ).fetchone()
         print(f"Queries with work_mem {settings[0]}, {settings[1]} parallel workers per gather, "
-              f"JIT {settings[2]}; best of {args.rounds} after a warm-up. Load average "
+              f"JIT {settings[2]}, shared_buffers {settings[3]}; best of {args.rounds} after a "
+              f"warm-up. Load average "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPU(s).\n")
         print(f"{'question':62} {'ours (ms)':>10} {'hand-written (ms)':>18} {'ratio':>6} "
               f"{'rows':>5}  checksum")
