@@ -393,6 +393,12 @@ def test_retention_by_week_for_users_and_companies(send, workspace, company):
         workspace, query("retention", workspace, **params), cohort=date(2026, 1, 5), period=2
     )
     assert set(Person.objects.filter(pk__in=back).values_list("user_id", flat=True)) == {"bo"}
+    # Each cohort's people: those whose first signed_up fell in its week, no one else's.
+    for monday, expected in [(date(2026, 1, 5), {"ann", "bo"}), (date(2026, 1, 12), {"cy"})]:
+        cohort = reports.retention_actors(
+            workspace, query("retention", workspace, **params), cohort=monday, period=0
+        )
+        assert set(Person.objects.filter(pk__in=cohort).values_list("user_id", flat=True)) == expected
 
 
 def test_retention_of_companies_active_in_any_way_by_month_and_by_day(send, workspace, company):

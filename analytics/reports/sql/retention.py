@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from django.db import connection
 from django.db.models import (
@@ -14,7 +14,6 @@ from analytics.models import (
     Workspace,
 )
 from analytics.reports.queries import (
-    Period,
     ReportError,
     Retention,
     first_moment,
@@ -61,9 +60,8 @@ def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None
             .annotate(cohort=scope.bucket(query.interval, "first", firsts=cohorts))
         )
         if cohort is not None:
-            lo, hi = Period(cohort, next_bucket(cohort, query.interval) - timedelta(days=1)).bounds(
-                scope.zone
-            )
+            lo = first_moment(cohort, scope.zone)
+            hi = first_moment(next_bucket(cohort, query.interval), scope.zone)
             firsts = firsts.filter(first__gte=lo, first__lt=hi)
     firsts_sql, firsts_params = firsts.values("unit", "cohort").order_by().query.sql_with_params()
     buckets = buckets_of(query)
