@@ -107,10 +107,9 @@ WITH days AS (
     WHERE workspace_id = %(workspace)s AND timestamp >= %(start)s AND timestamp < %(end)s
       AND type = 'track' AND name = %(event)s AND {slot} IS NOT NULL
 )
-SELECT d.day::date, coalesce(active.companies, 0)
-FROM generate_series(%(first_day)s::timestamp, %(last_day)s::timestamp, interval '1 day') AS d(day)
-LEFT JOIN (SELECT day, count(*) AS companies FROM pairs GROUP BY 1) AS active
-    ON active.day = d.day::date
+SELECT d.day, coalesce(active.companies, 0)
+FROM days, unnest(days.days) AS d(day)
+LEFT JOIN (SELECT day, count(*) AS companies FROM pairs GROUP BY 1) AS active ON active.day = d.day
 UNION ALL
 SELECT NULL, count(DISTINCT company) FROM pairs
 ORDER BY 1 NULLS LAST
