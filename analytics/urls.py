@@ -67,6 +67,7 @@ urlpatterns = [
     # The dashboard.
     path("", overview.overview, name="home"),
     path("overview/activity", overview.activity, name="overview-activity"),
+    path("overview/top-events", overview.top_events, name="overview-top-events"),
     path(
         "login/",
         auth_views.LoginView.as_view(

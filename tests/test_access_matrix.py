@@ -101,6 +101,7 @@ POLICY = {
     # Browsing.
     "home": Page(GET=MEMBER),
     "overview-activity": Page(GET=MEMBER),
+    "overview-top-events": Page(GET=MEMBER),
     "switch_workspace": Page(POST=MEMBER),
     "groups": Page(GET=MEMBER),
     "group": Page(GET=MEMBER),

@@ -329,14 +329,16 @@ def test_the_overview_costs_the_same_queries_whatever_the_data(overview_data, al
     # company, the groups' days), the top events (2), the newest companies, the pinned
     # reports.
     assert len(unpinned) == 13 < len(large)
-    # Who was active and the top events load after the page: six of those queries go
-    # to the request that loads them, which also reads the session, the account, its
-    # workspaces and the default type.
+    # Who was active and the top events load after the page, side by side: six of those
+    # queries go to the requests that load them (4 and 2), each of which also reads the
+    # session, the account and its workspaces, and the first the default type.
     with CaptureQueriesContext(connection) as page:
         alice_client.get("/")
     with CaptureQueriesContext(connection) as activity:
         alice_client.get("/overview/activity")
-    assert (len(page), len(activity)) == (7, 10)
+    with CaptureQueriesContext(connection) as top_events:
+        alice_client.get("/overview/top-events")
+    assert (len(page), len(activity), len(top_events)) == (7, 8, 5)
 
 
 def test_who_was_active_and_the_top_events_load_after_the_page(overview_data, alice_client):
@@ -346,14 +348,19 @@ def test_who_was_active_and_the_top_events_load_after_the_page(overview_data, al
     assert 'class="figure-value"' not in page
     assert '<noscript><p><a href="?figures=1">Count who was active</a></p></noscript>' in figures
     assert "Counting the events done most in the last 30 days" in page
+    top_events = page.split('id="top-events"')[1].split("</section>")[0]
+    assert 'hx-get="/overview/top-events" hx-trigger="load" hx-target="this" hx-swap="outerHTML"' in top_events
     loaded = alice_client.get("/overview/activity", headers={"HX-Request": "true"}).content.decode()
     assert loaded.lstrip().startswith('<div class="overview-figures" id="overview-figures">')
-    assert '<section class="card" id="top-events" aria-labelledby="top-events-title" hx-swap-oob="true">' in loaded
+    assert 'id="top-events"' not in loaded
+    loaded_top = alice_client.get("/overview/top-events", headers={"HX-Request": "true"}).content.decode()
+    assert loaded_top.lstrip().startswith('<section class="card" id="top-events" aria-labelledby="top-events-title">')
+    assert "hx-get" not in loaded_top and 'class="figure-value"' not in loaded_top
     full = alice_client.get("/", {"figures": "1"}).content.decode()
     values = re.compile(r'class="figure-value"[^>]*>([^<]*)<')
     assert values.findall(loaded) == values.findall(full) and len(values.findall(full)) == 6
     top = re.compile(r'<td><a href="([^"]+)">([^<]*)</a></td>')
-    assert top.findall(loaded) == top.findall(full) and top.findall(full)
+    assert top.findall(loaded_top) == top.findall(full) and top.findall(full)
 
 
 # --- helpers ----------------------------------------------------------------------------

@@ -8,13 +8,13 @@ from django.shortcuts import render
 from analytics.access import can, workspace_for
 from analytics.forms import OverviewQuery
 from analytics.models import Role
-from analytics.overview import activity_of, overview_of
+from analytics.overview import activity_of, overview_of, top_events_of
 
 
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
-    """The overview; who was active and the top events load after it (``activity``),
-    unless asked in the page (``figures=1``, the link shown without JavaScript)."""
+    """The overview; who was active and the top events load after it, side by side
+    (``activity``, ``top_events``), unless asked in the page (``figures=1``, the link shown without JavaScript)."""
     workspace = workspace_for(request)
     query = OverviewQuery.parse(request.GET)
     return render(
@@ -30,6 +30,13 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def activity(request: HttpRequest) -> HttpResponse:
-    """The overview's figures of who was active, and its top events (out of band)."""
+    """The overview's figures of who was active."""
     workspace = workspace_for(request)
-    return render(request, "analytics/overview_activity.html", {"overview": activity_of(workspace)})
+    return render(request, "analytics/overview.html#figures", {"overview": activity_of(workspace)})
+
+
+@login_required
+def top_events(request: HttpRequest) -> HttpResponse:
+    """The overview's top events."""
+    workspace = workspace_for(request)
+    return render(request, "analytics/overview.html#top-events", {"overview": top_events_of(workspace)})
