@@ -100,7 +100,8 @@ class Overview:
     has_events: bool
     group_type: GroupType | None
     # Whether who was active and the top events are counted: not when the page loads
-    # them after itself (``activity_of``), as counting them reads the last 30 days.
+    # them after itself (``activity_of``, ``top_events_of``), as counting them reads
+    # the last 30 days.
     active: bool = True
     users: list[Figure] = field(default_factory=list)
     groups: GroupFigures | None = None
@@ -143,8 +144,8 @@ def activity_of(workspace: Workspace) -> Overview:
 
 def top_events_of(workspace: Workspace) -> Overview:
     """The top events, as the overview loads them after itself, beside who was active
-    (``activity_of``): two requests that a server answers side by side, each a half of
-    what reading the 30 days costs."""
+    (``activity_of``): two requests that a server answers side by side, so the page
+    waits for the slower of the two rather than for both."""
     found = Overview(has_events=True, group_type=None)
     _add_top_events(found, workspace)
     return found

@@ -349,6 +349,7 @@ def test_who_was_active_and_the_top_events_load_after_the_page(overview_data, al
     assert '<noscript><p><a href="?figures=1">Count who was active</a></p></noscript>' in figures
     assert "Counting the events done most in the last 30 days" in page
     top_events = page.split('id="top-events"')[1].split("</section>")[0]
+    assert 'aria-busy="true"' in top_events and 'aria-busy="true"' in figures
     assert 'hx-get="/overview/top-events" hx-trigger="load" hx-target="this" hx-swap="outerHTML"' in top_events
     loaded = alice_client.get("/overview/activity", headers={"HX-Request": "true"}).content.decode()
     assert loaded.lstrip().startswith('<div class="overview-figures" id="overview-figures">')
@@ -357,6 +358,9 @@ def test_who_was_active_and_the_top_events_load_after_the_page(overview_data, al
     assert loaded_top.lstrip().startswith('<section class="card" id="top-events" aria-labelledby="top-events-title">')
     assert "hx-get" not in loaded_top and 'class="figure-value"' not in loaded_top
     full = alice_client.get("/", {"figures": "1"}).content.decode()
+    # With both in the page, neither loads again.
+    assert "hx-get" not in full.split('id="top-events"')[1].split("</section>")[0]
+    assert "hx-get" not in full.split('id="overview-figures"')[1].split('id="top-events"')[0]
     values = re.compile(r'class="figure-value"[^>]*>([^<]*)<')
     assert values.findall(loaded) == values.findall(full) and len(values.findall(full)) == 6
     top = re.compile(r'<td><a href="([^"]+)">([^<]*)</a></td>')

@@ -32,8 +32,13 @@ class Migration(migrations.Migration):
 
     operations = [
         PostgreSQLOnly(
-            "CREATE INDEX CONCURRENTLY IF NOT EXISTS daily_activity_without_group_0 ON analytics_dailyactivity "
-            "(workspace_id, day) INCLUDE (person_id, first_at, last_at) WHERE group_0 = 0",
+            [
+                # A build that failed leaves an invalid index of that name behind: dropped
+                # first, so the migration can run again.
+                "DROP INDEX CONCURRENTLY IF EXISTS daily_activity_without_group_0",
+                "CREATE INDEX CONCURRENTLY daily_activity_without_group_0 ON analytics_dailyactivity "
+                "(workspace_id, day) INCLUDE (person_id, first_at, last_at) WHERE group_0 = 0",
+            ],
             "DROP INDEX CONCURRENTLY IF EXISTS daily_activity_without_group_0",
         ),
         PostgreSQLOnly(

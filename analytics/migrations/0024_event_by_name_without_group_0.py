@@ -20,8 +20,14 @@ class Migration(migrations.Migration):
     ]
     operations = [
         PostgreSQLOnly(
-            "CREATE INDEX CONCURRENTLY IF NOT EXISTS event_by_name_without_group_0 ON analytics_event "
-            "(workspace_id, name, timestamp) INCLUDE (person_id) WHERE type = 'track' AND group_0_id IS NULL",
+            [
+                # A build that failed leaves an invalid index of that name behind, which
+                # every write would keep up and no query would read: dropped first, so
+                # the migration can run again.
+                "DROP INDEX CONCURRENTLY IF EXISTS event_by_name_without_group_0",
+                "CREATE INDEX CONCURRENTLY event_by_name_without_group_0 ON analytics_event "
+                "(workspace_id, name, timestamp) INCLUDE (person_id) WHERE type = 'track' AND group_0_id IS NULL",
+            ],
             "DROP INDEX CONCURRENTLY IF EXISTS event_by_name_without_group_0",
         ),
     ]
