@@ -11,3 +11,4 @@ lock:  ## re-pin requirements/*.txt after changing pyproject.toml
 	.venv/bin/python -m pip install --quiet uv
 	.venv/bin/uv pip compile pyproject.toml --quiet --python-version 3.12 -o requirements/base.txt
 	.venv/bin/uv pip compile pyproject.toml --quiet --python-version 3.12 --extra test -o requirements/test.txt
+	.venv/bin/uv pip compile pyproject.toml --quiet --python-version 3.12 --extra clickhouse -o requirements/clickhouse.txt

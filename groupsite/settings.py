@@ -1,6 +1,7 @@
 """Groupsite settings, all read from the environment.
 
 DATABASE_URL   sqlite:///path or postgres://user@host:port/name (default: SQLite in db.sqlite3)
+CLICKHOUSE_URL clickhouse://user:password@host:8123/database, or chdb:///path (default: none)
 SECRET_KEY     required unless DEBUG is on
 DEBUG          1/true/yes to turn on (default: off)
 ALLOWED_HOSTS  comma-separated host names (default: localhost names only)
@@ -10,8 +11,10 @@ the README's table of variables.
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -48,6 +51,53 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if not value:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def clickhouse_config(url: str) -> dict | None:
+    """The ClickHouse server (or embedded engine) that CLICKHOUSE_URL names, as the
+    keyword arguments of ``clickhouse_connect.get_client`` and the database; None when
+    unset. The password never appears in an error."""
+    url = url.strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme == "chdb":
+        if parts.netloc or not parts.path.startswith("/"):
+            raise ImproperlyConfigured(
+                "CLICKHOUSE_URL=chdb:///… takes the absolute path of the embedded engine's "
+                "directory after three slashes, such as chdb:///var/lib/groupsite/chdb."
+            )
+        database = parse_qs(parts.query).get("database", ["groupsite"])[0]
+        config = {"interface": "chdb", "path": parts.path}
+    elif parts.scheme in ("clickhouse", "clickhouses"):
+        try:
+            port = parts.port
+        except ValueError:
+            raise ImproperlyConfigured("CLICKHOUSE_URL has a port that is not a number.") from None
+        if not parts.hostname:
+            raise ImproperlyConfigured("CLICKHOUSE_URL names no host: clickhouse://user:password@host:8123/database.")
+        secure = parts.scheme == "clickhouses"
+        database = parts.path.strip("/") or "groupsite"
+        config = {
+            "interface": "https" if secure else "http",
+            "host": parts.hostname,
+            "port": port or (8443 if secure else 8123),
+            "username": unquote(parts.username or "default"),
+            "password": unquote(parts.password or ""),
+        }
+    else:
+        raise ImproperlyConfigured(
+            "CLICKHOUSE_URL must start with clickhouse:// (HTTP), clickhouses:// (HTTPS) or "
+            "chdb:/// (the embedded engine); "
+            # Only the scheme: what follows may hold a password.
+            + (f"not {parts.scheme + '://'!r}." if "://" in url else "it has no ://.")
+        )
+    # The database's name goes into the schema's statements as it is.
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", database):
+        raise ImproperlyConfigured(
+            f"CLICKHOUSE_URL's database must be letters, digits and underscores; not {database!r}."
+        )
+    return {**config, "database": database}
 
 
 DEBUG = env_bool("DEBUG")
@@ -145,6 +195,12 @@ else:
         raise ImproperlyConfigured(f"DATABASE_WORK_MEM takes a size without spaces, such as 64MB; not {work_mem!r}.")
     parts = ["-c jit=off", f"-c work_mem={work_mem}" if work_mem else "", keepalives, options.get("options", "")]
     options["options"] = " ".join(part for part in parts if part)
+# ClickHouse as the event store of big workspaces (README, "Running at scale"). Unset,
+# events stay in the database above and nothing of ClickHouse is needed or installed.
+# Work in progress: `manage.py clickhouse_schema` creates its schema; events do not go
+# there yet.
+CLICKHOUSE = clickhouse_config(os.environ.get("CLICKHOUSE_URL", ""))
+
 # A second connection to the same database, always in autocommit: a long deletion writes
 # its progress through it, so other requests see it while the deletion's own transaction
 # is still open. Tests give it the default test database.

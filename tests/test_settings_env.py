@@ -19,7 +19,7 @@ SETTINGS_VARIABLES = {
     "DATABASE_WORK_MEM", "SECURE_COOKIES", "STATIC_ROOT", "LOG_LEVEL", "DJANGO_SETTINGS_MODULE",
     "SSL_REDIRECT", "HSTS_SECONDS", "HSTS_INCLUDE_SUBDOMAINS", "HSTS_PRELOAD", "PROXY_SSL_HEADER",
     "CLIENT_IP_HEADER", "TRUSTED_PROXIES", "LOGIN_FAILURE_LIMIT", "LOGIN_COOLOFF_MINUTES",
-    "WRONG_KEY_LIMIT", "WRONG_KEY_WINDOW_MINUTES", "INGEST_CALLS_PER_MINUTE",
+    "WRONG_KEY_LIMIT", "WRONG_KEY_WINDOW_MINUTES", "INGEST_CALLS_PER_MINUTE", "CLICKHOUSE_URL",
     # pytest's own marker, which lets the test suite run without a SECRET_KEY.
     "PYTEST_VERSION",
 }
@@ -51,6 +51,7 @@ print(json.dumps({
     "WRONG_KEY_WINDOW": settings.WRONG_KEY_WINDOW.total_seconds(),
     "INGEST_CALL_BUDGET": settings.INGEST_CALL_BUDGET,
     "INGEST_BUDGET_WINDOW": settings.INGEST_BUDGET_WINDOW.total_seconds(),
+    "CLICKHOUSE": settings.CLICKHOUSE,
 }, default=str))
 """
 
@@ -217,6 +218,52 @@ def test_a_number_setting_refuses_anything_else(name, value, minimum):
         f"django.core.exceptions.ImproperlyConfigured: {name}={value!r} must be a whole "
         f"number of {minimum} or more."
     )
+
+
+def test_without_a_clickhouse_url_events_stay_in_the_database():
+    assert settings_with(SECRET_KEY="s")["CLICKHOUSE"] is None
+    assert settings_with(SECRET_KEY="s", CLICKHOUSE_URL=" ")["CLICKHOUSE"] is None
+
+
+@pytest.mark.parametrize(
+    ("url", "config"),
+    [
+        ("clickhouse://reports:p%40ss%2Fword@ch.internal/analytics",
+         {"interface": "http", "host": "ch.internal", "port": 8123, "username": "reports",
+          "password": "p@ss/word", "database": "analytics"}),
+        ("clickhouses://ch.example.com:9440",
+         {"interface": "https", "host": "ch.example.com", "port": 9440, "username": "default",
+          "password": "", "database": "groupsite"}),
+        ("chdb:///var/lib/groupsite/chdb?database=big_workspaces",
+         {"interface": "chdb", "path": "/var/lib/groupsite/chdb", "database": "big_workspaces"}),
+        ("chdb:///tmp/chdb", {"interface": "chdb", "path": "/tmp/chdb", "database": "groupsite"}),
+    ],
+)
+def test_a_clickhouse_url_names_the_server_or_the_embedded_engine(url, config):
+    assert settings_with(SECRET_KEY="s", CLICKHOUSE_URL=url)["CLICKHOUSE"] == config
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("mysql://user:secret@host/db", "CLICKHOUSE_URL must start with clickhouse:// (HTTP), "
+         "clickhouses:// (HTTPS) or chdb:/// (the embedded engine); not 'mysql://'."),
+        ("user:secret@ch.internal:8123", "CLICKHOUSE_URL must start with clickhouse:// (HTTP), "
+         "clickhouses:// (HTTPS) or chdb:/// (the embedded engine); it has no ://."),
+        ("chdb://relative/path", "CLICKHOUSE_URL=chdb:///… takes the absolute path of the "
+         "embedded engine's directory after three slashes, such as chdb:///var/lib/groupsite/chdb."),
+        ("clickhouse://user:secret@host:eighty/db", "CLICKHOUSE_URL has a port that is not a number."),
+        ("clickhouse://user:secret@/db", "CLICKHOUSE_URL names no host: "
+         "clickhouse://user:password@host:8123/database."),
+        ("clickhouse://user:secret@host/events;drop", "CLICKHOUSE_URL's database must be "
+         "letters, digits and underscores; not 'events;drop'."),
+    ],
+)
+def test_a_wrong_clickhouse_url_stops_the_server_without_showing_the_password(url, error):
+    process = load_settings(SECRET_KEY="s", CLICKHOUSE_URL=url)
+    assert process.returncode != 0
+    assert process.stderr.strip().splitlines()[-1] == f"django.core.exceptions.ImproperlyConfigured: {error}"
+    assert "secret" not in process.stderr
 
 
 def test_allowed_hosts_and_trusted_origins_are_comma_separated():

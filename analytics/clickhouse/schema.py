@@ -1,0 +1,135 @@
+"""The ClickHouse schema: its migrations, each a list of statements safe to run again
+(``IF NOT EXISTS``), for one server or for a sharded, replicated cluster.
+
+One server: ``events``, a ``ReplacingMergeTree``. A cluster (``ON CLUSTER``): on each
+shard ``events_local``, a ``ReplicatedReplacingMergeTree`` replicated among the shard's
+replicas (ZooKeeper or ClickHouse Keeper, and the ``{shard}`` and ``{replica}`` macros
+in each server's configuration), and ``events``, a ``Distributed`` table over them that
+sends each person's events to one shard (the sharding key), so that what follows one
+person (a funnel, a retention) is worked out where their events are.
+
+The sorting key is (workspace, day, message id), and a retry of a call writes the same
+row again: its moment is fixed when the call is first stored (a ledger of message ids in
+the main database, not here yet), so both copies have one key and the table keeps one
+of them; reads that must not count a copy twice ask for ``FINAL``. No column that may
+change (the person, after a visitor turns out to be a known user; a group, when its type
+is deleted) is in the key: ClickHouse cannot update those.
+
+Applied migrations are recorded in ``schema_migrations``.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from analytics.models import GROUP_SLOTS
+
+MIGRATIONS_TABLE = "schema_migrations"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the statements go: a database, on one server or on every server of a
+    cluster."""
+
+    database: str
+    cluster: str | None = None
+
+    @property
+    def on_cluster(self) -> str:
+        return f" ON CLUSTER '{self.cluster}'" if self.cluster else ""
+
+    def engine(self, table: str, engine: str, *arguments: str, sharded=True) -> str:
+        """``engine`` (MergeTree, ReplacingMergeTree) on one server; on a cluster its
+        replicated form, replicated among a shard's replicas (``sharded``) or among
+        every server."""
+        if not self.cluster:
+            return f"{engine}({', '.join(arguments)})"
+        shard = "{shard}/" if sharded else ""
+        path = f"'/clickhouse/tables/{shard}{self.database}/{table}'"
+        return f"Replicated{engine}({', '.join([path, "'{replica}'", *arguments])})"
+
+
+EVENT_COLUMNS = [
+    # The event's number, given by the main database when the call is first stored.
+    ("id", "UInt64"),
+    ("workspace_id", "UInt64"),
+    ("person_id", "UInt64"),
+    ("type", "LowCardinality(String)"),
+    ("name", "String"),
+    ("timestamp", "DateTime64(6, 'UTC')"),
+    ("received_at", "DateTime64(6, 'UTC')"),
+    ("sent_at", "Nullable(DateTime64(6, 'UTC'))"),
+    ("message_id", "String"),
+    ("user_id", "String"),
+    ("anonymous_id", "String"),
+    ("properties", "String CODEC(ZSTD(3))"),  # JSON text, read with JSONExtract…
+    ("context", "String CODEC(ZSTD(3))"),
+    *((f"group_{slot}_id", "Nullable(UInt64)") for slot in range(GROUP_SLOTS)),
+    # Which copy of a row a merge keeps (the latest written).
+    ("_inserted_at", "DateTime64(6, 'UTC') DEFAULT now64(6)"),
+]
+
+
+def _columns(columns) -> str:
+    return ",\n    ".join(f"{name} {kind}" for name, kind in columns)
+
+
+def _events(target: Target) -> list[str]:
+    db = target.database
+    local = "events_local" if target.cluster else "events"
+    statements = [
+        f"CREATE TABLE IF NOT EXISTS {db}.{local}{target.on_cluster} (\n    {_columns(EVENT_COLUMNS)}\n)\n"
+        f"ENGINE = {target.engine(local, 'ReplacingMergeTree', '_inserted_at')}\n"
+        "PARTITION BY toYYYYMM(timestamp)\n"
+        "ORDER BY (workspace_id, toDate(timestamp), message_id)"
+    ]
+    if target.cluster:
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {db}.events{target.on_cluster} AS {db}.events_local\n"
+            f"ENGINE = Distributed('{target.cluster}', '{db}', 'events_local', "
+            "sipHash64(workspace_id, person_id))"
+        )
+    return statements
+
+
+# In order; a migration's name never changes once released.
+MIGRATIONS: list[tuple[str, Callable[[Target], list[str]]]] = [
+    ("0001_events", _events),
+]
+
+
+def preamble(target: Target) -> list[str]:
+    """The database and the table of applied migrations, before any migration."""
+    return [
+        f"CREATE DATABASE IF NOT EXISTS {target.database}{target.on_cluster}",
+        f"CREATE TABLE IF NOT EXISTS {target.database}.{MIGRATIONS_TABLE}{target.on_cluster} "
+        "(name String, applied_at DateTime64(6, 'UTC') DEFAULT now64(6))\n"
+        f"ENGINE = {target.engine(MIGRATIONS_TABLE, 'MergeTree', sharded=False)}\nORDER BY name",
+    ]
+
+
+def statements(target: Target) -> list[tuple[str, list[str]]]:
+    """Every statement of the schema, by migration ("" for the preamble)."""
+    return [("", preamble(target))] + [(name, make(target)) for name, make in MIGRATIONS]
+
+
+def migrate(client, target: Target) -> list[str]:
+    """Apply the migrations not applied yet, in order; the names of those applied. Safe
+    to run again, also after a migration failed half way (its statements are)."""
+    for sql in preamble(target):
+        client.command(sql)
+    done = {
+        name
+        for (name,) in client.query(
+            f"SELECT name FROM {target.database}.{MIGRATIONS_TABLE}"
+        ).result_rows
+    }
+    applied = []
+    for name, make in MIGRATIONS:
+        if name in done:
+            continue
+        for sql in make(target):
+            client.command(sql)
+        client.insert(f"{target.database}.{MIGRATIONS_TABLE}", [[name]], column_names=["name"])
+        applied.append(name)
+    return applied

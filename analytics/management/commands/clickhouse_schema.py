@@ -1,0 +1,58 @@
+import re
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
+
+from analytics import clickhouse
+from analytics.clickhouse.schema import Target, migrate, statements
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or bring up to date the ClickHouse schema at CLICKHOUSE_URL (safe to run "
+        "again), or with --print write its statements out instead. With --cluster, for a "
+        "sharded, replicated cluster of that name (ON CLUSTER)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--cluster", metavar="NAME",
+            help="the cluster's name in the servers' remote_servers configuration",
+        )
+        parser.add_argument(
+            "--print", action="store_true", dest="print_only",
+            help="write the statements out (for a database administrator) instead of running them",
+        )
+        parser.add_argument(
+            "--database", help="with --print: the database's name (default: CLICKHOUSE_URL's, else groupsite)",
+        )
+
+    def handle(self, *args, cluster, print_only, database, **options):
+        # Both go into the statements as they are.
+        if cluster is not None and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", cluster):
+            raise CommandError(f"--cluster takes a cluster's name (letters, digits, _ . -); not {cluster!r}.")
+        if database is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", database):
+            raise CommandError(f"--database takes letters, digits and underscores; not {database!r}.")
+        if print_only:
+            name = database or (clickhouse.database() if clickhouse.configured() else "groupsite")
+            for migration, sqls in statements(Target(name, cluster)):
+                self.stdout.write(f"-- {migration or 'the database and its applied migrations'}")
+                for sql in sqls:
+                    self.stdout.write(f"{sql};\n")
+            return
+        if database:
+            raise CommandError("--database goes with --print; otherwise CLICKHOUSE_URL names the database.")
+        try:
+            client = clickhouse.connect()
+        except ImproperlyConfigured as error:
+            raise CommandError(str(error)) from None
+        target = Target(clickhouse.database(), cluster)
+        try:
+            applied = migrate(client, target)
+        finally:
+            client.close()
+        where = f"{target.database}" + (f" on cluster {cluster}" if cluster else "")
+        if applied:
+            self.stdout.write(f"Applied to {where}: {', '.join(applied)}.")
+        else:
+            self.stdout.write(f"The schema of {where} is up to date.")

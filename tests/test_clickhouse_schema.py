@@ -1,0 +1,142 @@
+"""The ClickHouse schema (manage.py clickhouse_schema), on ClickHouse's embedded engine
+(chdb): created once, brought up to date again, keeping one row of a retried call; and
+the statements for a sharded, replicated cluster, which only a real cluster can run
+(chdb parses them: a real server would also check the ZooKeeper paths and the cluster's
+shards)."""
+
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from analytics import clickhouse
+from groupsite.settings import clickhouse_config
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory):
+    # The embedded engine's directory is held by one process at a time, and a process
+    # opens one directory: one per test process (xdist worker), a database per test.
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def chdb(chdb_path, settings, request):
+    database = "t_" + re.sub(r"\W", "_", request.node.name)[:50]
+    settings.CLICKHOUSE = clickhouse_config(f"chdb://{chdb_path}?database={database}")
+    client = clickhouse.connect()
+    client.command(f"DROP DATABASE IF EXISTS {database}")
+    yield client
+    client.close()
+
+
+def run(*args):
+    out = StringIO()
+    call_command("clickhouse_schema", *args, stdout=out)
+    return out.getvalue()
+
+
+def event(message_id, **values):
+    row = {
+        "id": 1, "workspace_id": 7, "person_id": 42, "type": "track", "name": "Report Viewed",
+        "timestamp": "2026-12-04 10:00:00.123456", "received_at": "2026-12-04 10:00:01",
+        "message_id": message_id, "properties": '{"plan": "pro"}', "context": "{}",
+        "group_0_id": 3,
+    }
+    return {**row, **values}
+
+
+def insert(client, database, rows):
+    columns = list(rows[0])
+    values = ", ".join(
+        "(" + ", ".join("NULL" if row[c] is None else repr(row[c]) for c in columns) + ")" for row in rows
+    )
+    client.command(f"INSERT INTO {database}.events ({', '.join(columns)}) VALUES {values}")
+
+
+def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings):
+    database = settings.CLICKHOUSE["database"]
+    assert run() == f"Applied to {database}: 0001_events.\n"
+    assert run() == f"The schema of {database} is up to date.\n"
+    tables = chdb.query(
+        "SELECT name, engine, sorting_key, partition_key FROM system.tables "
+        "WHERE database = %(db)s ORDER BY name", parameters={"db": database}
+    ).result_rows
+    assert tables == [
+        ("events", "ReplacingMergeTree", "workspace_id, toDate(timestamp), message_id", "toYYYYMM(timestamp)"),
+        ("schema_migrations", "MergeTree", "name", ""),
+    ]
+    assert chdb.query(f"SELECT name FROM {database}.schema_migrations").result_rows == [("0001_events",)]
+    columns = dict(chdb.query(
+        "SELECT name, type FROM system.columns WHERE database = %(db)s AND table = 'events'",
+        parameters={"db": database},
+    ).result_rows)
+    assert columns["group_9_id"] == "Nullable(UInt64)"
+    assert columns["timestamp"] == "DateTime64(6, 'UTC')"
+
+
+def test_a_call_stored_twice_is_read_once(chdb, settings):
+    """A retried call is written again with the same moment (fixed at its first
+    delivery): the two copies share the sorting key, and reads with FINAL see one."""
+    database = settings.CLICKHOUSE["database"]
+    run()
+    insert(chdb, database, [event("m-1"), event("m-2", id=2)])
+    insert(chdb, database, [event("m-1")])  # the retry, in a batch of its own
+    assert chdb.command(f"SELECT count() FROM {database}.events") == 3
+    assert chdb.command(f"SELECT count() FROM {database}.events FINAL") == 2
+    assert chdb.command(f"SELECT uniqExact(message_id) FROM {database}.events FINAL WHERE group_0_id = 3") == 2
+    # Another workspace's call with the same message id is another call.
+    insert(chdb, database, [event("m-1", id=3, workspace_id=8)])
+    assert chdb.command(f"SELECT count() FROM {database}.events FINAL") == 3
+
+
+def test_without_clickhouse_url_the_command_says_what_to_set(settings):
+    settings.CLICKHOUSE = None
+    with pytest.raises(CommandError, match=r"^CLICKHOUSE_URL is not set: clickhouse://user:password@host"):
+        run()
+
+
+def test_the_statements_for_a_cluster(chdb):
+    """Every table on every server of the cluster (ON CLUSTER); the events replicated
+    within a shard, and read and written through a table that keeps each person's events
+    on one shard. Each statement parses; only a real cluster runs them."""
+    printed = run("--print", "--cluster", "analytics", "--database", "big")
+    statements = [s.strip() for s in printed.split(";\n") if s.strip()]
+    statements = [re.sub(r"^(--[^\n]*\n)+", "", s) for s in statements]
+    assert len(statements) == 4
+    assert all(" ON CLUSTER 'analytics'" in s for s in statements)
+    assert statements[0] == "CREATE DATABASE IF NOT EXISTS big ON CLUSTER 'analytics'"
+    assert (
+        "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/big/events_local', "
+        "'{replica}', _inserted_at)"
+    ) in statements[2]
+    assert "ENGINE = ReplicatedMergeTree('/clickhouse/tables/big/schema_migrations', '{replica}')" in statements[1]
+    assert statements[3] == (
+        "CREATE TABLE IF NOT EXISTS big.events ON CLUSTER 'analytics' AS big.events_local\n"
+        "ENGINE = Distributed('analytics', 'big', 'events_local', sipHash64(workspace_id, person_id))"
+    )
+    for statement in statements:
+        formatted = chdb.command("SELECT formatQuery(%(sql)s)", parameters={"sql": statement})
+        assert "ON CLUSTER analytics" in formatted
+
+
+def test_one_server_s_statements_print_without_a_cluster():
+    printed = run("--print", "--database", "reports")
+    assert "ON CLUSTER" not in printed and "Distributed" not in printed
+    assert "CREATE TABLE IF NOT EXISTS reports.events (" in printed
+    assert "ENGINE = ReplacingMergeTree(_inserted_at)" in printed
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--print", "--cluster", "x'; DROP"], "--cluster takes a cluster's name"),
+        (["--print", "--database", "big-one"], "--database takes letters, digits and underscores"),
+        (["--database", "big"], "--database goes with --print"),
+    ],
+)
+def test_names_that_would_not_be_a_name_are_refused(args, error):
+    with pytest.raises(CommandError, match=re.escape(error)):
+        run(*args)
