@@ -651,3 +651,28 @@ def overview_data(frozen_now, send, workspace, company):
     response = send.batch(*overview_calls.CALLS)
     assert response.status_code == 200, response.content
     return workspace
+
+
+# --- ClickHouse's embedded engine (chdb) -------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory):
+    # The embedded engine's directory is held by one process at a time, and a process
+    # opens one directory: one per test process (xdist worker), a database per test.
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def chdb(chdb_path, settings, request):
+    """CLICKHOUSE_URL set to a database of the test's own in the embedded engine (empty),
+    and a client of the engine."""
+    from analytics import clickhouse
+    from groupsite.settings import clickhouse_config
+
+    database = "t_" + re.sub(r"\W", "_", request.node.name)[:50]
+    settings.CLICKHOUSE = clickhouse_config(f"chdb://{chdb_path}?database={database}")
+    client = clickhouse.connect()
+    client.command(f"DROP DATABASE IF EXISTS {database}")
+    yield client
+    client.close()

@@ -11,25 +11,6 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from analytics import clickhouse
-from groupsite.settings import clickhouse_config
-
-
-@pytest.fixture(scope="session")
-def chdb_path(tmp_path_factory):
-    # The embedded engine's directory is held by one process at a time, and a process
-    # opens one directory: one per test process (xdist worker), a database per test.
-    return tmp_path_factory.mktemp("chdb")
-
-
-@pytest.fixture
-def chdb(chdb_path, settings, request):
-    database = "t_" + re.sub(r"\W", "_", request.node.name)[:50]
-    settings.CLICKHOUSE = clickhouse_config(f"chdb://{chdb_path}?database={database}")
-    client = clickhouse.connect()
-    client.command(f"DROP DATABASE IF EXISTS {database}")
-    yield client
-    client.close()
 
 
 def run(*args):

@@ -1,0 +1,117 @@
+"""Copying a workspace's events into ClickHouse (manage.py clickhouse_copy_events), on
+ClickHouse's embedded engine (chdb): every call as stored, with progress; a second run
+copies only what came since; a batch copied twice is read once."""
+
+import json
+from datetime import UTC, datetime
+from io import StringIO
+
+import pytest
+from calls import identify, join, track
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from analytics.clickhouse.copy import COLUMNS, batches
+from analytics.models import Event
+
+
+def run(command, *args):
+    out = StringIO()
+    call_command(command, *args, stdout=out)
+    return out.getvalue().splitlines()
+
+
+def stored(workspace):
+    """The workspace's events in the main database, as ClickHouse should hold them."""
+    rows = []
+    for event in Event.objects.filter(workspace=workspace).order_by("pk"):
+        row = {name: getattr(event, name) for name in COLUMNS}
+        row["properties"], row["context"] = event.properties, event.context
+        rows.append(row)
+    return rows
+
+
+def held(client, database, workspace):
+    result = client.query(
+        f"SELECT {', '.join(COLUMNS)} FROM {database}.events FINAL WHERE workspace_id = %(w)s ORDER BY id",
+        parameters={"w": workspace.pk},
+    )
+    rows = []
+    for values in result.result_rows:
+        # The client gives moments in UTC without a zone.
+        row = {
+            name: value.replace(tzinfo=UTC) if isinstance(value, datetime) else value
+            for name, value in zip(COLUMNS, values)
+        }
+        row["properties"], row["context"] = json.loads(row["properties"]), json.loads(row["context"])
+        rows.append(row)
+    return rows
+
+
+@pytest.fixture
+def calls(send):
+    response = send.batch(
+        identify("ann", email="ann@acme.com", plan="pro"),
+        join("ann", "acme", name="Acme"),
+        track("ann", "Report Viewed", groups={"company": "acme"}, properties={"report": "mrr"}),
+        track("ann", "Export"),
+        identify("bob", email="bob@beta.com"),
+    )
+    assert response.status_code == 200, response.content
+
+
+def test_a_workspace_s_events_are_copied_as_stored_then_only_what_came_since(
+    chdb, settings, workspace, other_workspace, send, charlie_send, calls
+):
+    database = settings.CLICKHOUSE["database"]
+    run("clickhouse_schema")
+    charlie_send.batch(track("zed", "Report Viewed"))  # another workspace's call stays behind
+
+    assert run("clickhouse_copy_events", "--workspace", workspace.slug, "--batch-size", "2") == [
+        "Copied 0 of 5 events (0%).",
+        "Copied 2 of 5 events (40%).",
+        "Copied 4 of 5 events (80%).",
+        "Copied 5 of 5 events (100%).",
+        f"Done: ClickHouse holds 5 events of {workspace.slug}.",
+    ]
+    first = stored(workspace)
+    assert held(chdb, database, workspace) == first
+    assert first[2]["group_0_id"] is not None and first[2]["properties"] == {"report": "mrr"}
+    assert chdb.command(f"SELECT count() FROM {database}.events WHERE workspace_id != %(w)s",
+                        parameters={"w": workspace.pk}) == 0
+
+    # Two more calls, one dated in the past: the next run copies those two only.
+    assert send.batch(track("bob", "Export"), track("ann", "Report Viewed", at="2026-01-05T09:00:00Z")
+                      ).status_code == 200
+    assert run("clickhouse_copy_events", "--workspace", workspace.slug) == [
+        "Copied 0 of 2 events (0%).",
+        "Copied 2 of 2 events (100%).",
+        f"Done: ClickHouse holds 7 events of {workspace.slug}.",
+    ]
+    assert held(chdb, database, workspace) == stored(workspace)
+    assert run("clickhouse_copy_events", "--workspace", workspace.slug) == [
+        "Copied 0 of 0 events.",
+        f"Nothing to copy: ClickHouse holds all 7 events of {workspace.slug}.",
+    ]
+
+
+def test_a_batch_copied_twice_is_read_once(chdb, settings, workspace, calls):
+    """A run stopped after a batch was stored but before the next began copies it
+    again: the copies share their sorting key, and reads with FINAL see each once."""
+    database = settings.CLICKHOUSE["database"]
+    run("clickhouse_schema")
+    run("clickhouse_copy_events", "--workspace", workspace.slug)
+    again = next(batches(workspace, 0, 3))
+    chdb.insert(f"{database}.events", again, column_names=COLUMNS)
+    assert chdb.command(f"SELECT count() FROM {database}.events") == 8
+    assert held(chdb, database, workspace) == stored(workspace)
+
+
+def test_what_the_copy_needs_first(chdb, settings, workspace):
+    with pytest.raises(CommandError, match="No workspace has the slug 'nowhere'"):
+        run("clickhouse_copy_events", "--workspace", "nowhere")
+    with pytest.raises(CommandError, match=r"ClickHouse has no table t_\w+\.events: run manage.py clickhouse_schema first"):
+        run("clickhouse_copy_events", "--workspace", workspace.slug)
+    settings.CLICKHOUSE = None
+    with pytest.raises(CommandError, match="CLICKHOUSE_URL is not set"):
+        run("clickhouse_copy_events", "--workspace", workspace.slug)
