@@ -107,6 +107,23 @@ def test_a_batch_copied_twice_is_read_once(chdb, settings, workspace, calls):
     assert held(chdb, database, workspace) == stored(workspace)
 
 
+def test_a_run_goes_on_after_the_last_batch_stored_whole(chdb, settings, workspace, calls):
+    """An insert that failed may have stored some parts of its batch (one per month it
+    spans) and not others: the next run starts after the last batch stored whole, not
+    after the highest event number ClickHouse holds."""
+    database = settings.CLICKHOUSE["database"]
+    run("clickhouse_schema")
+    first, second = list(batches(workspace, 0, 3))
+    chdb.insert(f"{database}.events", first, column_names=COLUMNS)
+    chdb.insert(f"{database}.copy_progress", [[workspace.pk, first[-1][0]]],
+                column_names=["workspace_id", "copied_up_to"])
+    chdb.insert(f"{database}.events", second[-1:], column_names=COLUMNS)  # a part of the failed batch
+    assert run("clickhouse_copy_events", "--workspace", workspace.slug)[-1] == (
+        f"Done: ClickHouse holds 5 events of {workspace.slug}."
+    )
+    assert held(chdb, database, workspace) == stored(workspace)
+
+
 def test_what_the_copy_needs_first(chdb, settings, workspace):
     with pytest.raises(CommandError, match="No workspace has the slug 'nowhere'"):
         run("clickhouse_copy_events", "--workspace", "nowhere")

@@ -39,17 +39,20 @@ def insert(client, database, rows):
 
 def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings):
     database = settings.CLICKHOUSE["database"]
-    assert run() == f"Applied to {database}: 0001_events.\n"
+    assert run() == f"Applied to {database}: 0001_events, 0002_copy_progress.\n"
     assert run() == f"The schema of {database} is up to date.\n"
     tables = chdb.query(
         "SELECT name, engine, sorting_key, partition_key FROM system.tables "
         "WHERE database = %(db)s ORDER BY name", parameters={"db": database}
     ).result_rows
     assert tables == [
+        ("copy_progress", "MergeTree", "workspace_id, copied_up_to", ""),
         ("events", "ReplacingMergeTree", "workspace_id, toDate(timestamp), message_id", "toYYYYMM(timestamp)"),
         ("schema_migrations", "MergeTree", "name", ""),
     ]
-    assert chdb.query(f"SELECT name FROM {database}.schema_migrations").result_rows == [("0001_events",)]
+    assert chdb.query(f"SELECT name FROM {database}.schema_migrations ORDER BY name").result_rows == [
+        ("0001_events",), ("0002_copy_progress",)
+    ]
     columns = dict(chdb.query(
         "SELECT name, type FROM system.columns WHERE database = %(db)s AND table = 'events'",
         parameters={"db": database},
@@ -86,7 +89,7 @@ def test_the_statements_for_a_cluster(chdb):
     printed = run("--print", "--cluster", "analytics", "--database", "big")
     statements = [s.strip() for s in printed.split(";\n") if s.strip()]
     statements = [re.sub(r"^(--[^\n]*\n)+", "", s) for s in statements]
-    assert len(statements) == 4
+    assert len(statements) == 5
     assert all(" ON CLUSTER 'analytics'" in s for s in statements)
     assert statements[0] == "CREATE DATABASE IF NOT EXISTS big ON CLUSTER 'analytics'"
     assert (
@@ -94,6 +97,7 @@ def test_the_statements_for_a_cluster(chdb):
         "'{replica}', _inserted_at)"
     ) in statements[2]
     assert "ENGINE = ReplicatedMergeTree('/clickhouse/tables/big/schema_migrations', '{replica}')" in statements[1]
+    assert "ENGINE = ReplicatedMergeTree('/clickhouse/tables/big/copy_progress', '{replica}')" in statements[4]
     assert statements[3] == (
         "CREATE TABLE IF NOT EXISTS big.events ON CLUSTER 'analytics' AS big.events_local\n"
         "ENGINE = Distributed('analytics', 'big', 'events_local', sipHash64(workspace_id, person_id))"

@@ -1,8 +1,12 @@
 """Copying a workspace's events from the main database into ClickHouse, in order of
-their numbers (ids), a batch at a time: resumable, since a run starts after the
-highest number ClickHouse holds for the workspace, and safe to repeat, since a batch
-copied twice (a run stopped between its insert and the next) writes rows with the same
-sorting key, which ClickHouse keeps once (reads with ``FINAL``)."""
+their numbers (ids), a batch at a time.
+
+Resumable: after each batch is stored, the number of its last event is recorded
+(``copy_progress``), and a run starts after the highest recorded. Not after the highest
+number among the events ClickHouse holds: an insert that failed may have stored some of
+a batch's parts (one per month it spans) and not others. A batch stored twice (a run
+stopped between storing it and recording it) writes rows with the same sorting key,
+which ClickHouse keeps once (reads with ``FINAL``)."""
 
 from collections.abc import Callable, Iterator
 
@@ -18,10 +22,11 @@ JSON = {"properties", "context"}
 
 
 def copied_up_to(client, database: str, workspace: Workspace) -> int:
-    """The highest event number of ``workspace`` in ClickHouse (0 for none)."""
+    """The number of the last event of ``workspace`` copied in a batch that was stored
+    whole (0 for none)."""
     return int(
         client.command(
-            f"SELECT max(id) FROM {database}.events WHERE workspace_id = %(w)s",
+            f"SELECT max(copied_up_to) FROM {database}.copy_progress WHERE workspace_id = %(w)s",
             parameters={"w": workspace.pk},
         )
         or 0
@@ -66,6 +71,10 @@ def copy_events(
         # Synchronous: once insert returns, the batch is stored, and the next run
         # starts after it.
         client.insert(f"{database}.events", batch, column_names=COLUMNS)
+        client.insert(
+            f"{database}.copy_progress", [[workspace.pk, batch[-1][0]]],
+            column_names=["workspace_id", "copied_up_to"],
+        )
         copied += len(batch)
         if progress:
             progress(copied, max(total, copied))

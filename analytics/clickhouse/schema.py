@@ -92,9 +92,21 @@ def _events(target: Target) -> list[str]:
     return statements
 
 
+def _copy_progress(target: Target) -> list[str]:
+    """How far copying each workspace's events from the main database got: a row per
+    batch stored (``analytics.clickhouse.copy``)."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {target.database}.copy_progress{target.on_cluster} "
+        "(workspace_id UInt64, copied_up_to UInt64, at DateTime64(6, 'UTC') DEFAULT now64(6))\n"
+        f"ENGINE = {target.engine('copy_progress', 'MergeTree', sharded=False)}\n"
+        "ORDER BY (workspace_id, copied_up_to)"
+    ]
+
+
 # In order; a migration's name never changes once released.
 MIGRATIONS: list[tuple[str, Callable[[Target], list[str]]]] = [
     ("0001_events", _events),
+    ("0002_copy_progress", _copy_progress),
 ]
 
 
