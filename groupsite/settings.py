@@ -68,7 +68,7 @@ def clickhouse_config(url: str) -> dict | None:
                 "directory after three slashes, such as chdb:///var/lib/groupsite/chdb."
             )
         database = parse_qs(parts.query).get("database", ["groupsite"])[0]
-        config = {"interface": "chdb", "path": parts.path}
+        config = {"interface": "chdb", "path": unquote(parts.path)}
     elif parts.scheme in ("clickhouse", "clickhouses"):
         try:
             port = parts.port

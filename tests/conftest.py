@@ -670,7 +670,7 @@ def chdb(chdb_path, settings, request):
     from analytics import clickhouse
     from groupsite.settings import clickhouse_config
 
-    database = "t_" + re.sub(r"\W", "_", request.node.name)[:50]
+    database = "t_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:50]
     settings.CLICKHOUSE = clickhouse_config(f"chdb://{chdb_path}?database={database}")
     client = clickhouse.connect()
     client.command(f"DROP DATABASE IF EXISTS {database}")

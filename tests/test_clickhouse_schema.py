@@ -96,8 +96,9 @@ def test_the_statements_for_a_cluster(chdb):
         "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/big/events_local', "
         "'{replica}', _inserted_at)"
     ) in statements[2]
-    assert "ENGINE = ReplicatedMergeTree('/clickhouse/tables/big/schema_migrations', '{replica}')" in statements[1]
-    assert "ENGINE = ReplicatedMergeTree('/clickhouse/tables/big/copy_progress', '{replica}')" in statements[4]
+    # The tables on every server name their replicas after the shard too.
+    assert "ENGINE = ReplicatedMergeTree('/clickhouse/tables/big/schema_migrations', '{shard}-{replica}')" in statements[1]
+    assert "ENGINE = ReplicatedMergeTree('/clickhouse/tables/big/copy_progress', '{shard}-{replica}')" in statements[4]
     assert statements[3] == (
         "CREATE TABLE IF NOT EXISTS big.events ON CLUSTER 'analytics' AS big.events_local\n"
         "ENGINE = Distributed('analytics', 'big', 'events_local', sipHash64(workspace_id, person_id))"

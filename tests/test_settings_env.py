@@ -231,12 +231,15 @@ def test_without_a_clickhouse_url_events_stay_in_the_database():
         ("clickhouse://reports:p%40ss%2Fword@ch.internal/analytics",
          {"interface": "http", "host": "ch.internal", "port": 8123, "username": "reports",
           "password": "p@ss/word", "database": "analytics"}),
-        ("clickhouses://ch.example.com:9440",
-         {"interface": "https", "host": "ch.example.com", "port": 9440, "username": "default",
+        ("clickhouses://ch.example.com:8444",
+         {"interface": "https", "host": "ch.example.com", "port": 8444, "username": "default",
           "password": "", "database": "groupsite"}),
         ("chdb:///var/lib/groupsite/chdb?database=big_workspaces",
          {"interface": "chdb", "path": "/var/lib/groupsite/chdb", "database": "big_workspaces"}),
-        ("chdb:///tmp/chdb", {"interface": "chdb", "path": "/tmp/chdb", "database": "groupsite"}),
+        ("chdb:///tmp/chdb%20data", {"interface": "chdb", "path": "/tmp/chdb data", "database": "groupsite"}),
+        ("clickhouses://ch.example.com",
+         {"interface": "https", "host": "ch.example.com", "port": 8443, "username": "default",
+          "password": "", "database": "groupsite"}),
     ],
 )
 def test_a_clickhouse_url_names_the_server_or_the_embedded_engine(url, config):

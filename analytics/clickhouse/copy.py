@@ -6,11 +6,21 @@ Resumable: after each batch is stored, the number of its last event is recorded
 number among the events ClickHouse holds: an insert that failed may have stored some of
 a batch's parts (one per month it spans) and not others. A batch stored twice (a run
 stopped between storing it and recording it) writes rows with the same sorting key,
-which ClickHouse keeps once (reads with ``FINAL``)."""
+which ClickHouse keeps once (reads with ``FINAL``).
 
+Numbers are taken when a batch of calls is stored, and its transaction commits a little
+later: one may commit after a later one has. So a run stops at the first event received
+less than ``settle`` seconds ago (five minutes by default, far longer than a batch of
+calls takes), whose number may still have gaps below it; the next run goes on from
+there.
+"""
+
+import json
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import orjson
+from django.utils import timezone
 
 from analytics.clickhouse.schema import EVENT_COLUMNS
 from analytics.models import Event, Workspace
@@ -19,6 +29,20 @@ from analytics.models import Event, Workspace
 # the attname of the main database's field of the same name.
 COLUMNS = [name for name, _ in EVENT_COLUMNS if not name.startswith("_")]
 JSON = {"properties", "context"}
+SETTLE = timedelta(minutes=5)
+# On a cluster, an insert into the Distributed table returns once every shard stored
+# its rows, not once they are queued to be sent (its default): only then is a batch
+# recorded as copied.
+INSERT_SETTINGS = {"insert_distributed_sync": 1}
+
+
+def json_text(value) -> str:
+    """JSON as text. orjson refuses integers beyond 64 bits, which PostgreSQL's jsonb
+    gives back for a number such as 1.5e23: the standard library writes those."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def copied_up_to(client, database: str, workspace: Workspace) -> int:
@@ -33,23 +57,29 @@ def copied_up_to(client, database: str, workspace: Workspace) -> int:
     )
 
 
-def batches(workspace: Workspace, after: int, size: int) -> Iterator[list[list]]:
+def batches(workspace: Workspace, after: int, size: int, *, settle=SETTLE) -> Iterator[list[list]]:
     """The workspace's events numbered above ``after``, in order, ``size`` at a time, as
-    rows of ``COLUMNS`` (JSON as text)."""
+    rows of ``COLUMNS`` (JSON as text), up to the first received less than ``settle``
+    ago."""
     events = Event.objects.filter(workspace=workspace).order_by("pk")
+    cutoff = timezone.now() - settle
+    received = COLUMNS.index("received_at")
+    json_at = [i for i, name in enumerate(COLUMNS) if name in JSON]
     while True:
         rows = list(events.filter(pk__gt=after).values_list(*COLUMNS)[:size])
-        if not rows:
-            return
-        json_at = [i for i, name in enumerate(COLUMNS) if name in JSON]
         batch = []
         for row in rows:
+            if row[received] >= cutoff:
+                break
             row = list(row)
             for i in json_at:
-                row[i] = orjson.dumps(row[i]).decode()
+                row[i] = json_text(row[i])
             batch.append(row)
-        yield batch
-        after = rows[-1][0]
+        if batch:
+            yield batch
+        if len(batch) < size:
+            return
+        after = batch[-1][0]
 
 
 def copy_events(
@@ -58,22 +88,26 @@ def copy_events(
     workspace: Workspace,
     *,
     batch_size: int = 50_000,
+    settle: timedelta = SETTLE,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Copy the events of ``workspace`` not yet in ClickHouse; how many were copied.
-    ``progress(copied, to copy)`` is called before the first batch and after each."""
+    """Copy the events of ``workspace`` not yet in ClickHouse, but those received in
+    the last ``settle``; how many were copied. ``progress(copied, to copy)`` is called
+    before the first batch and after each."""
     after = copied_up_to(client, database, workspace)
-    total = Event.objects.filter(workspace=workspace, pk__gt=after).count()
+    total = Event.objects.filter(
+        workspace=workspace, pk__gt=after, received_at__lt=timezone.now() - settle
+    ).count()
     if progress:
         progress(0, total)
     copied = 0
-    for batch in batches(workspace, after, batch_size):
-        # Synchronous: once insert returns, the batch is stored, and the next run
-        # starts after it.
-        client.insert(f"{database}.events", batch, column_names=COLUMNS)
+    for batch in batches(workspace, after, batch_size, settle=settle):
+        # Synchronous: once insert returns, the batch is stored, and only then is it
+        # recorded, so the next run starts after it.
+        client.insert(f"{database}.events", batch, column_names=COLUMNS, settings=INSERT_SETTINGS)
         client.insert(
             f"{database}.copy_progress", [[workspace.pk, batch[-1][0]]],
-            column_names=["workspace_id", "copied_up_to"],
+            column_names=["workspace_id", "copied_up_to"], settings=INSERT_SETTINGS,
         )
         copied += len(batch)
         if progress:

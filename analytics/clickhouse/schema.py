@@ -6,7 +6,12 @@ shard ``events_local``, a ``ReplicatedReplacingMergeTree`` replicated among the 
 replicas (ZooKeeper or ClickHouse Keeper, and the ``{shard}`` and ``{replica}`` macros
 in each server's configuration), and ``events``, a ``Distributed`` table over them that
 sends each person's events to one shard (the sharding key), so that what follows one
-person (a funnel, a retention) is worked out where their events are.
+person (a funnel, a retention) is worked out where their events are. The servers'
+``remote_servers`` configuration sets ``internal_replication`` to true (the replicated
+tables copy among a shard's replicas themselves). A person's events can change hands (a
+visitor who turns out to be a known user): the store is to move them (inserted again
+through ``events``, then deleted where they were), not update them in place, so that
+they land on the new person's shard; that part is still to come.
 
 The sorting key is (workspace, day, message id), and a retry of a call writes the same
 row again: its moment is fixed when the call is first stored (a ledger of message ids in
@@ -46,7 +51,10 @@ class Target:
             return f"{engine}({', '.join(arguments)})"
         shard = "{shard}/" if sharded else ""
         path = f"'/clickhouse/tables/{shard}{self.database}/{table}'"
-        return f"Replicated{engine}({', '.join([path, "'{replica}'", *arguments])})"
+        # A table on every server has every server for a replica: its name must be
+        # unique in the whole cluster, where {replica} may repeat from shard to shard.
+        replica = "'{replica}'" if sharded else "'{shard}-{replica}'"
+        return f"Replicated{engine}({', '.join([path, replica, *arguments])})"
 
 
 EVENT_COLUMNS = [
@@ -125,23 +133,35 @@ def statements(target: Target) -> list[tuple[str, list[str]]]:
     return [("", preamble(target))] + [(name, make(target)) for name, make in MIGRATIONS]
 
 
+def applied(client, target: Target) -> set[str]:
+    """The migrations applied to the database (none when it has no schema yet)."""
+    exists = client.command(
+        "SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(table)s",
+        parameters={"db": target.database, "table": MIGRATIONS_TABLE},
+    )
+    if not exists:
+        return set()
+    return {
+        name for (name,) in client.query(f"SELECT name FROM {target.database}.{MIGRATIONS_TABLE}").result_rows
+    }
+
+
+def up_to_date(client, target: Target) -> bool:
+    return applied(client, target) >= {name for name, _ in MIGRATIONS}
+
+
 def migrate(client, target: Target) -> list[str]:
     """Apply the migrations not applied yet, in order; the names of those applied. Safe
     to run again, also after a migration failed half way (its statements are)."""
     for sql in preamble(target):
         client.command(sql)
-    done = {
-        name
-        for (name,) in client.query(
-            f"SELECT name FROM {target.database}.{MIGRATIONS_TABLE}"
-        ).result_rows
-    }
-    applied = []
+    done = applied(client, target)
+    now = []
     for name, make in MIGRATIONS:
         if name in done:
             continue
         for sql in make(target):
             client.command(sql)
         client.insert(f"{target.database}.{MIGRATIONS_TABLE}", [[name]], column_names=["name"])
-        applied.append(name)
-    return applied
+        now.append(name)
+    return now
