@@ -14,7 +14,8 @@ from analytics.overview import activity_of, overview_of, top_events_of
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
     """The overview; who was active and the top events load after it, side by side
-    (``activity``, ``top_events``), unless asked in the page (``figures=1``, the link shown without JavaScript)."""
+    (``activity``, ``top_events``), unless asked in the page (``figures=1``, the link
+    shown without JavaScript)."""
     workspace = workspace_for(request)
     query = OverviewQuery.parse(request.GET)
     return render(
