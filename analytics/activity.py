@@ -7,6 +7,8 @@ that "active members in the last 30 days" counts a range of an index;
 ``Group.last_active_at`` keeps the latest of a group's, so that 100,000 groups sort by it
 through an index. Neither is worked out from events on a page.
 
+``recent_of`` reads what a group's profile shows of its activity.
+
 Both stay true to the minute they are shown to: ingestion only moves them forward (a
 late call with an old timestamp changes nothing), and on PostgreSQL by a minute or more
 (``STEP``); a visitor merged into a known user hands over their moments; when people are
@@ -20,7 +22,17 @@ from datetime import datetime, timedelta
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from analytics.models import Group, GroupActivity, Person
+from analytics import event_store
+from analytics.models import (
+    ACTIVE_DAYS,
+    PROFILE_DAYS,
+    EventCount,
+    Group,
+    GroupActivity,
+    Person,
+    RecentActivity,
+    Week,
+)
 from analytics.models.bulk import keep_latest
 
 # Moments are shown to the minute ("3 min ago"); on PostgreSQL, ingestion moves a stored
@@ -95,3 +107,19 @@ def delete_of(people: QuerySet[Person]):
     )
     theirs.update(last_active_at=Subquery(everyone_elses))
     mine.delete()
+
+
+def recent_of(group: Group, *, now: datetime | None = None) -> RecentActivity:
+    """The group's activity over the last ``PROFILE_DAYS`` days in its workspace's time
+    zone, for its profile: by week (a week without activity there with zeros), its most
+    frequent events, and its members active in the last ``ACTIVE_DAYS``. Three queries,
+    two of them of the event store."""
+    workspace = group.workspace
+    since = workspace.last_days(PROFILE_DAYS, now=now)
+    found = event_store.weeks_in_group(group, since=since, zone=workspace.zone)
+    return RecentActivity(
+        since=since,
+        weeks=[Week(monday, *found.get(monday, (0, 0))) for monday in workspace.weeks_since(since, now=now)],
+        top_events=[EventCount(*row) for row in event_store.top_in_group(group, since=since, limit=10)],
+        active_members=group.active_members(workspace.last_days(ACTIVE_DAYS, now=now)),
+    )

@@ -23,6 +23,7 @@ from analytics.models import (
     EventName,
     Group,
     GroupActivity,
+    EventReceipt,
     GroupDay,
     GroupType,
     Identity,
@@ -189,6 +190,14 @@ class DayTotalAdmin(ReadOnlyAdmin):
     list_display = ["day", "share", "events", "without_0", "without_1", "workspace"]
     list_select_related = ["workspace"]
     list_filter = ["workspace"]
+
+
+@admin.register(EventReceipt)
+class EventReceiptAdmin(ReadOnlyAdmin):
+    list_display = ["message_id", "timestamp", "received_at", "stored_at", "workspace"]
+    list_select_related = ["workspace"]
+    list_filter = ["workspace"]
+    search_fields = ["=message_id"]
 
 
 @admin.register(Event)

@@ -16,11 +16,10 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from analytics import forms
+from analytics import event_store, forms
 from analytics.deletion import delete_people_by_email_domain, delete_person, summarize_deletion
 from analytics.limits import limited
 from analytics.models import (
-    Event,
     Group,
     GroupType,
     Identity,
@@ -272,7 +271,7 @@ def _group(workspace, type_name, key):
 
 
 def _person(workspace, user_id):
-    person = Person.objects.filter(workspace=workspace).with_event_count().by_user_id(user_id)
+    person = event_store.with_event_count(Person.objects.filter(workspace=workspace)).by_user_id(user_id)
     if person is None:
         raise Http404(f"no person with user id {user_id!r} in this workspace")
     return person
@@ -282,20 +281,24 @@ def _events_url(request, **filters):
     return request.build_absolute_uri(f"{reverse('api-events')}?{urlencode(filters)}")
 
 
-def _filtered_events(request, query):
-    events = Event.objects.for_workspace(request.workspace)
+def _selected_events(request, query) -> event_store.Selection:
+    workspace, filters = request.workspace, {}
     if query["person"]:
-        events = events.filter(person=_person(request.workspace, query["person"]))
+        filters["person_id"] = _person(workspace, query["person"]).pk
     if query["group"]:
         type_name, key = query["group"]
-        if not GroupType.objects.filter(workspace=request.workspace, name=type_name).exists():
+        if not GroupType.objects.filter(workspace=workspace, name=type_name).exists():
             raise BadRequest(f"unknown group type {type_name!r} in group={type_name}:{key}")
-        events = events.in_group(_group(request.workspace, type_name, key))
-    if query["name"]:
-        events = events.filter(name=query["name"])
-    if query["type"]:
-        events = events.filter(type=query["type"])
-    return events.between(query["since"], query["until"])
+        group = _group(workspace, type_name, key)
+        filters.update(slot=group.group_type.slot, group_id=group.pk)
+    return event_store.Selection(
+        workspace.pk,
+        name=query["name"] or None,
+        type=query["type"] or None,
+        since=query["since"],
+        until=query["until"],
+        **filters,
+    )
 
 
 # --- views ------------------------------------------------------------------------
@@ -318,9 +321,11 @@ def groups(request: HttpRequest, type_name: str, query: dict) -> JsonResponse:
 def group(request: HttpRequest, type_name: str, key: str, query: dict) -> JsonResponse:
     group = _group(request.workspace, type_name, key)
     members = (
-        Membership.objects.current_of(group).latest_first().prefetch_related("person__identities")
+        event_store.with_event_count(Membership.objects.current_of(group).latest_first(), person="person")
+        .prefetch_related("person__identities")
     )
-    recent = Event.objects.in_group(group).newest_first()[:RECENT_EVENTS]
+    in_group = event_store.Selection(group.workspace_id, slot=group.group_type.slot, group_id=group.pk)
+    recent = event_store.newest(in_group, limit=RECENT_EVENTS)
     members_page = paginate(
         request, members, member_json,
         number=query["members_page"], size=query["page_size"], page_param="members_page",
@@ -329,7 +334,7 @@ def group(request: HttpRequest, type_name: str, key: str, query: dict) -> JsonRe
         {
             **group_json(group),
             "members": members_page,
-            "recent_events": events_json(list(recent)),
+            "recent_events": events_json(recent),
             "events_url": _events_url(request, group=f"{group.group_type.name}:{group.key}"),
         }
     )
@@ -346,9 +351,8 @@ def people(request: HttpRequest, query: dict) -> JsonResponse:
         )
         return JsonResponse({"email_domain": query["email_domain"], **deletion.as_json()})
     found = (
-        Person.objects.filter(workspace=request.workspace)
+        event_store.with_event_count(Person.objects.filter(workspace=request.workspace))
         .search(query["search"])
-        .with_event_count()
         .prefetch_related("identities")
         .recently_seen_first()
     )
@@ -373,12 +377,14 @@ def person(request: HttpRequest, user_id: str, query: dict) -> JsonResponse:
     memberships = person.memberships.select_related("group__group_type").order_by(
         "-started_at", "-pk"
     )
-    recent = Event.objects.filter(person=person).newest_first()[:RECENT_EVENTS]
+    recent = event_store.newest(
+        event_store.Selection(person.workspace_id, person_id=person.pk), limit=RECENT_EVENTS
+    )
     return JsonResponse(
         {
             **person_json(person),
             "memberships": [membership_json(membership) for membership in memberships],
-            "recent_events": events_json(list(recent)),
+            "recent_events": events_json(recent),
             "events_url": _events_url(request, person=user_id),
         }
     )
@@ -387,10 +393,7 @@ def person(request: HttpRequest, user_id: str, query: dict) -> JsonResponse:
 @endpoint(GET=forms.ApiEventsQuery)
 def events(request: HttpRequest, query: dict) -> JsonResponse:
     limit = query["limit"] or PAGE_SIZE
-    found = _filtered_events(request, query).newest_first()
-    if query["cursor"]:
-        found = found.older_than(query["cursor"])
-    page = list(found[: limit + 1])
+    page = event_store.newest(_selected_events(request, query), limit=limit + 1, cursor=query["cursor"])
     more, page = len(page) > limit, page[:limit]
     return JsonResponse(
         {

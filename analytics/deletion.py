@@ -27,7 +27,6 @@ from django.utils import timezone
 from analytics import activity, event_store, memberships
 from analytics.models import (
     Deletion,
-    Event,
     EventType,
     Identity,
     IngestionProblem,
@@ -127,12 +126,7 @@ def summarize_people(people: QuerySet[Person], *, suppress: bool = False) -> lis
     """
     rows = list(people.order_by("pk").values_list("pk", "user_id"))
     ids = [pk for pk, _ in rows]
-    by_type = defaultdict(Counter)
-    events = Event.objects.filter(person_id__in=ids).order_by()
-    for person_id, call_type, count in events.values_list("person_id", "type").annotate(
-        n=Count("*")
-    ):
-        by_type[person_id][call_type] = count
+    by_type = defaultdict(Counter, {pk: Counter(counts) for pk, counts in event_store.count_by_type(ids).items()})
     memberships = dict(
         Membership.objects.filter(person_id__in=ids)
         .order_by()
@@ -221,8 +215,6 @@ def delete_people(
         if not dry_run:
             memberships.delete_of(people)
             activity.delete_of(people)
-            event_store.delete_of_people(list(workspace_of), progress=progress)
-            people.delete()
             _delete_refused_calls(summaries, workspace_of)
             if suppress:
                 SuppressedUser.objects.bulk_create(
@@ -234,6 +226,11 @@ def delete_people(
                     ],
                     ignore_conflicts=True,  # blocked already by an earlier deletion
                 )
+            # The events last but the people (whose rows the database's cascades
+            # follow): with ClickHouse as the event store, no statement of the main
+            # database that could still fail comes after their deletion there.
+            event_store.delete_of_people(list(workspace_of), progress=progress)
+            people.delete()
     return BulkDeletion(
         people=summaries,
         suppressed=suppress,
@@ -291,7 +288,8 @@ def start_deletion(
         suppress=suppress,
     )
     # An estimate until the deletion counts under lock, shown while it waits.
-    deletion.total = Event.objects.filter(person__in=deletion.people()).count()
+    people = list(deletion.people().values_list("pk", flat=True))
+    deletion.total = sum(event_store.count_of_people(people).values())
     deletion.save()
     transaction.on_commit(partial(_enqueue, deletion))
     return deletion

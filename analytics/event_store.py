@@ -5,7 +5,13 @@ Events are the one table that grows with the customer's traffic. Today they are 
 Another store for big workspaces (ClickHouse) plugs in behind these functions, chosen
 by settings when they are called: they take plain values (rows, ids) or a model
 instance, never querysets, so that a store with no Django model can carry them out.
-Reading events does not go through here yet.
+Reading events goes through here too where a page lists or counts them (``Selection``,
+``newest``, the counts by person); reports read them through ``analytics.reports``.
+
+With ``CLICKHOUSE_URL`` set, events are stored in ClickHouse instead
+(``analytics.clickhouse.store``): ``insert`` takes their receipts in the caller's
+transaction, and ``deliver`` stores them once it has committed. The main database then
+keeps no daily activity: reports read ClickHouse.
 
 What is derived from events is kept here with them, so that it stays exact whatever
 changes them: ``EventName`` (the names seen) and ``DailyActivity`` (each person's
@@ -29,11 +35,14 @@ scripts do, leaves its events to the database's cascade. Demo and generated data
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Count, F, Max, Min
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count, F, Max, Min, OuterRef, Subquery
+from django.db.models.functions import Coalesce, TruncDate, TruncWeek
+from django.utils import timezone
 
 from analytics.models.bulk import add_up, copy_rows
 from analytics.models.events import (
@@ -42,6 +51,7 @@ from analytics.models.events import (
     DailyActivity,
     Event,
     EventName,
+    EventReceipt,
     report_event,
 )
 
@@ -49,9 +59,53 @@ from analytics.models.events import (
 DELETE_CHUNK = 5000
 
 
+def in_clickhouse() -> bool:
+    """Whether events are stored in ClickHouse (``CLICKHOUSE_URL``)."""
+    return _clickhouse() is not None
+
+
+def _clickhouse():
+    """The ClickHouse store (``analytics.clickhouse.store``) when ``CLICKHOUSE_URL`` is
+    set, else None."""
+    from analytics import clickhouse
+
+    if not clickhouse.configured():
+        return None
+    from analytics.clickhouse import store
+
+    return store
+
+
+class NotDelivered(Exception):
+    """Some events of a batch are not stored (ClickHouse failed, or their person or a
+    group of their context changed meanwhile): the client should retry."""
+
+
+def stored(workspace, message_ids: list[str]):
+    """A queryset of the rows whose ``message_id`` is among ``message_ids`` and whose
+    event is stored: events, or with ClickHouse as the store their receipts."""
+    if _clickhouse():
+        return EventReceipt.objects.filter(
+            workspace=workspace, message_id__any=message_ids, stored_at__isnull=False
+        )
+    return Event.objects.filter(workspace=workspace, message_id__any=message_ids)
+
+
+def purge_receipts(now: datetime | None = None) -> int:
+    """Delete the receipts older than ``EventReceipt.KEPT`` (the task worker does, once an
+    hour); how many."""
+    cutoff = (now or timezone.now()) - EventReceipt.KEPT
+    deleted, _ = EventReceipt.objects.filter(received_at__lt=cutoff).delete()
+    return deleted
+
+
 def insert(rows: list[dict], *, zone: ZoneInfo) -> int:
     """Insert new events of one workspace, given as {field attname: value}; returns how
     many. ``zone`` is the workspace's time zone, whose days ``DailyActivity`` counts.
+
+    With ClickHouse as the store, this only gives each event its receipt (its number and
+    moment, ``rows`` are updated with them) in the caller's transaction; ``deliver``
+    stores the rows once it has committed.
 
     The caller has left out message ids stored already; one arriving meanwhile from a
     concurrent retry makes the database refuse the whole insert (IntegrityError), so
@@ -59,8 +113,11 @@ def insert(rows: list[dict], *, zone: ZoneInfo) -> int:
     through COPY. The report events they are of join the workspace's ``EventName``s, and
     their activity adds up into ``DailyActivity`` (late ones into their own past day).
     """
-    copy_rows(Event, rows)
-    _add_daily_activity(rows, zone)
+    if store := _clickhouse():
+        store.take(rows)
+    else:
+        copy_rows(Event, rows)
+        _add_daily_activity(rows, zone)
     names = {
         (row["workspace_id"], name)
         for row in rows
@@ -70,6 +127,15 @@ def insert(rows: list[dict], *, zone: ZoneInfo) -> int:
         [EventName(workspace_id=w, name=name) for w, name in sorted(names)], ignore_conflicts=True
     )
     return len(rows)
+
+
+def deliver(rows: list[dict]) -> None:
+    """Store in ClickHouse the events ``insert`` took, after its transaction committed;
+    nothing to do when the main database holds events (``insert`` stored them). Raises
+    ``analytics.clickhouse.store.NotDelivered`` when some are not stored: the caller
+    answers that the client should retry, which stores them once."""
+    if store := _clickhouse():
+        store.deliver(rows)
 
 
 def _add_daily_activity(rows: list[dict], zone: ZoneInfo) -> None:
@@ -100,10 +166,13 @@ def _add_up_days(rows: list[dict]) -> None:
     )
 
 
-def reassign(*, from_person: int, to_person: int) -> None:
+def reassign(*, workspace_id: int, from_person: int, to_person: int) -> None:
     """Make every event of the person ``from_person`` (an id) one of ``to_person``'s: an
-    anonymous visitor turned out to be a known user. Their days of activity add up into
-    the other's."""
+    anonymous visitor turned out to be a known user, and ``from_person`` is deleted in
+    this transaction. Their days of activity add up into the other's."""
+    if store := _clickhouse():
+        store.reassign(workspace_id=workspace_id, from_person=from_person, to_person=to_person)
+        return
     Event.objects.filter(person_id=from_person).update(person_id=to_person)
     moved = DailyActivity.objects.filter(person_id=from_person)
     fields = ["workspace_id", *DailyActivity.KEY, "events", "first_at", "last_at"]
@@ -114,7 +183,9 @@ def reassign(*, from_person: int, to_person: int) -> None:
 def rebuild_daily_activity(workspace) -> None:
     """Work ``workspace``'s ``DailyActivity`` out again from its events, in its time zone
     (``workspace.zone``): after the zone changed, or a group type's context was cleared.
-    Two statements."""
+    Two statements. Nothing is kept with ClickHouse as the store."""
+    if _clickhouse():
+        return
     DailyActivity.objects.filter(workspace=workspace).delete()
     groups = {f"g{slot}": Coalesce(f"group_{slot}_id", 0) for slot in range(GROUP_SLOTS)}
     per_day = (
@@ -141,6 +212,9 @@ def delete_of_people(
     """Delete every event of these people, a chunk at a time; ``progress``, if given, is
     called as ``progress(deleted so far, to delete)`` before the first chunk and after
     each. Their rows should be locked, so that no call adds events meanwhile."""
+    if store := _clickhouse():
+        store.delete_of_people(person_ids, progress=progress)
+        return
     # The ids are read once, then deleted by primary key: selecting "the next chunk"
     # again each time would walk every row deleted so far, which stays in the index
     # until the transaction ends.
@@ -162,6 +236,8 @@ def clear_group_type(group_type) -> int:
     """Empty ``group_type``'s place in the context of its workspace's events (the
     column of its slot), before the type and its groups are deleted; the events stay,
     and their days of activity are worked out again. Returns how many events lost it."""
+    if store := _clickhouse():
+        return store.clear_group_type(group_type)
     slot = group_type.slot_field
     cleared = Event.objects.filter(
         workspace_id=group_type.workspace_id, **{f"{slot}__in": group_type.groups.values("pk")}
@@ -169,3 +245,212 @@ def clear_group_type(group_type) -> int:
     if cleared:
         rebuild_daily_activity(group_type.workspace)
     return cleared
+
+
+# -- Reading ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which events of a workspace a list or a count is of: the read API's filters, a
+    person's or a group's timeline. Each field left None selects any."""
+
+    workspace_id: int
+    person_id: int | None = None
+    # The group in whose context they happened, by its type's slot and its id.
+    slot: int | None = None
+    group_id: int | None = None
+    name: str | None = None
+    type: str | None = None
+    since: datetime | None = None  # from this moment on
+    until: datetime | None = None  # before this moment
+    # With a group: also the activity of these people carrying no group of its type (a
+    # group's timeline with its members' unassigned events).
+    unassigned_of: tuple[int, ...] | None = None
+    people: tuple[int, ...] | None = None  # of any of these people
+    without_slot: int | None = None  # carrying no group of this slot
+
+    def queryset(self):
+        """The selected events in the main database, in no order."""
+        events = Event.objects.filter(workspace_id=self.workspace_id)
+        if self.person_id is not None:
+            events = events.filter(person_id=self.person_id)
+        if self.name is not None:
+            events = events.filter(name=self.name)
+        if self.type is not None:
+            events = events.filter(type=self.type)
+        events = events.between(self.since, self.until)
+        if self.slot is not None:
+            events = events.filter(**{f"group_{self.slot}_id": self.group_id})
+        if self.people is not None:
+            events = events.filter(person_id__any=list(self.people))
+        if self.without_slot is not None:
+            events = events.filter(**{f"group_{self.without_slot}__isnull": True})
+        return events
+
+    def unassigned_queryset(self):
+        return (
+            Event.objects.activity()
+            .filter(workspace_id=self.workspace_id, person_id__any=list(self.unassigned_of))
+            .filter(**{f"group_{self.slot}__isnull": True})
+            .between(self.since, self.until)
+        )
+
+
+def newest(selection: Selection, *, limit: int, cursor: str | None = None) -> list[Event]:
+    """The newest ``limit`` selected events, newest first (by moment, then number),
+    after ``cursor`` (``Event.cursor`` of the last event of the page before, checked by
+    the caller)."""
+    if store := _clickhouse():
+        return store.newest(selection, limit=limit, cursor=cursor)
+    events = _after(selection.queryset(), cursor).newest_first()
+    if selection.unassigned_of is None:
+        return list(events[:limit])
+    # Read first and sent as an array, the members' ids let PostgreSQL pick its plan by
+    # their number: a few members' events by person, thousands' by time.
+    unassigned = _after(selection.unassigned_queryset(), cursor).newest_first()
+    if connection.features.supports_slicing_ordering_in_compound:
+        # Each side stops at a page, read newest first from its own index.
+        events, unassigned = events[:limit], unassigned[:limit]
+    else:
+        events, unassigned = events.order_by(), unassigned.order_by()
+    return list(events.union(unassigned, all=True).order_by("-timestamp", "-id")[:limit])
+
+
+def count(selection: Selection) -> int:
+    """How many events ``selection`` selects."""
+    if store := _clickhouse():
+        return store.count(selection)
+    if selection.unassigned_of is not None:
+        return selection.queryset().count() + selection.unassigned_queryset().count()
+    return selection.queryset().count()
+
+
+def _after(events, cursor):
+    return events.older_than(cursor) if cursor else events
+
+
+def events_of(person):
+    """The number of events of the person ``person`` refers to (a field path), counted
+    from the (person, timestamp) index for each row fetched: a page of 50 people costs
+    50 short index scans, and nothing has to be kept up to date at ingestion."""
+    events = (
+        Event.objects.filter(person=OuterRef(person))
+        .order_by()
+        .values("person")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(events), 0)
+
+
+def with_event_count(queryset, *, person: str = "pk"):
+    """``queryset`` (of people, or of rows with a person: ``person`` names its field)
+    with each row's ``event_count``, its person's events: annotated in the main
+    database (``events_of``), or counted in ClickHouse in one query for the rows
+    fetched."""
+    if _clickhouse():
+        attname = "pk" if person == "pk" else f"{person}_id"
+
+        def attach(rows):
+            counts = count_of_people([getattr(row, attname) for row in rows])
+            for row in rows:
+                row.event_count = counts.get(getattr(row, attname), 0)
+
+        return queryset.attach(attach)
+    return queryset.annotate(event_count=events_of(person))
+
+
+def with_activity_in(memberships, group, *, since: datetime):
+    """``memberships`` of ``group`` with each one's ``recent_events``: its person's
+    activity carrying the group since ``since``, counted for the rows fetched only
+    (sorting thousands of members by it would read all their events on every page)."""
+    if _clickhouse():
+
+        def attach(rows):
+            counts = activity_in_group(group, [row.person_id for row in rows], since=since)
+            for row in rows:
+                row.recent_events = counts.get(row.person_id, 0)
+
+        return memberships.attach(attach)
+    recent = (
+        group.activity_events()
+        .filter(person=OuterRef("person"), timestamp__gte=since)
+        .order_by()
+        .values("person")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return memberships.annotate(recent_events=Coalesce(Subquery(recent), 0))
+
+
+def count_by_type(person_ids: list[int]) -> dict[int, dict[str, int]]:
+    """{person id: {call type: events}} of these people's events (types with none left
+    out)."""
+    if store := _clickhouse():
+        return store.count_by_type(person_ids)
+    found = {}
+    events = Event.objects.filter(person_id__in=person_ids).order_by()
+    for person_id, call_type, n in events.values_list("person_id", "type").annotate(n=Count("*")):
+        found.setdefault(person_id, {})[call_type] = n
+    return found
+
+
+def count_of_people(person_ids: list[int]) -> dict[int, int]:
+    """{person id: their events} (people without any left out)."""
+    if store := _clickhouse():
+        return store.count_of_people(person_ids)
+    events = Event.objects.filter(person_id__in=person_ids).order_by()
+    return dict(events.values_list("person_id").annotate(n=Count("*")))
+
+
+def activity_in_group(group, person_ids: list[int], *, since: datetime) -> dict[int, int]:
+    """{person id: their activity carrying ``group`` since ``since``} (people without
+    any left out)."""
+    if store := _clickhouse():
+        return store.activity_in_group(group, person_ids, since=since)
+    events = (
+        Event.objects.activity()
+        .filter(person_id__in=person_ids, timestamp__gte=since)
+        .filter(**{group.group_type.slot_field: group})
+        .order_by()
+    )
+    return dict(events.values_list("person_id").annotate(n=Count("*")))
+
+
+def count_in_slot(workspace_id: int, slot: int) -> int:
+    """How many of the workspace's events carry a group of slot ``slot``."""
+    if store := _clickhouse():
+        return store.count_in_slot(workspace_id, slot)
+    return Event.objects.filter(workspace_id=workspace_id, **{f"group_{slot}__isnull": False}).count()
+
+
+def weeks_in_group(group, *, since: datetime, zone: ZoneInfo) -> dict:
+    """{Monday: (activity events, people who sent them)} of the weeks (cut at midnight in
+    ``zone``) with activity carrying ``group`` since ``since``."""
+    if store := _clickhouse():
+        return store.weeks_in_group(group, since=since, zone=zone)
+    rows = (
+        group.activity_events()
+        .between(since)
+        .annotate(week=TruncWeek("timestamp", tzinfo=zone))
+        .order_by()
+        .values_list("week")
+        .annotate(events=Count("*"), people=Count("person", distinct=True))
+    )
+    return {timezone.localtime(week, zone).date(): (events, people) for week, events, people in rows}
+
+
+def top_in_group(group, *, since: datetime, limit: int) -> list[tuple[str, str, int]]:
+    """The most frequent activity carrying ``group`` since ``since``: (call type, name,
+    events), most first, then by type and name."""
+    if store := _clickhouse():
+        return store.top_in_group(group, since=since, limit=limit)
+    return list(
+        group.activity_events()
+        .between(since)
+        .order_by()
+        .values_list("type", "name")
+        .annotate(n=Count("*"))
+        .order_by("-n", "type", "name")[:limit]
+    )

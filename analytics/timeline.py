@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass, field
 
-from django.db import connection
 from django.db.models.fields.json import KT
 
+from analytics import event_store
 from analytics.models import Event, Group, Membership, Person
 
 PAGE_SIZE = 30
@@ -46,10 +46,11 @@ class Timeline:
     include_unassigned: bool = False
 
     @classmethod
-    def _page(cls, queryset, *, marks_slot=None, include_unassigned=False, hide_group=None, person=None):
-        """A page of ``queryset``; the events' groups and (unless they are all
-        ``person``'s) people are read in one query each, whatever the page holds."""
-        events = list(queryset[: PAGE_SIZE + 1])
+    def _page(cls, selection, before, *, marks_slot=None, include_unassigned=False, hide_group=None, person=None):
+        """A page of the ``selection``'s events after the cursor ``before``; the events'
+        groups and (unless they are all ``person``'s) people are read in one query
+        each, whatever the page holds."""
+        events = event_store.newest(selection, limit=PAGE_SIZE + 1, cursor=before)
         more, events = len(events) > PAGE_SIZE, events[:PAGE_SIZE]
         chips = _group_chips(events, hide_group)
         people = {person.pk: person} if person else _people(events)
@@ -70,42 +71,26 @@ class Timeline:
 
     @classmethod
     def for_person(cls, person, *, before=None):
-        return cls._page(_older(person.events.newest_first(), before), person=person)
+        """The person's events; ``before`` is a cursor the view checked
+        (``CursorField``)."""
+        selection = event_store.Selection(person.workspace_id, person_id=person.pk)
+        return cls._page(selection, before, person=person)
 
     @classmethod
     def for_group(cls, group, *, include_unassigned=False, before=None):
         """Events in the group's context; with ``include_unassigned``, also its current
         members' events that carry no group of this type (marked as such)."""
-        slot = group.group_type.slot_field
-        in_group = _older(Event.objects.in_group(group), before).newest_first()
+        slot = group.group_type.slot
         if not include_unassigned:
-            return cls._page(in_group, hide_group=group.pk)
-        # Read first and sent as an array, the ids let PostgreSQL pick its plan by their
-        # number: a few members' events by person, thousands' by time (a subquery in
-        # their place made it scan every event of the workspace).
-        members = list(Membership.objects.current_of(group).values_list("person_id", flat=True))
-        unassigned = _older(
-            Event.objects.activity().filter(
-                workspace_id=group.workspace_id,
-                person_id__any=members,
-                **{f"{slot}__isnull": True},
-            ),
-            before,
-        ).newest_first()
-        if connection.features.supports_slicing_ordering_in_compound:
-            # Each side stops at a page, read newest first from its own index.
-            in_group, unassigned = in_group[: PAGE_SIZE + 1], unassigned[: PAGE_SIZE + 1]
-        else:
-            in_group, unassigned = in_group.order_by(), unassigned.order_by()
-        both = in_group.union(unassigned, all=True).order_by("-timestamp", "-id")
-        return cls._page(
-            both, marks_slot=f"{slot}_id", include_unassigned=True, hide_group=group.pk
+            selection = event_store.Selection(group.workspace_id, slot=slot, group_id=group.pk)
+            return cls._page(selection, before, hide_group=group.pk)
+        members = tuple(Membership.objects.current_of(group).values_list("person_id", flat=True))
+        selection = event_store.Selection(
+            group.workspace_id, slot=slot, group_id=group.pk, unassigned_of=members
         )
-
-
-def _older(queryset, cursor):
-    """Events after ``cursor``, which the view checked (``CursorField``)."""
-    return queryset.older_than(cursor) if cursor else queryset
+        return cls._page(
+            selection, before, marks_slot=f"group_{slot}_id", include_unassigned=True, hide_group=group.pk
+        )
 
 
 def _group_chips(events, hide_group):

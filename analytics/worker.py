@@ -11,6 +11,8 @@ worker adds what takes such a task back:
   process or its connection dies; on SQLite it writes a heartbeat every few seconds.
 - When it starts, and at every heartbeat after that, a worker puts the RUNNING tasks of
   dead workers back to READY, where the next free worker claims them.
+- Once an hour, a heartbeat also deletes the receipts of message ids older than they are
+  kept (``EventReceipt.KEPT``), which ingestion writes with ClickHouse as the event store.
 
 What that guarantees:
 
@@ -29,6 +31,7 @@ import logging
 import os
 import signal
 import threading
+import time
 
 from django.db import DatabaseError, connection
 from django.tasks import TaskResultStatus
@@ -36,12 +39,15 @@ from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction
 
-from analytics.models import TaskWorker
+from analytics import event_store
+from analytics.models import EventReceipt, TaskWorker
 
 logger = logging.getLogger(__name__)
 
 # Seconds between a worker's heartbeats, each also a look for tasks of dead workers.
 HEARTBEAT = 5.0
+# Seconds between two purges of expired receipts of message ids (``EventReceipt``).
+PURGE_EVERY = 3600.0
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGQUIT}
 
 
@@ -76,6 +82,7 @@ class Heartbeat(threading.Thread):
         self.error = None
         self.registered = threading.Event()
         self.stopping = threading.Event()
+        self.purged_at = None  # time.monotonic() of the last purge
 
     def start_and_register(self):
         """Start beating once registered; raises what prevented the registration."""
@@ -116,6 +123,11 @@ class Heartbeat(threading.Thread):
                 )
                 self.worker = TaskWorker.register(self.worker_id)
             requeue_tasks_of_dead_workers()
+            if self.purged_at is None or time.monotonic() - self.purged_at >= PURGE_EVERY:
+                purged = event_store.purge_receipts()
+                self.purged_at = time.monotonic()
+                if purged:
+                    logger.info("Purged %s receipts of message ids older than %s", purged, EventReceipt.KEPT)
         except DatabaseError as error:
             logger.warning("Heartbeat of worker %s failed, trying again: %s", self.worker_id, error)
             # A broken connection took the lock with it: the next beat reconnects and locks.

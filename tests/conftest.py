@@ -23,6 +23,7 @@ from django.http import HttpRequest
 from django.test import override_settings
 from django.utils import timezone
 
+from analytics import event_store
 from analytics.models import (
     Event,
     Group,
@@ -434,10 +435,16 @@ def rows_of(user_id):
     person = Person.objects.by_user_id(user_id)
     return {
         "person": person is not None,
-        "events": Event.objects.filter(person=person).count() if person else 0,
+        "events": event_store.count_of_people([person.pk]).get(person.pk, 0) if person else 0,
         "memberships": Membership.objects.filter(person=person).count() if person else 0,
         "identities": Identity.objects.filter(person=person).count() if person else 0,
     }
+
+
+def stored_events(workspace):
+    """Every event of ``workspace`` in the run's event store (the main database or
+    ClickHouse), newest first."""
+    return event_store.newest(event_store.Selection(workspace.pk), limit=1_000_000)
 
 
 class Sender:
@@ -676,3 +683,33 @@ def chdb(chdb_path, settings, request):
     client.command(f"DROP DATABASE IF EXISTS {database}")
     yield client
     client.close()
+
+
+@pytest.fixture
+def clickhouse_events(chdb, settings):
+    """ClickHouse's embedded engine as the event store (its schema applied): the client."""
+    from analytics.clickhouse.schema import Target, migrate
+
+    migrate(chdb, Target(settings.CLICKHOUSE["database"]))
+    return chdb
+
+
+# --- Both event stores ------------------------------------------------------------------
+# A test marked both_stores runs twice: with events in the main database, and with
+# ClickHouse (its embedded engine) as the event store, from its first call on. Both
+# runs check the same answers.
+
+STORES = ["main", "clickhouse"]
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("both_stores"):
+        metafunc.fixturenames.append("event_store_kind")
+        metafunc.parametrize("event_store_kind", STORES)
+
+
+@pytest.fixture(autouse=True)
+def _event_store_of_the_run(request):
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("event_store_kind") == "clickhouse":
+        request.getfixturevalue("clickhouse_events")

@@ -3,11 +3,13 @@ the product has its own way to change or delete, and closed to everyone else."""
 
 import pytest
 from django.apps import apps
+from django.utils import timezone
 
 from analytics.models import (
     Cohort,
     Deletion,
     Event,
+    EventReceipt,
     Person,
     SavedReport,
     SuppressedUser,
@@ -57,6 +59,10 @@ def activity(send, company, team):
     SuppressedUser.objects.create(workspace=workspace, user_id="blocked")
     Deletion.objects.create(workspace=workspace, email_domain="acme.io", label="@acme.io")
     TaskWorker.objects.create(worker_id="worker-1")
+    # A receipt, as ingestion keeps with ClickHouse as the event store.
+    EventReceipt.objects.create(
+        workspace=workspace, message_id="m-1", timestamp=timezone.now(), received_at=timezone.now()
+    )
     Cohort.objects.create(workspace=workspace, name="Acme people", created_by="alice@example.com")
     SavedReport.create(
         workspace=workspace, kind="trends", name="Views", query="event=Report+Viewed", user=None

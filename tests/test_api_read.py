@@ -236,6 +236,7 @@ def test_group_list_queries_do_not_grow_with_page_size(
 # --- one group --------------------------------------------------------------------
 
 
+@pytest.mark.both_stores
 def test_group_profile_has_members_and_recent_events(api, product):
     body = api.get("groups/company/acme").json()
     assert (body["key"], body["name"], body["member_count"]) == ("acme", "Acme Inc", 2)
@@ -266,6 +267,7 @@ def test_group_profile_lists_current_members_only(api, send, product):
     assert [m["user_id"] for m in members["results"]] == ["ann"]
 
 
+@pytest.mark.both_stores
 def test_group_profile_shows_the_latest_20_events_and_links_to_all(api, send, product):
     send.batch(*(track_call(f"E{n}", user="ann", minutes=100 + n) for n in range(25)))
     body = api.get("groups/company/acme").json()
@@ -301,6 +303,7 @@ def test_unknown_group_is_404(api, product):
 # --- people -----------------------------------------------------------------------
 
 
+@pytest.mark.both_stores
 def test_people_list_shows_who_they_are(api, product):
     rows = {row["user_id"]: row for row in results(api.get("people"))}
     assert set(rows) == {"ann", "bob", "dev"}
@@ -377,6 +380,7 @@ def test_person_profile_has_memberships_past_and_current(api, send, product):
     ]
 
 
+@pytest.mark.both_stores
 def test_person_profile_shows_the_latest_20_events_and_links_to_all(api, send, product):
     send.batch(*(track_call(f"E{n}", user="ann", minutes=100 + n) for n in range(25)))
     body = api.get("people/ann").json()
@@ -408,6 +412,7 @@ def test_unknown_person_is_404(api, product):
 # --- events -----------------------------------------------------------------------
 
 
+@pytest.mark.both_stores
 def test_events_newest_first_with_their_groups(api, product):
     rows = results(api.get("events"))
     assert [(e["type"], e["name"], e["user_id"]) for e in rows[:3]] == [
@@ -436,6 +441,7 @@ def test_events_newest_first_with_their_groups(api, product):
     assert len(rows) == 11
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
@@ -454,6 +460,7 @@ def test_event_filters(api, product, params, expected):
     assert [e["name"] or ("identify" if e["type"] == "identify" else "") for e in rows] == expected
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize(
     ("params", "message"),
     [
@@ -472,11 +479,13 @@ def test_bad_event_filters_are_400(api, product, params, message):
     assert message in response.json()["message"]
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize("params", [{"person": "nobody"}, {"group": "company:nope"}])
 def test_events_of_an_unknown_person_or_group_are_404(api, product, params):
     assert api.get("events", **params).status_code == 404
 
 
+@pytest.mark.both_stores
 def test_event_cursor_walks_every_event_once_even_at_equal_timestamps(api, send, product):
     # Seven events in the same millisecond: the cursor must break ties by id.
     send.batch(*(track_call(f"Same {n}", user="ann", minutes=50) for n in range(7)))
@@ -488,6 +497,7 @@ def test_event_cursor_walks_every_event_once_even_at_equal_timestamps(api, send,
     assert len(walked) == 18
 
 
+@pytest.mark.both_stores
 def test_new_events_do_not_shift_the_next_page(api, send, product):
     first = api.get("events", limit=4).json()
     send.batch(track_call("Arrived meanwhile", user="ann", minutes=500))
@@ -497,6 +507,7 @@ def test_new_events_do_not_shift_the_next_page(api, send, product):
     assert "Arrived meanwhile" not in [e["name"] for e in second["results"]]
 
 
+@pytest.mark.both_stores
 def test_cursor_links_keep_the_filters(api, send, product):
     send.batch(*(track_call("Report Viewed", user="ann", minutes=60 + n) for n in range(5)))
     walked = walk(api, api.get("events", name="Report Viewed", limit=2))
@@ -504,6 +515,7 @@ def test_cursor_links_keep_the_filters(api, send, product):
     assert {e["name"] for e in walked} == {"Report Viewed"}
 
 
+@pytest.mark.both_stores
 def test_event_limit_defaults_to_50_and_is_capped_at_500(api, product):
     assert api.get("events").json()["limit"] == 50
     assert api.get("events", limit=9999).json()["limit"] == 500
@@ -604,6 +616,7 @@ def charlies_data(charlie_send):
     )
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize(
     ("path", "params"),
     [
@@ -617,6 +630,7 @@ def test_alices_key_does_not_reach_charlies_objects(api, workspace, charlies_dat
     assert response.status_code == 404
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize(
     ("path", "params"),
     [
@@ -633,6 +647,7 @@ def test_charlies_key_does_not_reach_alices_objects(
     assert response.status_code == 404
 
 
+@pytest.mark.both_stores
 def test_lists_show_only_the_keys_workspace(api, charlie_api, product, charlies_data):
     assert [row["user_id"] for row in results(charlie_api.get("people"))] == ["carl"]
     assert [e["name"] for e in results(charlie_api.get("events"))] == ["Carl Clicked", "", ""]

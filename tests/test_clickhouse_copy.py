@@ -3,6 +3,7 @@ ClickHouse's embedded engine (chdb): every call as stored, with progress; a seco
 copies only what came since; a batch copied twice is read once."""
 
 import json
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -51,15 +52,27 @@ def held(client, database, workspace):
     return rows
 
 
+@contextmanager
+def before_the_switch(settings):
+    """Ingestion as it runs until a deployment switches to ClickHouse: into the main
+    database, while the copy (this process) has CLICKHOUSE_URL."""
+    config, settings.CLICKHOUSE = settings.CLICKHOUSE, None
+    try:
+        yield
+    finally:
+        settings.CLICKHOUSE = config
+
+
 @pytest.fixture
-def calls(send):
-    response = send.batch(
-        identify("ann", email="ann@acme.com", plan="pro"),
-        join("ann", "acme", name="Acme"),
-        track("ann", "Report Viewed", groups={"company": "acme"}, properties={"report": "mrr"}),
-        track("ann", "Export"),
-        identify("bob", email="bob@beta.com"),
-    )
+def calls(chdb, settings, send):
+    with before_the_switch(settings):
+        response = send.batch(
+            identify("ann", email="ann@acme.com", plan="pro"),
+            join("ann", "acme", name="Acme"),
+            track("ann", "Report Viewed", groups={"company": "acme"}, properties={"report": "mrr"}),
+            track("ann", "Export"),
+            identify("bob", email="bob@beta.com"),
+        )
     assert response.status_code == 200, response.content
 
 
@@ -68,7 +81,8 @@ def test_a_workspace_s_events_are_copied_as_stored_then_only_what_came_since(
 ):
     database = settings.CLICKHOUSE["database"]
     run("clickhouse_schema")
-    charlie_send.batch(track("zed", "Report Viewed"))  # another workspace's call stays behind
+    with before_the_switch(settings):
+        charlie_send.batch(track("zed", "Report Viewed"))  # another workspace's call stays behind
 
     assert run("clickhouse_copy_events", "--workspace", workspace.slug, "--batch-size", "2", "--settle", "0") == [
         "Copied 0 of 5 events (0%).",
@@ -84,8 +98,9 @@ def test_a_workspace_s_events_are_copied_as_stored_then_only_what_came_since(
                         parameters={"w": workspace.pk}) == 0
 
     # Two more calls, one dated in the past: the next run copies those two only.
-    assert send.batch(track("bob", "Export"), track("ann", "Report Viewed", at="2026-01-05T09:00:00Z")
-                      ).status_code == 200
+    with before_the_switch(settings):
+        response = send.batch(track("bob", "Export"), track("ann", "Report Viewed", at="2026-01-05T09:00:00Z"))
+    assert response.status_code == 200
     assert run("clickhouse_copy_events", "--workspace", workspace.slug, "--settle", "0") == [
         "Copied 0 of 2 events (0%).",
         "Copied 2 of 2 events (100%).",
@@ -168,7 +183,9 @@ def test_a_batch_is_recorded_as_copied_only_once_stored(chdb, settings, workspac
 def test_numbers_beyond_64_bits_in_properties_are_copied(chdb, settings, workspace, send):
     database = settings.CLICKHOUSE["database"]
     run("clickhouse_schema")
-    assert send.batch(track("ann", "Imported", properties={"rows": 1.5e23, "name": "Ünïcode"})).status_code == 200
+    with before_the_switch(settings):
+        response = send.batch(track("ann", "Imported", properties={"rows": 1.5e23, "name": "Ünïcode"}))
+    assert response.status_code == 200
     run("clickhouse_copy_events", "--workspace", workspace.slug, "--settle", "0")
     assert held(chdb, database, workspace) == stored(workspace)
     # PostgreSQL's jsonb gives the number back as an integer of 78 bits (SQLite as the

@@ -37,9 +37,9 @@ def insert(client, database, rows):
     client.command(f"INSERT INTO {database}.events ({', '.join(columns)}) VALUES {values}")
 
 
-def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings):
+def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings, db):
     database = settings.CLICKHOUSE["database"]
-    assert run() == f"Applied to {database}: 0001_events, 0002_copy_progress.\n"
+    assert run() == f"Applied to {database}: 0001_events, 0002_copy_progress, 0003_lightweight_updates.\n"
     assert run() == f"The schema of {database} is up to date.\n"
     tables = chdb.query(
         "SELECT name, engine, sorting_key, partition_key FROM system.tables "
@@ -51,8 +51,11 @@ def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings):
         ("schema_migrations", "MergeTree", "name", ""),
     ]
     assert chdb.query(f"SELECT name FROM {database}.schema_migrations ORDER BY name").result_rows == [
-        ("0001_events",), ("0002_copy_progress",)
+        ("0001_events",), ("0002_copy_progress",), ("0003_lightweight_updates",)
     ]
+    # Lightweight UPDATE needs each row's block number and offset kept.
+    create = chdb.command(f"SHOW CREATE TABLE {database}.events")
+    assert "enable_block_number_column = 1, enable_block_offset_column = 1" in create
     columns = dict(chdb.query(
         "SELECT name, type FROM system.columns WHERE database = %(db)s AND table = 'events'",
         parameters={"db": database},
@@ -61,7 +64,7 @@ def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings):
     assert columns["timestamp"] == "DateTime64(6, 'UTC')"
 
 
-def test_a_call_stored_twice_is_read_once(chdb, settings):
+def test_a_call_stored_twice_is_read_once(chdb, settings, db):
     """A retried call is written again with the same moment (fixed at its first
     delivery): the two copies share the sorting key, and reads with FINAL see one."""
     database = settings.CLICKHOUSE["database"]
@@ -89,7 +92,7 @@ def test_the_statements_for_a_cluster(chdb):
     printed = run("--print", "--cluster", "analytics", "--database", "big")
     statements = [s.strip() for s in printed.split(";\n") if s.strip()]
     statements = [re.sub(r"^(--[^\n]*\n)+", "", s) for s in statements]
-    assert len(statements) == 5
+    assert len(statements) == 6
     assert all(" ON CLUSTER 'analytics'" in s for s in statements)
     assert statements[0] == "CREATE DATABASE IF NOT EXISTS big ON CLUSTER 'analytics'"
     assert (
@@ -102,6 +105,10 @@ def test_the_statements_for_a_cluster(chdb):
     assert statements[3] == (
         "CREATE TABLE IF NOT EXISTS big.events ON CLUSTER 'analytics' AS big.events_local\n"
         "ENGINE = Distributed('analytics', 'big', 'events_local', sipHash64(workspace_id, person_id))"
+    )
+    assert statements[5] == (
+        "ALTER TABLE big.events_local ON CLUSTER 'analytics' "
+        "MODIFY SETTING enable_block_number_column = 1, enable_block_offset_column = 1"
     )
     for statement in statements:
         formatted = chdb.command("SELECT formatQuery(%(sql)s)", parameters={"sql": statement})

@@ -8,15 +8,15 @@ import threading
 import psycopg
 import pytest
 from calls import at
-from conftest import rows_of, wait_until
+from conftest import rows_of, stored_events, wait_until
 from django import db
 from django.db import connection, transaction
 from django_tasks_db.models import DBTaskResult
 
+from analytics import event_store
 from analytics.deletion import run_deletion, start_deletion, summarize_deletion
 from analytics.models import (
     Deletion,
-    Event,
     Group,
     Identity,
     IngestionProblem,
@@ -52,6 +52,7 @@ def groups_left_empty(html):
 # --- confirming the deletion of one person ------------------------------------------
 
 
+@pytest.mark.both_stores
 def test_confirmation_shows_exactly_what_will_go(alice_client, people, send):
     send.batch(
         {"type": "track", "userId": "dev", "event": "Debugged again", "timestamp": at(30)},
@@ -82,6 +83,7 @@ def test_confirmations_say_what_goes_and_what_stays(alice_client, people):
         assert "<dt>Groups that stay with no member</dt>" in page
 
 
+@pytest.mark.both_stores
 def test_confirmation_counts_every_call_type_and_id(alice_client, people):
     page = alice_client.get(f"/people/{pk_of('ann')}/delete").content.decode()
     summary = summarize_deletion(Person.objects.by_user_id("ann"))
@@ -154,13 +156,14 @@ def test_asking_again_while_a_deletion_is_pending_shows_it(
 
 
 @RUNS
-def test_deleting_removes_everything_they_sent(alice_client, people, inline_tasks):
+@pytest.mark.both_stores
+def test_deleting_removes_everything_they_sent(alice_client, people, inline_tasks, workspace):
     bob_before = rows_of("bob")
     response = alice_client.post(f"/people/{pk_of('ann')}/delete")
     deletion = Deletion.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/deletions/{deletion.pk}"
     assert rows_of("ann") == {"person": False, "events": 0, "memberships": 0, "identities": 0}
-    assert not Event.objects.filter(anonymous_id="anon-ann").exists()
+    assert not [event for event in stored_events(workspace) if event.anonymous_id == "anon-ann"]
     assert not Identity.objects.filter(value__in=["ann", "anon-ann", "ann-old"]).exists()
     assert rows_of("bob") == bob_before
     assert Group.objects.get(key="acme").member_count == 2  # bob and sam
@@ -171,6 +174,7 @@ def test_deleting_removes_everything_they_sent(alice_client, people, inline_task
 
 
 @RUNS
+@pytest.mark.both_stores
 def test_the_result_page_shows_what_was_deleted(alice_client, people, inline_tasks):
     page = alice_client.post(f"/people/{pk_of('dev')}/delete", follow=True).content.decode()
     assert "<h1>Deleted Dev (dev)</h1>" in page
@@ -197,7 +201,7 @@ def test_blocking_refuses_later_calls_for_the_user_id(alice_client, people, inli
 def test_without_blocking_the_user_can_come_back(alice_client, people, inline_tasks, send):
     alice_client.post(f"/people/{pk_of('ann')}/delete")
     assert send.batch({"type": "track", "userId": "ann", "event": "Back"}).status_code == 200
-    assert Person.objects.with_event_count().by_user_id("ann").event_count == 1
+    assert event_store.with_event_count(Person.objects.all()).by_user_id("ann").event_count == 1
 
 
 @RUNS
@@ -217,15 +221,18 @@ def test_deleting_someone_deleted_meanwhile_deletes_no_one(alice_client, people,
 
 
 @RUNS
-def test_a_failing_deletion_keeps_everything_and_says_so(alice_client, people, inline_tasks, failing_suppression):
-    counts = (Event.objects.count(), Membership.objects.count(), Identity.objects.count())
+@pytest.mark.both_stores
+def test_a_failing_deletion_keeps_everything_and_says_so(
+    alice_client, people, inline_tasks, failing_suppression, workspace
+):
+    counts = (len(stored_events(workspace)), Membership.objects.count(), Identity.objects.count())
     page = alice_client.post(f"/people/{pk_of('dev')}/delete", {"suppress": "1"}, follow=True).content.decode()
     assert "<h1>Could not delete Dev (dev)</h1>" in page
     assert "The deletion failed, and nothing was deleted" in page
     assert "refused by the test" in page
     assert f'href="/people/{pk_of("dev")}/delete">Try again</a>' in page
     assert rows_of("dev") == {"person": True, "events": 3, "memberships": 1, "identities": 1}
-    assert (Event.objects.count(), Membership.objects.count(), Identity.objects.count()) == counts
+    assert (len(stored_events(workspace)), Membership.objects.count(), Identity.objects.count()) == counts
     assert Group.objects.get(key="internal").member_count == 2
     deletion = Deletion.objects.get()
     assert (deletion.status, deletion.deleted, deletion.person_id) == ("failed", 0, pk_of("dev"))
@@ -233,6 +240,7 @@ def test_a_failing_deletion_keeps_everything_and_says_so(alice_client, people, i
 
 
 @RUNS
+@pytest.mark.both_stores
 def test_a_failing_bulk_deletion_keeps_everyone(alice_client, people, inline_tasks, failing_suppression):
     page = alice_client.post(
         "/people/delete", {"domain": "groupsite.dev", "suppress": "1"}, follow=True
@@ -378,6 +386,7 @@ def test_members_and_outsiders_cannot_see_deletions(client, bob, charlie, other_
 # --- everyone at an email domain ----------------------------------------------------
 
 
+@pytest.mark.both_stores
 def test_bulk_preview_counts_people_and_what_they_sent(alice_client, people):
     page = alice_client.get("/people/delete", {"domain": "@GroupSite.dev"}).content.decode()
     assert "<h1>Delete everyone at @groupsite.dev?</h1>" in page
@@ -407,6 +416,7 @@ def test_an_empty_domain_is_refused(alice_client, people, domain):
 
 
 @RUNS
+@pytest.mark.both_stores
 def test_bulk_deletion_deletes_everyone_at_the_domain_and_no_one_else(alice_client, people, inline_tasks):
     response = alice_client.post("/people/delete", {"domain": "groupsite.dev", "suppress": "1"})
     deletion = Deletion.objects.get()

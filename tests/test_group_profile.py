@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from analytics import activity as group_activity
 from analytics.models import Group
 from analytics.timeline import PAGE_SIZE
 
@@ -36,6 +37,7 @@ def test_profile_shows_all_properties(alice_client, acme):
         assert f"<dt>{name}</dt><dd>{value}</dd>" in page
 
 
+@pytest.mark.both_stores
 def test_profile_lists_current_members_with_joined_and_last_seen(alice_client, acme, send):
     send.batch({"type": "track", "userId": "bo", "event": "Account Removed User",
                 "timestamp": "2026-02-08T10:00:00Z", "context": {"groupId": "acme"}})
@@ -47,6 +49,7 @@ def test_profile_lists_current_members_with_joined_and_last_seen(alice_client, a
     assert ">bo</a>" not in members  # left the account
 
 
+@pytest.mark.both_stores
 def test_timeline_shows_events_in_the_groups_context(alice_client, acme):
     page = alice_client.get("/groups/company/acme").content.decode()
     timeline = page.split('id="timeline"')[1]
@@ -55,6 +58,7 @@ def test_timeline_shows_events_in_the_groups_context(alice_client, acme):
     assert "Invite Sent" not in timeline  # bo is in two companies: no company
 
 
+@pytest.mark.both_stores
 def test_switch_adds_members_events_without_a_company_marked(alice_client, acme):
     page = alice_client.get("/groups/company/acme", {"unassigned": "1"}).content.decode()
     timeline = page.split('id="timeline"')[1]
@@ -65,6 +69,7 @@ def test_switch_adds_members_events_without_a_company_marked(alice_client, acme)
     assert timeline.index("Dashboard Created") < timeline.index("Invite Sent") < timeline.index("Report Viewed")
 
 
+@pytest.mark.both_stores
 def test_load_more_pages_through_events(alice_client, acme, send):
     send.batch(*(
         {"type": "track", "userId": "ann", "event": f"Step {n:02d}", "timestamp": f"2026-03-01T10:{n:02d}:00Z"}
@@ -119,6 +124,7 @@ def test_profile_takes_twelve_or_thirteen_queries_however_many_members_or_events
     check_queries(other_groups=True)
 
 
+@pytest.mark.both_stores
 def test_events_name_who_sent_them_with_the_id_on_hover(alice_client, acme, send):
     send.batch({"type": "track", "anonymousId": "visitor-7", "event": "Pricing Viewed",
                 "timestamp": "2026-02-08T10:00:00Z", "context": {"groupId": "acme"}})
@@ -131,6 +137,7 @@ def test_events_name_who_sent_them_with_the_id_on_hover(alice_client, acme, send
     assert '" title="Anonymous id: visitor-7">Anonymous ' in pricing
 
 
+@pytest.mark.both_stores
 def test_events_show_their_other_groups_by_name_with_the_key_on_hover(alice_client, acme, send, team):
     send.batch(
         {"type": "group", "userId": "ann", "groupId": "growth-7f3a", "context": {"groupType": "team"},
@@ -182,11 +189,12 @@ def in_acme(call_type, user, at, name="Report Viewed"):
 def weeks_of(group, workspace):
     """{Monday: (events, active members)} of the weeks with activity, and how many weeks."""
     group.workspace = workspace
-    weeks = group.recent_activity(now=NOW).weeks
+    weeks = group_activity.recent_of(group, now=NOW).weeks
     assert [week.monday for week in weeks] == MONDAYS
     return {w.monday: (w.events, w.active_members) for w in weeks if w.events or w.active_members}
 
 
+@pytest.mark.both_stores
 def test_weeks_are_cut_at_midnight_in_the_workspaces_time_zone(send, workspace, company):
     # Sunday Mar 1 at 23:30 UTC is Monday Mar 2 at 00:30 in Paris.
     send.batch(in_acme("track", "ann", "2026-03-01T23:30:00Z"))
@@ -197,6 +205,7 @@ def test_weeks_are_cut_at_midnight_in_the_workspaces_time_zone(send, workspace, 
     assert weeks_of(acme, workspace) == {date(2026, 3, 2): (1, 1)}
 
 
+@pytest.mark.both_stores
 def test_weekly_events_and_active_members_of_the_last_90_days(send, workspace, company):
     workspace.time_zone = "Europe/Paris"
     workspace.save()
@@ -217,7 +226,7 @@ def test_weekly_events_and_active_members_of_the_last_90_days(send, workspace, c
         date(2026, 2, 16): (1, 1),
         date(2026, 3, 2): (3, 2),
     }
-    activity = acme.recent_activity(now=NOW)
+    activity = group_activity.recent_of(acme, now=NOW)
     assert activity.since == datetime(2025, 12, 4, 23, 0, tzinfo=UTC)
     assert activity.events == 5
     # In the last 30 days (from Feb 3 in Paris): ann and bob.
@@ -229,6 +238,7 @@ def test_weekly_events_and_active_members_of_the_last_90_days(send, workspace, c
     ]
 
 
+@pytest.mark.both_stores
 def test_profile_opens_with_the_weeks_chart_and_a_table_of_the_same_numbers(alice_client, send, company):
     now = timezone.now()
     send.batch(
@@ -265,6 +275,7 @@ def test_profile_opens_with_the_weeks_chart_and_a_table_of_the_same_numbers(alic
     ]
 
 
+@pytest.mark.both_stores
 def test_a_group_without_activity_shows_zero_weeks(alice_client, send, company):
     send.batch({"type": "group", "userId": "ann", "groupId": "quiet", "timestamp": timezone.now().isoformat()})
     html = alice_client.get("/groups/company/quiet").content.decode()
@@ -279,6 +290,7 @@ def member_names(html):
     return re.findall(r'<td><a href="/people/\d+">([^<]+)</a>', members)
 
 
+@pytest.mark.both_stores
 def test_members_are_listed_most_recently_active_first_with_their_events_in_the_group(
     alice_client, send, company
 ):

@@ -44,6 +44,7 @@ def test_profile_lists_groups_with_joined_and_left_dates(alice_client, ann):
     assert 'href="/groups/team/growth"' in groups
 
 
+@pytest.mark.both_stores
 def test_profile_shows_recent_events_newest_first(alice_client, ann):
     page = alice_client.get(f"/people/{ann.pk}").content.decode()
     events = page.split('id="events-title"')[1]
@@ -51,6 +52,7 @@ def test_profile_shows_recent_events_newest_first(alice_client, ann):
     assert "report: Churn" in events
 
 
+@pytest.mark.both_stores
 def test_load_more_events(alice_client, ann, send):
     send.batch(*(
         {"type": "track", "userId": "ann", "event": f"Step {n:02d}", "timestamp": f"2026-03-01T10:{n:02d}:00Z"}
@@ -119,6 +121,7 @@ def test_profile_takes_eight_queries_however_many_groups_or_events(
     check_queries()
 
 
+@pytest.mark.both_stores
 def test_events_show_their_groups_by_name_with_the_key_on_hover(alice_client, ann):
     events = alice_client.get(f"/people/{ann.pk}").content.decode().split('id="events-title"')[1]
     removed = events.split("Account Removed User")[1].split("</li>")[0]
@@ -129,6 +132,7 @@ def test_events_show_their_groups_by_name_with_the_key_on_hover(alice_client, an
     assert 'title="Company Acme Inc · key acme"><span class="chip-type">Company</span> Acme Inc</a>' in events
 
 
+@pytest.mark.both_stores
 def test_subtitle_counts_events_with_thousands_separators(alice_client, ann, send):
     send.batch(*({"type": "track", "userId": "ann", "event": "E"} for _ in range(995)))
     subtitle = alice_client.get(f"/people/{ann.pk}").content.decode().split('class="subtitle"')[1].split("</p>")[0]

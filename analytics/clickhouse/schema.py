@@ -111,10 +111,21 @@ def _copy_progress(target: Target) -> list[str]:
     ]
 
 
+def _lightweight_updates(target: Target) -> list[str]:
+    """Lightweight ``UPDATE`` of events (a visitor's events becoming a user's): it needs
+    the parts to keep each row's block number and offset."""
+    local = "events_local" if target.cluster else "events"
+    return [
+        f"ALTER TABLE {target.database}.{local}{target.on_cluster} "
+        "MODIFY SETTING enable_block_number_column = 1, enable_block_offset_column = 1"
+    ]
+
+
 # In order; a migration's name never changes once released.
 MIGRATIONS: list[tuple[str, Callable[[Target], list[str]]]] = [
     ("0001_events", _events),
     ("0002_copy_progress", _copy_progress),
+    ("0003_lightweight_updates", _lightweight_updates),
 ]
 
 

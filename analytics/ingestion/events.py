@@ -4,9 +4,10 @@ from analytics import activity, event_store
 from analytics.models import ACTIVITY_TYPES, Person
 
 
-def save_events(workspace, calls, *, person_of, slots_of, type_of_slot, received_at) -> int:
+def save_events(workspace, calls, *, person_of, slots_of, type_of_slot, received_at) -> list[dict]:
     """Store one event per call, move its people's ``last_seen_at`` and its groups'
-    activity on; returns how many were stored. ``person_of`` and ``slots_of`` map a
+    activity on; returns the events' rows, for ``event_store.deliver`` once the
+    transaction has committed. ``person_of`` and ``slots_of`` map a
     call's index to its person's id and to its group context ({slot: group id});
     ``type_of_slot`` maps a slot to its group type's id."""
     rows = []
@@ -44,6 +45,6 @@ def save_events(workspace, calls, *, person_of, slots_of, type_of_slot, received
     # (GroupDay), locked until the batch commits, and a deletion locks groups before
     # group days too, so that the two always take them in the same order.
     activity.record(active, group_types=group_types)
-    stored = event_store.insert(rows, zone=workspace.zone)
+    event_store.insert(rows, zone=workspace.zone)
     Person.objects.seen(latest)
-    return stored
+    return rows

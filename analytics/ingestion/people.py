@@ -75,7 +75,7 @@ def absorb(person, other):
     """Move everything of ``other`` (events, memberships, activity, ids, traits) to
     ``person``, then delete it: an anonymous visitor turned out to be a known user
     (identify with the anonymous id, or alias)."""
-    event_store.reassign(from_person=other.pk, to_person=person.pk)
+    event_store.reassign(workspace_id=person.workspace_id, from_person=other.pk, to_person=person.pk)
     Identity.objects.filter(person=other).update(person=person)
     memberships.merge(into=person, source=other)
     activity.merge(into=person, source=other)

@@ -17,19 +17,22 @@ from datetime import UTC, datetime
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Value
 
+from analytics import event_store
 from analytics.ingestion.calls import Refused, excerpt, parse_call
 from analytics.ingestion.events import save_events
 from analytics.ingestion.groups import GroupContext
 from analytics.ingestion.identities import Identities
 from analytics.ingestion.people import Conflict, save_people
-from analytics.models import Event, IngestionProblem, SuppressedUser
+from analytics.models import IngestionProblem, SuppressedUser
 
 DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE for deadlock_detected
 ATTEMPTS = 8  # of a batch that concurrent batches keep getting in the way of
 
 
 class Busy(Exception):
-    """Concurrent batches kept getting in the way: nothing was stored; retry later."""
+    """The calls could not all be stored: concurrent batches kept getting in the way
+    (nothing was stored), or the event store (ClickHouse) could not take their events
+    (what was stored will not be stored twice); retry later."""
 
 
 @dataclass
@@ -77,8 +80,9 @@ def store_calls(workspace, calls, *, received_at) -> tuple[int, dict[int, list[s
     who each call is about (``identities``), their people (``people``), groups and
     memberships (``groups``), then the events with the groups' activity (``events``).
 
-    Returns how many events were stored and {call index: warnings}. Raises ``Conflict``
-    when a concurrent batch changed what this one read.
+    Returns the events' rows (for ``event_store.deliver`` once the transaction has
+    committed) and {call index: warnings}. Raises ``Conflict`` when a concurrent batch
+    changed what this one read.
     """
     identities = Identities(workspace, calls)
     identities.load()
@@ -86,7 +90,7 @@ def store_calls(workspace, calls, *, received_at) -> tuple[int, dict[int, list[s
     person_of = save_people(identities, states)
     context = GroupContext(workspace, calls, person_of)
     context.store()
-    stored = save_events(
+    rows = save_events(
         workspace,
         calls,
         person_of=person_of,
@@ -94,7 +98,7 @@ def store_calls(workspace, calls, *, received_at) -> tuple[int, dict[int, list[s
         type_of_slot={group_type.slot: group_type.pk for group_type in context.group_types},
         received_at=received_at,
     )
-    return stored, context.warnings
+    return rows, context.warnings
 
 
 def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_context=None) -> Outcome:
@@ -103,8 +107,8 @@ def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_conte
     Safe to repeat: calls whose messageId is already stored are counted as duplicates
     and change nothing. ``batch_sent_at`` and ``batch_context`` are the batch's own
     ``sentAt`` (as sent) and ``context`` (see ``calls.batch_context_of``). Raises
-    ``Busy`` when concurrent requests kept changing what this one read: nothing of it
-    was stored, and the client should retry.
+    ``Busy`` when concurrent requests kept changing what this one read, or ClickHouse
+    could not take the events: the client should retry.
     """
     calls, refused = [], []
     for index, raw in enumerate(raw_calls):
@@ -127,7 +131,8 @@ def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_conte
             # stored could still be rolled back after that, and retries would wait
             # for concurrent batches while holding that transaction's locks.
             with transaction.atomic(durable=True):
-                return _store(workspace, raw_calls, calls, refused, received_at)
+                outcome, rows = _store(workspace, raw_calls, calls, refused, received_at)
+            break
         except (IntegrityError, OperationalError, Conflict) as error:
             # A concurrent request stored the same message id, created the same person,
             # identity or group, changed or deleted a person this one read, or the
@@ -143,15 +148,19 @@ def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_conte
             # A short random pause, longer each time, so that requests colliding again
             # and again fall out of step.
             time.sleep(random.uniform(0, 0.005 * 2**attempt))
-    raise AssertionError("unreachable")
+    try:
+        event_store.deliver(rows)
+    except event_store.NotDelivered as error:
+        raise Busy(str(error)) from error
+    return outcome
 
 
 def _store(workspace, raw_calls, calls, refused, received_at):
     refused = list(refused)
     # Which calls were stored already, and whose senders are blocked: one round trip.
-    stored_ids = Event.objects.filter(
-        workspace=workspace, message_id__any=[c.message_id for c in calls]
-    ).values_list("message_id", Value(False))
+    stored_ids = event_store.stored(workspace, [c.message_id for c in calls]).values_list(
+        "message_id", Value(False)
+    )
     blocked_ids = SuppressedUser.objects.filter(
         workspace=workspace, user_id__any={c.user_id for c in calls if c.user_id}
     ).values_list("user_id", Value(True))
@@ -170,9 +179,10 @@ def _store(workspace, raw_calls, calls, refused, received_at):
             kept.append(call)
 
     outcome = Outcome(duplicates=duplicates)
-    warnings = {}
+    rows, warnings = [], {}
     if kept:
-        outcome.stored, warnings = store_calls(workspace, kept, received_at=received_at)
+        rows, warnings = store_calls(workspace, kept, received_at=received_at)
+        outcome.stored = len(rows)
 
     problems = []
     for index, reason in sorted(refused):
@@ -203,7 +213,7 @@ def _store(workspace, raw_calls, calls, refused, received_at):
                 )
             )
     IngestionProblem.objects.bulk_create(problems)
-    return outcome
+    return outcome, rows
 
 
 def _problem_row(workspace, level, raw, reason, received_at, *, keep_payload=True):

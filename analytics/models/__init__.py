@@ -23,6 +23,7 @@ from analytics.models.events import (
     DayTotal,
     Event,
     EventName,
+    EventReceipt,
     EventType,
     GroupDay,
     event_label,
@@ -36,11 +37,14 @@ from analytics.models.events import (
 from analytics.models.groups import (
     ACTIVE_DAYS,
     PROFILE_DAYS,
+    EventCount,
     Group,
     GroupActivity,
     GroupType,
+    RecentActivity,
+    Week,
 )
-from analytics.models.people import Identity, Membership, Person, events_of, normalize_domain
+from analytics.models.people import Identity, Membership, Person, normalize_domain
 from analytics.models.problems import IngestionProblem
 from analytics.models.rates import RateCounter
 from analytics.models.reports import SavedReport
@@ -64,6 +68,10 @@ __all__ = [
     "SCREEN_EVENT",
     "SPECIAL_EVENTS",
     "EventName",
+    "EventCount",
+    "RecentActivity",
+    "Week",
+    "EventReceipt",
     "report_event",
     "Cohort",
     "Condition",
@@ -92,7 +100,6 @@ __all__ = [
     "event_label",
     "event_q",
     "events_q",
-    "events_of",
     "hash_key",
     "in_utc",
     "new_secret_key",

@@ -3,7 +3,7 @@
 import base64
 import binascii
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import models
 from django.db.models import Q
@@ -210,6 +210,41 @@ class Event(models.Model):
             for slot in range(GROUP_SLOTS)
             if (group_id := getattr(self, f"group_{slot}_id")) is not None
         }
+
+
+class EventReceipt(models.Model):
+    """A call's message id received in the last days, with ClickHouse as the event store
+    (``CLICKHOUSE_URL``): the event's number and moment, fixed at its first delivery, and
+    whether ClickHouse holds it yet (``stored_at``).
+
+    ClickHouse keeps one of two rows with the same sorting key (workspace, day, message
+    id), and only when it merges them or is asked for ``FINAL``: a retry must write the
+    row again with the same moment, which would otherwise move with the clock-skew
+    correction of each delivery. So a retry of a stored call is a duplicate, and one of
+    a call whose storing failed (``stored_at`` empty) is stored again, as it was first
+    numbered and dated. Kept ``KEPT`` days (``purge``), the window of retries it covers;
+    events stored in the main database have their own unique constraint instead.
+    """
+
+    KEPT = timedelta(days=8)
+
+    workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="+", db_index=False)
+    message_id = models.CharField(max_length=255)
+    timestamp = models.DateTimeField()
+    received_at = models.DateTimeField()
+    stored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # message_id leads, as in the events' own constraint.
+            models.UniqueConstraint(
+                fields=["message_id", "workspace"], name="event_receipt_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["received_at"], name="event_receipt_received")]
+
+    def __str__(self):
+        return f"{self.message_id} ({'stored' if self.stored_at else 'pending'})"
 
 
 class EventName(models.Model):

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import slug_re
 from django.db import connection, models, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce, TruncWeek
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from analytics.models.bulk import ArrayUpdateQuerySet, update_counters
@@ -150,13 +150,11 @@ class GroupType(models.Model):
 
     def deletion_impact(self) -> dict[str, int]:
         """What deleting this type removes: its groups and their memberships (open or
-        ended); and how many events lose this type's context (the events themselves stay)."""
+        ended). How many events lose its context (the events themselves stay) is the
+        event store's to count (``event_store.count_in_slot``)."""
         return {
             "groups": self.groups.count(),
             "memberships": Membership.objects.filter(group_type=self).count(),
-            "events": Event.objects.filter(
-                workspace_id=self.workspace_id, **{f"{self.slot_field}__isnull": False}
-            ).count(),
         }
 
     def lock_siblings(self):
@@ -326,56 +324,9 @@ class Group(models.Model):
         """Its activity: the track, page and screen calls carrying it."""
         return Event.objects.in_group(self).activity()
 
-    def recent_activity(self, *, now: datetime | None = None) -> "RecentActivity":
-        """Its activity over the last ``PROFILE_DAYS`` days in its workspace's time zone,
-        for its profile: three queries."""
-        workspace = self.workspace
-        since = workspace.last_days(PROFILE_DAYS, now=now)
-        weeks = workspace.weeks_since(since, now=now)
-        return RecentActivity(
-            since=since,
-            weeks=self.weeks_of_activity(weeks, since=since, zone=workspace.zone),
-            top_events=self.top_events(since=since),
-            active_members=self.active_members(workspace.last_days(ACTIVE_DAYS, now=now)),
-        )
-
     def active_members(self, since: datetime) -> int:
         """How many people have had activity carrying it since ``since``."""
         return self.activity.filter(last_active_at__gte=since).count()
-
-    def weeks_of_activity(self, weeks: list[date], *, since: datetime, zone) -> list["Week"]:
-        """Its activity events and the people behind them in each of ``weeks`` (their
-        Mondays, weeks cut at midnight in ``zone``), counting from ``since``: one query,
-        and a week without activity is there with zeros."""
-        rows = (
-            self.activity_events()
-            .between(since)
-            .annotate(week=TruncWeek("timestamp", tzinfo=zone))
-            .order_by()
-            .values("week")
-            .annotate(events=Count("*"), people=Count("person", distinct=True))
-        )
-        found = {timezone.localtime(row["week"], zone).date(): row for row in rows}
-        return [
-            Week(
-                monday,
-                events=found[monday]["events"] if monday in found else 0,
-                active_members=found[monday]["people"] if monday in found else 0,
-            )
-            for monday in weeks
-        ]
-
-    def top_events(self, *, since: datetime, limit: int = 10) -> list["EventCount"]:
-        """Its most frequent activity since ``since``, by call type and name, most first."""
-        rows = (
-            self.activity_events()
-            .between(since)
-            .order_by()
-            .values_list("type", "name")
-            .annotate(n=Count("*"))
-            .order_by("-n", "type", "name")[:limit]
-        )
-        return [EventCount(type=t, name=name, count=n) for t, name, n in rows]
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ from operator import or_
 
 from django.db import connection, models
 from django.db.models import Count, F, FilteredRelation, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce, Reverse
+from django.db.models.functions import Reverse
 from django.utils import timezone
 
 from analytics import traits as trait_rules
+from analytics.models.attach import AttachingQuerySet
 from analytics.models.bulk import ArrayUpdateQuerySet, update_counters
-from analytics.models.events import Event
 from analytics.models.workspaces import Workspace
 
 
@@ -21,21 +21,7 @@ def normalize_domain(domain: str) -> str:
     return domain.strip().lstrip("@").rstrip(".").lower()
 
 
-def events_of(person):
-    """The number of events of the person ``person`` refers to (a field path), counted
-    from the (person, timestamp) index for each row fetched: a page of 50 people costs
-    50 short index scans, and nothing has to be kept up to date at ingestion."""
-    events = (
-        Event.objects.filter(person=OuterRef(person))
-        .order_by()
-        .values("person")
-        .annotate(n=Count("*"))
-        .values("n")
-    )
-    return Coalesce(Subquery(events), 0)
-
-
-class PersonQuerySet(ArrayUpdateQuerySet):
+class PersonQuerySet(AttachingQuerySet, ArrayUpdateQuerySet):
     def by_user_id(self, user_id):
         """The person known by this user id (current or earlier, through alias)."""
         return self.filter(identities__kind=Identity.Kind.USER, identities__value=user_id).first()
@@ -88,10 +74,6 @@ class PersonQuerySet(ArrayUpdateQuerySet):
                 "OR v.latest >= p.last_seen_at + interval '1 minute')",
                 [list(latest), list(latest.values())],
             )
-
-    def with_event_count(self):
-        """Annotate ``event_count`` (see ``events_of``)."""
-        return self.annotate(event_count=events_of("pk"))
 
     def search(self, text):
         text = (text or "").strip()
@@ -222,7 +204,7 @@ class Identity(models.Model):
         ]
 
 
-class MembershipQuerySet(models.QuerySet):
+class MembershipQuerySet(AttachingQuerySet):
     def current(self, at: datetime | None = None):
         """Memberships open at ``at``: the person is in the group then (now if None)."""
         if at is None:
@@ -236,42 +218,24 @@ class MembershipQuerySet(models.QuerySet):
         return self.current().filter(group=group)
 
     def latest_first(self):
-        """These memberships, latest to join first, with each person and their
-        ``event_count`` (see ``events_of``)."""
-        return (
-            self.select_related("person")
-            .annotate(event_count=events_of("person"))
-            .order_by("-started_at", "-pk")
-        )
+        """These memberships, latest to join first, with each person."""
+        return self.select_related("person").order_by("-started_at", "-pk")
 
-    def most_active_first(self, group, *, since):
+    def most_active_first(self, group):
         """These memberships of ``group``, the most recently active in it first (those who
         have done nothing in it last), with their ``last_active_at`` in the group (see
-        ``GroupActivity``; None if they have done nothing in it), their
-        ``recent_events`` (their activity carrying the group since ``since``) and each
-        person.
+        ``GroupActivity``; None if they have done nothing in it) and each person. Their
+        events in it are the event store's to count (``event_store.with_activity_in``).
 
         The order joins each membership to its one row of the group's activity, without
         the people: they are read afterwards for the rows fetched only (a join with every
-        member's row before sorting took six times as long for 3,000 members), and so is
-        ``recent_events``, from each one's events, since sorting thousands of members by
-        it would read all their events on every page."""
-        recent = (
-            Event.objects.activity()
-            .filter(person=OuterRef("person"), timestamp__gte=since)
-            .filter(**{group.group_type.slot_field: group})
-            .order_by()
-            .values("person")
-            .annotate(n=Count("*"))
-            .values("n")
-        )
+        member's row before sorting took six times as long for 3,000 members)."""
         here = FilteredRelation(
             "group__activity", condition=Q(group__activity__person=F("person"))
         )
         return (
             self.alias(here=here)
             .annotate(last_active_at=F("here__last_active_at"))
-            .annotate(recent_events=Coalesce(Subquery(recent), 0))
             .prefetch_related("person")
             .order_by(F("last_active_at").desc(nulls_last=True), "-pk")
         )

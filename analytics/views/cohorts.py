@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
 
+from analytics import event_store
 from analytics.access import can, workspace_for
 from analytics.charts import Chart, Series
 from analytics.forms import CohortForm, CohortQuery, ConditionForm, ConditionFormSet, TableQuery
@@ -207,7 +208,7 @@ def _members_table(workspace: Workspace, cohort: Cohort, members):
     if group_type is not None:
         people = people.prefetch_related(current_memberships(group_type))
     return PersonTable(
-        people.with_event_count().recently_seen_first(),
+        event_store.with_event_count(people).recently_seen_first(),
         group_type=group_type,
         internal_domains=workspace.internal_domains,
     )

@@ -5,6 +5,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django_tables2 import RequestConfig
 
+from analytics import activity as group_activity
+from analytics import event_store
 from analytics.access import workspace_for
 from analytics.charts import Chart, Series
 from analytics.forms import GroupQuery, GroupsQuery
@@ -96,9 +98,11 @@ def group(request: HtmxHttpRequest, type_name: str, key: str) -> HttpResponse:
     ).first()
     if group is None:
         raise Http404(_missing_group(workspace, type_name, key))
-    activity = group.recent_activity()
+    activity = group_activity.recent_of(group)
     members = MemberTable(
-        Membership.objects.current_of(group).most_active_first(group, since=activity.since),
+        event_store.with_activity_in(
+            Membership.objects.current_of(group).most_active_first(group), group, since=activity.since
+        ),
         internal_domains=workspace.internal_domains,
     )
     RequestConfig(request, paginate={"per_page": MEMBERS_PER_PAGE}).configure(members)

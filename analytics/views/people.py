@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
 
+from analytics import event_store
 from analytics.access import can, workspace_for
 from analytics.deletion import delete_people, start_deletion
 from analytics.forms import DeletePeopleForm, DeletePersonForm, PeopleQuery, PersonQuery
@@ -39,7 +40,7 @@ def people(request: HtmxHttpRequest) -> HttpResponse:
     if group_type is not None:
         found = found.prefetch_related(current_memberships(group_type))
     table = PersonTable(
-        found.with_event_count().recently_seen_first(),
+        event_store.with_event_count(found).recently_seen_first(),
         group_type=group_type,
         internal_domains=workspace.internal_domains,
         search=search,
@@ -99,7 +100,7 @@ def current_memberships(group_type):
 def person(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     workspace = workspace_for(request)
     person = get_or_404(
-        Person.objects.with_event_count(), _no_person(pk), pk=pk, workspace=workspace
+        event_store.with_event_count(Person.objects.all()), _no_person(pk), pk=pk, workspace=workspace
     )
     before = PersonQuery.parse(request.GET)["before"]
     memberships = person.memberships.select_related("group__group_type").order_by(
@@ -175,7 +176,7 @@ def delete_people_by_domain(request: HttpRequest) -> HttpResponse:
             "section": "people",
             "domain": domain,
             "preview": preview,
-            "names": people.with_event_count().recently_seen_first()[:NAMES_IN_PREVIEW],
+            "names": event_store.with_event_count(people).recently_seen_first()[:NAMES_IN_PREVIEW],
         },
     )
 

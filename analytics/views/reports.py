@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django_tables2 import RequestConfig
 
-from analytics import reports
+from analytics import event_store, reports
 from analytics.access import workspace_for
 from analytics.models import ACTIVE_DAYS, Group, Person, Workspace
 from analytics.report_forms import (
@@ -177,7 +177,7 @@ def actors(request: HtmxHttpRequest, kind: str) -> HttpResponse:
         if default_type is not None:
             found = found.prefetch_related(current_memberships(default_type))
         table = ReportPersonTable(
-            found.with_event_count().recently_seen_first(),
+            event_store.with_event_count(found).recently_seen_first(),
             group_type=default_type,
             internal_domains=workspace.internal_domains,
         )

@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
+from analytics import event_store
 from analytics.access import RANK, can, workspace_for
 from analytics.forms import (
     GroupTypeCreateForm,
@@ -177,10 +178,14 @@ def delete_group_type(request: HttpRequest, group_type: GroupType) -> HttpRespon
         else:
             messages.success(request, f"Deleted the group type {group_type.name} and its groups.")
             return redirect("settings-group-types")
+    impact = {
+        **group_type.deletion_impact(),
+        "events": event_store.count_in_slot(group_type.workspace_id, group_type.slot),
+    }
     return TemplateResponse(
         request,
         "analytics/settings_group_type_delete.html",
-        {"group_type": group_type, "impact": group_type.deletion_impact(), "form": form},
+        {"group_type": group_type, "impact": impact, "form": form},
     )
 
 

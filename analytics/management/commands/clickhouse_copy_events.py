@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from analytics import clickhouse
 from analytics.clickhouse.copy import copied_up_to, copy_events
 from analytics.clickhouse.schema import Target, up_to_date
+from analytics.clickhouse.store import continue_numbering
 from analytics.models import Event, Workspace
 
 
@@ -45,6 +46,8 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"ClickHouse's schema in {database} is missing or out of date: run manage.py clickhouse_schema first."
                 )
+            # Events ingested into ClickHouse are numbered after every event copied.
+            continue_numbering()
             copied = copy_events(
                 client, database, found, batch_size=batch_size, settle=timedelta(seconds=settle), progress=progress
             )

@@ -5,12 +5,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from analytics import clickhouse
 from analytics.clickhouse.schema import Target, migrate, statements
+from analytics.clickhouse.store import continue_numbering
 
 
 class Command(BaseCommand):
     help = (
         "Create or bring up to date the ClickHouse schema at CLICKHOUSE_URL (safe to run "
-        "again), or with --print write its statements out instead. With --cluster, for a "
+        "again), and number new events after the main database's; or with --print write its statements out instead. With --cluster, for a "
         "sharded, replicated cluster of that name (ON CLUSTER)."
     )
 
@@ -51,6 +52,8 @@ class Command(BaseCommand):
             applied = migrate(client, target)
         finally:
             client.close()
+        # Events ingested from now on are numbered after the main database's.
+        continue_numbering()
         where = f"{target.database}" + (f" on cluster {cluster}" if cluster else "")
         if applied:
             self.stdout.write(f"Applied to {where}: {', '.join(applied)}.")

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
-from analytics import demo_data
-from analytics.models import Event, Group, Membership, Person, Workspace
+from analytics import demo_data, event_store
+from analytics.models import Group, Membership, Person, Workspace
 
 
 class Command(BaseCommand):
@@ -91,9 +91,12 @@ class Command(BaseCommand):
             .filter(n__gt=1)
             .values_list("person", flat=True)
         )
-        events = Event.objects.for_workspace(workspace)
+        events = event_store.count(event_store.Selection(workspace.pk))
+        without_company = event_store.count(
+            event_store.Selection(workspace.pk, people=tuple(in_several), without_slot=company.slot)
+        )
         write(
-            f"The workspace now holds {events.count():,} events, {people.count():,} people, "
+            f"The workspace now holds {events:,} events, {people.count():,} people, "
             + ", ".join(
                 f"{n:,} {name.lower()}"
                 for name, n in Group.objects.filter(workspace=workspace)
@@ -103,6 +106,6 @@ class Command(BaseCommand):
             )
             + f", {Membership.objects.filter(workspace=workspace).count():,} memberships; "
             f"{len(in_several):,} people are in several companies, and "
-            f"{events.without_group_of(company).filter(person__in=in_several).count():,} "
+            f"{without_company:,} "
             "of their events carry no company."
         )

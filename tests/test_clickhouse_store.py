@@ -1,0 +1,198 @@
+"""ClickHouse as the event store (CLICKHOUSE_URL), on its embedded engine (chdb): calls
+are stored there and not in the main database, once each however often they are
+retried, and answered 200 only once stored; a visitor's events become the user's, a
+deleted user's go, a removed group type's context is cleared.
+
+A real server adds what chdb cannot show: inserts buffered with other clients'
+(``async_insert``), changes waited for on every replica, and a cluster's shards."""
+
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from calls import feb, identify, join, track
+from django.core.management import call_command
+from django.db import connection
+
+from analytics import clickhouse
+from analytics.clickhouse.store import continue_numbering
+from analytics.event_store import purge_receipts
+from analytics.worker import Heartbeat
+from analytics.deletion import delete_person
+from analytics.group_types import remove_group_type
+from analytics.models import DailyActivity, Event, EventName, EventReceipt, Group, Person, TaskWorker
+
+
+def held(client, workspace, *, final=True):
+    """The workspace's events in ClickHouse, oldest first, as dicts."""
+    database = clickhouse.database()
+    result = client.query(
+        f"SELECT id, message_id, person_id, type, name, timestamp, group_0_id, group_1_id "
+        f"FROM {database}.events {'FINAL' if final else ''} WHERE workspace_id = %(w)s "
+        "ORDER BY timestamp, message_id",
+        parameters={"w": workspace.pk},
+    )
+    return [dict(zip(result.column_names, row)) for row in result.result_rows]
+
+
+def person(user_id):
+    return Person.objects.get(user_id=user_id)
+
+
+def test_calls_are_stored_in_clickhouse_and_not_in_the_main_database(clickhouse_events, workspace, send):
+    response = send.batch(
+        {**identify("ann", email="ann@acme.com"), "messageId": "m-1"},
+        join("ann", "acme", messageId="m-2"),
+        track("ann", "Report Viewed", groups={"company": "acme"}, messageId="m-3"),
+        track("ann", "Export", at=feb(3), messageId="m-4"),
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["stored"] == 4
+    ann, acme = person("ann"), Group.objects.get(key="acme")
+    events = held(clickhouse_events, workspace)
+    assert [(e["message_id"], e["type"], e["name"], e["person_id"], e["group_0_id"]) for e in events] == [
+        ("m-1", "identify", "", ann.pk, None),
+        ("m-2", "group", "", ann.pk, acme.pk),
+        ("m-3", "track", "Report Viewed", ann.pk, acme.pk),
+        # ann is in one company: her call without one is inferred to be in it.
+        ("m-4", "track", "Export", ann.pk, acme.pk),
+    ]
+    assert events[3]["timestamp"] == datetime(2026, 2, 3, 12)  # UTC, as the client gives it
+    # The main database keeps the receipts, the people and groups, the names seen; not
+    # the events nor anything worked out from them.
+    assert Event.objects.count() == 0
+    assert DailyActivity.objects.count() == 0
+    receipts = {r.message_id: r for r in EventReceipt.objects.all()}
+    assert {m: r.pk for m, r in receipts.items()} == {e["message_id"]: e["id"] for e in events}
+    assert all(r.stored_at is not None for r in receipts.values())
+    assert set(EventName.objects.values_list("name", flat=True)) == {"Report Viewed", "Export"}
+
+
+def test_a_retried_call_is_a_duplicate_and_written_once(clickhouse_events, workspace, send):
+    calls = [track("ann", "Export", messageId="m-1"), track("ann", "Export", messageId="m-2")]
+    assert send.batch(*calls).json()["stored"] == 2
+    again = send.batch(*calls, track("ann", "Export", messageId="m-3")).json()
+    assert (again["stored"], again["duplicates"]) == (1, 2)
+    assert len(held(clickhouse_events, workspace, final=False)) == 3
+
+
+def test_a_call_clickhouse_did_not_store_is_stored_on_retry_with_its_first_number_and_moment(
+    clickhouse_events, workspace, send
+):
+    """The first delivery fails after the main database committed (ClickHouse refuses
+    the insert): the client is asked to retry. The retry's moment, corrected for another
+    clock skew, would fall on another day; it keeps the first one, and its number."""
+    database = clickhouse.database()
+    clickhouse_events.command(f"ALTER TABLE {database}.events ADD CONSTRAINT refuse CHECK name != 'Export'")
+    call = track("ann", "Export", at=feb(3, 23, 30), messageId="m-1")
+    first = send.batch(call, sentAt=feb(3, 23, 30))
+    assert first.status_code == 503
+    assert first["Retry-After"]
+    receipt = EventReceipt.objects.get(message_id="m-1")
+    assert receipt.stored_at is None
+    assert held(clickhouse_events, workspace) == []
+
+    clickhouse_events.command(f"ALTER TABLE {database}.events DROP CONSTRAINT refuse")
+    # The client's clock was a day behind when it retried: corrected, the call would
+    # move a day on.
+    retry = send.batch(call, sentAt=feb(2, 23, 30))
+    assert retry.status_code == 200, retry.content
+    assert (retry.json()["stored"], retry.json()["duplicates"]) == (1, 0)
+    [event] = held(clickhouse_events, workspace)
+    assert (event["id"], event["timestamp"].replace(tzinfo=UTC)) == (receipt.pk, receipt.timestamp)
+    receipt.refresh_from_db()
+    assert receipt.stored_at is not None
+    assert send.batch(call).json()["duplicates"] == 1
+
+
+def test_a_call_stored_but_not_marked_is_written_again_and_read_once(clickhouse_events, workspace, send):
+    """The process stopped between ClickHouse's insert and marking the receipt: the
+    retry writes the row again, with the same sorting key, and reads see one."""
+    call = track("ann", "Export", messageId="m-1")
+    assert send.batch(call, sentAt=feb(2, 10)).status_code == 200
+    EventReceipt.objects.update(stored_at=None)
+    assert send.batch(call, sentAt=feb(1, 10)).json()["stored"] == 1
+    assert len(held(clickhouse_events, workspace, final=False)) == 2
+    assert len(held(clickhouse_events, workspace)) == 1
+
+
+def test_a_visitor_s_events_become_the_user_s(clickhouse_events, workspace, send):
+    assert send.batch(identify("ann"), track("ann", "Export")).status_code == 200
+    visit = {"type": "page", "anonymousId": "v-1", "name": "Pricing", "timestamp": feb(2, 9)}
+    assert send.batch(visit).status_code == 200
+    visitor = Person.objects.exclude(user_id="ann").get()
+    assert {e["person_id"] for e in held(clickhouse_events, workspace)} == {person("ann").pk, visitor.pk}
+    # ann signs in on the device she visited from.
+    login = {"type": "identify", "userId": "ann", "anonymousId": "v-1", "timestamp": feb(2, 11)}
+    assert send.batch(login).status_code == 200
+    assert not Person.objects.filter(pk=visitor.pk).exists()
+    assert {e["person_id"] for e in held(clickhouse_events, workspace)} == {person("ann").pk}
+    assert len(held(clickhouse_events, workspace)) == 4
+
+
+def test_deleting_a_user_deletes_their_events(clickhouse_events, workspace, other_workspace, send, charlie_send):
+    assert send.batch(
+        identify("ann"), track("ann", "Export"), identify("bob"), track("bob", "Export")
+    ).status_code == 200
+    assert charlie_send.batch(identify("ann"), track("ann", "Export")).status_code == 200
+    ann = Person.objects.get(workspace=workspace, user_id="ann")
+    summary = delete_person(ann, suppress=True)
+    assert summary.events == 2
+    assert {e["person_id"] for e in held(clickhouse_events, workspace)} == {person("bob").pk}
+    # Counted without FINAL too: the rows are gone, not only hidden.
+    assert len(held(clickhouse_events, workspace, final=False)) == 2
+    assert len(held(clickhouse_events, other_workspace)) == 2
+    # Blocked from now on.
+    assert send.batch(track("ann", "Export")).json()["rejected"]
+
+
+def test_removing_a_group_type_clears_it_from_events(clickhouse_events, workspace, send):
+    assert send.batch(
+        track("ann", "Export", feb(2, 10), groups={"company": "acme", "team": "growth"}),
+        track("ann", "Import", feb(2, 11), groups={"company": "acme"}),
+    ).status_code == 200
+    events = held(clickhouse_events, workspace)
+    assert all(e["group_0_id"] is not None for e in events)
+    assert [e["group_1_id"] is not None for e in events] == [True, False]
+    remove_group_type(workspace.group_types.get(name="team"))
+    events = held(clickhouse_events, workspace)
+    assert [(e["group_0_id"] is not None, e["group_1_id"]) for e in events] == [(True, None), (True, None)]
+
+
+def test_receipts_are_kept_eight_days(clickhouse_events, workspace, send):
+    assert send.batch(track("ann", "Export", messageId="m-1"), track("ann", "Export", messageId="m-2")).status_code == 200
+    now = datetime.now(UTC)
+    EventReceipt.objects.filter(message_id="m-1").update(received_at=now - timedelta(days=8, minutes=1))
+    EventReceipt.objects.filter(message_id="m-2").update(received_at=now - timedelta(days=7, hours=23))
+    assert purge_receipts(now) == 1
+    assert list(EventReceipt.objects.values_list("message_id", flat=True)) == ["m-2"]
+
+
+def test_the_task_worker_purges_receipts_once_an_hour(clickhouse_events, workspace, send):
+    assert send.batch(track("ann", "Export", messageId="m-1"), track("ann", "Export", messageId="m-2")).status_code == 200
+    EventReceipt.objects.filter(message_id="m-1").update(received_at=datetime.now(UTC) - timedelta(days=9))
+    heartbeat = Heartbeat("worker-1", every=1)
+    heartbeat.worker = TaskWorker.register("worker-1")
+    heartbeat.beat()
+    assert list(EventReceipt.objects.values_list("message_id", flat=True)) == ["m-2"]
+    # Not again within the hour.
+    EventReceipt.objects.update(received_at=datetime.now(UTC) - timedelta(days=9))
+    heartbeat.beat()
+    assert EventReceipt.objects.count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite numbers rows without a sequence")
+def test_new_events_are_numbered_after_the_main_database_s(chdb, settings, workspace, send):
+    config, settings.CLICKHOUSE = settings.CLICKHOUSE, None
+    assert send.batch(track("ann", "Export"), track("ann", "Import")).status_code == 200
+    last = Event.objects.order_by("-pk").first().pk
+    settings.CLICKHOUSE = config
+    # As when the receipts' table is new: its numbers start at 1.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setval(pg_get_serial_sequence('analytics_eventreceipt', 'id'), 1, false)")
+    call_command("clickhouse_schema", stdout=StringIO())
+    assert send.batch(track("ann", "Export", messageId="m-new")).status_code == 200
+    assert EventReceipt.objects.get(message_id="m-new").pk == last + 1
+    continue_numbering()  # again: it never goes back
+    assert send.batch(track("ann", "Export", messageId="m-next")).status_code == 200
+    assert EventReceipt.objects.get(message_id="m-next").pk == last + 2
