@@ -107,6 +107,7 @@ def values(result):
     return [series.values for series in result.series]
 
 
+@pytest.mark.both_stores
 def test_a_trend_counts_distinct_users_per_day_without_internal_people(activity, workspace):
     result = reports.trends(workspace, first_week("trend", workspace, event="feature_used"))
     assert result.dates == [date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 7)]
@@ -115,6 +116,7 @@ def test_a_trend_counts_distinct_users_per_day_without_internal_people(activity,
     assert result.series[0].label == "feature_used"
 
 
+@pytest.mark.both_stores
 def test_internal_people_count_once_the_switch_includes_them(activity, workspace):
     result = reports.trends(
         workspace, first_week("trend", workspace, event="feature_used", internal="include")
@@ -122,6 +124,7 @@ def test_internal_people_count_once_the_switch_includes_them(activity, workspace
     assert values(result) == [[2, 3, 3]]
 
 
+@pytest.mark.both_stores
 def test_internal_people_are_included_by_default_when_no_domain_is_set(activity, workspace):
     workspace.internal_domains = []
     workspace.save()
@@ -130,6 +133,7 @@ def test_internal_people_are_included_by_default_when_no_domain_is_set(activity,
     assert values(reports.trends(workspace, trend)) == [[2, 3, 3]]
 
 
+@pytest.mark.both_stores
 def test_a_trend_by_company_counts_only_events_with_a_company(activity, workspace):
     result = reports.trends(
         workspace, first_week("trend", workspace, event="feature_used", count_by="company")
@@ -140,6 +144,7 @@ def test_a_trend_by_company_counts_only_events_with_a_company(activity, workspac
     assert result.series[0].total == 2
 
 
+@pytest.mark.both_stores
 def test_a_trend_of_events_counts_every_call(activity, workspace):
     result = reports.trends(
         workspace, first_week("trend", workspace, event="feature_used", count_by="events")
@@ -147,6 +152,7 @@ def test_a_trend_of_events_counts_every_call(activity, workspace):
     assert values(result) == [[3, 2, 3]]
 
 
+@pytest.mark.both_stores
 def test_any_event_and_page_views_are_series_of_their_own(activity, workspace):
     result = reports.trends(
         workspace, first_week("trend", workspace, event=["", "$page"], count_by="events")
@@ -155,6 +161,7 @@ def test_any_event_and_page_views_are_series_of_their_own(activity, workspace):
     assert values(result) == [[3, 2, 4], [0, 0, 1]]
 
 
+@pytest.mark.both_stores
 def test_weeks_start_on_monday_and_months_on_the_first(activity, workspace):
     weekly = reports.trends(
         workspace,
@@ -170,6 +177,7 @@ def test_weeks_start_on_monday_and_months_on_the_first(activity, workspace):
     assert values(monthly) == [[0, 4]]
 
 
+@pytest.mark.both_stores
 def test_days_are_cut_at_midnight_in_the_workspace_time_zone(send, workspace):
     send.batch(track("ann", "late", datetime(2026, 1, 5, 23, 30, tzinfo=UTC).isoformat()))
     in_utc = reports.trends(workspace, first_week("trend", workspace, event="late"))
@@ -180,6 +188,7 @@ def test_days_are_cut_at_midnight_in_the_workspace_time_zone(send, workspace):
     assert values(in_paris) == [[0, 1, 0]]
 
 
+@pytest.mark.both_stores
 def test_a_late_event_shows_up_in_the_past_day_it_belongs_to(activity, workspace, send):
     before = reports.trends(workspace, first_week("trend", workspace, event="feature_used"))
     send.batch(track("eve", "feature_used", jan(5, 15)))
@@ -199,6 +208,7 @@ def test_a_deleted_user_disappears_from_every_report_at_once(activity, workspace
     assert active.strict == [1, 1, 1]
 
 
+@pytest.mark.both_stores
 def test_filters_on_event_properties_person_traits_and_group_properties(send, workspace, company):
     send.batch(
         identify("ann", email="ann@acme.io", at=jan(1)),
@@ -232,6 +242,7 @@ def test_filters_on_event_properties_person_traits_and_group_properties(send, wo
     assert counted(("company", "plan", "eq", "pro"), ("event", "format", "eq", "pdf")) == [0, 1, 0]
 
 
+@pytest.mark.both_stores
 def test_a_breakdown_shows_the_top_values_then_other(send, workspace):
     calls = [
         track(f"u{n}", "export", jan(5), properties={"format": fmt})
@@ -251,6 +262,7 @@ def test_a_breakdown_shows_the_top_values_then_other(send, workspace):
     assert result.series[-1].values[0] == 3 and result.series[-1].is_other
 
 
+@pytest.mark.both_stores
 def test_compare_to_the_previous_period(send, workspace):
     send.batch(
         track("a", "login", jan(2)),
@@ -264,6 +276,7 @@ def test_compare_to_the_previous_period(send, workspace):
     assert [s.values for s in result.previous] == [[1, 2, 0]]
 
 
+@pytest.mark.both_stores
 def test_behind_a_trend_point_are_the_people_it_counts(activity, workspace):
     trend = first_week("trend", workspace, event="feature_used")
     ids = reports.trend_actors(workspace, trend, series=0, day=date(2026, 1, 7))

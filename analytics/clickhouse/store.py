@@ -242,7 +242,7 @@ def continue_numbering() -> None:
 # delivery) is one row.
 
 
-def _moment(value: datetime) -> str:
+def moment_text(value: datetime) -> str:
     """A moment as ClickHouse's DateTime64(6) text, in UTC (parameters are formatted by
     the client, which would drop the microseconds of a datetime)."""
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -262,10 +262,10 @@ def _where(selection) -> tuple[str, dict]:
         parameters["type"] = selection.type
     if selection.since is not None:
         conditions.append("timestamp >= toDateTime64(%(since)s, 6, 'UTC')")
-        parameters["since"] = _moment(selection.since)
+        parameters["since"] = moment_text(selection.since)
     if selection.until is not None:
         conditions.append("timestamp < toDateTime64(%(until)s, 6, 'UTC')")
-        parameters["until"] = _moment(selection.until)
+        parameters["until"] = moment_text(selection.until)
     if selection.people is not None:
         conditions.append("person_id IN %(people)s")
         parameters["people"] = list(selection.people) or [0]
@@ -294,7 +294,7 @@ def newest(selection, *, limit: int, cursor: str | None = None) -> list[Event]:
             " AND (timestamp < toDateTime64(%(c_at)s, 6, 'UTC')"
             " OR (timestamp = toDateTime64(%(c_at)s, 6, 'UTC') AND id < %(c_id)s))"
         )
-        parameters.update(c_at=_moment(moment), c_id=pk)
+        parameters.update(c_at=moment_text(moment), c_id=pk)
     result = clickhouse.client().query(
         f"SELECT {', '.join(COLUMNS)} FROM {table()} FINAL WHERE {where} "
         f"ORDER BY timestamp DESC, id DESC LIMIT {int(limit)}",
@@ -353,7 +353,7 @@ def activity_in_group(group, person_ids: list[int], *, since: datetime) -> dict[
             "AND timestamp >= toDateTime64(%(since)s, 6, 'UTC') GROUP BY person_id",
             {
                 "w": group.workspace_id, "group": group.pk, "activity": list(ACTIVITY_TYPES),
-                "people": list(person_ids), "since": _moment(since),
+                "people": list(person_ids), "since": moment_text(since),
             },
         )
     )
@@ -379,7 +379,7 @@ def weeks_in_group(group, *, since: datetime, zone) -> dict:
     rows = query(
         f"SELECT toMonday(timestamp, %(zone)s) AS monday, count(), uniqExact(person_id) FROM {table()} FINAL "
         f"WHERE {where} AND timestamp >= toDateTime64(%(since)s, 6, 'UTC') GROUP BY monday",
-        {**parameters, "zone": str(zone), "since": _moment(since)},
+        {**parameters, "zone": str(zone), "since": moment_text(since)},
     )
     return {monday: (events, people) for monday, events, people in rows}
 
@@ -390,5 +390,5 @@ def top_in_group(group, *, since: datetime, limit: int) -> list[tuple[str, str, 
         f"SELECT type, name, count() AS n FROM {table()} FINAL "
         f"WHERE {where} AND timestamp >= toDateTime64(%(since)s, 6, 'UTC') "
         f"GROUP BY type, name ORDER BY n DESC, type, name LIMIT {int(limit)}",
-        {**parameters, "since": _moment(since)},
+        {**parameters, "since": moment_text(since)},
     )

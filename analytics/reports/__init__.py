@@ -2,8 +2,9 @@
 a type or (Trends) by events.
 
 ``queries`` says what a report asks (read from and written to a URL), ``results`` what it
-answers, and ``sql`` answers it from the database the models live in. Views call the
-functions here and never build queries themselves.
+answers, and the event store answers it: ``sql`` from the database the models live in,
+``clickhouse`` from ClickHouse when it holds the events. Views call the functions here,
+which pass each query to the store's, and never build queries themselves.
 """
 
 from analytics.reports.queries import (
@@ -22,22 +23,70 @@ from analytics.reports.queries import (
     retention_from_params,
     trend_from_params,
 )
-from analytics.reports.sql import (
-    active_counts,
-    active_group_actors,
-    active_groups,
-    event_names,
-    events_without_group,
-    funnel,
-    funnel_actors,
-    internal_people_count,
-    most_sent_events,
-    retention,
-    retention_actors,
-    top_events,
-    trend_actors,
-    trends,
-)
+from analytics.reports import sql
+from analytics.reports.sql import event_names, internal_people_count
+
+
+def _store():
+    """The module answering reports from the event store: ClickHouse's when it holds the
+    events (``CLICKHOUSE_URL``), else the main database's (``sql``). Both take the same
+    queries and give the same results."""
+    from analytics import event_store
+
+    if event_store.in_clickhouse():
+        from analytics.reports import clickhouse
+
+        return clickhouse
+    return sql
+
+
+def trends(workspace, query):
+    return _store().trends(workspace, query)
+
+
+def trend_actors(workspace, query, **point):
+    return _store().trend_actors(workspace, query, **point)
+
+
+def funnel(workspace, query):
+    return _store().funnel(workspace, query)
+
+
+def funnel_actors(workspace, query, **step):
+    return _store().funnel_actors(workspace, query, **step)
+
+
+def retention(workspace, query):
+    return _store().retention(workspace, query)
+
+
+def retention_actors(workspace, query, **cell):
+    return _store().retention_actors(workspace, query, **cell)
+
+
+def active_groups(workspace, query):
+    return _store().active_groups(workspace, query)
+
+
+def active_group_actors(workspace, query, **point):
+    return _store().active_group_actors(workspace, query, **point)
+
+
+def active_counts(workspace, group_type, days=(1, 7, 30), **options):
+    return _store().active_counts(workspace, group_type, days, **options)
+
+
+def events_without_group(workspace, query):
+    return _store().events_without_group(workspace, query)
+
+
+def most_sent_events(workspace, period, **options):
+    return _store().most_sent_events(workspace, period, **options)
+
+
+def top_events(workspace, query, **options):
+    return _store().top_events(workspace, query, **options)
+
 
 # The reports a member saves, by the kind in their page's address (/reports/<kind>): how
 # each reads its query string.

@@ -30,7 +30,8 @@ from analytics.reports.results import (
     ActiveCount,
     ActiveGroupsResult,
 )
-from analytics.reports.sql.scope import Scope, count_by_bucket, fetch, point_bounds
+from analytics.reports.scope import count_by_bucket, point_bounds
+from analytics.reports.sql.scope import Scope, fetch
 
 
 def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResult:

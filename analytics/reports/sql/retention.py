@@ -24,6 +24,7 @@ from analytics.reports.results import (
     RetentionCohort,
     RetentionResult,
 )
+from analytics.reports.scope import as_date
 from analytics.reports.sql.retention_days import (
     buckets_of,
     groups_of_any_activity,
@@ -31,7 +32,7 @@ from analytics.reports.sql.retention_days import (
     returning_groups_counts,
     returning_people_sql,
 )
-from analytics.reports.sql.scope import Scope, as_date, fetch, table_sql
+from analytics.reports.sql.scope import Scope, fetch, table_sql
 
 
 def _retention_sql(scope: Scope, query: Retention, *, cohort: date | None = None):

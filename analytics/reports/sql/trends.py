@@ -32,7 +32,8 @@ from analytics.reports.results import (
     SeriesResult,
     TrendResult,
 )
-from analytics.reports.sql.scope import Scope, count_by_bucket, fetch, point_bounds
+from analytics.reports.scope import count_by_bucket, point_bounds
+from analytics.reports.sql.scope import Scope, fetch
 
 BREAKDOWN_TOP = 10
 

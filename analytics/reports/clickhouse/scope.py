@@ -1,0 +1,212 @@
+"""What every report reads from ClickHouse: the activity events of a query's scope as a
+WHERE clause, its unit, buckets cut in the workspace's time zone, and the query run.
+
+The events are in ClickHouse; who the people and groups are is in the main database.
+A filter on a person's trait or a group's property, a cohort, and the internal people a
+report leaves out are worked out there first, as the ids they keep (or leave out), which
+the WHERE clause then names. Every read is of the events with ``FINAL``: a call written
+twice (a retry after a failed delivery) is one row.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from analytics import clickhouse
+from analytics.clickhouse import store
+from analytics.models import (
+    ACTIVITY_TYPES,
+    PAGE_EVENT,
+    SCREEN_EVENT,
+    EventType,
+    Group,
+    Person,
+)
+from analytics.models.properties import json_text, property_q
+from analytics.reports.queries import Filter
+from analytics.reports.scope import QueryScope
+
+# Report queries may name many ids (a cohort's people): their text may be long. Copies
+# of a call with the same key are in one partition (the key holds its day), so FINAL
+# need not merge across partitions.
+SETTINGS = {"max_query_size": 256 * 1024 * 1024, "do_not_merge_across_partitions_select_final": 1}
+# Operators that keep the rows a positive condition leaves out (and rows without the key).
+NEGATIVE = {"neq": "eq", "not_set": "set"}
+
+
+def events_table() -> str:
+    return f"{store.table()} FINAL"
+
+
+def fetch(sql: str, parameters: dict | None = None) -> list[tuple]:
+    """The rows of one of the reports' queries."""
+    return clickhouse.client().query(sql, parameters=parameters or {}, settings=SETTINGS).result_rows
+
+
+class Scope(QueryScope):
+    """The activity events a report reads from ClickHouse, in one workspace, with what it
+    counts. ``params`` gathers the parameters of every clause written, which the query
+    built from them is run with."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.params: dict = {"w": self.workspace.pk, "activity": list(ACTIVITY_TYPES)}
+        self._names = 0
+
+    def param(self, value) -> str:
+        """A new parameter of the query being written, by its placeholder."""
+        self._names += 1
+        name = f"p{self._names}"
+        self.params[name] = value
+        return f"%({name})s"
+
+    def moment(self, value: datetime) -> str:
+        return f"toDateTime64({self.param(store.moment_text(value))}, 6, 'UTC')"
+
+    def day(self, value: date) -> str:
+        return f"toDate({self.param(value.isoformat())})"
+
+    @property
+    def unit(self) -> str | None:
+        """The column whose distinct values are counted; None counts events."""
+        return self.unit_field
+
+    def measure(self) -> str:
+        return "count()" if self.unit is None else f"uniqExact({self.unit})"
+
+    def bucket(self, interval: str, column: str = "timestamp") -> str:
+        """The first day of the day, ISO week or month of the workspace's time zone
+        holding the moment ``column``: a Date."""
+        zone = self.param(str(self.zone))
+        function = {"day": "toDate", "week": "toMonday", "month": "toStartOfMonth"}[interval]
+        return f"{function}({column}, {zone})"
+
+    def where(self, event: str | None = "", *, start=None, end=None, counted=True) -> str:
+        """The condition of the activity events named ``event`` ("" any, None: leave the
+        name to the caller) between ``start`` and ``end`` (UTC), passing the query's
+        filters, without internal people (unless asked for), of the cohort's people or
+        groups; with ``counted``, only those carrying the unit counted."""
+        conditions = ["workspace_id = %(w)s", "type IN %(activity)s"]
+        if start is not None:
+            conditions.append(f"timestamp >= {self.moment(start)}")
+        if end is not None:
+            conditions.append(f"timestamp < {self.moment(end)}")
+        if event is not None:
+            conditions.append(self.event_condition(event))
+        conditions += [self.filter_condition(condition) for condition in self.query.filters]
+        if self.query.exclude_internal and self.workspace.internal_domains:
+            internal = list(Person.objects.internal(self.workspace).values_list("pk", flat=True))
+            if internal:
+                conditions.append(f"person_id NOT IN {self.param(internal)}")
+        if self.cohort is not None:
+            # A group cohort keeps the events carrying one of its groups, whatever the
+            # report counts; a user cohort, the events of its people.
+            column = f"{self.cohort.group_type.slot_field}_id" if self.cohort.group_type else "person_id"
+            members = list(self.cohort.members().values_list("pk", flat=True))
+            conditions.append(f"ifNull({column}, 0) IN {self.param(members or [0])}")
+        if counted and self.group_type:
+            conditions.append(f"{self.unit} IS NOT NULL")
+        return " AND ".join(conditions)
+
+    def event_condition(self, event: str) -> str:
+        """The activity events of the report event ``event`` ("" any)."""
+        return self.events_condition({event})
+
+    def events_condition(self, events) -> str:
+        """The activity events of any of the report events ``events``."""
+        events = set(events)
+        if "" in events:
+            return "1"
+        parts = []
+        names = sorted(events - {PAGE_EVENT, SCREEN_EVENT})
+        if names:
+            parts.append(f"(type = 'track' AND name IN {self.param(names)})")
+        if PAGE_EVENT in events:
+            parts.append(f"type = '{EventType.PAGE}'")
+        if SCREEN_EVENT in events:
+            parts.append(f"type = '{EventType.SCREEN}'")
+        return f"({' OR '.join(parts)})"
+
+    def report_event(self) -> str:
+        """The report event of an activity event: its name for a track call, $page or
+        $screen for the others."""
+        return (
+            f"multiIf(type = '{EventType.PAGE}', '{PAGE_EVENT}', "
+            f"type = '{EventType.SCREEN}', '{SCREEN_EVENT}', name)"
+        )
+
+    # Conditions on what calls send as JSON (``analytics.models.properties``).
+
+    def filter_condition(self, condition: Filter) -> str:
+        if condition.on == "event":
+            return self.property_condition("properties", condition.key, condition.op, condition.value)
+        # The people or groups the condition keeps, from the main database; a negative
+        # one as those its positive keeps, left out (with the events of no group).
+        positive = NEGATIVE.get(condition.op, condition.op)
+        if condition.on == "person":
+            found = Person.objects.filter(workspace=self.workspace)
+            column, base = "person_id", "traits"
+        else:
+            group_type = self.types[condition.on]
+            found = Group.objects.filter(group_type=group_type)
+            column, base = f"{group_type.slot_field}_id", "properties"
+        ids = list(found.filter(property_q(base, condition.key, positive, condition.value)).values_list("pk", flat=True))
+        keeps = f"ifNull({column}, 0) IN {self.param(ids or [0])}"
+        return f"NOT ({keeps})" if condition.op in NEGATIVE else keeps
+
+    def text_of(self, column: str, key: str) -> str:
+        """The value at ``key`` of the JSON text ``column`` as text, as PostgreSQL's
+        ``->>`` gives it: a string as it is, another value as written, NULL for none or
+        JSON's null."""
+        key = self.param(key)
+        return (
+            f"multiIf(JSONType({column}, {key}) = 'String', JSONExtractString({column}, {key}), "
+            f"JSONType({column}, {key}) IN ('Null', 'None'), NULL, JSONExtractRaw({column}, {key}))"
+        )
+
+    def property_condition(self, column: str, key: str, op: str, value: str) -> str:
+        """``analytics.models.properties.property_q`` on the JSON text ``column``."""
+        present = f"JSONHas({column}, {self.param(key)})"
+        text = self.text_of(column, key)
+        match op:
+            case "set":
+                return present
+            case "not_set":
+                return f"NOT {present}"
+            case "eq":
+                return f"ifNull({text} = {self.param(value)}, 0)"
+            case "neq":
+                return f"(NOT {present} OR NOT ifNull({text} = {self.param(value)}, 1))"
+            case "contains":
+                return f"ifNull(positionCaseInsensitiveUTF8({text}, {self.param(value)}) > 0, 0)"
+            case "gt" | "lt":
+                try:
+                    bound = float(value)
+                except ValueError:
+                    return "0"
+                kind = f"JSONType({column}, {self.param(key)})"
+                number = f"JSONExtractFloat({column}, {self.param(key)})"
+                compare = ">" if op == "gt" else "<"
+                return f"({kind} IN ('Int64', 'UInt64', 'Double') AND {number} {compare} {self.param(bound)})"
+        raise ValueError(f"op must be one of {', '.join(Filter.OPERATORS)}; not {op!r}")
+
+    def value_of(self, on: str, key: str) -> str:
+        """The breakdown value of each event, "" for none: an event's property read from
+        its JSON; a person's trait or a group's property, looked up among theirs (read
+        from the main database, those that have the key)."""
+        if on == "event":
+            return f"ifNull({self.text_of('properties', key)}, '')"
+        if on == "person":
+            rows, column = Person.objects.filter(workspace=self.workspace), "person_id"
+            base = "traits"
+        else:
+            group_type = self.types[on]
+            rows, column = Group.objects.filter(group_type=group_type), f"{group_type.slot_field}_id"
+            base = "properties"
+        pairs = rows.filter(**{f"{base}__has_key": key}).annotate(v=json_text(base, key)).values_list("pk", "v")
+        ids, values = [], []
+        for pk, text in pairs:
+            if text is not None:
+                ids.append(pk)
+                values.append(text)
+        return f"transform(ifNull({column}, 0), {self.param(ids)}, {self.param(values)}, '')"

@@ -1,0 +1,79 @@
+"""What a report's scope is, whichever store answers it: its workspace, its unit (users,
+groups of a type, or events) and its cohort, checked against the workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from analytics.models import Cohort, GroupType, Workspace
+from analytics.reports.queries import (
+    ActiveGroups,
+    Period,
+    Query,
+    ReportError,
+    Trend,
+    bucket_of,
+    next_bucket,
+)
+
+
+@dataclass
+class QueryScope:
+    """A query in one workspace, with what it counts; each store's ``Scope`` reads its
+    events."""
+
+    workspace: Workspace
+    query: Query
+
+    def __post_init__(self):
+        self.types = {t.name: t for t in self.workspace.group_types.all()}
+        self.zone = self.workspace.zone
+        unit = self.query.count_by
+        self.group_type: GroupType | None = self.types.get(unit)
+        if unit not in ("users", "events") and self.group_type is None:
+            raise ReportError(f"This workspace has no group type “{unit}”.")
+        self.cohort: Cohort | None = None
+        if self.query.cohort:
+            self.cohort = (
+                Cohort.objects.select_related("workspace", "group_type")
+                .filter(workspace=self.workspace, pk=self.query.cohort)
+                .first()
+            )
+            if self.cohort is None:
+                raise ReportError(
+                    f"No cohort with the number {self.query.cohort} in this workspace."
+                )
+
+    @property
+    def unit_field(self) -> str | None:
+        """The column whose distinct values are counted; None counts events."""
+        if self.group_type:
+            return f"{self.group_type.slot_field}_id"
+        return "person_id" if self.query.count_by == "users" else None
+
+
+def as_date(value) -> date:
+    """A bucket's first day from what the database returns for a truncated moment."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def count_by_bucket(rows: Iterable[tuple], dates: list[date]) -> list[int]:
+    counts = {as_date(bucket): n for bucket, n in rows}
+    return [counts.get(day, 0) for day in dates]
+
+
+def point_bounds(scope: QueryScope, query: Trend | ActiveGroups, day: date):
+    """The UTC bounds of the chart point holding ``day``: its day, week or month, cut
+    to the report's period; ReportError if ``day`` is outside the period."""
+    first = bucket_of(day, query.interval)
+    last = next_bucket(first, query.interval) - timedelta(days=1)
+    point = Period(max(first, query.period.start), min(last, query.period.end))
+    if point.end < point.start:
+        raise ReportError(f"{day} is outside the report's period.")
+    return point.bounds(scope.zone)
