@@ -25,6 +25,7 @@ from analytics.models import (
     GroupActivity,
     EventReceipt,
     GroupDay,
+    PendingReassignment,
     GroupType,
     Identity,
     IngestionProblem,
@@ -198,6 +199,13 @@ class EventReceiptAdmin(ReadOnlyAdmin):
     list_select_related = ["workspace"]
     list_filter = ["workspace"]
     search_fields = ["=message_id"]
+
+
+@admin.register(PendingReassignment)
+class PendingReassignmentAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "created_at", "workspace"]
+    list_select_related = ["workspace"]
+    list_filter = ["workspace"]
 
 
 @admin.register(Event)

@@ -226,7 +226,8 @@ def event_json(event, group_keys):
         "sent_at": event.sent_at,
         "properties": event.properties,
         "context": event.context,
-        "groups": dict(group_keys[group_id] for group_id in event.group_ids().values()),
+        # A group deleted meanwhile (its type removed) is no longer named.
+        "groups": dict(group_keys[g] for g in event.group_ids().values() if g in group_keys),
     }
 
 

@@ -124,9 +124,10 @@ def summarize_people(people: QuerySet[Person], *, suppress: bool = False) -> lis
     Five queries whatever the number of people. A group counts as left empty when every
     one of its current members is among ``people``.
     """
-    rows = list(people.order_by("pk").values_list("pk", "user_id"))
-    ids = [pk for pk, _ in rows]
-    by_type = defaultdict(Counter, {pk: Counter(counts) for pk, counts in event_store.count_by_type(ids).items()})
+    rows = list(people.order_by("pk").values_list("pk", "user_id", "workspace_id"))
+    ids = [pk for pk, *_ in rows]
+    counts = event_store.count_by_type({workspace for *_, workspace in rows}, ids)
+    by_type = defaultdict(Counter, {pk: Counter(of_person) for pk, of_person in counts.items()})
     memberships = dict(
         Membership.objects.filter(person_id__in=ids)
         .order_by()
@@ -152,7 +153,7 @@ def summarize_people(people: QuerySet[Person], *, suppress: bool = False) -> lis
             groups_left_empty=emptied[pk],
             suppressed=suppress,
         )
-        for pk, user_id in rows
+        for pk, user_id, _ in rows
     ]
 
 
@@ -226,11 +227,9 @@ def delete_people(
                     ],
                     ignore_conflicts=True,  # blocked already by an earlier deletion
                 )
-            # The events last but the people (whose rows the database's cascades
-            # follow): with ClickHouse as the event store, no statement of the main
-            # database that could still fail comes after their deletion there.
-            event_store.delete_of_people(list(workspace_of), progress=progress)
-            people.delete()
+            # Last: with ClickHouse as the event store, no statement that could still
+            # fail comes after the events' deletion there.
+            event_store.delete_people_and_events(people, workspace_of, progress=progress)
     return BulkDeletion(
         people=summaries,
         suppressed=suppress,
@@ -289,7 +288,7 @@ def start_deletion(
     )
     # An estimate until the deletion counts under lock, shown while it waits.
     people = list(deletion.people().values_list("pk", flat=True))
-    deletion.total = sum(event_store.count_of_people(people).values())
+    deletion.total = sum(event_store.count_of_people({workspace.pk}, people).values())
     deletion.save()
     transaction.on_commit(partial(_enqueue, deletion))
     return deletion

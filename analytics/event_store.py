@@ -36,7 +36,7 @@ scripts do, leaves its events to the database's cascade. Demo and generated data
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
@@ -52,8 +52,10 @@ from analytics.models.events import (
     Event,
     EventName,
     EventReceipt,
+    event_q,
     report_event,
 )
+from analytics.models.people import Person
 
 # Events are deleted this many at a time, with progress reported after each chunk.
 DELETE_CHUNK = 5000
@@ -81,14 +83,25 @@ class NotDelivered(Exception):
     group of their context changed meanwhile): the client should retry."""
 
 
-def stored(workspace, message_ids: list[str]):
-    """A queryset of the rows whose ``message_id`` is among ``message_ids`` and whose
-    event is stored: events, or with ClickHouse as the store their receipts."""
+def stored(workspace, message_ids: list[str]) -> list:
+    """Querysets (to be united) of the rows whose ``message_id`` is among
+    ``message_ids`` and whose event is stored: events of the main database, and with
+    ClickHouse as the store also the receipts of those it holds (a call stored in the
+    main database before the switch is a duplicate too)."""
+    found = [Event.objects.filter(workspace=workspace, message_id__any=message_ids)]
     if _clickhouse():
-        return EventReceipt.objects.filter(
-            workspace=workspace, message_id__any=message_ids, stored_at__isnull=False
+        found.append(
+            EventReceipt.objects.filter(workspace=workspace, message_id__any=message_ids, stored_at__isnull=False)
         )
-    return Event.objects.filter(workspace=workspace, message_id__any=message_ids)
+    return found
+
+
+def apply_reassignments() -> int:
+    """With ClickHouse as the event store, make there the reassignments of events
+    recorded and not made yet (``reassign``); how many. Nothing to do otherwise."""
+    if store := _clickhouse():
+        return store.apply_reassignments()
+    return 0
 
 
 def purge_receipts(now: datetime | None = None) -> int:
@@ -169,7 +182,9 @@ def _add_up_days(rows: list[dict]) -> None:
 def reassign(*, workspace_id: int, from_person: int, to_person: int) -> None:
     """Make every event of the person ``from_person`` (an id) one of ``to_person``'s: an
     anonymous visitor turned out to be a known user, and ``from_person`` is deleted in
-    this transaction. Their days of activity add up into the other's."""
+    this transaction. Their days of activity add up into the other's. With ClickHouse,
+    it is recorded here and made there once the transaction has committed
+    (``deliver``, or the task worker's heartbeat: ``apply_reassignments``)."""
     if store := _clickhouse():
         store.reassign(workspace_id=workspace_id, from_person=from_person, to_person=to_person)
         return
@@ -206,14 +221,28 @@ def rebuild_daily_activity(workspace) -> None:
         )
 
 
-def delete_of_people(
-    person_ids: list[int], *, progress: Callable[[int, int], None] | None = None
+def delete_people_and_events(
+    people, workspace_of: dict[int, int], *, progress: Callable[[int, int], None] | None = None
 ) -> None:
-    """Delete every event of these people, a chunk at a time; ``progress``, if given, is
-    called as ``progress(deleted so far, to delete)`` before the first chunk and after
-    each. Their rows should be locked, so that no call adds events meanwhile."""
+    """Delete the people ``people`` (a queryset; ``workspace_of`` maps each one's id to
+    its workspace's) and every event of theirs, a chunk at a time; ``progress``, if
+    given, is called as ``progress(deleted so far, to delete)`` before the first chunk
+    and after each. Their rows should be locked, so that no call adds events meanwhile.
+
+    In the main database the events go first (the people's deletion would take them by
+    cascade, without progress). With ClickHouse, they go last: once gone there they
+    cannot come back with a rollback, so no statement that could still fail comes
+    after."""
+    person_ids = list(workspace_of)
     if store := _clickhouse():
-        store.delete_of_people(person_ids, progress=progress)
+        workspaces = sorted(set(workspace_of.values()))
+        # One statement there, done or not: the progress is reported before it only (the
+        # people's deletion below changes the deletion's own row, which a report of
+        # progress, written by another connection, would then wait for).
+        if progress:
+            progress(0, store.count_of_events(workspaces, person_ids))
+        people.delete()
+        store.delete_of_people(workspaces, person_ids)
         return
     # The ids are read once, then deleted by primary key: selecting "the next chunk"
     # again each time would walk every row deleted so far, which stays in the index
@@ -230,6 +259,7 @@ def delete_of_people(
     # Last: deleting their days of activity locks their groups' days (GroupDay), which
     # new calls of those groups' other members then wait for until the deletion commits.
     DailyActivity.objects.filter(person_id__in=person_ids).delete()
+    people.delete()
 
 
 def clear_group_type(group_type) -> int:
@@ -353,7 +383,7 @@ def with_event_count(queryset, *, person: str = "pk"):
         attname = "pk" if person == "pk" else f"{person}_id"
 
         def attach(rows):
-            counts = count_of_people([getattr(row, attname) for row in rows])
+            counts = count_of_people({row.workspace_id for row in rows}, [getattr(row, attname) for row in rows])
             for row in rows:
                 row.event_count = counts.get(getattr(row, attname), 0)
 
@@ -384,11 +414,11 @@ def with_activity_in(memberships, group, *, since: datetime):
     return memberships.annotate(recent_events=Coalesce(Subquery(recent), 0))
 
 
-def count_by_type(person_ids: list[int]) -> dict[int, dict[str, int]]:
+def count_by_type(workspace_ids, person_ids: list[int]) -> dict[int, dict[str, int]]:
     """{person id: {call type: events}} of these people's events (types with none left
-    out)."""
+    out); ``workspace_ids`` are their workspaces'."""
     if store := _clickhouse():
-        return store.count_by_type(person_ids)
+        return store.count_by_type(workspace_ids, person_ids)
     found = {}
     events = Event.objects.filter(person_id__in=person_ids).order_by()
     for person_id, call_type, n in events.values_list("person_id", "type").annotate(n=Count("*")):
@@ -396,10 +426,11 @@ def count_by_type(person_ids: list[int]) -> dict[int, dict[str, int]]:
     return found
 
 
-def count_of_people(person_ids: list[int]) -> dict[int, int]:
-    """{person id: their events} (people without any left out)."""
+def count_of_people(workspace_ids, person_ids: list[int]) -> dict[int, int]:
+    """{person id: their events} (people without any left out); ``workspace_ids`` are
+    their workspaces'."""
     if store := _clickhouse():
-        return store.count_of_people(person_ids)
+        return store.count_of_people(workspace_ids, person_ids)
     events = Event.objects.filter(person_id__in=person_ids).order_by()
     return dict(events.values_list("person_id").annotate(n=Count("*")))
 
@@ -416,6 +447,13 @@ def activity_in_group(group, person_ids: list[int], *, since: datetime) -> dict[
         .order_by()
     )
     return dict(events.values_list("person_id").annotate(n=Count("*")))
+
+
+def has_activity(workspace_id: int) -> bool:
+    """Whether the workspace has had any activity (track, page or screen calls)."""
+    if store := _clickhouse():
+        return store.has_activity(workspace_id)
+    return Event.objects.filter(workspace_id=workspace_id).activity().exists()
 
 
 def count_in_slot(workspace_id: int, slot: int) -> int:
@@ -454,3 +492,30 @@ def top_in_group(group, *, since: datetime, limit: int) -> list[tuple[str, str, 
         .annotate(n=Count("*"))
         .order_by("-n", "type", "name")[:limit]
     )
+
+
+def units_that_did(cohort, condition, moment: datetime):
+    """The people (a user cohort) or groups of the cohort's type who did the cohort's
+    behaviour ``condition`` (its event, at least its times) in the days before
+    ``moment``; for groups, the events carrying one of the type, internal people's left
+    out if the cohort leaves them out. A subquery of ids, or their list from ClickHouse
+    (``Cohort.members`` takes either)."""
+    if store := _clickhouse():
+        return store.units_that_did(cohort, condition, moment)
+    events = (
+        Event.objects.filter(workspace_id=cohort.workspace_id)
+        .activity()
+        .filter(event_q(condition.event))
+        .between(moment - timedelta(days=condition.days), moment)
+    )
+    if cohort.for_groups:
+        unit = f"{cohort.group_type.slot_field}_id"
+        events = events.filter(**{f"{unit}__isnull": False})
+        if cohort.exclude_internal and cohort.workspace.internal_domains:
+            events = events.exclude(person__in=Person.objects.internal(cohort.workspace))
+    else:
+        unit = "person_id"
+    units = events.values(unit).order_by()
+    if condition.times > 1:
+        units = units.annotate(n=Count("pk")).filter(n__gte=condition.times).values(unit)
+    return units

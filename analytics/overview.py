@@ -17,9 +17,9 @@ from urllib.parse import urlencode
 
 from django.http import QueryDict
 
-from analytics import reports
+from analytics import event_store, reports
 from analytics.charts import Chart, Series
-from analytics.models import Event, Group, GroupType, SavedReport, Workspace
+from analytics.models import Group, GroupType, SavedReport, Workspace
 from analytics.reports import RANGES, Period, ReportError, Trend
 from analytics.reports.queries import Query, today_in
 from analytics.reports.results import (
@@ -119,7 +119,7 @@ def overview_of(workspace: Workspace, *, active: bool = True) -> Overview:
     types = {t.name: t for t in workspace.group_types.with_has_activity()}
     group_type = next((t for t in types.values() if t.is_default), None)
     found = Overview(
-        has_events=Event.objects.filter(workspace=workspace).activity().exists(),
+        has_events=event_store.has_activity(workspace.pk),
         group_type=group_type,
         active=active,
     )

@@ -11,6 +11,9 @@ worker adds what takes such a task back:
   process or its connection dies; on SQLite it writes a heartbeat every few seconds.
 - When it starts, and at every heartbeat after that, a worker puts the RUNNING tasks of
   dead workers back to READY, where the next free worker claims them.
+- With ClickHouse as the event store, each heartbeat makes there the merges of visitors
+  into users recorded but not made yet (a request that recorded one stopped before it
+  could).
 - Once an hour, a heartbeat also deletes the receipts of message ids older than they are
   kept (``EventReceipt.KEPT``), which ingestion writes with ClickHouse as the event store.
 
@@ -123,6 +126,7 @@ class Heartbeat(threading.Thread):
                 )
                 self.worker = TaskWorker.register(self.worker_id)
             requeue_tasks_of_dead_workers()
+            self.finish_reassignments()
             if self.purged_at is None or time.monotonic() - self.purged_at >= PURGE_EVERY:
                 purged = event_store.purge_receipts()
                 self.purged_at = time.monotonic()
@@ -132,6 +136,20 @@ class Heartbeat(threading.Thread):
             logger.warning("Heartbeat of worker %s failed, trying again: %s", self.worker_id, error)
             # A broken connection took the lock with it: the next beat reconnects and locks.
             connection.close()
+
+
+    def finish_reassignments(self):
+        """Make in ClickHouse the merges of visitors into users that the requests which
+        recorded them could not (``event_store.apply_reassignments``)."""
+        try:
+            made = event_store.apply_reassignments()
+        except DatabaseError:
+            raise
+        except Exception as error:  # ClickHouse's: tried again at the next beat
+            logger.warning("Reassigning events in ClickHouse failed, trying again: %s", error)
+            return
+        if made:
+            logger.info("Made %s reassignment(s) of events in ClickHouse", made)
 
 
 class Worker(db_worker.Worker):

@@ -2,6 +2,7 @@
 
 DATABASE_URL   sqlite:///path or postgres://user@host:port/name (default: SQLite in db.sqlite3)
 CLICKHOUSE_URL clickhouse://user:password@host:8123/database, or chdb:///path (default: none)
+CLICKHOUSE_CLUSTER  the cluster's name, when that server is one of a cluster (default: none)
 SECRET_KEY     required unless DEBUG is on
 DEBUG          1/true/yes to turn on (default: off)
 ALLOWED_HOSTS  comma-separated host names (default: localhost names only)
@@ -197,9 +198,16 @@ else:
     options["options"] = " ".join(part for part in parts if part)
 # ClickHouse as the event store of big workspaces (README, "Running at scale"). Unset,
 # events stay in the database above and nothing of ClickHouse is needed or installed.
-# Work in progress: `manage.py clickhouse_schema` creates its schema; events do not go
-# there yet.
+# Work in progress: the reports are not all answered from there yet.
 CLICKHOUSE = clickhouse_config(os.environ.get("CLICKHOUSE_URL", ""))
+# The cluster's name in the servers' remote_servers, when CLICKHOUSE_URL's server is one
+# of a sharded, replicated cluster (its schema made with clickhouse_schema --cluster):
+# changes to stored events go to every shard's table.
+CLICKHOUSE_CLUSTER = os.environ.get("CLICKHOUSE_CLUSTER", "").strip() or None
+if CLICKHOUSE_CLUSTER and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", CLICKHOUSE_CLUSTER):
+    raise ImproperlyConfigured(
+        f"CLICKHOUSE_CLUSTER takes a cluster's name (letters, digits, _ . -); not {CLICKHOUSE_CLUSTER!r}."
+    )
 
 # A second connection to the same database, always in autocommit: a long deletion writes
 # its progress through it, so other requests see it while the deletion's own transaction

@@ -24,6 +24,12 @@ workspace of generated events.
    timed, best of --rounds after a warm-up run. Prints ours, hand-written, their ratio, the answer's rows and checksum; ours must give the same answer. Both
    run with JIT compilation off (--jit leaves it on), which costs seconds here.
 4. --explain prints EXPLAIN (ANALYZE, BUFFERS) of each hand-written query.
+5. --clickhouse PATH also answers each question with the events in ClickHouse's embedded
+   engine (chdb) at PATH: the workspace's events are copied there once (ClickHouse
+   reads them straight from PostgreSQL, ``postgresql()``), merged (``OPTIMIZE ...
+   FINAL``, as a live server's background merges would have), and the report code asks
+   ClickHouse (``CLICKHOUSE_URL`` set for the run). Its answers must be the same too;
+   the last column is how many times quicker than ours on PostgreSQL.
 """
 
 import argparse
@@ -66,6 +72,8 @@ def parse_args():
     parser.add_argument("--jit", action="store_true", help="leave JIT compilation on, as the "
                         "server has it (it costs seconds of compiling for these queries)")
     parser.add_argument("--explain", action="store_true", help="print each hand-written query's plan")
+    parser.add_argument("--clickhouse", metavar="PATH", help="also answer with ClickHouse's embedded "
+                        "engine (chdb) keeping its data at PATH (an absolute path)")
     parser.add_argument("--cpu", action="store_true", help="also run each hand-written query "
                         "once without parallel workers and print the CPU time its server "
                         "process took: a figure that other work on the machine changes less")
@@ -331,6 +339,65 @@ def ours(question, workspace):
 # --- timing ---------------------------------------------------------------------------
 
 
+def clickhouse_of(args, workspace):
+    """The CLICKHOUSE_URL configuration of chdb at ``args.clickhouse``, holding the
+    workspace's events: copied from PostgreSQL by ClickHouse itself unless it holds as
+    many already, then merged. Prints what it took."""
+    import dj_database_url
+    from django.conf import settings
+
+    from analytics import clickhouse
+    from analytics.clickhouse.schema import EVENT_COLUMNS, Target, migrate
+    from analytics.models import Event
+    from groupsite.settings import clickhouse_config
+
+    config = clickhouse_config(f"chdb://{args.clickhouse}?database=bench")
+    settings.CLICKHOUSE = config
+    client = clickhouse.client()
+    migrate(client, Target("bench"))
+    expected = Event.objects.filter(workspace=workspace).count()
+    held = client.command("SELECT count() FROM bench.events FINAL WHERE workspace_id = %(w)s",
+                          parameters={"w": workspace.pk})
+    if held != expected:
+        started = time.perf_counter()
+        client.command("TRUNCATE TABLE bench.events")
+        db = dj_database_url.parse(args.database_url)
+        columns = ", ".join(name for name, _ in EVENT_COLUMNS if not name.startswith("_"))
+        client.command(
+            f"INSERT INTO bench.events ({columns}) SELECT {columns} FROM postgresql("
+            "%(address)s, %(db)s, 'analytics_event', %(user)s, %(password)s) WHERE workspace_id = %(w)s",
+            parameters={
+                "address": f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}", "db": db["NAME"],
+                "user": db["USER"] or "postgres", "password": db["PASSWORD"] or "", "w": workspace.pk,
+            },
+            settings={"max_insert_threads": 2},
+        )
+        copied = time.perf_counter() - started
+        started = time.perf_counter()
+        client.command("OPTIMIZE TABLE bench.events FINAL")
+        print(f"Copied {expected:,} events into ClickHouse in {copied:.0f} s, merged them in "
+              f"{time.perf_counter() - started:.0f} s.")
+    size, rows = client.query(
+        "SELECT sum(bytes_on_disk), sum(rows) FROM system.parts WHERE database = 'bench' "
+        "AND table = 'events' AND active"
+    ).result_rows[0]
+    print(f"ClickHouse (chdb) holds {rows:,} events in {size / 2**30:.2f} GB on disk "
+          f"({size / max(rows, 1):.0f} bytes an event).")
+    settings.CLICKHOUSE = None
+    return config
+
+
+def ours_on(config, question, workspace):
+    """``ours``, with the events read from ClickHouse (``config``: CLICKHOUSE_URL's)."""
+    from django.conf import settings
+
+    settings.CLICKHOUSE = config
+    try:
+        return ours(question, workspace)
+    finally:
+        settings.CLICKHOUSE = None
+
+
 def best_of(run, rounds, *, warm_up=True):
     """(the best time in ms of ``rounds`` runs after a warm-up one, the last answer)."""
     if warm_up:
@@ -411,6 +478,7 @@ def main():
     workspace, until = workspace_of_size(args, marker)
     vacuum(args.database_url)
     asked = [q for q in questions(workspace, until) if q.key in args.questions.split(",")]
+    on_clickhouse = clickhouse_of(args, workspace) if args.clickhouse else None
     with connect(args.database_url) as conn:
         describe(conn, workspace)
         configure(conn, args)
@@ -424,6 +492,8 @@ def main():
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPU(s).\n")
         print(f"{'question':62} {'ours (ms)':>10} {'hand-written (ms)':>18} {'ratio':>6} "
               f"{'rows':>5}  checksum")
+        if on_clickhouse:
+            print(f"{'':62} {'ClickHouse (ms)':>16} {'ours / ClickHouse':>18}")
         failures = []
         for question in asked:
             hand_ms, rows = best_of(
@@ -437,6 +507,11 @@ def main():
             print(f"{question.title:62} {shown:>10} {hand_ms:18.1f} {ratio:>6} "
                   f"{rows_of(theirs):5d}  {checksum(theirs)}")
             print(f"  {question.summary(theirs)}")
+            if on_clickhouse:
+                ch_ms, ch_answer = best_of(lambda q=question: ours_on(on_clickhouse, q, workspace), args.rounds)
+                if ch_answer != theirs:
+                    failures.append(f"{question.key} (ClickHouse): {first_difference(ch_answer, theirs)}")
+                print(f"{'  on ClickHouse':62} {ch_ms:16.1f} {ours_ms / ch_ms:18.1f}")
             if args.cpu:
                 cpu, elapsed = cpu_time(conn, question)
                 print(f"  without parallel workers: {cpu:,.0f} ms of CPU in {elapsed:,.0f} ms")

@@ -435,7 +435,7 @@ def rows_of(user_id):
     person = Person.objects.by_user_id(user_id)
     return {
         "person": person is not None,
-        "events": event_store.count_of_people([person.pk]).get(person.pk, 0) if person else 0,
+        "events": event_store.count_of_people({person.workspace_id}, [person.pk]).get(person.pk, 0) if person else 0,
         "memberships": Membership.objects.filter(person=person).count() if person else 0,
         "identities": Identity.objects.filter(person=person).count() if person else 0,
     }

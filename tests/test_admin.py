@@ -10,6 +10,7 @@ from analytics.models import (
     Deletion,
     Event,
     EventReceipt,
+    PendingReassignment,
     Person,
     SavedReport,
     SuppressedUser,
@@ -63,6 +64,7 @@ def activity(send, company, team):
     EventReceipt.objects.create(
         workspace=workspace, message_id="m-1", timestamp=timezone.now(), received_at=timezone.now()
     )
+    PendingReassignment.objects.create(workspace=workspace, from_person_id=1, to_person_id=2)
     Cohort.objects.create(workspace=workspace, name="Acme people", created_by="alice@example.com")
     SavedReport.create(
         workspace=workspace, kind="trends", name="Views", query="event=Report+Viewed", user=None

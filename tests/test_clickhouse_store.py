@@ -6,21 +6,32 @@ deleted user's go, a removed group type's context is cleared.
 A real server adds what chdb cannot show: inserts buffered with other clients'
 (``async_insert``), changes waited for on every replica, and a cluster's shards."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
 from calls import feb, identify, join, track
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 
 from analytics import clickhouse
-from analytics.clickhouse.store import continue_numbering
+from analytics.clickhouse.store import apply_reassignments, continue_numbering
 from analytics.event_store import purge_receipts
 from analytics.worker import Heartbeat
 from analytics.deletion import delete_person
 from analytics.group_types import remove_group_type
-from analytics.models import DailyActivity, Event, EventName, EventReceipt, Group, Person, TaskWorker
+from analytics.models import (
+    DailyActivity,
+    Event,
+    EventName,
+    EventReceipt,
+    Group,
+    GroupType,
+    PendingReassignment,
+    Person,
+    TaskWorker,
+)
 
 
 def held(client, workspace, *, final=True):
@@ -196,3 +207,81 @@ def test_new_events_are_numbered_after_the_main_database_s(chdb, settings, works
     continue_numbering()  # again: it never goes back
     assert send.batch(track("ann", "Export", messageId="m-next")).status_code == 200
     assert EventReceipt.objects.get(message_id="m-next").pk == last + 2
+
+
+def test_a_merge_rolled_back_changes_nothing_in_clickhouse(clickhouse_events, workspace, send, refuse_inserts):
+    """The merge of a visitor into a user is made in ClickHouse only once its transaction
+    has committed: here a later write of the same transaction fails."""
+    assert send.batch(identify("ann"), track("ann", "Export")).status_code == 200
+    visit = {"type": "page", "anonymousId": "v-1", "name": "Pricing", "timestamp": feb(2, 9)}
+    assert send.batch(visit).status_code == 200
+    visitor = Person.objects.exclude(user_id="ann").get()
+    refuse_inserts("analytics_eventreceipt")  # after the merge, in the same transaction
+    login = {"type": "identify", "userId": "ann", "anonymousId": "v-1", "timestamp": feb(2, 11)}
+    # Refused (PostgreSQL's error is a failure, SQLite's a conflict retried until busy).
+    assert send.batch(login).status_code in (500, 503)
+    assert Person.objects.filter(pk=visitor.pk).exists()
+    assert not PendingReassignment.objects.exists()
+    by_person = {e["message_id"]: e["person_id"] for e in held(clickhouse_events, workspace)}
+    assert sorted(by_person.values()) == sorted([person("ann").pk, person("ann").pk, visitor.pk])
+
+
+def test_a_merge_recorded_but_not_made_is_made_by_the_task_worker(clickhouse_events, workspace, send):
+    assert send.batch(identify("ann"), {"type": "page", "anonymousId": "v-1", "name": "Home"}).status_code == 200
+    visitor = Person.objects.exclude(user_id="ann").get()
+    # As if the request that merged them had stopped between its commit and ClickHouse.
+    PendingReassignment.objects.create(workspace=workspace, from_person_id=visitor.pk, to_person_id=person("ann").pk)
+    heartbeat = Heartbeat("worker-1", every=1)
+    heartbeat.worker = TaskWorker.register("worker-1")
+    heartbeat.beat()
+    assert {e["person_id"] for e in held(clickhouse_events, workspace)} == {person("ann").pk}
+    assert not PendingReassignment.objects.exists()
+
+
+def test_merges_are_made_in_the_order_they_were_recorded(clickhouse_events, workspace, send):
+    """v-1 became ann's, then ann was merged into bob: v-1's events end with bob."""
+    assert send.batch(identify("ann"), identify("bob"), {"type": "page", "anonymousId": "v-1", "name": "Home"}).status_code == 200
+    ann, bob, visitor = person("ann"), person("bob"), Person.objects.get(user_id=None)
+    PendingReassignment.objects.create(workspace=workspace, from_person_id=visitor.pk, to_person_id=ann.pk)
+    PendingReassignment.objects.create(workspace=workspace, from_person_id=ann.pk, to_person_id=bob.pk)
+    assert apply_reassignments(workspace.pk) == 2
+    assert {e["person_id"] for e in held(clickhouse_events, workspace)} == {bob.pk}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite locks no rows")
+def test_a_group_type_removed_while_a_delivery_holds_its_group_clears_it_after(
+    transactional_db, clickhouse_events, workspace, send, api
+):
+    """A delivery of an event carrying team growth is writing to ClickHouse when the
+    team type is removed: the removal waits for it (the delivery holds the group), then
+    clears the event's team, and the events API still reads it."""
+    assert send.batch(join("ann", "growth", group_type="team")).status_code == 200
+    team = workspace.group_types.get(name="team")
+    client = clickhouse.client()
+    insert, removed, order = client.insert, threading.Event(), []
+
+    def remove():
+        try:
+            remove_group_type(GroupType.objects.get(pk=team.pk))
+            order.append("removed")
+        finally:
+            connections.close_all()
+            removed.set()
+
+    def insert_while_removing(*args, **kwargs):
+        # The real insert, once the removal has started and found the group locked.
+        threading.Thread(target=remove).start()
+        removed.wait(1)
+        order.append("inserted")
+        return insert(*args, **kwargs)
+
+    client.insert = insert_while_removing
+    try:
+        response = send.batch(track("ann", "Export", groups={"team": "growth"}, messageId="m-race"))
+    finally:
+        del client.insert
+    removed.wait(10)
+    assert response.status_code == 200
+    assert order == ["inserted", "removed"]
+    assert [e["group_1_id"] for e in held(clickhouse_events, workspace) if e["message_id"] == "m-race"] == [None]
+    assert api.get("events").status_code == 200

@@ -20,6 +20,7 @@ import pytest
 from calls import identify, jan, join, track
 from django.core.exceptions import ValidationError
 
+from analytics import event_store
 from analytics.deletion import delete_person
 from analytics.models import Cohort, Condition, Group, Person
 
@@ -68,7 +69,7 @@ def define(workspace, *conditions, of=None, exclude_internal=True):
 
 
 def members(cohort, at=AT):
-    ids = cohort.members(at)
+    ids = cohort.members(at, did=event_store.units_that_did)
     if cohort.group_type:
         return set(Group.objects.filter(pk__in=ids).values_list("key", flat=True))
     return set(Person.objects.filter(pk__in=ids).values_list("user_id", flat=True))
@@ -78,6 +79,7 @@ def did(event=EXPORT, **options):
     return Condition.of_behaviour(event, **options)
 
 
+@pytest.mark.both_stores
 def test_behaviour_counts_the_events_of_the_days_before_the_moment(january, workspace):
     assert members(define(workspace, did(days=14))) == {"ann", "bo", "cy"}  # dee is internal
     assert members(define(workspace, did(times=2, days=14))) == {"ann"}
@@ -87,11 +89,13 @@ def test_behaviour_counts_the_events_of_the_days_before_the_moment(january, work
     assert members(define(workspace, did("", days=3))) == {"ann", "bo"}
 
 
+@pytest.mark.both_stores
 def test_did_not_keeps_who_did_it_fewer_times(january, workspace):
     assert members(define(workspace, did(did=False, days=14))) == {"eve", "fay"}
     assert members(define(workspace, did(did=False, times=2, days=14))) == {"bo", "cy", "eve", "fay"}
 
 
+@pytest.mark.both_stores
 def test_internal_people_count_once_the_cohort_includes_them(january, workspace):
     assert members(define(workspace, did(days=14), exclude_internal=False)) == {"ann", "bo", "cy", "dee"}
     workspace.internal_domains = []
@@ -99,6 +103,7 @@ def test_internal_people_count_once_the_cohort_includes_them(january, workspace)
     assert members(define(workspace, did(days=14))) == {"ann", "bo", "cy", "dee"}
 
 
+@pytest.mark.both_stores
 def test_traits_use_the_operators_of_report_filters(january, workspace):
     def having(op, value="", key="plan"):
         return members(define(workspace, Condition.of_property(key, op, value)))
@@ -110,6 +115,7 @@ def test_traits_use_the_operators_of_report_filters(january, workspace):
     assert having("contains", "@ACME", key="email") == {"ann"}
 
 
+@pytest.mark.both_stores
 def test_membership_in_a_group_whose_property_matches(january, workspace):
     in_company = Condition.of_membership
     assert members(define(workspace, in_company("company", "plan", "eq", "enterprise"))) == {"ann", "cy"}
@@ -124,12 +130,14 @@ def test_membership_in_a_group_whose_property_matches(january, workspace):
     assert members(any_company, at=None) == {"ann", "cy"}  # now: the memberships open now
 
 
+@pytest.mark.both_stores
 def test_every_condition_must_hold(january, workspace):
     big = Condition.of_membership("company", "seats", "gt", "100")
     assert members(define(workspace, did(days=14), big)) == {"ann", "cy"}
     assert members(define(workspace, did(days=14), big, Condition.of_property("plan", "eq", "pro"))) == {"ann"}
 
 
+@pytest.mark.both_stores
 def test_a_company_did_an_event_when_the_event_carries_it(january, workspace, company):
     def companies(*conditions, **options):
         return members(define(workspace, *conditions, of=company, **options))
@@ -146,6 +154,7 @@ def test_a_company_did_an_event_when_the_event_carries_it(january, workspace, co
     assert companies(did("", times=2, days=14)) == {"acme", "beta"}
 
 
+@pytest.mark.both_stores
 def test_a_group_cohort_reads_the_groups_properties(january, workspace, company):
     def companies(op, value="", key="plan"):
         return members(define(workspace, Condition.of_property(key, op, value), of=company))
@@ -155,47 +164,50 @@ def test_a_group_cohort_reads_the_groups_properties(january, workspace, company)
     assert companies("not_set", key="seats") == {"gamma"}
 
 
+@pytest.mark.both_stores
 def test_the_weekly_sizes_reevaluate_the_definition_at_each_weeks_end(
     january, workspace, django_assert_num_queries
 ):
     exported = define(workspace, did(days=14))
     with django_assert_num_queries(1):
-        sizes = exported.weekly_sizes(4, now=AT)
+        sizes = exported.weekly_sizes(4, now=AT, did=event_store.units_that_did)
     # Week ends: Jan 12 (cy's export of the 5th), Jan 19 (the same), Jan 26 (ann's of
     # the 20th and 25th), and now (ann, bo, cy).
     assert sizes == [(date(2026, 1, 5), 1), (date(2026, 1, 12), 1), (date(2026, 1, 19), 1), (date(2026, 1, 26), 3)]
     in_company = define(workspace, Condition.of_membership("company"))
-    assert [size for _, size in in_company.weekly_sizes(4, now=AT)] == [3, 3, 2, 2]  # bo left on the 20th
+    assert [size for _, size in in_company.weekly_sizes(4, now=AT, did=event_store.units_that_did)] == [3, 3, 2, 2]  # bo left on the 20th
     everyone = define(workspace)
-    assert [size for _, size in everyone.weekly_sizes(4, now=AT)] == [4, 4, 5, 5]  # fay came on the 22nd
+    assert [size for _, size in everyone.weekly_sizes(4, now=AT, did=event_store.units_that_did)] == [4, 4, 5, 5]  # fay came on the 22nd
 
 
+@pytest.mark.both_stores
 def test_weeks_end_at_midnight_in_the_workspace_time_zone(january, workspace):
     twice = define(workspace, did(times=2, days=7))
     # In UTC the week ending on Sunday the 25th reaches 12:00 on the 25th: ann's exports
     # of the 20th and 25th. Midnight in Auckland is 11:00 UTC: only the 20th's.
-    assert twice.weekly_sizes(2, now=AT) == [(date(2026, 1, 19), 1), (date(2026, 1, 26), 1)]
+    assert twice.weekly_sizes(2, now=AT, did=event_store.units_that_did) == [(date(2026, 1, 19), 1), (date(2026, 1, 26), 1)]
     workspace.time_zone = "Pacific/Auckland"
     workspace.save()
-    assert twice.weekly_sizes(2, now=AT) == [(date(2026, 1, 19), 0), (date(2026, 1, 26), 1)]
+    assert twice.weekly_sizes(2, now=AT, did=event_store.units_that_did) == [(date(2026, 1, 19), 0), (date(2026, 1, 26), 1)]
 
 
 def test_members_are_one_query_without_events_in_python(january, workspace, django_assert_num_queries):
     cohort = define(workspace, did(times=2, days=30), Condition.of_membership("company", "plan", "eq", "enterprise"))
     with django_assert_num_queries(1):
-        found = list(Person.objects.filter(pk__in=cohort.members(AT)).values_list("user_id", flat=True))
+        found = list(Person.objects.filter(pk__in=cohort.members(AT, did=event_store.units_that_did)).values_list("user_id", flat=True))
     assert sorted(found) == ["ann", "cy"]
 
 
 def test_sizes_of_several_cohorts_are_counted_in_one_query(january, workspace, company, django_assert_num_queries):
     cohorts = [define(workspace, did("", days=1000)), define(workspace, Condition.of_property("plan", "eq", "free"), of=company)]
     with django_assert_num_queries(1):
-        sizes = Cohort.sizes_now(cohorts)
+        sizes = Cohort.sizes_now(cohorts, did=event_store.units_that_did)
     # Who did anything in the last 1,000 days, dee (internal) aside: ann, bo and cy.
     # Companies on the free plan: beta and gamma.
     assert sizes == {cohorts[0].pk: 3, cohorts[1].pk: 2}
 
 
+@pytest.mark.both_stores
 def test_a_deleted_person_leaves_every_cohort(january, workspace):
     exported = define(workspace, did(days=14))
     delete_person(Person.objects.get(user_id="ann"))

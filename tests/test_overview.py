@@ -8,6 +8,7 @@ from datetime import date
 from html import unescape
 from urllib.parse import urlsplit
 
+import pytest
 from calls import jan, join, march, track, track_in
 from conftest import set_time_zone
 from django.db import connection
@@ -30,6 +31,7 @@ def counts(workspace, group_type):
     }
 
 
+@pytest.mark.both_stores
 def test_active_counts_of_today_7_and_30_days(overview_data, company):
     assert counts(overview_data, company) == {
         "days": [1, 7, 30],
@@ -42,6 +44,7 @@ def test_active_counts_of_today_7_and_30_days(overview_data, company):
     }
 
 
+@pytest.mark.both_stores
 def test_the_windows_end_today_in_the_workspace_time_zone(overview_data):
     windows = reports.active_counts(overview_data, None, (1, 7, 30))
     assert [(c.start, c.end) for c in windows] == [
@@ -55,12 +58,14 @@ def test_the_windows_end_today_in_the_workspace_time_zone(overview_data):
     assert reports.active_counts(overview_data, None, (1,))[0].users == 3
 
 
+@pytest.mark.both_stores
 def test_counting_users_only_gives_no_company_figures(overview_data):
     today, week, month = reports.active_counts(overview_data, None, (1, 7, 30))
     assert (today.users, week.users, month.users) == (2, 4, 4)
     assert today.strict is None and today.overcount is None
 
 
+@pytest.mark.both_stores
 def test_internal_people_count_once_no_internal_domain_is_set(overview_data, company):
     overview_data.internal_domains = []
     overview_data.save()
@@ -69,6 +74,7 @@ def test_internal_people_count_once_no_internal_domain_is_set(overview_data, com
     assert (today.users, today.strict, today.overcount, today.events) == (3, 1, 2, 3)
 
 
+@pytest.mark.both_stores
 def test_the_top_events_of_the_last_30_days(overview_data):
     base = reports.trend_from_params(overview_data, QueryDict("range=30d"))
     top = reports.top_events(overview_data, base)
@@ -83,6 +89,7 @@ def test_the_top_events_of_the_last_30_days(overview_data):
 # --- the page -------------------------------------------------------------------------
 
 
+@pytest.mark.both_stores
 def test_the_overview_shows_the_figures(overview_data, alice_client):
     response = alice_client.get("/", {"figures": "1"})
     assert response.status_code == 200
@@ -99,6 +106,7 @@ def test_the_overview_shows_the_figures(overview_data, alice_client):
     assert "over-count 5" in page
 
 
+@pytest.mark.both_stores
 def test_every_figure_opens_a_report_that_gives_the_same_number(overview_data, alice_client):
     overview = alice_client.get("/", {"figures": "1"}).context["overview"]
     for figure in overview.users + overview.groups.figures:
@@ -114,6 +122,7 @@ def test_every_figure_opens_a_report_that_gives_the_same_number(overview_data, a
             assert series.total == expected, top
 
 
+@pytest.mark.both_stores
 def test_the_over_count_links_to_the_users_in_several_companies(overview_data, alice_client):
     page = alice_client.get("/", {"figures": "1"}).content.decode()
     assert 'href="/people?several=1"' in page
@@ -121,6 +130,7 @@ def test_the_over_count_links_to_the_users_in_several_companies(overview_data, a
     assert "Bo Brown" in banner and "Cy Cole" in banner
 
 
+@pytest.mark.both_stores
 def test_no_over_count_no_link_to_the_banner(frozen_now, send, workspace, company, alice_client):
     send.batch(
         join("ann", "acme", march(1)),
@@ -136,6 +146,7 @@ def test_no_over_count_no_link_to_the_banner(frozen_now, send, workspace, compan
     assert "several=1" not in response.content.decode()
 
 
+@pytest.mark.both_stores
 def test_no_company_active_says_why_rather_than_zeros(frozen_now, send, workspace, company, alice_client):
     send.batch(
         join("ann", "acme", march(1)),
@@ -150,6 +161,7 @@ def test_no_company_active_says_why_rather_than_zeros(frozen_now, send, workspac
     assert "over-count" not in card
 
 
+@pytest.mark.both_stores
 def test_the_top_events_link_to_their_trends(overview_data, alice_client):
     page = alice_client.get("/", {"figures": "1"}).content.decode()
     rows = re.findall(r'<td><a href="([^"]+)">([^<]+)</a></td>', page)
@@ -341,6 +353,7 @@ def test_the_overview_costs_the_same_queries_whatever_the_data(overview_data, al
     assert (len(page), len(activity), len(top_events)) == (7, 8, 5)
 
 
+@pytest.mark.both_stores
 def test_who_was_active_and_the_top_events_load_after_the_page(overview_data, alice_client):
     page = alice_client.get("/").content.decode()
     figures = page.split('id="overview-figures"')[1].split("</div>\n</div>")[0]

@@ -196,6 +196,7 @@ def test_a_late_event_shows_up_in_the_past_day_it_belongs_to(activity, workspace
     assert values(before) == [[2, 2, 3]] and values(after) == [[3, 2, 3]]
 
 
+@pytest.mark.both_stores
 def test_a_deleted_user_disappears_from_every_report_at_once(activity, workspace):
     delete_person(Person.objects.get(user_id="bo"))
     trend = reports.trends(workspace, first_week("trend", workspace, event="feature_used"))
@@ -286,6 +287,7 @@ def test_behind_a_trend_point_are_the_people_it_counts(activity, workspace):
     assert set(Group.objects.filter(pk__in=ids).values_list("key", flat=True)) == {"acme"}
 
 
+@pytest.mark.both_stores
 def test_active_companies_strict_beside_the_over_count(activity, workspace):
     result = reports.active_groups(workspace, first_week("active_groups", workspace, type="company"))
     assert result.strict == [2, 1, 2]
@@ -301,6 +303,7 @@ def test_active_companies_strict_beside_the_over_count(activity, workspace):
     assert {keys[pk] for pk in strict} == {"acme"} and {keys[pk] for pk in over} == {"acme", "beta"}
 
 
+@pytest.mark.both_stores
 def test_the_over_count_credits_only_groups_the_person_was_in_at_the_time(send, workspace, company):
     send.batch(
         join("fay", "acme", jan(1)),
@@ -315,6 +318,7 @@ def test_the_over_count_credits_only_groups_the_person_was_in_at_the_time(send, 
     assert result.overcount == [3, 1, 2]
 
 
+@pytest.mark.both_stores
 def test_a_funnel_by_users_and_by_company(send, workspace, company):
     send.batch(*funnel_calls())
     steps = ["signed_up", "project_created", "invite_sent"]
@@ -331,6 +335,7 @@ def test_a_funnel_by_users_and_by_company(send, workspace, company):
     assert set(Person.objects.filter(pk__in=dropped).values_list("user_id", flat=True)) == {"bo", "gil"}
 
 
+@pytest.mark.both_stores
 def test_a_funnel_takes_events_of_the_same_moment_in_the_order_they_came(send, workspace):
     """Events of one moment count in the order they were sent (their ids): ann signs up
     and then creates a project in the same instant, which is the funnel's order; bo does
@@ -356,6 +361,7 @@ def test_a_funnel_takes_events_of_the_same_moment_in_the_order_they_came(send, w
     assert [s.count for s in logins.steps] == [2, 1]
 
 
+@pytest.mark.both_stores
 def test_a_funnel_of_ten_steps_counts_each_step(send, workspace):
     """The longest funnel allowed: every backend runs it (SQLite's parser once overflowed
     on ten nested steps). ann does all ten in order, bo the first four, cy the first
@@ -373,6 +379,7 @@ def test_a_funnel_of_ten_steps_counts_each_step(send, workspace):
     assert result.median_seconds_to_convert == 9 * 3600
 
 
+@pytest.mark.both_stores
 def test_retention_by_week_for_users_and_companies(send, workspace, company):
     send.batch(
         join("ann", "acme", datetime(2025, 12, 1, tzinfo=UTC).isoformat()),
@@ -414,6 +421,7 @@ def test_retention_by_week_for_users_and_companies(send, workspace, company):
         assert set(Person.objects.filter(pk__in=cohort).values_list("user_id", flat=True)) == expected
 
 
+@pytest.mark.both_stores
 def test_retention_of_companies_active_in_any_way_by_month_and_by_day(send, workspace, company):
     """Companies' first days and returns of any activity, by month, and by day over more
     buckets (72) than one 64-bit word of them holds."""
@@ -461,6 +469,7 @@ def test_retention_of_companies_active_in_any_way_by_month_and_by_day(send, work
     assert reports.retention_actors(workspace, days, cohort=date(2026, 3, 3), period=3) == []
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize("count_by, start_event", [("users", ""), ("company", "login")])
 def test_retention_by_day_over_the_longest_range(send, workspace, company, count_by, start_event):
     """A daily retention over the longest period a report covers: more cohorts (1,098)
@@ -483,6 +492,7 @@ def test_retention_by_day_over_the_longest_range(send, workspace, company, count
     assert len(back) == 1
 
 
+@pytest.mark.both_stores
 def test_the_last_cohort_counts_its_last_period(send, workspace):
     send.batch(track("ann", "signed_up", jan(5)), track("ann", "login", jan(7)))
     params = {"start_event": "signed_up", "return_event": "login", "interval": "day", "periods": 2}

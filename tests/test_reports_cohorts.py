@@ -78,6 +78,7 @@ def trend(workspace, **params):
     return result.series[0].values
 
 
+@pytest.mark.both_stores
 def test_a_user_cohort_keeps_the_events_of_its_people(activity, workspace, admins):
     assert trend(workspace) == [2, 2, 3]
     assert trend(workspace, cohort=admins.pk) == [1, 2, 1]  # ann; ann and cy; cy
@@ -86,6 +87,7 @@ def test_a_user_cohort_keeps_the_events_of_its_people(activity, workspace, admin
     assert trend(workspace, cohort=admins.pk, count_by="company") == [1, 1, 1]
 
 
+@pytest.mark.both_stores
 def test_a_group_cohort_keeps_the_events_carrying_one_of_its_groups(activity, workspace, pro_companies):
     assert trend(workspace, count_by="company") == [2, 1, 2]
     assert trend(workspace, cohort=pro_companies.pk, count_by="company") == [1, 1, 1]
@@ -95,6 +97,7 @@ def test_a_group_cohort_keeps_the_events_carrying_one_of_its_groups(activity, wo
     assert trend(workspace, cohort=pro_companies.pk, count_by="events") == [1, 1, 1]
 
 
+@pytest.mark.both_stores
 def test_a_cohort_of_teams_filters_a_report_counted_by_company(activity, workspace, team):
     teams = define(workspace, "Every team", of=team)
     # Only ann's events carry a team (growth); both carry acme too.
@@ -102,6 +105,7 @@ def test_a_cohort_of_teams_filters_a_report_counted_by_company(activity, workspa
     assert trend(workspace, cohort=teams.pk) == [1, 1, 0]
 
 
+@pytest.mark.both_stores
 def test_a_behaviour_cohort_is_evaluated_now(activity, workspace):
     upgraded = define(workspace, "Upgraded this week", Condition.of_behaviour("upgraded", days=7))
     assert trend(workspace, cohort=upgraded.pk) == [1, 0, 1]  # bo

@@ -14,24 +14,41 @@ Storing a batch of calls happens in two steps:
    retry is stored again with the same number and moment, so a row ClickHouse may have
    written already has the same sorting key, and reads with ``FINAL`` count it once.
 
-``deliver`` holds a share lock on the events' people (``FOR KEY SHARE``) while it
+``deliver`` holds a share lock on the events' people and groups (``FOR KEY SHARE``) while it
 inserts. A deletion (which locks them ``FOR UPDATE``) and a merge of a visitor into a
 user (which deletes the visitor) wait for it, and a delivery after either finds the
 person gone: their events are then not inserted and the client is asked to retry, when
 a merged visitor's calls go to the user, and a deleted user's are refused. So no event
 of a deleted person is inserted after their deletion removed their events.
 
-The changes to events already stored (a visitor's events becoming a user's, a group
-type's context cleared, people deleted) are statements ClickHouse runs before the
-caller goes on: a lightweight ``UPDATE``, a mutation, a lightweight ``DELETE``, each
-waited for.
+The changes to events already stored are statements ClickHouse runs to their end,
+each made where nothing of the main database that could still fail comes after it:
+
+- a visitor merged into a user: recorded (``PendingReassignment``) in the transaction
+  that merges them, which may still be rolled back and started over, and made once it
+  has committed (a lightweight UPDATE: ``apply_reassignments``), before the next
+  delivery of the workspace, a deletion, or by the task worker's heartbeat;
+- people deleted: a lightweight DELETE, after their rows are deleted in the main
+  database, the last statement of the deletion's transaction; then counted, to be sure;
+- a group type removed: a mutation, its groups locked first.
+
+On a cluster (``CLICKHOUSE_CLUSTER``) they go to every shard's ``events_local``. What a
+cluster does not do yet: a merged visitor's events stay on the shard of the visitor (the
+answers are the same, a funnel of theirs is no longer local to one shard), and a copy of
+a retried call written to another shard (its person merged in between) is not collapsed
+with the first.
+
+Inserts are buffered by the server (``async_insert``) and waited for: the answer comes
+once the rows are written, within a fraction of a second (``async_insert_busy_timeout``),
+so many clients' small batches make few parts. A delivery that fails is answered 503
+and retried with the same keys.
 """
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
+from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -41,10 +58,13 @@ from analytics.clickhouse.copy import COLUMNS, json_text
 from analytics.models import (
     ACTIVITY_TYPES,
     GROUP_SLOTS,
+    PAGE_EVENT,
+    SCREEN_EVENT,
     Event,
     EventReceipt,
+    EventType,
     Group,
-    GroupType,
+    PendingReassignment,
     Person,
     parse_cursor,
 )
@@ -63,13 +83,36 @@ def table() -> str:
     return f"{clickhouse.database()}.events"
 
 
+def changed_table() -> str:
+    """The table that changes to stored events (UPDATE, DELETE, mutations) are made to:
+    ``events``, or on a cluster (``CLICKHOUSE_CLUSTER``) every shard's ``events_local``
+    (a Distributed table takes no change)."""
+    cluster = django_settings.CLICKHOUSE_CLUSTER
+    if cluster:
+        return f"{clickhouse.database()}.events_local ON CLUSTER '{cluster}'"
+    return table()
+
+
+# Queries may name many ids (a group's members, everyone deleted at an email domain).
+QUERY_SETTINGS = {"max_query_size": 256 * 1024 * 1024}
+
+
 def query(sql: str, parameters: dict | None = None, *, settings: dict | None = None):
     """The rows of a SELECT, as tuples."""
-    return clickhouse.client().query(sql, parameters=parameters or {}, settings=settings or {}).result_rows
+    return (
+        clickhouse.client()
+        .query(sql, parameters=parameters or {}, settings={**QUERY_SETTINGS, **(settings or {})})
+        .result_rows
+    )
 
 
 def scalar(sql: str, parameters: dict | None = None):
-    return clickhouse.client().command(sql, parameters=parameters or {})
+    return clickhouse.client().command(sql, parameters=parameters or {}, settings=QUERY_SETTINGS)
+
+
+def command(sql: str, parameters: dict | None = None, *, settings: dict | None = None):
+    """A statement that changes something, run to its end (``settings`` say how far)."""
+    clickhouse.client().command(sql, parameters=parameters or {}, settings={**QUERY_SETTINGS, **(settings or {})})
 
 
 # -- Writing -------------------------------------------------------------------------
@@ -127,6 +170,8 @@ def deliver(rows: list[dict]) -> int:
     gone): the client retries."""
     if not rows:
         return 0
+    # Earlier merges of this workspace's visitors first, whichever request made them.
+    apply_reassignments(rows[0]["workspace_id"])
     with transaction.atomic():
         people, groups = _lock(rows)
         kept = [row for row in rows if row["person_id"] in people and _groups_of(row) <= groups]
@@ -170,51 +215,81 @@ def _share_locked(queryset) -> set[int]:
 
 
 def reassign(*, workspace_id: int, from_person: int, to_person: int) -> None:
-    """Make the events of ``from_person`` ``to_person``'s (a lightweight UPDATE), in the
-    transaction that deletes ``from_person``: its row is locked first, so a delivery of
-    its events waits and then finds it gone (``deliver``)."""
+    """Record that the events of ``from_person`` become ``to_person``'s, in the
+    transaction that deletes ``from_person``: ClickHouse changes them once it has
+    committed (``apply_reassignments``), not before, since the transaction may still be
+    rolled back and started over (ingestion's). Its row is locked first, so a delivery
+    of its events waits and then finds it gone (``deliver``)."""
     list(Person.objects.select_for_update().filter(pk=from_person).values_list("pk"))
-    clickhouse.client().command(
-        f"UPDATE {table()} SET person_id = %(to)s WHERE workspace_id = %(w)s AND person_id = %(from)s",
-        parameters={"w": workspace_id, "from": from_person, "to": to_person},
-        settings=UPDATE_SETTINGS,
+    PendingReassignment.objects.create(
+        workspace_id=workspace_id, from_person_id=from_person, to_person_id=to_person
     )
 
 
-def delete_of_people(person_ids: list[int], *, progress: Callable[[int, int], None] | None = None) -> int:
-    """Delete every event of these people (a lightweight DELETE, waited for); returns how
-    many there were. Their rows are locked already (a deletion's transaction), so no
-    delivery adds to them. Raises RuntimeError if some are still counted after it."""
-    where = "person_id IN %(people)s"
-    parameters = {"people": list(person_ids)}
-    total = scalar(f"SELECT count() FROM {table()} FINAL WHERE {where}", parameters)
-    if progress:
-        progress(0, total)
+def apply_reassignments(workspace_id: int | None = None) -> int:
+    """Make the recorded reassignments of ``workspace_id`` (every workspace's if None)
+    in ClickHouse, in the order they were made (a visitor merged into a user merged into
+    another ends with the last), each a lightweight UPDATE, then forget them; returns
+    how many. Safe to run again and side by side: a reassignment made twice changes
+    nothing more, and a second run waits for the first's rows."""
+    with transaction.atomic():
+        pending = PendingReassignment.objects.select_for_update().order_by("pk")
+        if workspace_id is not None:
+            pending = pending.filter(workspace_id=workspace_id)
+        pending = list(pending)
+        for change in pending:
+            command(
+                f"UPDATE {changed_table()} SET person_id = %(to)s "
+                "WHERE workspace_id = %(w)s AND person_id = %(from)s",
+                {"w": change.workspace_id, "from": change.from_person_id, "to": change.to_person_id},
+                settings=UPDATE_SETTINGS,
+            )
+        PendingReassignment.objects.filter(pk__in=[change.pk for change in pending]).delete()
+    return len(pending)
+
+
+def count_of_events(workspace_ids: list[int], person_ids: list[int]) -> int:
+    """How many events these people of these workspaces have."""
+    return scalar(
+        f"SELECT count() FROM {table()} FINAL WHERE workspace_id IN %(w)s AND person_id IN %(people)s",
+        {"w": list(workspace_ids), "people": list(person_ids)},
+    )
+
+
+def delete_of_people(workspace_ids: list[int], person_ids: list[int]) -> int:
+    """Delete every event of these people of these workspaces (a lightweight DELETE,
+    waited for); returns how many there were. Their rows are locked already (a
+    deletion's transaction), so no delivery adds to them; merges into them recorded but
+    not made yet are made first. Raises RuntimeError if some are still counted after."""
+    for workspace_id in workspace_ids:
+        apply_reassignments(workspace_id)
+    where = "workspace_id IN %(w)s AND person_id IN %(people)s"
+    parameters = {"w": list(workspace_ids), "people": list(person_ids)}
+    total = count_of_events(workspace_ids, person_ids)
     if total:
-        clickhouse.client().command(f"DELETE FROM {table()} WHERE {where}", parameters=parameters, settings=DELETE_SETTINGS)
-        left = scalar(f"SELECT count() FROM {table()} FINAL WHERE {where}", parameters)
+        command(f"DELETE FROM {changed_table()} WHERE {where}", parameters, settings=DELETE_SETTINGS)
+        left = count_of_events(workspace_ids, person_ids)
         if left:
             raise RuntimeError(f"ClickHouse still counts {left} event(s) of the deleted people")
-    if progress:
-        progress(total, total)
     return total
 
 
 def clear_group_type(group_type) -> int:
     """Empty ``group_type``'s slot in the context of its workspace's events (a mutation,
-    waited for), in the transaction that deletes the type: its row is locked first, so a
-    delivery of events carrying its groups waits and then finds them gone. Returns how many
-    events lost it."""
-    list(GroupType.objects.select_for_update().filter(pk=group_type.pk).values_list("pk"))
+    waited for), in the transaction that deletes the type and its groups: the groups are
+    locked first, so a delivery of events carrying one of them (which share-locks them)
+    either went before, and is cleared here, or waits and then finds it gone. Returns
+    how many events lost it."""
+    list(Group.objects.select_for_update().filter(group_type=group_type).order_by("pk").values_list("pk"))
     # A slot is one type's at a time, and a type's removal empties it: whatever group
     # the workspace's events hold there is one of this type's.
-    where = f"workspace_id = %(w)s AND group_{group_type.slot}_id IS NOT NULL"
+    where = f"workspace_id = %(w)s AND group_{int(group_type.slot)}_id IS NOT NULL"
     parameters = {"w": group_type.workspace_id}
     cleared = scalar(f"SELECT count() FROM {table()} FINAL WHERE {where}", parameters)
     if cleared:
-        clickhouse.client().command(
-            f"ALTER TABLE {table()} UPDATE group_{group_type.slot}_id = NULL WHERE {where}",
-            parameters=parameters,
+        command(
+            f"ALTER TABLE {changed_table()} UPDATE group_{int(group_type.slot)}_id = NULL WHERE {where}",
+            parameters,
             settings=MUTATION_SETTINGS,
         )
     return cleared
@@ -318,26 +393,27 @@ def _event(row) -> Event:
     return Event(**fields)
 
 
-def count_by_type(person_ids: list[int]) -> dict[int, dict[str, int]]:
+def count_by_type(workspace_ids, person_ids: list[int]) -> dict[int, dict[str, int]]:
     found = {}
     if person_ids:
         rows = query(
-            f"SELECT person_id, type, count() FROM {table()} FINAL WHERE person_id IN %(people)s "
-            "GROUP BY person_id, type",
-            {"people": list(person_ids)},
+            f"SELECT person_id, type, count() FROM {table()} FINAL "
+            "WHERE workspace_id IN %(w)s AND person_id IN %(people)s GROUP BY person_id, type",
+            {"w": sorted(workspace_ids), "people": list(person_ids)},
         )
         for person_id, call_type, n in rows:
             found.setdefault(person_id, {})[call_type] = n
     return found
 
 
-def count_of_people(person_ids: list[int]) -> dict[int, int]:
+def count_of_people(workspace_ids, person_ids: list[int]) -> dict[int, int]:
     if not person_ids:
         return {}
     return dict(
         query(
-            f"SELECT person_id, count() FROM {table()} FINAL WHERE person_id IN %(people)s GROUP BY person_id",
-            {"people": list(person_ids)},
+            f"SELECT person_id, count() FROM {table()} FINAL "
+            "WHERE workspace_id IN %(w)s AND person_id IN %(people)s GROUP BY person_id",
+            {"w": sorted(workspace_ids), "people": list(person_ids)},
         )
     )
 
@@ -355,6 +431,16 @@ def activity_in_group(group, person_ids: list[int], *, since: datetime) -> dict[
                 "w": group.workspace_id, "group": group.pk, "activity": list(ACTIVITY_TYPES),
                 "people": list(person_ids), "since": moment_text(since),
             },
+        )
+    )
+
+
+def has_activity(workspace_id: int) -> bool:
+    # Whether one row exists: a copy of it counts as well as the row.
+    return bool(
+        query(
+            f"SELECT 1 FROM {table()} WHERE workspace_id = %(w)s AND type IN %(activity)s LIMIT 1",
+            {"w": workspace_id, "activity": list(ACTIVITY_TYPES)},
         )
     )
 
@@ -392,3 +478,49 @@ def top_in_group(group, *, since: datetime, limit: int) -> list[tuple[str, str, 
         f"GROUP BY type, name ORDER BY n DESC, type, name LIMIT {int(limit)}",
         {**parameters, "since": moment_text(since)},
     )
+
+
+def report_event_condition(event: str, parameters: dict) -> str:
+    """The condition of the activity events of the report event ``event`` ("" any: a
+    track call's name, $page or $screen), adding its parameter to ``parameters``."""
+    if not event:
+        return "1"
+    if event == PAGE_EVENT:
+        return f"type = '{EventType.PAGE}'"
+    if event == SCREEN_EVENT:
+        return f"type = '{EventType.SCREEN}'"
+    parameters["event"] = event
+    return f"(type = '{EventType.TRACK}' AND name = %(event)s)"
+
+
+def units_that_did(cohort, condition, moment: datetime) -> list[int]:
+    """``event_store.units_that_did``: one query."""
+    parameters = {
+        "w": cohort.workspace_id,
+        "activity": list(ACTIVITY_TYPES),
+        "since": moment_text(moment - timedelta(days=condition.days)),
+        "until": moment_text(moment),
+        "times": condition.times,
+    }
+    conditions = [
+        "workspace_id = %(w)s",
+        "type IN %(activity)s",
+        report_event_condition(condition.event, parameters),
+        "timestamp >= toDateTime64(%(since)s, 6, 'UTC')",
+        "timestamp < toDateTime64(%(until)s, 6, 'UTC')",
+    ]
+    unit = "person_id"
+    if cohort.for_groups:
+        unit = f"group_{int(cohort.group_type.slot)}_id"
+        conditions.append(f"{unit} IS NOT NULL")
+        if cohort.exclude_internal and cohort.workspace.internal_domains:
+            internal = list(Person.objects.internal(cohort.workspace).values_list("pk", flat=True))
+            if internal:
+                parameters["internal"] = internal
+                conditions.append("person_id NOT IN %(internal)s")
+    rows = query(
+        f"SELECT {unit} FROM {table()} FINAL WHERE {' AND '.join(conditions)} "
+        f"GROUP BY {unit} HAVING count() >= %(times)s",
+        parameters,
+    )
+    return [unit_id for (unit_id,) in rows]

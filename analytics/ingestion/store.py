@@ -158,14 +158,15 @@ def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_conte
 def _store(workspace, raw_calls, calls, refused, received_at):
     refused = list(refused)
     # Which calls were stored already, and whose senders are blocked: one round trip.
-    stored_ids = event_store.stored(workspace, [c.message_id for c in calls]).values_list(
-        "message_id", Value(False)
-    )
+    stored_ids = [
+        found.values_list("message_id", Value(False))
+        for found in event_store.stored(workspace, [c.message_id for c in calls])
+    ]
     blocked_ids = SuppressedUser.objects.filter(
         workspace=workspace, user_id__any={c.user_id for c in calls if c.user_id}
     ).values_list("user_id", Value(True))
     known, blocked = set(), set()
-    for value, is_user in stored_ids.union(blocked_ids, all=True):
+    for value, is_user in blocked_ids.union(*stored_ids, all=True):
         (blocked if is_user else known).add(value)
     kept, duplicates, blocked_calls = [], 0, set()
     for call in calls:

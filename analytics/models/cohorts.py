@@ -14,11 +14,12 @@ from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Count, F, Func, IntegerField, Q, QuerySet, Subquery
+from django.db.models import F, Func, IntegerField, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from analytics.models.events import Event, event_label, event_q
+from analytics.models.events import event_label
 from analytics.models.groups import Group, GroupType
 from analytics.models.people import Membership, Person
 from analytics.models.properties import NEEDS_VALUE, NUMERIC, OPERATORS, property_q
@@ -147,11 +148,16 @@ def _counts(workspace_id: int, counted: dict[str, QuerySet]) -> dict[str, int]:
     workspace's row."""
     if not counted:
         return {}
+    # None of a subquery that can match nothing (``pk__in`` an empty list of ids from
+    # ClickHouse) is zero.
     subqueries = {
-        name: Subquery(
-            found.order_by()
-            .annotate(n=Func(F("pk"), function="COUNT", output_field=IntegerField()))
-            .values("n")
+        name: Coalesce(
+            Subquery(
+                found.order_by()
+                .annotate(n=Func(F("pk"), function="COUNT", output_field=IntegerField()))
+                .values("n")
+            ),
+            0,
         )
         for name, found in counted.items()
     }
@@ -238,9 +244,12 @@ class Cohort(models.Model):
 
     # Members
 
-    def members(self, at: datetime | None = None) -> QuerySet:
+    def members(self, at: datetime | None = None, *, did) -> QuerySet:
         """Ids of the people (a user cohort) or groups (a group cohort) for whom every
         condition holds, as a subquery, as of ``at`` (now if None).
+
+        Who did what, for conditions on behaviour, is the event store's to say: ``did``
+        is ``analytics.event_store.units_that_did`` (the models read no events).
 
         Behaviour counts the activity events of the D days before ``at`` (for groups, the
         events carrying one of that type, as reports do), leaving out internal people's
@@ -248,15 +257,15 @@ class Cohort(models.Model):
         history of them. Memberships are those open at ``at``. As of a past moment, only
         people and groups first seen before it are members.
         """
-        return self._found(at).values_list("pk", flat=True).order_by()
+        return self._found(at, did=did).values_list("pk", flat=True).order_by()
 
-    def sizes(self, moments: list[datetime | None]) -> list[int]:
+    def sizes(self, moments: list[datetime | None], *, did) -> list[int]:
         """The number of members as of each moment (None: now), in one query that
-        evaluates the definition once per moment."""
-        counts = _counts(self.workspace_id, {f"at{i}": self._found(at) for i, at in enumerate(moments)})
+        evaluates the definition once per moment (``did`` as for ``members``)."""
+        counts = _counts(self.workspace_id, {f"at{i}": self._found(at, did=did) for i, at in enumerate(moments)})
         return [counts[f"at{i}"] for i in range(len(moments))]
 
-    def weekly_sizes(self, weeks: int = WEEKS_SHOWN, *, now: datetime | None = None) -> list[tuple[date, int]]:
+    def weekly_sizes(self, weeks: int = WEEKS_SHOWN, *, now: datetime | None = None, did) -> list[tuple[date, int]]:
         """[(Monday, members as of the end of that week)] for the last ``weeks`` ISO weeks
         in the workspace's time zone, oldest first; the current week ends now (``now``,
         if given, stands for it). One query."""
@@ -265,18 +274,18 @@ class Cohort(models.Model):
         this_monday = today - timedelta(days=today.weekday())
         mondays = [this_monday - timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
         moments = [datetime.combine(m + timedelta(days=7), time.min, tzinfo=zone) for m in mondays[:-1]]
-        return list(zip(mondays, self.sizes([*moments, now])))
+        return list(zip(mondays, self.sizes([*moments, now], did=did)))
 
     @classmethod
-    def sizes_now(cls, cohorts) -> dict[int, int]:
+    def sizes_now(cls, cohorts, *, did) -> dict[int, int]:
         """{cohort id: members now} of cohorts of one workspace, in one query."""
         cohorts = list(cohorts)
         if not cohorts:
             return {}
-        counts = _counts(cohorts[0].workspace_id, {f"c{c.pk}": c._found(None) for c in cohorts})
+        counts = _counts(cohorts[0].workspace_id, {f"c{c.pk}": c._found(None, did=did) for c in cohorts})
         return {c.pk: counts[f"c{c.pk}"] for c in cohorts}
 
-    def _found(self, at: datetime | None) -> QuerySet:
+    def _found(self, at: datetime | None, *, did) -> QuerySet:
         if self.group_type_id is None:
             found = Person.objects.filter(workspace_id=self.workspace_id)
             if self._leaves_out_internal:
@@ -287,7 +296,7 @@ class Cohort(models.Model):
             found = found.filter(created_at__lt=at)
         moment = at or timezone.now()
         for condition in self.condition_list:
-            found = found.filter(self._holds(condition, moment, current=at is None))
+            found = found.filter(self._holds(condition, moment, current=at is None, did=did))
         return found
 
     @property
@@ -295,8 +304,9 @@ class Cohort(models.Model):
         """Whether the cohort leaves out people at the internal domains (if there are any)."""
         return self.exclude_internal and bool(self.workspace.internal_domains)
 
-    def _holds(self, condition: Condition, moment: datetime, *, current: bool) -> Q:
-        """Rows of the people or groups for whom ``condition`` holds at ``moment``."""
+    def _holds(self, condition: Condition, moment: datetime, *, current: bool, did) -> Q:
+        """Rows of the people or groups for whom ``condition`` holds at ``moment``; the
+        event store tells who did what (``did``)."""
         if condition.kind == PROPERTY:
             base = "properties" if self.for_groups else "traits"
             return property_q(base, condition.key, condition.op, condition.value)
@@ -310,21 +320,6 @@ class Cohort(models.Model):
                     property_q("group__properties", condition.key, condition.op, condition.value)
                 )
             return Q(pk__in=memberships.values("person_id"))
-        events = (
-            Event.objects.filter(workspace_id=self.workspace_id)
-            .activity()
-            .filter(event_q(condition.event))
-            .between(moment - timedelta(days=condition.days), moment)
-        )
-        if self.for_groups:
-            unit = f"{self.group_type.slot_field}_id"
-            events = events.filter(**{f"{unit}__isnull": False})
-            if self._leaves_out_internal:
-                events = events.exclude(person__in=Person.objects.internal(self.workspace))
-        else:
-            unit = "person_id"
-        units = events.values(unit).order_by()
-        if condition.times > 1:
-            units = units.annotate(n=Count("pk")).filter(n__gte=condition.times).values(unit)
+        units = did(self, condition, moment)
         held = Q(pk__in=units)
         return held if condition.did else ~held

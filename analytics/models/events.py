@@ -247,6 +247,25 @@ class EventReceipt(models.Model):
         return f"{self.message_id} ({'stored' if self.stored_at else 'pending'})"
 
 
+class PendingReassignment(models.Model):
+    """With ClickHouse as the event store: a person's events to be made another's (an
+    anonymous visitor turned out to be a known user), recorded in the transaction that
+    merges them and made in ClickHouse once it has committed, in order of recording
+    (``analytics.clickhouse.store.apply_reassignments``). Plain numbers, not keys: the
+    first person is deleted with the merge."""
+
+    workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="+", db_index=False)
+    from_person_id = models.BigIntegerField()
+    to_person_id = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "id"], name="pending_reassignment_order")]
+
+    def __str__(self):
+        return f"{self.from_person_id} → {self.to_person_id}"
+
+
 class EventName(models.Model):
     """A report event seen in a workspace (a track call's name, ``$page`` or ``$screen``),
     so that pickers list them without reading every event. Written with the events

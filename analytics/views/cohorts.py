@@ -39,7 +39,7 @@ def cohorts(request: HtmxHttpRequest) -> HttpResponse:
     # The sizes of the page's cohorts, counted together in one query; the rows are
     # fetched once, so the table shows these very records.
     shown = [row.record for row in table.paginated_rows]
-    sizes = Cohort.sizes_now(shown)
+    sizes = Cohort.sizes_now(shown, did=event_store.units_that_did)
     for cohort in shown:
         cohort.size = sizes[cohort.pk]
     template = partial(request, "analytics/cohorts.html", {table.container_id: "table"})
@@ -54,7 +54,7 @@ def cohort(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     as_of = query["as_of"]
     if as_of and as_of > today_in(workspace):
         raise BadRequest(f"as_of must be a day that has begun, not {as_of}")
-    members = cohort.members(_end_of(as_of, workspace) if as_of else None)
+    members = cohort.members(_end_of(as_of, workspace) if as_of else None, did=event_store.units_that_did)
     if query["format"] == "csv":
         return _members_csv(cohort, members, as_of)
     table = _members_table(workspace, cohort, members)
@@ -217,7 +217,7 @@ def _members_table(workspace: Workspace, cohort: Cohort, members):
 def _growth(cohort: Cohort) -> dict:
     """The cohort's size at the end of each of the last weeks (the current one ending
     now), as a chart and as rows of a table."""
-    weeks = cohort.weekly_sizes()
+    weeks = cohort.weekly_sizes(did=event_store.units_that_did)
     labels = [short_date(monday) for monday, _ in weeks]
     chart = Chart(
         id="cohort-size",

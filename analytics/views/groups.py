@@ -38,7 +38,7 @@ def groups(request: HtmxHttpRequest, type_name: str | None = None) -> HttpRespon
     found = group_type.groups.search(search)
     cohort = listed_cohort(workspace, query["cohort"], group_type)
     if cohort is not None:
-        found = found.filter(pk__in=cohort.members())
+        found = found.filter(pk__in=cohort.members(did=event_store.units_that_did))
     table = GroupTable(
         found.with_active_members(active_since).recently_updated_first(),
         group_type=group_type,

@@ -36,7 +36,7 @@ def people(request: HtmxHttpRequest) -> HttpResponse:
     if domain:
         found = found.with_email_domain(domain)
     if cohort is not None:
-        found = found.filter(pk__in=cohort.members())
+        found = found.filter(pk__in=cohort.members(did=event_store.units_that_did))
     if group_type is not None:
         found = found.prefetch_related(current_memberships(group_type))
     table = PersonTable(

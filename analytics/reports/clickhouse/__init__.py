@@ -1,21 +1,16 @@
 """Reports answered by ClickHouse when it holds the events (``CLICKHOUSE_URL``): the same
 functions as ``analytics.reports.sql``, taking the same queries and giving the same
-results, in ClickHouse's SQL (``uniqExact``, ``windowFunnel``, ``retention``) over the
-events, with ``FINAL``.
-
-Work in progress: trends only so far; the others say so.
+results, in ClickHouse's SQL over the events, with ``FINAL``: distinct units as
+``uniqExact`` states, each unit's events as one array sorted by time and number (funnels,
+retention), and what the main database knows of people and groups (their traits and
+properties, cohorts, memberships, internal people) named by ids it gives.
 """
 
+from analytics.reports.clickhouse.activity import active_counts, active_group_actors, active_groups
+from analytics.reports.clickhouse.events import events_without_group, most_sent_events, top_events
+from analytics.reports.clickhouse.funnels import funnel, funnel_actors
+from analytics.reports.clickhouse.retention import retention, retention_actors
 from analytics.reports.clickhouse.trends import trend_actors, trends
-
-
-def _not_yet(*args, **kwargs):
-    raise NotImplementedError("this report is not answered from ClickHouse yet")
-
-
-funnel = funnel_actors = retention = retention_actors = _not_yet
-active_groups = active_group_actors = active_counts = _not_yet
-events_without_group = most_sent_events = top_events = _not_yet
 
 __all__ = [
     "active_counts",

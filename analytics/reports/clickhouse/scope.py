@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from analytics import clickhouse
+from analytics import clickhouse, event_store
 from analytics.clickhouse import store
 from analytics.models import (
     ACTIVITY_TYPES,
@@ -102,7 +102,7 @@ class Scope(QueryScope):
             # A group cohort keeps the events carrying one of its groups, whatever the
             # report counts; a user cohort, the events of its people.
             column = f"{self.cohort.group_type.slot_field}_id" if self.cohort.group_type else "person_id"
-            members = list(self.cohort.members().values_list("pk", flat=True))
+            members = list(self.cohort.members(did=event_store.units_that_did).values_list("pk", flat=True))
             conditions.append(f"ifNull({column}, 0) IN {self.param(members or [0])}")
         if counted and self.group_type:
             conditions.append(f"{self.unit} IS NOT NULL")

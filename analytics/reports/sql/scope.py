@@ -20,6 +20,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Trunc
 
+from analytics import event_store
 from analytics.models import (
     DailyActivity,
     DayTotal,
@@ -94,7 +95,7 @@ class Scope(QueryScope):
         elif self.query.exclude_internal and self.workspace.internal_domains:
             rows = rows.exclude(person__in=Person.objects.internal(self.workspace))
         if self.cohort is not None:
-            rows = rows.filter(person__in=self.cohort.members())
+            rows = rows.filter(person__in=self.cohort.members(did=event_store.units_that_did))
         if counted and self.group_type:
             rows = rows.exclude(**{self.group_type.slot_field: 0})
         return rows
@@ -189,7 +190,7 @@ class Scope(QueryScope):
             # A group cohort keeps the events carrying one of its groups, whatever the
             # report counts; a user cohort, the events of its people.
             field = self.cohort.group_type.slot_field if self.cohort.group_type else "person"
-            events = events.filter(**{f"{field}__in": self.cohort.members()})
+            events = events.filter(**{f"{field}__in": self.cohort.members(did=event_store.units_that_did)})
         if counted and self.group_type:
             events = events.filter(**{f"{self.group_type.slot_field}__isnull": False})
         return events

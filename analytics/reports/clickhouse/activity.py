@@ -1,0 +1,187 @@
+"""Active groups from ClickHouse, strictly beside the over-count (every event without a
+group of the type credited to each group its person was in then), and the overview's
+trailing windows.
+
+ClickHouse keeps no daily activity: these read the events. Who was in which group when
+is in the main database (``Membership``). For the over-count, the people with events
+without a group of the type in the period are read first (their ids, not their events),
+then their memberships of the type in the period, which the query joins the events to
+as a parameter: a semi-join across the two stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+from django.db.models import Q
+
+from analytics.clickhouse.store import moment_text
+from analytics.models import GroupType, Membership, Workspace
+from analytics.reports.clickhouse.scope import Scope, events_table, fetch
+from analytics.reports.queries import ActiveGroups, Period, today_in
+from analytics.reports.results import ActiveCount, ActiveGroupsResult
+from analytics.reports.scope import count_by_bucket, point_bounds
+
+
+def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResult:
+    """Two readings of the events: the period's events, how many carried no group of the
+    type and whose they were; then the groups strictly and over-counted per bucket."""
+    scope = Scope(workspace, query)
+    dates = query.period.buckets(query.interval)
+    start, end = query.period.bounds(scope.zone)
+    slot = _slot(scope)
+    [(events, without, people)] = fetch(
+        f"SELECT count(), countIf({slot} IS NULL), groupUniqArrayIf(person_id, {slot} IS NULL) "
+        f"FROM {events_table()} WHERE {scope.where(start=start, end=end, counted=False)}",
+        scope.params,
+    )
+    rows = fetch(
+        f"SELECT {scope.bucket(query.interval, 'moment')} AS b, uniqExactIf(unit, own = 1), "
+        f"uniqExact(unit) FROM ({_credited_sql(scope, start, end, people)}) GROUP BY b",
+        scope.params,
+    )
+    return ActiveGroupsResult(
+        dates=dates,
+        strict=count_by_bucket([(bucket, n) for bucket, n, _ in rows], dates),
+        overcount=count_by_bucket([(bucket, n) for bucket, _, n in rows], dates),
+        events=int(events),
+        events_without_group=int(without),
+    )
+
+
+def active_group_actors(
+    workspace: Workspace, query: ActiveGroups, *, day: date, overcount=False
+) -> list:
+    """Ids of the groups counted active in the bucket of ``day``, strictly or over-counted."""
+    scope = Scope(workspace, query)
+    start, end = point_bounds(scope, query, day)
+    if not overcount:
+        sql = f"SELECT DISTINCT {scope.unit} FROM {events_table()} WHERE {scope.where(start=start, end=end)}"
+        return [unit for (unit,) in fetch(sql, scope.params)]
+    people = [
+        person
+        for (person,) in fetch(
+            f"SELECT DISTINCT person_id FROM {events_table()} "
+            f"WHERE {scope.where(start=start, end=end, counted=False)} AND {_slot(scope)} IS NULL",
+            scope.params,
+        )
+    ]
+    sql = f"SELECT DISTINCT unit FROM ({_credited_sql(scope, start, end, people)})"
+    return [unit for (unit,) in fetch(sql, scope.params)]
+
+
+def active_counts(
+    workspace: Workspace,
+    group_type: GroupType | None,
+    days: Iterable[int] = (1, 7, 30),
+    *,
+    users: bool = True,
+) -> list[ActiveCount]:
+    """For each trailing window of ``days`` whole days ending today (1 is today so far),
+    in the workspace's time zone: the active users and, given a group type, its active
+    groups strictly beside the over-count (as ``active_groups`` counts them) and how many
+    events carried no group of the type. Internal people are left out when the workspace
+    has internal domains, as reports leave them out by default. Every window is counted
+    in the same reading of the widest one's events (a condition on each window's first
+    moment): one reading without a group type, two with one."""
+    today = today_in(workspace)
+    windows = sorted(set(days))
+    periods = {n: Period(today - timedelta(days=n - 1), today) for n in windows}
+    query = ActiveGroups(
+        period=periods[windows[-1]],
+        count_by=group_type.name if group_type else "users",
+        exclude_internal=bool(workspace.internal_domains),
+    )
+    scope = Scope(workspace, query)
+    start, end = query.period.bounds(scope.zone)
+    since = {n: scope.moment(periods[n].bounds(scope.zone)[0]) for n in windows}
+    columns = [f"uniqExactIf(person_id, timestamp >= {since[n]})" for n in windows] if users else []
+    if scope.group_type:
+        slot = _slot(scope)
+        columns += [
+            f"countIf(timestamp >= {since[n]}), countIf({slot} IS NULL AND timestamp >= {since[n]})"
+            for n in windows
+        ]
+        columns.append(f"groupUniqArrayIf(person_id, {slot} IS NULL)")
+    where = scope.where(start=start, end=end, counted=False)
+    row = ()  # neither users nor groups asked for: nothing to read
+    if columns:
+        [row] = fetch(f"SELECT {', '.join(columns)} FROM {events_table()} WHERE {where}", scope.params)
+    figures = iter(row)
+    found = [
+        ActiveCount(n, periods[n].start, periods[n].end, int(next(figures)) if users else None)
+        for n in windows
+    ]
+    if scope.group_type is None:
+        return found
+    for count in found:
+        count.events, count.events_without_group = int(next(figures)), int(next(figures))
+    people = next(figures)
+    columns = [
+        f"uniqExactIf(unit, own = 1 AND moment >= {since[n]}), uniqExactIf(unit, moment >= {since[n]})"
+        for n in windows
+    ]
+    credited = _credited_sql(scope, start, end, people)
+    [groups] = fetch(f"SELECT {', '.join(columns)} FROM ({credited})", scope.params)
+    for i, count in enumerate(found):
+        count.strict, count.overcount = int(groups[2 * i]), int(groups[2 * i + 1])
+    return found
+
+
+def _slot(scope: Scope) -> str:
+    """The events' column of the group of the type counted by."""
+    return f"{scope.group_type.slot_field}_id"
+
+
+def _credited_sql(scope: Scope, start: datetime, end: datetime, people: list[int]) -> str:
+    """SQL of (moment, unit, own) from ``start`` to ``end``: each event's own group of
+    the type (own = 1), and for the events with none, of ``people`` (those who have such
+    events then), every group of the type its person was in at the event's moment (own
+    = 0)."""
+    slot = _slot(scope)
+    own = (
+        f"SELECT timestamp AS moment, assumeNotNull({slot}) AS unit, toUInt8(1) AS own "
+        f"FROM {events_table()} WHERE {scope.where(start=start, end=end)}"
+    )
+    memberships = _memberships(scope, people, start, end)
+    if not memberships:
+        return own
+    without = (
+        f"SELECT timestamp AS moment, person_id FROM {events_table()} "
+        f"WHERE {scope.where(start=start, end=end, counted=False)} AND {slot} IS NULL"
+    )
+    return (
+        f"{own} UNION ALL SELECT e.moment AS moment, m.group_id AS unit, toUInt8(0) AS own "
+        f"FROM ({without}) AS e INNER JOIN ({_table_of(scope, memberships)}) AS m "
+        f"ON e.person_id = m.person_id "
+        f"WHERE m.started_at <= e.moment AND (m.ended_at IS NULL OR e.moment < m.ended_at)"
+    )
+
+
+def _memberships(scope: Scope, people: list[int], start: datetime, end: datetime) -> list[tuple]:
+    """The memberships of ``people`` in groups of the type counted by that were open at
+    some moment from ``start`` to ``end``, from the main database: (person, group,
+    started, ended or None), moments as ClickHouse's text in UTC."""
+    if not people:
+        return []
+    rows = (
+        Membership.objects.filter(group_type=scope.group_type, person_id__any=list(people))
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start), started_at__lt=end)
+        .values_list("person_id", "group_id", "started_at", "ended_at")
+    )
+    return [
+        (person, group, moment_text(started), moment_text(ended) if ended is not None else None)
+        for person, group, started, ended in rows
+    ]
+
+
+def _table_of(scope: Scope, memberships: list[tuple]) -> str:
+    """SQL of (person_id, group_id, started_at, ended_at) from ``memberships``, sent as
+    one parameter: an array of tuples, a row each. An open membership's end is NULL,
+    read with ``toDateTime64OrNull``: ``toDateTime64`` would parse the empty text under
+    a NULL too, and fail."""
+    rows = f"CAST({scope.param(memberships)} AS Array(Tuple(UInt64, UInt64, String, Nullable(String))))"
+    return (
+        "SELECT r.1 AS person_id, r.2 AS group_id, toDateTime64(r.3, 6, 'UTC') AS started_at, "
+        f"toDateTime64OrNull(r.4, 6, 'UTC') AS ended_at FROM (SELECT arrayJoin({rows}) AS r)"
+    )

@@ -1,0 +1,117 @@
+"""Funnels from ClickHouse: the furthest step each unit reached within the window of a
+first step, and how quickly, worked out per unit from its events as one sorted array.
+
+The answers are those of ``analytics.reports.sql.funnels``, step by step: the window
+function each step runs there over a unit's events in order of (time, id) is an array
+function here over the same events in the same order. ``windowFunnel`` is not used: it
+gives the furthest step but not how quickly each was reached, and it orders events of
+one moment without their id.
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import timedelta
+
+from analytics.models import Workspace
+from analytics.reports.clickhouse.scope import Scope, events_table, fetch
+from analytics.reports.queries import Funnel, ReportError, event_label
+from analytics.reports.results import FunnelResult, FunnelStep
+
+
+def _ms(micros: str) -> str:
+    """SQL of a moment in microseconds since 1970 as whole milliseconds, rounded as
+    PostgreSQL rounds the SQL version's (half a millisecond up)."""
+    return f"intDiv({micros} + 500, 1000)"
+
+
+def _funnel_sql(scope: Scope, query: Funnel) -> str:
+    """SQL of one row per unit that did the first step in the period: ``unit``,
+    ``furthest`` (the furthest step reached, from 1) and ``ms_1`` … (for each later step
+    reached, the quickest it was reached from a first step, in milliseconds; NULL if
+    not reached).
+
+    Each unit's events of the steps, from the period's start to the window past its end,
+    are one array of (moment in µs, id, m) sorted by moment then id; ``m`` carries the
+    steps an event is one of as bits (only a start in the period is step 1). Then, per
+    step k, ``c{k}`` holds for each event of step k the start of the chain it carries
+    on: the latest start of a chain that reached step k-1 before it (the one with most
+    of its window left), if the event is within that start's window; else 0. The starts
+    a step's events carry never decrease along the array, so the latest before an event
+    is the last one so far (``arrayFill``) shifted by one event: strictly before it, as
+    an event is never two steps of one chain.
+    """
+    start, end = query.period.bounds(scope.zone)
+    window = timedelta(days=query.window_days)
+    window_us = int(window.total_seconds()) * 1_000_000
+    n = len(query.steps)
+    bits = " + ".join(
+        f"if({scope.event_condition(step)}"
+        + (f" AND timestamp < {scope.moment(end)}" if i == 0 else "")
+        + f", {1 << i}, 0)"
+        for i, step in enumerate(query.steps)
+    )
+    where = f"{scope.where(None, start=start, end=end + window)} AND {scope.events_condition(query.steps)}"
+    chains = ["arrayMap((x, b) -> if(bitAnd(b, 1) != 0, x, 0), t, m) AS c0"]
+    for k in range(1, n):
+        prior = f"arrayPushFront(arrayPopBack(arrayFill(s -> s > 0, c{k - 1})), 0)"
+        chains.append(
+            f"arrayMap((x, b, p) -> if(bitAnd(b, {1 << k}) != 0 AND p > 0 AND x <= p + {window_us}, p, 0), "
+            f"t, m, {prior}) AS c{k}"
+        )
+    # The quickest time to each step: over its events, from the start each carries on.
+    quickest = [
+        f"arrayFilter((d, s) -> s > 0, arrayMap((x, s) -> {_ms('x')} - {_ms('s')}, t, c{k}), c{k}) AS d{k}, "
+        f"if(empty(d{k}), NULL, arrayMin(d{k})) AS ms_{k}"
+        for k in range(1, n)
+    ]
+    # Reaching a step is reaching the ones before it.
+    furthest = ", ".join(f"ms_{k} IS NOT NULL, {k + 1}" for k in reversed(range(1, n)))
+    return (
+        f"SELECT unit, multiIf({furthest}, 1) AS furthest, {', '.join(f'ms_{k}' for k in range(1, n))} "
+        f"FROM (SELECT unit, arrayMap(e -> e.1, events) AS t, arrayMap(e -> e.3, events) AS m, "
+        f"{', '.join(chains)}, {', '.join(quickest)} "
+        f"FROM (SELECT {scope.unit} AS unit, "
+        f"arraySort(groupArray((toUnixTimestamp64Micro(timestamp), id, m))) AS events "
+        f"FROM (SELECT {scope.unit}, timestamp, id, toUInt16({bits}) AS m FROM {events_table()} WHERE {where}) "
+        f"GROUP BY unit HAVING max(bitAnd(m, 1)) = 1))"
+    )
+
+
+def funnel(workspace: Workspace, query: Funnel) -> FunnelResult:
+    scope = Scope(workspace, query)
+    if scope.unit is None:
+        raise ReportError("A funnel counts users or groups, not events.")
+    n = len(query.steps)
+    reached = [0] * n
+    quickest = [[] for _ in range(n)]
+    for _unit, furthest, *ms in fetch(_funnel_sql(scope, query), scope.params):
+        for i in range(furthest):
+            reached[i] += 1
+            if i and ms[i - 1] is not None:
+                quickest[i].append(ms[i - 1] / 1000)
+    steps = [
+        FunnelStep(
+            event=step,
+            label=event_label(step),
+            count=reached[i],
+            median_seconds=statistics.median(quickest[i]) if quickest[i] else None,
+        )
+        for i, step in enumerate(query.steps)
+    ]
+    return FunnelResult(steps=steps, median_seconds_to_convert=steps[-1].median_seconds)
+
+
+def funnel_actors(workspace: Workspace, query: Funnel, *, step: int, dropped=False) -> list:
+    """Ids of the units that reached step ``step`` (from 1), or with ``dropped`` that
+    reached the one before it and went no further."""
+    scope = Scope(workspace, query)
+    if scope.unit is None:
+        raise ReportError("A funnel counts users or groups, not events.")
+    if not 1 <= step <= len(query.steps) or (dropped and step == 1):
+        raise ReportError(
+            f"step must be between {2 if dropped else 1} and {len(query.steps)}; not {step}."
+        )
+    sql = _funnel_sql(scope, query)
+    condition = f"furthest = {scope.param(step - 1)}" if dropped else f"furthest >= {scope.param(step)}"
+    return [unit for (unit,) in fetch(f"SELECT unit FROM ({sql}) WHERE {condition}", scope.params)]

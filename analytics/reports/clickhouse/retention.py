@@ -1,0 +1,110 @@
+"""Retention from ClickHouse: cohorts by the first start event, and the periods each came
+back in.
+
+The answers are those of ``analytics.reports.sql.retention``. There, any activity is
+read from the days of activity (``DailyActivity``, ``GroupDay``) when it can be; those
+rows are derived from the activity events, which is what ClickHouse holds: here every
+report reads the events, in one pass per unit that keeps its first start and the
+buckets it came back in.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from analytics.models import Workspace
+from analytics.reports.clickhouse.scope import Scope, events_table, fetch
+from analytics.reports.queries import (
+    ReportError,
+    Retention,
+    first_moment,
+    next_bucket,
+    today_in,
+)
+from analytics.reports.results import RetentionCohort, RetentionResult
+from analytics.reports.scope import as_date
+from analytics.reports.sql.retention_days import buckets_of
+
+
+def _units_sql(scope: Scope, query: Retention, *, cohort: date | None = None) -> str:
+    """SQL of one row per unit whose first start event ever falls in the period (with
+    ``cohort``, in that cohort's bucket): ``unit``, ``cohort`` (the bucket of that first
+    start, a Date) and ``back`` (the later buckets it did the return event in).
+
+    The start events are read from the first there is to the end of the period; the
+    return events from the period's start to the end of the last cohort's last period,
+    which leaves out no return a cohort can count. Any activity (an event "") counts as
+    a start or a return of a unit, as a day of activity counts in the SQL version: a
+    group's days are those of events carrying it, of people the query counts.
+    """
+    start, end = query.period.bounds(scope.zone)
+    returns_end = first_moment(buckets_of(query)[-1], scope.zone)
+    is_start = f"({scope.event_condition(query.start_event)} AND timestamp < {scope.moment(end)})"
+    is_return = (
+        f"({scope.event_condition(query.return_event)} "
+        f"AND timestamp >= {scope.moment(start)} AND timestamp < {scope.moment(returns_end)})"
+    )
+    first = "minIf(timestamp, is_start)"
+    # A unit with no start at all has the smallest moment for first: before the period.
+    having = f"{first} >= {scope.moment(start)}"
+    if cohort is not None:
+        lo = first_moment(cohort, scope.zone)
+        hi = first_moment(next_bucket(cohort, query.interval), scope.zone)
+        having += f" AND {first} >= {scope.moment(lo)} AND {first} < {scope.moment(hi)}"
+    cohort_bucket = scope.bucket(query.interval, first)
+    return (
+        f"SELECT unit, {cohort_bucket} AS cohort, "
+        f"arrayFilter(b -> b > cohort, groupUniqArrayIf({scope.bucket(query.interval)}, is_return)) AS back "
+        f"FROM (SELECT {scope.unit} AS unit, timestamp, {is_start} AS is_start, {is_return} AS is_return "
+        f"FROM {events_table()} WHERE {scope.where(None, end=returns_end)} AND (is_start OR is_return)) "
+        f"GROUP BY unit HAVING {having}"
+    )
+
+
+def _counts(scope: Scope, query: Retention):
+    """({cohort: size}, {(cohort, bucket): units back}) from one query: each unit counts
+    once in its cohort's own bucket (its size) and once in each later bucket it came
+    back in."""
+    rows = fetch(
+        f"SELECT cohort, b, count() FROM ({_units_sql(scope, query)}) "
+        f"ARRAY JOIN arrayPushFront(back, cohort) AS b GROUP BY cohort, b",
+        scope.params,
+    )
+    sizes = {as_date(c): n for c, b, n in rows if b == c}
+    back = {(as_date(c), as_date(b)): n for c, b, n in rows if b != c}
+    return sizes, back
+
+
+def retention(workspace: Workspace, query: Retention) -> RetentionResult:
+    scope = Scope(workspace, query)
+    if scope.unit is None:
+        raise ReportError("Retention counts users or groups, not events.")
+    sizes, back = _counts(scope, query)
+    today = today_in(workspace)
+    cohorts = []
+    for first in query.period.buckets(query.interval):
+        returned, bucket = [], first
+        for _ in range(query.periods):
+            bucket = next_bucket(bucket, query.interval)
+            returned.append(back.get((first, bucket), 0) if bucket <= today else None)
+        cohorts.append(RetentionCohort(first, sizes.get(first, 0), returned))
+    return RetentionResult(cohorts=cohorts, periods=query.periods)
+
+
+def retention_actors(workspace: Workspace, query: Retention, *, cohort: date, period: int) -> list:
+    """Ids of the cohort starting ``cohort`` (period 0), or of those of it back in
+    period ``period``."""
+    scope = Scope(workspace, query)
+    if scope.unit is None:
+        raise ReportError("Retention counts users or groups, not events.")
+    if cohort not in query.period.buckets(query.interval):
+        raise ReportError(f"{cohort} is not the first day of a cohort of this report.")
+    if not 0 <= period <= query.periods:
+        raise ReportError(f"period must be between 0 and {query.periods}; not {period}.")
+    sql = _units_sql(scope, query, cohort=cohort)
+    if period > 0:
+        bucket = cohort
+        for _ in range(period):
+            bucket = next_bucket(bucket, query.interval)
+        sql = f"SELECT unit FROM ({sql}) WHERE has(back, {scope.day(bucket)})"
+    return [row[0] for row in fetch(sql, scope.params)]

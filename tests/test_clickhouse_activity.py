@@ -1,0 +1,197 @@
+"""Active groups strictly beside the over-count, the events a report left out, the top
+events and the events sent most, on small datasets worked out by hand, from either
+event store: the main database reads its days of activity (or the events, with a
+filter), ClickHouse reads the events and the memberships in the main database, and
+both give the same answers.
+
+January 2026, UTC unless a test sets a time zone; the 5th is a Monday.
+"""
+
+from datetime import date, timedelta
+
+import pytest
+from calls import identify, jan, join, page_view, track, track_in
+from django.http import QueryDict
+from django.utils import timezone
+
+from analytics import reports
+from analytics.models import Cohort, Condition, Group
+
+pytestmark = pytest.mark.both_stores
+
+
+def query(kind, workspace, **params):
+    data = QueryDict(mutable=True)
+    for name, value in {"from": "2026-01-05", "to": "2026-01-07", **params}.items():
+        for one in value if isinstance(value, list) else [value]:
+            data.appendlist(name, str(one))
+    return getattr(reports, f"{kind}_from_params")(workspace, data)
+
+
+def active(workspace, **params):
+    result = reports.active_groups(workspace, query("active_groups", workspace, type="company", **params))
+    return result.strict, result.overcount, (result.events, result.events_without_group)
+
+
+def jan_day(day):
+    return date(2026, 1, day)
+
+
+def keys(ids):
+    return set(Group.objects.filter(pk__in=ids).values_list("key", flat=True))
+
+
+FROM_APP = {"where": "event", "key": "src", "op": "eq", "value": "app"}
+
+
+@pytest.fixture
+def fay_moves(send, company):
+    """fay is in acme, beta and gamma from 1 January; she leaves gamma on the 6th at noon
+    and joins delta on the 7th at noon. Her feature_used calls (from the app) name no
+    company: on the 5th, at the very moment she leaves gamma, and at the very moment she
+    joins delta."""
+    send.batch(
+        join("fay", "acme", jan(1)),
+        join("fay", "beta", jan(1)),
+        join("fay", "gamma", jan(1)),
+        track("fay", "feature_used", jan(5), properties={"src": "app"}),
+        track("fay", "Account Removed User", jan(6), groups={"company": "gamma"}),
+        track("fay", "feature_used", jan(6), properties={"src": "app"}),
+        join("fay", "delta", jan(7)),
+        track("fay", "feature_used", jan(7), properties={"src": "app"}),
+    )
+
+
+def test_a_membership_credits_from_its_first_moment_to_before_its_end(fay_moves, workspace):
+    # The leaving call is left out by the filter: gamma is not active on the 6th at all,
+    # and delta is, from the moment fay joined it.
+    assert active(workspace, **FROM_APP) == ([0, 0, 0], [3, 2, 3], (3, 3))
+    day = query("active_groups", workspace, type="company", **FROM_APP)
+    assert keys(reports.active_group_actors(workspace, day, day=jan_day(6), overcount=True)) == {"acme", "beta"}
+    assert keys(reports.active_group_actors(workspace, day, day=jan_day(7), overcount=True)) == {
+        "acme", "beta", "delta"
+    }
+    assert list(reports.active_group_actors(workspace, day, day=jan_day(6))) == []
+
+
+def test_the_leaving_call_makes_its_group_active_of_its_own(fay_moves, workspace):
+    assert active(workspace) == ([0, 1, 0], [3, 3, 3], (4, 3))
+    day = query("active_groups", workspace, type="company")
+    assert keys(reports.active_group_actors(workspace, day, day=jan_day(6))) == {"gamma"}
+
+
+def test_internal_people_are_credited_to_no_group_unless_included(send, workspace, company):
+    workspace.internal_domains = ["staff.dev"]
+    workspace.save()
+    send.batch(
+        identify("dee", email="dee@staff.dev", at=jan(1)),
+        identify("ann", email="ann@acme.io", at=jan(1)),
+        join("dee", "acme", jan(1)),
+        join("dee", "beta", jan(1)),
+        join("ann", "acme", jan(1)),
+        track("dee", "feature_used", jan(5)),  # two companies: none named
+        track("ann", "feature_used", jan(6)),  # acme, her only one
+    )
+    assert active(workspace) == ([0, 1, 0], [0, 1, 0], (1, 0))
+    assert active(workspace, internal="include") == ([0, 1, 0], [2, 1, 0], (2, 1))
+
+
+def test_a_user_cohort_credits_only_its_peoples_events(send, workspace, company):
+    send.batch(
+        identify("bo", role="admin", at=jan(1)),
+        identify("cy", role="member", at=jan(1)),
+        join("bo", "acme", jan(1)),
+        join("bo", "beta", jan(1)),
+        join("cy", "gamma", jan(1)),
+        join("cy", "delta", jan(1)),
+        track("bo", "feature_used", jan(5)),
+        track("cy", "feature_used", jan(5)),
+    )
+    admins = Cohort(workspace=workspace)
+    admins.define(name="Admins", group_type=None, conditions=[Condition.of_property("role", "eq", "admin")])
+    assert active(workspace) == ([0, 0, 0], [4, 0, 0], (2, 2))
+    assert active(workspace, cohort=admins.pk) == ([0, 0, 0], [2, 0, 0], (1, 1))
+
+
+def test_weeks_of_active_groups_are_the_workspace_time_zones(send, workspace, company):
+    workspace.time_zone = "America/New_York"
+    workspace.save()
+    send.batch(
+        join("bo", "acme", jan(1)),
+        join("bo", "beta", jan(1)),
+        track("bo", "feature_used", jan(5, 3)),  # Sunday the 4th in New York: before
+        track("bo", "feature_used", jan(12, 3)),  # Sunday the 11th in New York: week 1
+        track_in("bo", "beta", jan(12, 15), "Export"),  # week 2
+    )
+    weeks = {"from": "2026-01-05", "to": "2026-01-18", "interval": "week"}
+    assert active(workspace, **weeks) == ([0, 1], [2, 1], (2, 1))
+
+
+@pytest.fixture
+def logins(send, workspace, company):
+    """cy is in acme and beta; eve in no company. Without a company: cy's login (5th),
+    his first export (6th) and page view (7th), eve's login (7th); cy's second export
+    names acme."""
+    send.batch(
+        join("cy", "acme", jan(1)),
+        join("cy", "beta", jan(1)),
+        track("cy", "login", jan(5)),
+        track("cy", "export", jan(6)),
+        track("cy", "export", jan(6, 13), groups={"company": "acme"}),
+        track("eve", "login", jan(7)),
+        page_view("cy", "Pricing", jan(7)),
+    )
+
+
+def test_the_events_a_report_left_out_are_those_of_its_events(logins, workspace):
+    def left_out(kind, **params):
+        return reports.events_without_group(workspace, query(kind, workspace, **params))
+
+    assert left_out("trend", event="login", count_by="company") == 2
+    assert left_out("trend", event="export", count_by="company") == 1
+    assert left_out("trend", event="$page", count_by="company") == 1
+    assert left_out("trend", count_by="company") == 4
+    assert left_out("funnel", step=["login", "export"], count_by="company") == 3
+    assert left_out("trend", event="login") is None  # users: nothing left out
+
+
+def test_the_top_events_pass_the_reports_filters(send, workspace):
+    workspace.internal_domains = ["staff.dev"]
+    workspace.save()
+    send.batch(
+        identify("ann", email="ann@acme.io", at=jan(1)),
+        identify("bo", email="bo@beta.io", at=jan(1)),
+        identify("dee", email="dee@staff.dev", at=jan(1)),
+        track("ann", "login", jan(5)),
+        track("ann", "login", jan(6)),
+        track("bo", "login", jan(6)),
+        track("bo", "export", jan(6)),
+        page_view("ann", "Pricing", jan(7)),
+        *(track("dee", "debug", jan(7)) for _ in range(4)),  # internal: left out
+        track("ann", "login", jan(8)),  # after the period
+    )
+
+    def top(**params):
+        found = reports.top_events(workspace, query("trend", workspace, **params), limit=3)
+        return [(e.event, e.events, e.users) for e in found]
+
+    assert top() == [("login", 3, 2), ("$page", 1, 1), ("export", 1, 1)]
+    assert top(where="person", key="email", op="contains", value="acme") == [("login", 2, 1), ("$page", 1, 1)]
+
+
+def test_the_events_sent_most_are_counted_among_the_latest(send, workspace):
+    now = timezone.now()
+    period = reports.Period.preset_ending("30d", now.date())
+    send.batch(
+        *(track("a", "old", (now - timedelta(days=2, minutes=n)).isoformat()) for n in range(5)),
+        *(track("b", "new", (now - timedelta(hours=1, minutes=n)).isoformat()) for n in range(3)),
+        track("c", "newest", (now - timedelta(minutes=1)).isoformat()),
+        page_view("c", "Home", (now - timedelta(seconds=30)).isoformat()),  # no track call
+    )
+    assert reports.most_sent_events(workspace, period, limit=2) == ["old", "new"]
+    assert reports.most_sent_events(workspace, period, limit=2, sample=4) == ["new", "newest"]
+
+
+def test_the_groups_figures_alone_count_no_users(overview_data, company):
+    counts = reports.active_counts(overview_data, company, (1, 7, 30), users=False)
+    assert [(c.users, c.strict, c.overcount) for c in counts] == [(None, 1, 2), (None, 2, 4), (None, 3, 5)]
