@@ -6,16 +6,17 @@ ClickHouse keeps no daily activity: these read the events. Who was in which grou
 is in the main database (``Membership``). For the over-count, the people with events
 without a group of the type in the period are read first (their ids, not their events),
 then their memberships of the type in the period, which the query joins the events to
-as a parameter: a semi-join across the two stores."""
+as a table of the query's own: a semi-join across the two stores."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 from django.db.models import Q
 
-from analytics.clickhouse.store import moment_text
+from analytics.clickhouse import store
 from analytics.models import GroupType, Membership, Workspace
 from analytics.reports.clickhouse.scope import Scope, events_table, fetch
 from analytics.reports.queries import ActiveGroups, Period, today_in
@@ -35,11 +36,12 @@ def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResu
         f"FROM {events_table()} WHERE {scope.where(start=start, end=end, counted=False)}",
         scope.params,
     )
-    rows = fetch(
-        f"SELECT {scope.bucket(query.interval, 'moment')} AS b, uniqExactIf(unit, own = 1), "
-        f"uniqExact(unit) FROM ({_credited_sql(scope, start, end, people)}) GROUP BY b",
-        scope.params,
-    )
+    with _credited(scope, start, end, people) as credited:
+        rows = fetch(
+            f"SELECT {scope.bucket(query.interval, 'moment')} AS b, uniqExactIf(unit, own = 1), "
+            f"uniqExact(unit) FROM ({credited}) GROUP BY b",
+            scope.params,
+        )
     return ActiveGroupsResult(
         dates=dates,
         strict=count_by_bucket([(bucket, n) for bucket, n, _ in rows], dates),
@@ -66,8 +68,8 @@ def active_group_actors(
             scope.params,
         )
     ]
-    sql = f"SELECT DISTINCT unit FROM ({_credited_sql(scope, start, end, people)})"
-    return [unit for (unit,) in fetch(sql, scope.params)]
+    with _credited(scope, start, end, people) as credited:
+        return [unit for (unit,) in fetch(f"SELECT DISTINCT unit FROM ({credited})", scope.params)]
 
 
 def active_counts(
@@ -121,8 +123,8 @@ def active_counts(
         f"uniqExactIf(unit, own = 1 AND moment >= {since[n]}), uniqExactIf(unit, moment >= {since[n]})"
         for n in windows
     ]
-    credited = _credited_sql(scope, start, end, people)
-    [groups] = fetch(f"SELECT {', '.join(columns)} FROM ({credited})", scope.params)
+    with _credited(scope, start, end, people) as credited:
+        [groups] = fetch(f"SELECT {', '.join(columns)} FROM ({credited})", scope.params)
     for i, count in enumerate(found):
         count.strict, count.overcount = int(groups[2 * i]), int(groups[2 * i + 1])
     return found
@@ -133,11 +135,13 @@ def _slot(scope: Scope) -> str:
     return f"{scope.group_type.slot_field}_id"
 
 
-def _credited_sql(scope: Scope, start: datetime, end: datetime, people: list[int]) -> str:
-    """SQL of (moment, unit, own) from ``start`` to ``end``: each event's own group of
-    the type (own = 1), and for the events with none, of ``people`` (those who have such
-    events then), every group of the type its person was in at the event's moment (own
-    = 0)."""
+@contextmanager
+def _credited(scope: Scope, start: datetime, end: datetime, people: list[int]):
+    """SQL of (moment, unit, own) from ``start`` to ``end``, for the queries inside the
+    block: each event's own group of the type (own = 1), and for the events with none,
+    of ``people`` (those who have such events then), every group of the type its person
+    was in at the event's moment (own = 0). Their memberships are a table of the block's
+    own (``store.rows_table``)."""
     slot = _slot(scope)
     own = (
         f"SELECT timestamp AS moment, assumeNotNull({slot}) AS unit, toUInt8(1) AS own "
@@ -145,43 +149,36 @@ def _credited_sql(scope: Scope, start: datetime, end: datetime, people: list[int
     )
     memberships = _memberships(scope, people, start, end)
     if not memberships:
-        return own
+        yield own
+        return
     without = (
         f"SELECT timestamp AS moment, person_id FROM {events_table()} "
         f"WHERE {scope.where(start=start, end=end, counted=False)} AND {slot} IS NULL"
     )
-    return (
-        f"{own} UNION ALL SELECT e.moment AS moment, m.group_id AS unit, toUInt8(0) AS own "
-        f"FROM ({without}) AS e INNER JOIN ({_table_of(scope, memberships)}) AS m "
-        f"ON e.person_id = m.person_id "
-        f"WHERE m.started_at <= e.moment AND (m.ended_at IS NULL OR e.moment < m.ended_at)"
-    )
+    with store.rows_table(MEMBERSHIP_COLUMNS, memberships) as table:
+        yield (
+            f"{own} UNION ALL SELECT e.moment AS moment, m.group_id AS unit, toUInt8(0) AS own "
+            f"FROM ({without}) AS e GLOBAL INNER JOIN {table} AS m ON e.person_id = m.person_id "
+            f"WHERE m.started_at <= e.moment AND (m.ended_at IS NULL OR e.moment < m.ended_at)"
+        )
+
+
+MEMBERSHIP_COLUMNS = [
+    ("person_id", "UInt64"),
+    ("group_id", "UInt64"),
+    ("started_at", "DateTime64(6, 'UTC')"),
+    ("ended_at", "Nullable(DateTime64(6, 'UTC'))"),
+]
 
 
 def _memberships(scope: Scope, people: list[int], start: datetime, end: datetime) -> list[tuple]:
     """The memberships of ``people`` in groups of the type counted by that were open at
     some moment from ``start`` to ``end``, from the main database: (person, group,
-    started, ended or None), moments as ClickHouse's text in UTC."""
+    started, ended or None)."""
     if not people:
         return []
-    rows = (
+    return list(
         Membership.objects.filter(group_type=scope.group_type, person_id__any=list(people))
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start), started_at__lt=end)
         .values_list("person_id", "group_id", "started_at", "ended_at")
-    )
-    return [
-        (person, group, moment_text(started), moment_text(ended) if ended is not None else None)
-        for person, group, started, ended in rows
-    ]
-
-
-def _table_of(scope: Scope, memberships: list[tuple]) -> str:
-    """SQL of (person_id, group_id, started_at, ended_at) from ``memberships``, sent as
-    one parameter: an array of tuples, a row each. An open membership's end is NULL,
-    read with ``toDateTime64OrNull``: ``toDateTime64`` would parse the empty text under
-    a NULL too, and fail."""
-    rows = f"CAST({scope.param(memberships)} AS Array(Tuple(UInt64, UInt64, String, Nullable(String))))"
-    return (
-        "SELECT r.1 AS person_id, r.2 AS group_id, toDateTime64(r.3, 6, 'UTC') AS started_at, "
-        f"toDateTime64OrNull(r.4, 6, 'UTC') AS ended_at FROM (SELECT arrayJoin({rows}) AS r)"
     )
