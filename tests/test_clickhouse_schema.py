@@ -47,7 +47,7 @@ def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings, db):
     ).result_rows
     assert tables == [
         ("copy_progress", "MergeTree", "workspace_id, copied_up_to", ""),
-        ("events", "ReplacingMergeTree", "workspace_id, toDate(timestamp), message_id", "toYYYYMM(timestamp)"),
+        ("events", "ReplacingMergeTree", "workspace_id, type, name, toDate(timestamp), message_id", "toYYYYMM(timestamp)"),
         ("schema_migrations", "MergeTree", "name", ""),
     ]
     assert chdb.query(f"SELECT name FROM {database}.schema_migrations ORDER BY name").result_rows == [
