@@ -18,6 +18,11 @@
    alone); each --copy-rounds times, the best round counting.
 6. Prints events/s, rows/s and the ratio, then deletes the workspace (or drops the
    database it created).
+7. With --clickhouse PATH, steps 2 to 4 again with ClickHouse as the event store
+   (``CLICKHOUSE_URL``: its embedded engine, chdb, keeping its data at PATH), in a
+   workspace of its own, with the same calls: the two HTTP rates side by side. The
+   embedded engine's directory is held by one process, so both runs then use one
+   gunicorn worker (a real ClickHouse server takes any number of clients).
 """
 
 import argparse
@@ -73,7 +78,15 @@ def parse_args():
         "--copy-rounds", type=int, default=3, help="times each COPY is measured (the best counts)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the workspace and its data")
-    return parser.parse_args()
+    parser.add_argument(
+        "--clickhouse", metavar="PATH",
+        help="also ingest with ClickHouse's embedded engine (chdb) at PATH as the event store",
+    )
+    args = parser.parse_args()
+    if args.clickhouse:
+        args.clickhouse = os.path.abspath(args.clickhouse)
+        args.workers = 1  # one process holds the embedded engine's directory
+    return args
 
 
 # --- the database ---------------------------------------------------------------------
@@ -148,7 +161,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_server(args, port):
+def start_server(args, port, env=None):
     command = [
         sys.executable,
         "-m",
@@ -170,7 +183,7 @@ def start_server(args, port):
         "--log-level",
         "warning",
     ]
-    server = subprocess.Popen(command, cwd=BASE_DIR, env=os.environ.copy())
+    server = subprocess.Popen(command, cwd=BASE_DIR, env={**os.environ, **(env or {})})
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -406,26 +419,11 @@ def copy_text(conn, columns, data):
 # --- the run --------------------------------------------------------------------------
 
 
-def main():
-    args = parse_args()
-    created = create_database_if_missing(args.database_url)
-    setup_django(args.database_url, secret_key=secrets.token_urlsafe(32))
-    workspace = create_workspace()
+def measure_http(args, workspace, warm_up, bodies, env=None):
+    """Steps 2 to 4 for ``workspace``, the server's environment with ``env``: prints
+    the rate and returns it with the tally."""
     port = free_port()
-    print(
-        f"Machine: {os.cpu_count()} CPU(s). Server: gunicorn, {args.workers} worker(s) x "
-        f"{args.threads} thread(s). Client: {args.clients} keep-alive connection(s), "
-        f"batches of {args.batch_size}. "
-        f"Population: {args.users:,} users in {args.companies:,} companies."
-    )
-    population = Population(random.Random(1), args.users, args.companies)
-    warm_up = warm_up_bodies(population, args.batch_size)
-    bodies = timed_bodies(population, args.events, args.batch_size)
-    print(
-        f"Prepared {len(bodies):,} bodies "
-        f"({sum(map(len, bodies)) / len(bodies) / 1024:.1f} KB each)."
-    )
-    server = start_server(args, port)
+    server = start_server(args, port, env)
     try:
         seconds, _ = send_all(
             warm_up, port=port, write_key=workspace.write_key, clients=args.clients
@@ -458,6 +456,49 @@ def main():
     )
     if tally.accepted != args.events:
         print(f"  warning: the server accepted {tally.accepted:,} of {args.events:,} calls")
+    return http_rate, tally
+
+
+def main():
+    args = parse_args()
+    created = create_database_if_missing(args.database_url)
+    setup_django(args.database_url, secret_key=secrets.token_urlsafe(32))
+    workspace = create_workspace()
+    print(
+        f"Machine: {os.cpu_count()} CPU(s). Server: gunicorn, {args.workers} worker(s) x "
+        f"{args.threads} thread(s). Client: {args.clients} keep-alive connection(s), "
+        f"batches of {args.batch_size}. "
+        f"Population: {args.users:,} users in {args.companies:,} companies."
+    )
+    population = Population(random.Random(1), args.users, args.companies)
+    warm_up = warm_up_bodies(population, args.batch_size)
+    bodies = timed_bodies(population, args.events, args.batch_size)
+    print(
+        f"Prepared {len(bodies):,} bodies "
+        f"({sum(map(len, bodies)) / len(bodies) / 1024:.1f} KB each)."
+    )
+    http_rate, tally = measure_http(args, workspace, warm_up, bodies)
+    in_clickhouse = None
+    if args.clickhouse:
+        url = f"chdb://{args.clickhouse}?database=bench_ingest"
+        env = {"CLICKHOUSE_URL": url}
+        subprocess.run(
+            [sys.executable, "manage.py", "clickhouse_schema"], cwd=BASE_DIR,
+            env={**os.environ, **env}, check=True, stdout=subprocess.DEVNULL,
+        )
+        in_clickhouse = create_workspace()
+        print("With ClickHouse (chdb) as the event store, the same calls, another workspace:")
+        clickhouse_rate, _ = measure_http(args, in_clickhouse, warm_up, bodies, env=env)
+        held = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c",
+             "from analytics import event_store; "
+             f"print(event_store.count(event_store.Selection({in_clickhouse.pk})))"],
+            cwd=BASE_DIR, env={**os.environ, **env}, check=True, capture_output=True, text=True,
+        ).stdout.strip()
+        print(
+            f"ClickHouse holds {int(held):,} events of the workspace; HTTP with ClickHouse / "
+            f"with PostgreSQL = {clickhouse_rate / http_rate:.2f}"
+        )
 
     # COPY rates swing by a third from run to run on a small machine: each is measured
     # --copy-rounds times and the best counts, which only makes the target harder.
@@ -503,6 +544,8 @@ def main():
     else:
         workspace.delete()
         print(f"Deleted the workspace {workspace.slug!r} and its data.")
+        if in_clickhouse is not None:
+            in_clickhouse.delete()  # its events stay in chdb's directory, which is the caller's
 
 
 if __name__ == "__main__":
