@@ -494,7 +494,7 @@ def main():
              "from analytics import event_store; "
              f"print(event_store.count(event_store.Selection({in_clickhouse.pk})))"],
             cwd=BASE_DIR, env={**os.environ, **env}, check=True, capture_output=True, text=True,
-        ).stdout.strip()
+        ).stdout.strip().splitlines()[-1]
         print(
             f"ClickHouse holds {int(held):,} events of the workspace; HTTP with ClickHouse / "
             f"with PostgreSQL = {clickhouse_rate / http_rate:.2f}"

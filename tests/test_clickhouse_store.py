@@ -258,7 +258,7 @@ def test_a_group_type_removed_while_a_delivery_holds_its_group_clears_it_after(
     assert send.batch(join("ann", "growth", group_type="team")).status_code == 200
     team = workspace.group_types.get(name="team")
     client = clickhouse.client()
-    insert, removed, order = client.insert, threading.Event(), []
+    insert, removed, order = client.raw_insert, threading.Event(), []
 
     def remove():
         try:
@@ -275,11 +275,11 @@ def test_a_group_type_removed_while_a_delivery_holds_its_group_clears_it_after(
         order.append("inserted")
         return insert(*args, **kwargs)
 
-    client.insert = insert_while_removing
+    client.raw_insert = insert_while_removing
     try:
         response = send.batch(track("ann", "Export", groups={"team": "growth"}, messageId="m-race"))
     finally:
-        del client.insert
+        del client.raw_insert
     removed.wait(10)
     assert response.status_code == 200
     assert order == ["inserted", "removed"]

@@ -16,6 +16,7 @@ there.
 """
 
 import json
+from decimal import Decimal
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -37,12 +38,27 @@ INSERT_SETTINGS = {"insert_distributed_sync": 1}
 
 
 def json_text(value) -> str:
-    """JSON as text. orjson refuses integers beyond 64 bits, which PostgreSQL's jsonb
-    gives back for a number such as 1.5e23: the standard library writes those."""
+    """JSON as text in the form PostgreSQL's jsonb writes it, so that a value read out of
+    it in ClickHouse (an array, an object) is the text PostgreSQL's ``->>`` gives: ``, ``
+    and ``: `` between items, an object's keys by length then by their bytes, characters
+    as they are, numbers without an exponent."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda key: (len(key.encode()), key.encode()))
+        return "{" + ", ".join(f"{_scalar_text(key)}: {json_text(value[key])}" for key in keys) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(json_text(item) for item in value) + "]"
+    return _scalar_text(value)
+
+
+def _scalar_text(value) -> str:
+    if isinstance(value, float):
+        # As PostgreSQL's numeric writes the number the main database was sent
+        # (``repr``): 1.5e+23 in full, 150000000000000000000000.
+        return format(Decimal(repr(value)), "f")
     try:
         return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except TypeError:  # an integer beyond 64 bits
+        return json.dumps(value, ensure_ascii=False)
 
 
 def copied_up_to(client, database: str, workspace: Workspace) -> int:

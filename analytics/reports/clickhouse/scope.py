@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from django.db.models import Q
+
 from analytics import clickhouse, event_store
 from analytics.clickhouse import store
 from analytics.models import (
@@ -150,18 +152,35 @@ class Scope(QueryScope):
             group_type = self.types[condition.on]
             found = Group.objects.filter(group_type=group_type)
             column, base = f"{group_type.slot_field}_id", "properties"
-        ids = list(found.filter(property_q(base, condition.key, positive, condition.value)).values_list("pk", flat=True))
+        left_out = property_q(base, condition.key, positive, condition.value)
+        if condition.op == "neq":
+            # As in the main database: a key set to JSON's null equals nothing, and
+            # differs from nothing either.
+            found = found.alias(text=json_text(base, condition.key))
+            left_out |= Q(**{f"{base}__has_key": condition.key, "text__isnull": True})
+        ids = list(found.filter(left_out).values_list("pk", flat=True))
         keeps = f"ifNull({column}, 0) IN {self.param(ids or [0])}"
         return f"NOT ({keeps})" if condition.op in NEGATIVE else keeps
 
     def text_of(self, column: str, key: str) -> str:
         """The value at ``key`` of the JSON text ``column`` as text, as PostgreSQL's
         ``->>`` gives it: a string as it is, another value as written, NULL for none or
-        JSON's null."""
+        JSON's null. An array or an object as jsonb writes it, ``, `` and ``: `` between
+        items (ClickHouse gives them back without spaces); ingestion stored the keys in
+        jsonb's order (``copy.json_text``). Values nested deeper keep ClickHouse's form."""
         key = self.param(key)
+        kind = f"JSONType({column}, {key})"
+        items = f"arrayStringConcat(JSONExtractArrayRaw({column}, {key}), ', ')"
+        members = (
+            f"arrayStringConcat(arrayMap(m -> concat(toJSONString(m.1), ': ', m.2), "
+            f"JSONExtractKeysAndValuesRaw({column}, {key})), ', ')"
+        )
         return (
-            f"multiIf(JSONType({column}, {key}) = 'String', JSONExtractString({column}, {key}), "
-            f"JSONType({column}, {key}) IN ('Null', 'None'), NULL, JSONExtractRaw({column}, {key}))"
+            f"multiIf({kind} = 'String', JSONExtractString({column}, {key}), "
+            f"{kind} IN ('Null', 'None'), NULL, "
+            f"{kind} = 'Array', concat('[', {items}, ']'), "
+            f"{kind} = 'Object', concat('{{', {members}, '}}'), "
+            f"JSONExtractRaw({column}, {key}))"
         )
 
     def property_condition(self, column: str, key: str, op: str, value: str) -> str:
