@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from datetime import date
+
+from analytics.reports.queries import Retention, event_label, next_bucket
 
 
 @dataclass
@@ -40,6 +43,29 @@ class FunnelResult:
     # The last step's ``median_seconds``: the median time to convert.
     median_seconds_to_convert: float | None = None
 
+    @classmethod
+    def of_units(cls, steps: tuple[str, ...], units) -> FunnelResult:
+        """The result from each unit that did the first step: rows of (unit, the
+        furthest step it reached from 1, then for each later step the quickest it was
+        reached in milliseconds, or None), as each store's funnel reads them."""
+        reached = [0] * len(steps)
+        quickest = [[] for _ in steps]
+        for _unit, furthest, *ms in units:
+            for i in range(furthest):
+                reached[i] += 1
+                if i and ms[i - 1] is not None:
+                    quickest[i].append(ms[i - 1] / 1000)
+        found = [
+            FunnelStep(
+                event=step,
+                label=event_label(step),
+                count=reached[i],
+                median_seconds=statistics.median(quickest[i]) if quickest[i] else None,
+            )
+            for i, step in enumerate(steps)
+        ]
+        return cls(steps=found, median_seconds_to_convert=found[-1].median_seconds)
+
     @property
     def entered(self) -> int:
         return self.steps[0].count if self.steps else 0
@@ -61,6 +87,19 @@ class RetentionCohort:
 class RetentionResult:
     cohorts: list[RetentionCohort]
     periods: int
+
+    @classmethod
+    def of_counts(cls, query: Retention, sizes: dict, back: dict, today: date) -> RetentionResult:
+        """The result from {cohort: size} and {(cohort, bucket): units back}, as each
+        store counts them; periods after ``today`` are not over yet (None)."""
+        cohorts = []
+        for first in query.period.buckets(query.interval):
+            returned, bucket = [], first
+            for _ in range(query.periods):
+                bucket = next_bucket(bucket, query.interval)
+                returned.append(back.get((first, bucket), 0) if bucket <= today else None)
+            cohorts.append(RetentionCohort(first, sizes.get(first, 0), returned))
+        return cls(cohorts=cohorts, periods=query.periods)
 
 
 @dataclass

@@ -10,13 +10,12 @@ one moment without their id.
 
 from __future__ import annotations
 
-import statistics
 from datetime import timedelta
 
 from analytics.models import Workspace
 from analytics.reports.clickhouse.scope import Scope, events_table, fetch
-from analytics.reports.queries import Funnel, ReportError, event_label
-from analytics.reports.results import FunnelResult, FunnelStep
+from analytics.reports.queries import Funnel, ReportError
+from analytics.reports.results import FunnelResult
 
 
 def _ms(micros: str) -> str:
@@ -82,24 +81,7 @@ def funnel(workspace: Workspace, query: Funnel) -> FunnelResult:
     scope = Scope(workspace, query)
     if scope.unit is None:
         raise ReportError("A funnel counts users or groups, not events.")
-    n = len(query.steps)
-    reached = [0] * n
-    quickest = [[] for _ in range(n)]
-    for _unit, furthest, *ms in fetch(_funnel_sql(scope, query), scope.params):
-        for i in range(furthest):
-            reached[i] += 1
-            if i and ms[i - 1] is not None:
-                quickest[i].append(ms[i - 1] / 1000)
-    steps = [
-        FunnelStep(
-            event=step,
-            label=event_label(step),
-            count=reached[i],
-            median_seconds=statistics.median(quickest[i]) if quickest[i] else None,
-        )
-        for i, step in enumerate(query.steps)
-    ]
-    return FunnelResult(steps=steps, median_seconds_to_convert=steps[-1].median_seconds)
+    return FunnelResult.of_units(query.steps, fetch(_funnel_sql(scope, query), scope.params))
 
 
 def funnel_actors(workspace: Workspace, query: Funnel, *, step: int, dropped=False) -> list:

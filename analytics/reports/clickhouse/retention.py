@@ -21,7 +21,7 @@ from analytics.reports.queries import (
     next_bucket,
     today_in,
 )
-from analytics.reports.results import RetentionCohort, RetentionResult
+from analytics.reports.results import RetentionResult
 from analytics.reports.scope import as_date
 from analytics.reports.sql.retention_days import buckets_of
 
@@ -80,15 +80,7 @@ def retention(workspace: Workspace, query: Retention) -> RetentionResult:
     if scope.unit is None:
         raise ReportError("Retention counts users or groups, not events.")
     sizes, back = _counts(scope, query)
-    today = today_in(workspace)
-    cohorts = []
-    for first in query.period.buckets(query.interval):
-        returned, bucket = [], first
-        for _ in range(query.periods):
-            bucket = next_bucket(bucket, query.interval)
-            returned.append(back.get((first, bucket), 0) if bucket <= today else None)
-        cohorts.append(RetentionCohort(first, sizes.get(first, 0), returned))
-    return RetentionResult(cohorts=cohorts, periods=query.periods)
+    return RetentionResult.of_counts(query, sizes, back, today_in(workspace))
 
 
 def retention_actors(workspace: Workspace, query: Retention, *, cohort: date, period: int) -> list:

@@ -4,7 +4,6 @@ in SQL (one window function per step)."""
 from __future__ import annotations
 
 import operator
-import statistics
 from datetime import timedelta
 from functools import reduce
 
@@ -26,11 +25,9 @@ from analytics.models import (
 from analytics.reports.queries import (
     Funnel,
     ReportError,
-    event_label,
 )
 from analytics.reports.results import (
     FunnelResult,
-    FunnelStep,
 )
 from analytics.reports.sql.scope import Scope, fetch
 
@@ -142,25 +139,8 @@ def funnel(workspace: Workspace, query: Funnel) -> FunnelResult:
     scope = Scope(workspace, query)
     if scope.unit_field is None:
         raise ReportError("A funnel counts users or groups, not events.")
-    n = len(query.steps)
     sql, params = _funnel_sql(scope, query)
-    reached = [0] * n
-    quickest = [[] for _ in range(n)]
-    for _unit, furthest, *ms in fetch(f"SELECT * FROM ({sql}) units", params):
-        for i in range(furthest):
-            reached[i] += 1
-            if i and ms[i - 1] is not None:
-                quickest[i].append(ms[i - 1] / 1000)
-    steps = [
-        FunnelStep(
-            event=step,
-            label=event_label(step),
-            count=reached[i],
-            median_seconds=statistics.median(quickest[i]) if quickest[i] else None,
-        )
-        for i, step in enumerate(query.steps)
-    ]
-    return FunnelResult(steps=steps, median_seconds_to_convert=steps[-1].median_seconds)
+    return FunnelResult.of_units(query.steps, fetch(f"SELECT * FROM ({sql}) units", params))
 
 
 def funnel_actors(workspace: Workspace, query: Funnel, *, step: int, dropped=False) -> list:

@@ -21,7 +21,6 @@ from analytics.reports.queries import (
     today_in,
 )
 from analytics.reports.results import (
-    RetentionCohort,
     RetentionResult,
 )
 from analytics.reports.scope import as_date
@@ -128,15 +127,7 @@ def retention(workspace: Workspace, query: Retention) -> RetentionResult:
         sizes, back = returning_groups_counts(scope, query)
     else:
         sizes, back = _counts(scope, query)
-    today = today_in(workspace)
-    cohorts = []
-    for first in query.period.buckets(query.interval):
-        returned, bucket = [], first
-        for _ in range(query.periods):
-            bucket = next_bucket(bucket, query.interval)
-            returned.append(back.get((first, bucket), 0) if bucket <= today else None)
-        cohorts.append(RetentionCohort(first, sizes.get(first, 0), returned))
-    return RetentionResult(cohorts=cohorts, periods=query.periods)
+    return RetentionResult.of_counts(query, sizes, back, today_in(workspace))
 
 
 def retention_actors(workspace: Workspace, query: Retention, *, cohort: date, period: int) -> list:
