@@ -703,7 +703,8 @@ STORES = ["main", "clickhouse"]
 
 
 def pytest_generate_tests(metafunc):
-    if metafunc.definition.get_closest_marker("both_stores"):
+    definition = metafunc.definition
+    if definition.get_closest_marker("both_stores") and not definition.get_closest_marker("main_store"):
         metafunc.fixturenames.append("event_store_kind")
         metafunc.parametrize("event_store_kind", STORES)
 

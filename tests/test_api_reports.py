@@ -45,6 +45,9 @@ PATHS = {
 # The least each report needs to answer.
 ENOUGH = {"funnels": {"steps": "feature_used,$page"}}
 
+# Every report page and answer, with events in either store.
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture
 def activity(send, workspace, company, team):
@@ -214,6 +217,7 @@ def test_days_and_weeks_follow_the_time_zone_across_a_clock_change(
     assert values(body) == [[3] * len(days)]
 
 
+@pytest.mark.main_store
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite truncates each moment")
 def test_a_moment_outside_the_buckets_has_none(send, workspace):
     # In Paris: Sunday the 4th at 13:00, Monday the 5th at 00:30, Tuesday the 6th at

@@ -180,6 +180,10 @@ def test_a_batch_is_recorded_as_copied_only_once_stored(chdb, settings, workspac
     assert held(chdb, database, workspace) == stored(workspace)
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite keeps 1.5e23 a float; ClickHouse holds numbers as PostgreSQL writes them",
+)
 def test_numbers_beyond_64_bits_in_properties_are_copied(chdb, settings, workspace, send):
     database = settings.CLICKHOUSE["database"]
     run("clickhouse_schema")

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from calls import jan, join, track
+from conftest import stored_events
 from django.db import connection
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
@@ -23,9 +24,12 @@ from django.utils import timezone
 from test_reports import activity, funnel_calls  # noqa: F401 (activity is a fixture)
 
 from analytics import reports
-from analytics.models import Event, Person
+from analytics.models import Person
 
 FIRST_WEEK = {"from": "2026-01-05", "to": "2026-01-07"}
+
+# Every report page and answer, with events in either store.
+pytestmark = pytest.mark.both_stores
 
 
 # --- Reading pages -------------------------------------------------------------------
@@ -783,7 +787,7 @@ def test_the_people_behind_a_number_take_as_many_queries_for_a_page_of_many(alic
     few = queries_for(alice_client, "/reports/trends/people", params)
     send.batch(*many(40, 100))
     assert queries_for(alice_client, "/reports/trends/people", params) == few
-    assert Event.objects.filter(name="seen").count() == 43
+    assert sum(event.name == "seen" for event in stored_events(workspace)) == 43
 
 
 # --- What the pages ask of the report core besides the reports ---------------------------

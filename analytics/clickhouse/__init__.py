@@ -3,9 +3,10 @@ the schema (``analytics.clickhouse.schema``, applied by ``manage.py clickhouse_s
 copying a workspace's events there (``copy``) and the store itself (``store``: what
 ``analytics.event_store`` does with events when ClickHouse holds them).
 
-Work in progress: the reports do not read ClickHouse yet. Without ``CLICKHOUSE_URL``
-nothing here but this module is imported, and ``clickhouse-connect`` need not be
-installed.
+Reports read ClickHouse through ``analytics.reports.clickhouse``. Work in progress: they
+are not yet as quick there as they must be (README, "Running at scale"). Without
+``CLICKHOUSE_URL`` nothing here but this module is imported, and ``clickhouse-connect``
+need not be installed.
 """
 
 import functools
