@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from calls import identify, jan, join, track
-from django.http import QueryDict
+from test_reports import query
 from django.utils import timezone
 
 from analytics import reports
@@ -15,14 +15,6 @@ from analytics.models import Group, Person
 from analytics.reports import ReportError
 
 pytestmark = pytest.mark.both_stores
-
-
-def query(kind, workspace, **params):
-    data = QueryDict(mutable=True)
-    for name, value in params.items():
-        for one in value if isinstance(value, list) else [value]:
-            data.appendlist(name, str(one))
-    return getattr(reports, f"{kind}_from_params")(workspace, data)
 
 
 def users(ids):

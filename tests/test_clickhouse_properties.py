@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 from calls import identify, jan, track
+from test_reports import first_week
 from django.db import connection
-from django.http import QueryDict
 
 from analytics import reports
 from analytics.reports.queries import Filter
@@ -20,49 +20,37 @@ pytestmark = [
 ]
 
 
-def query(kind, workspace, **params):
-    data = QueryDict(mutable=True)
-    for name, value in params.items():
-        for one in value if isinstance(value, list) else [value]:
-            data.appendlist(name, str(one))
-    return getattr(reports, f"{kind}_from_params")(workspace, data)
-
-
-def week(kind, workspace, **params):
-    return query(kind, workspace, **{"from": "2026-01-05", "to": "2026-01-07", **params})
-
-
 def labels(result):
     return sorted((s.label, s.values) for s in result.series)
 
 
 def test_breakdown_on_a_trait_nobody_has(send, workspace):
     send.batch(identify("a", at=jan(1), plan="pro"), track("a", "x", jan(5)))
-    result = reports.trends(workspace, week("trend", workspace, event="x", breakdown="nokey", breakdown_on="person"))
+    result = reports.trends(workspace, first_week("trend", workspace, event="x", breakdown="nokey", breakdown_on="person"))
     assert labels(result) == [("(none)", [1, 0, 0])]
 
 
 def test_breakdown_nested_array(send, workspace):
     send.batch(track("a", "x", jan(5), properties={"v": [1, 2]}))
-    result = reports.trends(workspace, week("trend", workspace, event="x", breakdown="v", breakdown_on="event"))
+    result = reports.trends(workspace, first_week("trend", workspace, event="x", breakdown="v", breakdown_on="event"))
     assert labels(result) == [("[1, 2]", [1, 0, 0])]
 
 
 def test_breakdown_nested_object(send, workspace):
     send.batch(track("a", "x", jan(5), properties={"v": {"bb": 1, "a": 2}}))
-    result = reports.trends(workspace, week("trend", workspace, event="x", breakdown="v", breakdown_on="event"))
+    result = reports.trends(workspace, first_week("trend", workspace, event="x", breakdown="v", breakdown_on="event"))
     assert labels(result) == [('{"a": 2, "bb": 1}', [1, 0, 0])]
 
 
 def test_breakdown_big_float(send, workspace):
     send.batch(track("a", "x", jan(5), properties={"v": 1e20}))
-    result = reports.trends(workspace, week("trend", workspace, event="x", breakdown="v", breakdown_on="event"))
+    result = reports.trends(workspace, first_week("trend", workspace, event="x", breakdown="v", breakdown_on="event"))
     assert labels(result) == [("100000000000000000000", [1, 0, 0])]
 
 
 def test_eq_filter_on_nested(send, workspace):
     send.batch(track("a", "x", jan(5), properties={"v": [1, 2]}))
-    q = week("trend", workspace, event="x")
+    q = first_week("trend", workspace, event="x")
     q = replace(q, filters=(Filter("event", "v", "eq", "[1, 2]"),))
     assert [s.values for s in reports.trends(workspace, q).series] == [[1, 0, 0]]
 
@@ -74,13 +62,13 @@ def test_neq_person_trait_null(send, workspace):
         identify("c", at=jan(1)),
         track("a", "x", jan(5)), track("b", "x", jan(5)), track("c", "x", jan(5)),
     )
-    q = replace(week("trend", workspace, event="x"), filters=(Filter("person", "plan", "neq", "pro"),))
+    q = replace(first_week("trend", workspace, event="x"), filters=(Filter("person", "plan", "neq", "pro"),))
     # c, whose plan is unset: a's plan, JSON's null, differs from nothing.
     assert [s.values for s in reports.trends(workspace, q).series] == [[1, 0, 0]]
 
 
 def test_percent_and_quotes(send, workspace):
     send.batch(track("a", "x%s'\"", jan(5), properties={"k%(w)s'": "v%"}))
-    q = week("trend", workspace, event="x%s'\"", breakdown="k%(w)s'", breakdown_on="event")
+    q = first_week("trend", workspace, event="x%s'\"", breakdown="k%(w)s'", breakdown_on="event")
     q = replace(q, filters=(Filter("event", "k%(w)s'", "contains", "%"),))
     assert labels(reports.trends(workspace, q)) == [("v%", [1, 0, 0])]

@@ -53,6 +53,37 @@ class QueryScope:
             return f"{self.group_type.slot_field}_id"
         return "person_id" if self.query.count_by == "users" else None
 
+    # Which point of a report the people or groups behind it are asked of: the same
+    # checks whichever store answers.
+
+    def check_trend_point(self, series: int) -> None:
+        if self.unit_field is None:
+            raise ReportError(
+                "A count of events has no people or groups behind it; count users or groups."
+            )
+        query = self.query
+        if not 0 <= series < len(query.events) or (query.breakdown and series != 0):
+            raise ReportError(f"series must be one of the report's series, from 0; not {series}.")
+
+    def check_funnel_step(self, step: int, dropped: bool) -> None:
+        self.check_counts_units("A funnel counts users or groups, not events.")
+        steps = len(self.query.steps)
+        if not 1 <= step <= steps or (dropped and step == 1):
+            raise ReportError(f"step must be between {2 if dropped else 1} and {steps}; not {step}.")
+
+    def check_retention_cell(self, cohort: date, period: int) -> None:
+        query = self.query
+        if cohort not in query.period.buckets(query.interval):
+            raise ReportError(f"{cohort} is not the first day of a cohort of this report.")
+        if not 0 <= period <= query.periods:
+            raise ReportError(f"period must be between 0 and {query.periods}; not {period}.")
+
+    def check_counts_units(self, message: str) -> None:
+        """ReportError(``message``) for a report that counts events, where it must count
+        users or groups."""
+        if self.unit_field is None:
+            raise ReportError(message)
+
 
 def as_date(value) -> date:
     """A bucket's first day from what the database returns for a truncated moment."""

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from analytics.models import Workspace
 from analytics.reports.clickhouse.scope import Scope, events_table, fetch
-from analytics.reports.queries import Funnel, ReportError
+from analytics.reports.queries import Funnel
 from analytics.reports.results import FunnelResult
 
 
@@ -79,8 +79,7 @@ def _funnel_sql(scope: Scope, query: Funnel) -> str:
 
 def funnel(workspace: Workspace, query: Funnel) -> FunnelResult:
     scope = Scope(workspace, query)
-    if scope.unit is None:
-        raise ReportError("A funnel counts users or groups, not events.")
+    scope.check_counts_units("A funnel counts users or groups, not events.")
     return FunnelResult.of_units(query.steps, fetch(_funnel_sql(scope, query), scope.params))
 
 
@@ -88,12 +87,7 @@ def funnel_actors(workspace: Workspace, query: Funnel, *, step: int, dropped=Fal
     """Ids of the units that reached step ``step`` (from 1), or with ``dropped`` that
     reached the one before it and went no further."""
     scope = Scope(workspace, query)
-    if scope.unit is None:
-        raise ReportError("A funnel counts users or groups, not events.")
-    if not 1 <= step <= len(query.steps) or (dropped and step == 1):
-        raise ReportError(
-            f"step must be between {2 if dropped else 1} and {len(query.steps)}; not {step}."
-        )
+    scope.check_funnel_step(step, dropped)
     sql = _funnel_sql(scope, query)
     condition = f"furthest = {scope.param(step - 1)}" if dropped else f"furthest >= {scope.param(step)}"
     return [unit for (unit,) in fetch(f"SELECT unit FROM ({sql}) WHERE {condition}", scope.params)]

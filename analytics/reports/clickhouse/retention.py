@@ -15,7 +15,6 @@ from datetime import date
 from analytics.models import Workspace
 from analytics.reports.clickhouse.scope import Scope, events_table, fetch
 from analytics.reports.queries import (
-    ReportError,
     Retention,
     first_moment,
     next_bucket,
@@ -77,8 +76,7 @@ def _counts(scope: Scope, query: Retention):
 
 def retention(workspace: Workspace, query: Retention) -> RetentionResult:
     scope = Scope(workspace, query)
-    if scope.unit is None:
-        raise ReportError("Retention counts users or groups, not events.")
+    scope.check_counts_units("Retention counts users or groups, not events.")
     sizes, back = _counts(scope, query)
     return RetentionResult.of_counts(query, sizes, back, today_in(workspace))
 
@@ -87,12 +85,8 @@ def retention_actors(workspace: Workspace, query: Retention, *, cohort: date, pe
     """Ids of the cohort starting ``cohort`` (period 0), or of those of it back in
     period ``period``."""
     scope = Scope(workspace, query)
-    if scope.unit is None:
-        raise ReportError("Retention counts users or groups, not events.")
-    if cohort not in query.period.buckets(query.interval):
-        raise ReportError(f"{cohort} is not the first day of a cohort of this report.")
-    if not 0 <= period <= query.periods:
-        raise ReportError(f"period must be between 0 and {query.periods}; not {period}.")
+    scope.check_counts_units("Retention counts users or groups, not events.")
+    scope.check_retention_cell(cohort, period)
     sql = _units_sql(scope, query, cohort=cohort)
     if period > 0:
         bucket = cohort

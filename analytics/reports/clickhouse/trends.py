@@ -10,7 +10,7 @@ from datetime import date
 
 from analytics.models import Workspace
 from analytics.reports.clickhouse.scope import Scope, events_table, fetch
-from analytics.reports.queries import Period, ReportError, Trend, event_label
+from analytics.reports.queries import Period, Trend, event_label
 from analytics.reports.results import SeriesResult, TrendResult
 from analytics.reports.scope import count_by_bucket, point_bounds
 from analytics.reports.sql.trends import BREAKDOWN_TOP
@@ -103,12 +103,7 @@ def trend_actors(
 ) -> list:
     """Ids of the people or groups counted in series ``series`` on the point ``day``."""
     scope = Scope(workspace, query)
-    if scope.unit is None:
-        raise ReportError(
-            "A count of events has no people or groups behind it; count users or groups."
-        )
-    if not 0 <= series < len(query.events) or (query.breakdown and series != 0):
-        raise ReportError(f"series must be one of the report's series, from 0; not {series}.")
+    scope.check_trend_point(series)
     start, end = point_bounds(scope, query, day)
     where = scope.where(query.events[series], start=start, end=end)
     if query.breakdown:

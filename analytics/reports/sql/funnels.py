@@ -24,7 +24,6 @@ from analytics.models import (
 )
 from analytics.reports.queries import (
     Funnel,
-    ReportError,
 )
 from analytics.reports.results import (
     FunnelResult,
@@ -137,8 +136,7 @@ def _ms(moment: str, postgres: bool) -> str:
 
 def funnel(workspace: Workspace, query: Funnel) -> FunnelResult:
     scope = Scope(workspace, query)
-    if scope.unit_field is None:
-        raise ReportError("A funnel counts users or groups, not events.")
+    scope.check_counts_units("A funnel counts users or groups, not events.")
     sql, params = _funnel_sql(scope, query)
     return FunnelResult.of_units(query.steps, fetch(f"SELECT * FROM ({sql}) units", params))
 
@@ -147,12 +145,7 @@ def funnel_actors(workspace: Workspace, query: Funnel, *, step: int, dropped=Fal
     """Ids of the units that reached step ``step`` (from 1), or with ``dropped`` that
     reached the one before it and went no further."""
     scope = Scope(workspace, query)
-    if scope.unit_field is None:
-        raise ReportError("A funnel counts users or groups, not events.")
-    if not 1 <= step <= len(query.steps) or (dropped and step == 1):
-        raise ReportError(
-            f"step must be between {2 if dropped else 1} and {len(query.steps)}; not {step}."
-        )
+    scope.check_funnel_step(step, dropped)
     sql, params = _funnel_sql(scope, query)
     condition, wanted = ("furthest = %s", step - 1) if dropped else ("furthest >= %s", step)
     return [unit for (unit,) in fetch(f"SELECT unit FROM ({sql}) units WHERE {condition}", [*params, wanted])]

@@ -14,7 +14,6 @@ from analytics.models import (
     Workspace,
 )
 from analytics.reports.queries import (
-    ReportError,
     Retention,
     first_moment,
     next_bucket,
@@ -121,8 +120,7 @@ def _counts(scope: Scope, query: Retention):
 
 def retention(workspace: Workspace, query: Retention) -> RetentionResult:
     scope = Scope(workspace, query)
-    if scope.unit_field is None:
-        raise ReportError("Retention counts users or groups, not events.")
+    scope.check_counts_units("Retention counts users or groups, not events.")
     if groups_of_any_activity(scope, query):
         sizes, back = returning_groups_counts(scope, query)
     else:
@@ -134,10 +132,7 @@ def retention_actors(workspace: Workspace, query: Retention, *, cohort: date, pe
     """Ids of the cohort starting ``cohort`` (period 0), or of those of it back in
     period ``period``."""
     scope = Scope(workspace, query)
-    if cohort not in query.period.buckets(query.interval):
-        raise ReportError(f"{cohort} is not the first day of a cohort of this report.")
-    if not 0 <= period <= query.periods:
-        raise ReportError(f"period must be between 0 and {query.periods}; not {period}.")
+    scope.check_retention_cell(cohort, period)
     if groups_of_any_activity(scope, query):
         return returning_groups(scope, query, cohort, period)
     firsts_sql, firsts_params, back_sql, back_params = _retention_sql(scope, query, cohort=cohort)

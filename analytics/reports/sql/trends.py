@@ -24,7 +24,6 @@ from analytics.models import (
 )
 from analytics.reports.queries import (
     Period,
-    ReportError,
     Trend,
     event_label,
 )
@@ -158,12 +157,7 @@ def trend_actors(
 ) -> QuerySet:
     """Ids of the people or groups counted in series ``series`` on the point ``day``."""
     scope = Scope(workspace, query)
-    if scope.unit_field is None:
-        raise ReportError(
-            "A count of events has no people or groups behind it; count users or groups."
-        )
-    if not 0 <= series < len(query.events) or (query.breakdown and series != 0):
-        raise ReportError(f"series must be one of the report's series, from 0; not {series}.")
+    scope.check_trend_point(series)
     start, end = point_bounds(scope, query, day)
     events = scope.events(query.events[series], start=start, end=end)
     if query.breakdown:
