@@ -47,7 +47,7 @@ class FunnelResult:
     def of_units(cls, steps: tuple[str, ...], units) -> FunnelResult:
         """The result from each unit that did the first step: rows of (unit, the
         furthest step it reached from 1, then for each later step the quickest it was
-        reached in milliseconds, or None), as each store's funnel reads them."""
+        reached in milliseconds, or None), as the main database's funnel reads them."""
         reached = [0] * len(steps)
         quickest = [[] for _ in steps]
         for _unit, furthest, *ms in units:
@@ -55,13 +55,23 @@ class FunnelResult:
                 reached[i] += 1
                 if i and ms[i - 1] is not None:
                     quickest[i].append(ms[i - 1] / 1000)
+        medians = [statistics.median(times) if times else None for times in quickest]
+        return cls.of_counts(steps, reached, medians)
+
+    @classmethod
+    def of_middles(cls, steps: tuple[str, ...], reached: list[int], middles) -> FunnelResult:
+        """The result from how many units reached each step, and for each later step the
+        two middle values (lower and upper: one value twice when their number is odd) of
+        the quickest each reached it in milliseconds, or None when none did, as
+        ClickHouse works them out: their mean is the median ``of_units`` takes, to the
+        last bit (the same two values, halved the same way)."""
+        medians = [None] + [None if pair is None else (pair[0] / 1000 + pair[1] / 1000) / 2 for pair in middles]
+        return cls.of_counts(steps, reached, medians)
+
+    @classmethod
+    def of_counts(cls, steps: tuple[str, ...], reached: list[int], medians: list) -> FunnelResult:
         found = [
-            FunnelStep(
-                event=step,
-                label=event_label(step),
-                count=reached[i],
-                median_seconds=statistics.median(quickest[i]) if quickest[i] else None,
-            )
+            FunnelStep(event=step, label=event_label(step), count=reached[i], median_seconds=medians[i])
             for i, step in enumerate(steps)
         ]
         return cls(steps=found, median_seconds_to_convert=found[-1].median_seconds)

