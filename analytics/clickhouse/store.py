@@ -66,6 +66,7 @@ from analytics.models import (
     EventReceipt,
     EventType,
     Group,
+    GroupType,
     PendingReassignment,
     Person,
     parse_cursor,
@@ -207,16 +208,17 @@ def deliver(rows: list[dict]) -> int:
     gone): the client retries."""
     if not rows:
         return 0
-    # Earlier merges of this workspace's visitors first, whichever request made them.
-    if PendingReassignment.objects.filter(workspace_id=rows[0]["workspace_id"]).exists():
-        try:
-            apply_reassignments(rows[0]["workspace_id"])
-        except DatabaseError:
-            raise
-        except Exception as error:  # ClickHouse's
-            raise NotDelivered(f"ClickHouse did not make a merge of people: {error}") from error
+    workspace_id = rows[0]["workspace_id"]
     with transaction.atomic():
-        people, groups = _lock(rows)
+        people, groups, merges_pending = _lock(rows)
+        # Earlier merges of this workspace's visitors first, whichever request made them.
+        if merges_pending:
+            try:
+                apply_reassignments(workspace_id)
+            except DatabaseError:
+                raise
+            except Exception as error:  # ClickHouse's
+                raise NotDelivered(f"ClickHouse did not make a merge of people: {error}") from error
         kept = [row for row in rows if row["person_id"] in people and _groups_of(row) <= groups]
         if kept:
             try:
@@ -225,7 +227,7 @@ def deliver(rows: list[dict]) -> int:
                 )
             except Exception as error:
                 raise NotDelivered(f"ClickHouse did not store the events: {error}") from error
-            EventReceipt.objects.filter(pk__in=[row["id"] for row in kept]).update(stored_at=timezone.now())
+            _mark_stored([row["id"] for row in kept])
     if len(kept) < len(rows):
         raise NotDelivered(f"the person or a group of {len(rows) - len(kept)} event(s) changed; retry them")
     return len(kept)
@@ -235,26 +237,42 @@ def _groups_of(row: dict) -> set[int]:
     return {group for slot in range(GROUP_SLOTS) if (group := row.get(f"group_{slot}_id")) is not None}
 
 
-def _lock(rows: list[dict]) -> tuple[set[int], set[int]]:
-    """Of the rows' people and groups, those that still exist; on PostgreSQL, they and
-    the groups' types are share-locked until the transaction ends, so that a deletion, a
-    merge or a group type's removal (each locks its rows first) waits for the insert."""
+def _lock(rows: list[dict]) -> tuple[set[int], set[int], bool]:
+    """Of the rows' people and groups, those that still exist, and whether merges of the
+    workspace's visitors wait to be made in ClickHouse. On PostgreSQL, in one statement
+    (a delivery is ingestion's hot path), the people, the groups and the groups' types
+    are share-locked (``FOR KEY SHARE``) until the transaction ends, so that a deletion,
+    a merge or a group type's removal (each locks its rows first) waits for the insert."""
     person_ids = sorted({row["person_id"] for row in rows})
     group_ids = sorted(set().union(*map(_groups_of, rows)))
-    people = Person.objects.filter(pk__in=person_ids).order_by("pk").values_list("pk")
-    groups = Group.objects.filter(pk__in=group_ids).order_by("pk").values_list("pk", "group_type__pk")
-    return _share_locked(people), _share_locked(groups) if group_ids else set()
-
-
-def _share_locked(queryset) -> set[int]:
-    """The first column of ``queryset``'s rows, which PostgreSQL locks ``FOR KEY SHARE``
-    in every table the query reads."""
+    workspace_id = rows[0]["workspace_id"]
     if connection.vendor != "postgresql":
-        return {pk for pk, *_ in queryset}
-    sql, params = queryset.query.sql_with_params()
+        people = set(Person.objects.filter(pk__in=person_ids).values_list("pk", flat=True))
+        groups = set(Group.objects.filter(pk__in=group_ids).values_list("pk", flat=True))
+        return people, groups, PendingReassignment.objects.filter(workspace_id=workspace_id).exists()
     with connection.cursor() as cursor:
-        cursor.execute(f"{sql} FOR KEY SHARE", params)
-        return {pk for pk, *_ in cursor.fetchall()}
+        cursor.execute(
+            f"WITH people AS (SELECT id FROM {Person._meta.db_table} WHERE id = ANY(%s) "
+            "ORDER BY id FOR KEY SHARE), "
+            f"groups AS (SELECT g.id FROM {Group._meta.db_table} g JOIN {GroupType._meta.db_table} t "
+            "ON t.id = g.group_type_id WHERE g.id = ANY(%s) ORDER BY g.id FOR KEY SHARE) "
+            "SELECT ARRAY(SELECT id FROM people), ARRAY(SELECT id FROM groups), "
+            f"EXISTS(SELECT 1 FROM {PendingReassignment._meta.db_table} WHERE workspace_id = %s)",
+            [person_ids, group_ids, workspace_id],
+        )
+        people, groups, pending = cursor.fetchone()
+    return set(people), set(groups), pending
+
+
+def _mark_stored(receipt_ids: list[int]) -> None:
+    if connection.vendor != "postgresql":
+        EventReceipt.objects.filter(pk__in=receipt_ids).update(stored_at=timezone.now())
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {EventReceipt._meta.db_table} SET stored_at = %s WHERE id = ANY(%s)",
+            [timezone.now(), receipt_ids],
+        )
 
 
 def reassign(*, workspace_id: int, from_person: int, to_person: int) -> None:
