@@ -198,8 +198,13 @@ def reassign(*, workspace_id: int, from_person: int, to_person: int) -> None:
 def rebuild_daily_activity(workspace) -> None:
     """Work ``workspace``'s ``DailyActivity`` out again from its events, in its time zone
     (``workspace.zone``): after the zone changed, or a group type's context was cleared.
-    Two statements. Nothing is kept with ClickHouse as the store."""
-    if _clickhouse():
+    Two statements. With ClickHouse as the store, its events' days and its rollups are
+    worked out again instead, the workspace's row locked first: a delivery (which
+    share-locks it and writes each event's day in the zone it reads there) waits, or
+    went before and is worked out again here."""
+    if store := _clickhouse():
+        list(type(workspace).objects.select_for_update().filter(pk=workspace.pk).values_list("pk"))
+        store.rebuild_rollups(workspace.pk, zone=workspace.time_zone)
         return
     DailyActivity.objects.filter(workspace=workspace).delete()
     groups = {f"g{slot}": Coalesce(f"group_{slot}_id", 0) for slot in range(GROUP_SLOTS)}

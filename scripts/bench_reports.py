@@ -354,7 +354,7 @@ def clickhouse_of(args, workspace):
     from django.conf import settings
 
     from analytics import clickhouse
-    from analytics.clickhouse.schema import EVENT_COLUMNS, Target, migrate
+    from analytics.clickhouse.schema import EVENT_COLUMNS, ROLLUPS, Target, migrate
     from analytics.models import Event
     from groupsite.settings import clickhouse_config
 
@@ -367,15 +367,20 @@ def clickhouse_of(args, workspace):
                           parameters={"w": workspace.pk})
     if held != expected:
         started = time.perf_counter()
-        client.command("TRUNCATE TABLE bench.events")
+        for name in ("events", *ROLLUPS):
+            client.command(f"TRUNCATE TABLE bench.{name}")
         db = dj_database_url.parse(args.database_url)
         columns = ", ".join(name for name, _ in EVENT_COLUMNS if not name.startswith("_"))
+        # Each event's day in the workspace's time zone, as a delivery writes it (the
+        # rollups' day), worked out by ClickHouse as it copies.
+        zone = workspace.time_zone
         client.command(
-            f"INSERT INTO bench.events ({columns}) SELECT {columns} FROM postgresql("
+            f"INSERT INTO bench.events ({columns}, day) SELECT {columns}, toDate(timestamp, %(zone)s) FROM postgresql("
             "%(address)s, %(db)s, 'analytics_event', %(user)s, %(password)s) WHERE workspace_id = %(w)s",
             parameters={
                 "address": f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}", "db": db["NAME"],
                 "user": db["USER"] or "postgres", "password": db["PASSWORD"] or "", "w": workspace.pk,
+                "zone": zone,
             },
             settings={"max_insert_threads": 2},
         )
@@ -384,15 +389,17 @@ def clickhouse_of(args, workspace):
             started_copy = time.perf_counter()
             copy = ", ".join(_copied(name, k) for name in columns.split(", "))
             client.command(
-                f"INSERT INTO bench.events ({columns}) SELECT {copy} FROM bench.events "
+                f"INSERT INTO bench.events ({columns}, day) SELECT {copy}, "
+                f"toDate({_copied('timestamp', k)}, %(zone)s) FROM bench.events "
                 f"WHERE workspace_id = %(w)s AND id < {COPY_STRIDE}",
-                parameters={"w": workspace.pk},
+                parameters={"w": workspace.pk, "zone": zone},
                 settings={"max_insert_threads": 2},
             )
             print(f"  copy {k + 1} of {args.clickhouse_times} in {time.perf_counter() - started_copy:.0f} s")
         copied = time.perf_counter() - started
         started = time.perf_counter()
-        client.command("OPTIMIZE TABLE bench.events FINAL")
+        for name in ("events", *ROLLUPS):
+            client.command(f"OPTIMIZE TABLE bench.{name} FINAL")
         print(f"Copied {expected:,} events into ClickHouse in {copied:.0f} s, merged them in "
               f"{time.perf_counter() - started:.0f} s.")
     size, rows = client.query(
@@ -401,6 +408,12 @@ def clickhouse_of(args, workspace):
     ).result_rows[0]
     print(f"ClickHouse (chdb) holds {rows:,} events in {size / 2**30:.2f} GB on disk "
           f"({size / max(rows, 1):.0f} bytes an event).")
+    for name in ROLLUPS:
+        size, rows = client.query(
+            "SELECT sum(bytes_on_disk), sum(rows) FROM system.parts WHERE database = 'bench' "
+            "AND table = %(t)s AND active", parameters={"t": name}
+        ).result_rows[0]
+        print(f"  its {name}: {rows:,} rows in {size / 2**20:.0f} MB.")
     settings.CLICKHOUSE = None
     return config
 

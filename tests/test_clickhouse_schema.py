@@ -39,7 +39,9 @@ def insert(client, database, rows):
 
 def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings, db):
     database = settings.CLICKHOUSE["database"]
-    assert run() == f"Applied to {database}: 0001_events, 0002_copy_progress, 0003_lightweight_updates.\n"
+    assert run() == (
+        f"Applied to {database}: 0001_events, 0002_copy_progress, 0003_lightweight_updates, 0004_rollups.\n"
+    )
     assert run() == f"The schema of {database} is up to date.\n"
     tables = chdb.query(
         "SELECT name, engine, sorting_key, partition_key FROM system.tables "
@@ -48,10 +50,14 @@ def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings, db):
     assert tables == [
         ("copy_progress", "MergeTree", "workspace_id, copied_up_to", ""),
         ("events", "ReplacingMergeTree", "workspace_id, type, name, toDate(timestamp), message_id", "toYYYYMM(timestamp)"),
+        ("group_days", "AggregatingMergeTree", "workspace_id, slot, day, group_id", "toYYYYMM(day)"),
+        ("group_days_of_events", "MaterializedView", "", ""),
+        ("group_firsts", "AggregatingMergeTree", "workspace_id, slot, type, name, group_id", ""),
+        ("group_firsts_of_events", "MaterializedView", "", ""),
         ("schema_migrations", "MergeTree", "name", ""),
     ]
     assert chdb.query(f"SELECT name FROM {database}.schema_migrations ORDER BY name").result_rows == [
-        ("0001_events",), ("0002_copy_progress",), ("0003_lightweight_updates",)
+        ("0001_events",), ("0002_copy_progress",), ("0003_lightweight_updates",), ("0004_rollups",)
     ]
     # Lightweight UPDATE needs each row's block number and offset kept.
     create = chdb.command(f"SHOW CREATE TABLE {database}.events")
@@ -62,6 +68,7 @@ def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings, db):
     ).result_rows)
     assert columns["group_9_id"] == "Nullable(UInt64)"
     assert columns["timestamp"] == "DateTime64(6, 'UTC')"
+    assert columns["day"] == "Date"
 
 
 def test_a_call_stored_twice_is_read_once(chdb, settings, db):
@@ -92,8 +99,20 @@ def test_the_statements_for_a_cluster(chdb):
     printed = run("--print", "--cluster", "analytics", "--database", "big")
     statements = [s.strip() for s in printed.split(";\n") if s.strip()]
     statements = [re.sub(r"^(--[^\n]*\n)+", "", s) for s in statements]
-    assert len(statements) == 6
-    assert all(" ON CLUSTER 'analytics'" in s for s in statements)
+    # The rollups' tables, views and the first filling of each (an INSERT, sent through
+    # the Distributed table) after those of the events.
+    statements, rollups = statements[:6], statements[6:]
+    assert len(rollups) == 2 + 4 * 2
+    assert all(" ON CLUSTER 'analytics'" in s for s in statements + rollups if not s.startswith("INSERT"))
+    assert "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/big/group_days_local', '{replica}')" in rollups[2]
+    assert rollups[4].startswith(
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS big.group_days_of_events ON CLUSTER 'analytics' TO big.group_days_local "
+        "AS SELECT"
+    )
+    assert " FROM big.events_local ARRAY JOIN " in rollups[4]
+    assert rollups[5].startswith("INSERT INTO big.group_days SELECT") and " FROM big.events FINAL " in rollups[5]
+    for statement in rollups:
+        chdb.command("SELECT formatQuery(%(sql)s)", parameters={"sql": statement})
     assert statements[0] == "CREATE DATABASE IF NOT EXISTS big ON CLUSTER 'analytics'"
     assert (
         "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/big/events_local', "

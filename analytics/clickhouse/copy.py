@@ -19,6 +19,7 @@ import json
 from decimal import Decimal
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import orjson
 from django.utils import timezone
@@ -29,6 +30,9 @@ from analytics.models import Event, Workspace
 # The events table's columns that a copy writes (all but the insertion moment), each
 # the attname of the main database's field of the same name.
 COLUMNS = [name for name, _ in EVENT_COLUMNS if not name.startswith("_")]
+# What is written of each event: those, and its day in the workspace's time zone (the
+# rollups' day, ``schema._rollups``).
+STORED_COLUMNS = [*COLUMNS, "day"]
 JSON = {"properties", "context"}
 SETTLE = timedelta(minutes=5)
 # On a cluster, an insert into the Distributed table returns once every shard stored
@@ -75,11 +79,13 @@ def copied_up_to(client, database: str, workspace: Workspace) -> int:
 
 def batches(workspace: Workspace, after: int, size: int, *, settle=SETTLE) -> Iterator[list[list]]:
     """The workspace's events numbered above ``after``, in order, ``size`` at a time, as
-    rows of ``COLUMNS`` (JSON as text), up to the first received less than ``settle``
+    rows of ``STORED_COLUMNS`` (JSON as text), up to the first received less than ``settle``
     ago."""
     events = Event.objects.filter(workspace=workspace).order_by("pk")
     cutoff = timezone.now() - settle
+    zone = ZoneInfo(workspace.time_zone)
     received = COLUMNS.index("received_at")
+    moment = COLUMNS.index("timestamp")
     json_at = [i for i, name in enumerate(COLUMNS) if name in JSON]
     while True:
         rows = list(events.filter(pk__gt=after).values_list(*COLUMNS)[:size])
@@ -90,6 +96,7 @@ def batches(workspace: Workspace, after: int, size: int, *, settle=SETTLE) -> It
             row = list(row)
             for i in json_at:
                 row[i] = json_text(row[i])
+            row.append(row[moment].astimezone(zone).date())
             batch.append(row)
         if batch:
             yield batch
@@ -120,7 +127,7 @@ def copy_events(
     for batch in batches(workspace, after, batch_size, settle=settle):
         # Synchronous: once insert returns, the batch is stored, and only then is it
         # recorded, so the next run starts after it.
-        client.insert(f"{database}.events", batch, column_names=COLUMNS, settings=INSERT_SETTINGS)
+        client.insert(f"{database}.events", batch, column_names=STORED_COLUMNS, settings=INSERT_SETTINGS)
         client.insert(
             f"{database}.copy_progress", [[workspace.pk, batch[-1][0]]],
             column_names=["workspace_id", "copied_up_to"], settings=INSERT_SETTINGS,

@@ -30,7 +30,7 @@ Applied migrations are recorded in ``schema_migrations``.
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from analytics.models import GROUP_SLOTS
+from analytics.models import ACTIVITY_TYPES, GROUP_SLOTS
 
 MIGRATIONS_TABLE = "schema_migrations"
 
@@ -125,11 +125,87 @@ def _lightweight_updates(target: Target) -> list[str]:
     ]
 
 
+# The rollups of the events (``_rollups``): what each holds, by its sorting key, and the
+# SELECT that works its rows out of events (``FROM`` and its conditions added).
+ROLLUPS = {
+    "group_days": (
+        "(workspace_id UInt64, slot UInt8, day Date, group_id UInt64, "
+        "people AggregateFunction(groupBitmap, UInt64))",
+        "PARTITION BY toYYYYMM(day) ORDER BY (workspace_id, slot, day, group_id)",
+        "SELECT workspace_id, slot, day, assumeNotNull(g) AS group_id, groupBitmapState(person_id) AS people",
+        "GROUP BY workspace_id, slot, day, group_id",
+    ),
+    "group_firsts": (
+        "(workspace_id UInt64, slot UInt8, type LowCardinality(String), name String, group_id UInt64, "
+        "first SimpleAggregateFunction(min, DateTime64(6, 'UTC')))",
+        "ORDER BY (workspace_id, slot, type, name, group_id)",
+        "SELECT workspace_id, slot, type, name, assumeNotNull(g) AS group_id, min(timestamp) AS first",
+        "GROUP BY workspace_id, slot, type, name, group_id",
+    ),
+}
+
+
+def rollup_select(rollup: str, events: str, where: str = "1") -> str:
+    """SQL of ``rollup``'s rows worked out of the activity events of ``events`` (a table,
+    with FINAL or not) passing ``where``: one per group of each slot an event carries."""
+    _, _, select, group_by = ROLLUPS[rollup]
+    slots = ", ".join(str(slot) for slot in range(GROUP_SLOTS))
+    groups = ", ".join(f"group_{slot}_id" for slot in range(GROUP_SLOTS))
+    activity = ", ".join(f"'{kind}'" for kind in ACTIVITY_TYPES)
+    return (
+        f"{select} FROM {events} ARRAY JOIN [{slots}] AS slot, [{groups}] AS g "
+        f"WHERE type IN ({activity}) AND g IS NOT NULL AND ({where}) {group_by}"
+    )
+
+
+def _rollups(target: Target) -> list[str]:
+    """What reports of any activity by a group type read rather than every event, as
+    PostgreSQL reads its group days: each group's days of activity in the workspace's
+    time zone, with the people active (``group_days``), and the first moment each group
+    did each event (``group_firsts``).
+
+    Materialized views add to them as events are inserted. They hold only what a second
+    copy of a row leaves as it was (a set of people, the earliest moment), so a retried
+    call adds nothing. What changes events already stored works them out again for the
+    groups it touches (``analytics.clickhouse.store.rebuild_rollups``). ``day``, the day
+    of the workspace's time zone, is written with each event (the day in UTC for events
+    stored before: ``clickhouse_schema`` works every workspace's out again after this
+    migration)."""
+    db, cluster = target.database, target.cluster
+    local = "events_local" if cluster else "events"
+    statements = [
+        f"ALTER TABLE {db}.{local}{target.on_cluster} ADD COLUMN IF NOT EXISTS day Date DEFAULT toDate(timestamp)"
+    ]
+    if cluster:
+        statements.append(
+            f"ALTER TABLE {db}.events{target.on_cluster} ADD COLUMN IF NOT EXISTS day Date DEFAULT toDate(timestamp)"
+        )
+    for rollup, (columns, key, _, _) in ROLLUPS.items():
+        table = f"{rollup}_local" if cluster else rollup
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {db}.{table}{target.on_cluster} {columns}\n"
+            f"ENGINE = {target.engine(table, 'AggregatingMergeTree')}\n{key}"
+        )
+        if cluster:
+            statements.append(
+                f"CREATE TABLE IF NOT EXISTS {db}.{rollup}{target.on_cluster} AS {db}.{table}\n"
+                f"ENGINE = Distributed('{cluster}', '{db}', '{table}', workspace_id)"
+            )
+        statements.append(
+            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{rollup}_of_events{target.on_cluster} "
+            f"TO {db}.{table} AS {rollup_select(rollup, f'{db}.{local}')}"
+        )
+        # The events stored before: a group's rows added twice are the same rows.
+        statements.append(f"INSERT INTO {db}.{rollup} {rollup_select(rollup, f'{db}.events FINAL')}")
+    return statements
+
+
 # In order; a migration's name never changes once released.
 MIGRATIONS: list[tuple[str, Callable[[Target], list[str]]]] = [
     ("0001_events", _events),
     ("0002_copy_progress", _copy_progress),
     ("0003_lightweight_updates", _lightweight_updates),
+    ("0004_rollups", _rollups),
 ]
 
 

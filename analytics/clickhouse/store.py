@@ -45,6 +45,7 @@ and retried with the same keys.
 """
 
 import uuid
+from zoneinfo import ZoneInfo
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -56,7 +57,8 @@ from django.utils import timezone
 
 from analytics import clickhouse
 from analytics.event_store import NotDelivered
-from analytics.clickhouse.copy import COLUMNS, json_text
+from analytics.clickhouse.copy import COLUMNS, STORED_COLUMNS, json_text
+from analytics.clickhouse.schema import ROLLUPS, rollup_select
 from analytics.models import (
     ACTIVITY_TYPES,
     GROUP_SLOTS,
@@ -69,6 +71,7 @@ from analytics.models import (
     GroupType,
     PendingReassignment,
     Person,
+    Workspace,
     parse_cursor,
 )
 
@@ -85,6 +88,8 @@ INSERT_SETTINGS = {
     "async_insert_busy_timeout_max_ms": 200,
     "insert_distributed_sync": 1,
 }
+# A rollup's rows worked out again are written at once (the rest of the change waits).
+INSERT_SETTINGS_SYNC = {"async_insert": 0, "insert_distributed_sync": 1}
 # Changes return once every replica has applied them (a server's default returns at once).
 MUTATION_SETTINGS = {"mutations_sync": 2}
 DELETE_SETTINGS = {"lightweight_deletes_sync": 2, "mutations_sync": 2}
@@ -95,14 +100,19 @@ def table() -> str:
     return f"{clickhouse.database()}.events"
 
 
-def changed_table() -> str:
-    """The table that changes to stored events (UPDATE, DELETE, mutations) are made to:
-    ``events``, or on a cluster (``CLICKHOUSE_CLUSTER``) every shard's ``events_local``
-    (a Distributed table takes no change)."""
+def rollup_table(rollup: str) -> str:
+    """One of the rollups (``schema.ROLLUPS``), as reports read it."""
+    return f"{clickhouse.database()}.{rollup}"
+
+
+def changed_table(name: str = "events") -> str:
+    """The table that changes to stored events (UPDATE, DELETE, mutations), or to the
+    rollup ``name``, are made to: the table, or on a cluster (``CLICKHOUSE_CLUSTER``)
+    every shard's local one (a Distributed table takes no change)."""
     cluster = django_settings.CLICKHOUSE_CLUSTER
     if cluster:
-        return f"{clickhouse.database()}.events_local ON CLUSTER '{cluster}'"
-    return table()
+        return f"{clickhouse.database()}.{name}_local ON CLUSTER '{cluster}'"
+    return f"{clickhouse.database()}.{name}"
 
 
 # Queries may name many ids (a group's members, everyone deleted at an email domain).
@@ -154,7 +164,9 @@ def take(rows: list[dict]) -> None:
                 ],
             )
             fixed = {message_id: (pk, moment) for message_id, pk, moment in cursor.fetchall()}
-    taken = [row["message_id"] for row in rows if row["message_id"] not in fixed]
+    # Receipts there already: retries of calls whose delivery failed (half way, maybe).
+    retried = {row["message_id"] for row in rows if row["message_id"] not in fixed}
+    taken = list(retried)
     if taken:
         earlier = EventReceipt.objects.filter(workspace_id=workspace_id, message_id__in=taken)
         fixed.update((r.message_id, (r.pk, r.timestamp)) for r in earlier)
@@ -171,8 +183,11 @@ def take(rows: list[dict]) -> None:
         # Elsewhere than PostgreSQL (SQLite: one writer at a time).
         EventReceipt.objects.bulk_create(new)
         fixed.update((r.message_id, (r.pk, r.timestamp)) for r in new)
+    if connection.vendor != "postgresql":
+        retried = {r.message_id for r in earlier}
     for row in rows:
         row["id"], row["timestamp"] = fixed[row["message_id"]]
+        row["retried"] = row["message_id"] in retried
 
 
 def values(row: dict) -> list:
@@ -188,12 +203,14 @@ def values(row: dict) -> list:
     return found
 
 
-def json_rows(rows: list[dict]) -> bytes:
-    """The rows as ClickHouse's JSONEachRow, a line each: written by orjson at once,
-    about half what building its native format value by value costs the client."""
+def json_rows(rows: list[dict], zone: ZoneInfo) -> bytes:
+    """The rows as ClickHouse's JSONEachRow, a line each, with their day in ``zone`` (the
+    workspace's time zone): written by orjson at once, about half what building its
+    native format value by value costs the client."""
     lines = []
     for row in rows:
         line = dict(zip(COLUMNS, values(row)))
+        line["day"] = line["timestamp"].astimezone(zone).date().isoformat()
         for name in ("timestamp", "received_at", "sent_at"):
             if line[name] is not None:
                 line[name] = moment_text(line[name])
@@ -210,7 +227,7 @@ def deliver(rows: list[dict]) -> int:
         return 0
     workspace_id = rows[0]["workspace_id"]
     with transaction.atomic():
-        people, groups, merges_pending = _lock(rows)
+        people, groups, merges_pending, zone = _lock(rows)
         # Earlier merges of this workspace's visitors first, whichever request made them.
         if merges_pending:
             try:
@@ -222,9 +239,17 @@ def deliver(rows: list[dict]) -> int:
         kept = [row for row in rows if row["person_id"] in people and _groups_of(row) <= groups]
         if kept:
             try:
+                # A retry of a call stored once already, with another group context
+                # (its person's memberships changed meanwhile): the first row's groups'
+                # rollups are worked out again once this one replaced it.
+                retried = [row["message_id"] for row in kept if row.get("retried")]
+                earlier = _groups_of_messages(workspace_id, retried) if retried else set()
                 clickhouse.client().raw_insert(
-                    table(), COLUMNS, insert_block=json_rows(kept), settings=INSERT_SETTINGS, fmt="JSONEachRow"
+                    table(), STORED_COLUMNS, insert_block=json_rows(kept, zone), settings=INSERT_SETTINGS,
+                    fmt="JSONEachRow",
                 )
+                if earlier:
+                    rebuild_rollups(workspace_id, groups=earlier)
             except Exception as error:
                 raise NotDelivered(f"ClickHouse did not store the events: {error}") from error
             _mark_stored([row["id"] for row in kept])
@@ -237,31 +262,36 @@ def _groups_of(row: dict) -> set[int]:
     return {group for slot in range(GROUP_SLOTS) if (group := row.get(f"group_{slot}_id")) is not None}
 
 
-def _lock(rows: list[dict]) -> tuple[set[int], set[int], bool]:
-    """Of the rows' people and groups, those that still exist, and whether merges of the
-    workspace's visitors wait to be made in ClickHouse. On PostgreSQL, in one statement
-    (a delivery is ingestion's hot path), the people, the groups and the groups' types
-    are share-locked (``FOR KEY SHARE``) until the transaction ends, so that a deletion,
-    a merge or a group type's removal (each locks its rows first) waits for the insert."""
+def _lock(rows: list[dict]) -> tuple[set[int], set[int], bool, ZoneInfo]:
+    """Of the rows' people and groups, those that still exist; whether merges of the
+    workspace's visitors wait to be made in ClickHouse; the workspace's time zone. On
+    PostgreSQL, in one statement (a delivery is ingestion's hot path), the people, the
+    groups, the groups' types and the workspace are share-locked (``FOR KEY SHARE``)
+    until the transaction ends, so that a deletion, a merge, a group type's removal or a
+    change of time zone (each locks its rows first) waits for the insert."""
     person_ids = sorted({row["person_id"] for row in rows})
     group_ids = sorted(set().union(*map(_groups_of, rows)))
     workspace_id = rows[0]["workspace_id"]
     if connection.vendor != "postgresql":
         people = set(Person.objects.filter(pk__in=person_ids).values_list("pk", flat=True))
         groups = set(Group.objects.filter(pk__in=group_ids).values_list("pk", flat=True))
-        return people, groups, PendingReassignment.objects.filter(workspace_id=workspace_id).exists()
+        pending = PendingReassignment.objects.filter(workspace_id=workspace_id).exists()
+        zone = Workspace.objects.filter(pk=workspace_id).values_list("time_zone", flat=True).get()
+        return people, groups, pending, ZoneInfo(zone)
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH people AS (SELECT id FROM {Person._meta.db_table} WHERE id = ANY(%s) "
             "ORDER BY id FOR KEY SHARE), "
             f"groups AS (SELECT g.id FROM {Group._meta.db_table} g JOIN {GroupType._meta.db_table} t "
-            "ON t.id = g.group_type_id WHERE g.id = ANY(%s) ORDER BY g.id FOR KEY SHARE) "
+            "ON t.id = g.group_type_id WHERE g.id = ANY(%s) ORDER BY g.id FOR KEY SHARE), "
+            f"zone AS (SELECT time_zone FROM {Workspace._meta.db_table} WHERE id = %s FOR KEY SHARE) "
             "SELECT ARRAY(SELECT id FROM people), ARRAY(SELECT id FROM groups), "
-            f"EXISTS(SELECT 1 FROM {PendingReassignment._meta.db_table} WHERE workspace_id = %s)",
-            [person_ids, group_ids, workspace_id],
+            f"EXISTS(SELECT 1 FROM {PendingReassignment._meta.db_table} WHERE workspace_id = %s), "
+            "(SELECT time_zone FROM zone)",
+            [person_ids, group_ids, workspace_id, workspace_id],
         )
-        people, groups, pending = cursor.fetchone()
-    return set(people), set(groups), pending
+        people, groups, pending, zone = cursor.fetchone()
+    return set(people), set(groups), pending, ZoneInfo(zone)
 
 
 def _mark_stored(receipt_ids: list[int]) -> None:
@@ -301,12 +331,15 @@ def apply_reassignments(workspace_id: int | None = None) -> int:
             PendingReassignment.objects.select_for_update().filter(workspace_id=workspace_id).order_by("pk")
         )
         for change in pending:
+            groups = _groups_of_people(change.workspace_id, [change.from_person_id])
             command(
                 f"UPDATE {changed_table()} SET person_id = %(to)s "
                 "WHERE workspace_id = %(w)s AND person_id = %(from)s",
                 {"w": change.workspace_id, "from": change.from_person_id, "to": change.to_person_id},
                 settings=UPDATE_SETTINGS,
             )
+            # Their groups' days hold the visitor among their people: the user now.
+            rebuild_rollups(change.workspace_id, groups=groups)
         PendingReassignment.objects.filter(pk__in=[change.pk for change in pending]).delete()
     return len(pending)
 
@@ -330,10 +363,13 @@ def delete_of_people(workspace_ids: list[int], person_ids: list[int]) -> int:
     parameters = {"w": list(workspace_ids), "people": list(person_ids)}
     total = count_of_events(workspace_ids, person_ids)
     if total:
+        groups = {workspace_id: _groups_of_people(workspace_id, person_ids) for workspace_id in workspace_ids}
         command(f"DELETE FROM {changed_table()} WHERE {where}", parameters, settings=DELETE_SETTINGS)
         left = count_of_events(workspace_ids, person_ids)
         if left:
             raise RuntimeError(f"ClickHouse still counts {left} event(s) of the deleted people")
+        for workspace_id, touched in groups.items():
+            rebuild_rollups(workspace_id, groups=touched)
     return total
 
 
@@ -355,7 +391,68 @@ def clear_group_type(group_type) -> int:
             parameters,
             settings=MUTATION_SETTINGS,
         )
+    for rollup in ROLLUPS:
+        command(
+            f"DELETE FROM {changed_table(rollup)} WHERE workspace_id = %(w)s AND slot = %(slot)s",
+            {**parameters, "slot": int(group_type.slot)},
+            settings=DELETE_SETTINGS,
+        )
     return cleared
+
+
+def rebuild_rollups(workspace_id: int, *, groups: set[tuple[int, int]] | None = None, zone: str | None = None):
+    """Work the rollups (``schema.ROLLUPS``) of the workspace out again from its events:
+    of ``groups`` only ((slot, group id) pairs), after their events changed (people
+    deleted or merged), or every group's after the workspace's time zone became ``zone``
+    (each event's ``day`` written again first). Their rows are deleted, then inserted
+    again: a delivery meanwhile adds rows the insert may add again, which changes
+    nothing (the rollups hold sets and earliest moments)."""
+    if groups is not None and not groups:
+        return
+    parameters = {"w": workspace_id}
+    if zone is not None:
+        command(
+            f"ALTER TABLE {changed_table()} UPDATE day = toDate(timestamp, %(zone)s) WHERE workspace_id = %(w)s",
+            {**parameters, "zone": zone},
+            settings=MUTATION_SETTINGS,
+        )
+    which, events_which = "1", "1"
+    if groups is not None:
+        parameters["groups"] = sorted(groups)
+        which, events_which = "(slot, group_id) IN %(groups)s", "(slot, assumeNotNull(g)) IN %(groups)s"
+    for rollup in ROLLUPS:
+        command(
+            f"DELETE FROM {changed_table(rollup)} WHERE workspace_id = %(w)s AND {which}",
+            parameters,
+            settings=DELETE_SETTINGS,
+        )
+        command(
+            f"INSERT INTO {clickhouse.database()}.{rollup} "
+            f"{rollup_select(rollup, f'{table()} FINAL', f'workspace_id = %(w)s AND {events_which}')}",
+            parameters,
+            settings=INSERT_SETTINGS_SYNC,
+        )
+
+
+def _groups_of_people(workspace_id: int, person_ids: list[int]) -> set[tuple[int, int]]:
+    """(slot, group id) of every group in the context of these people's events."""
+    return _groups_where("person_id IN %(people)s", {"w": workspace_id, "people": list(person_ids)})
+
+
+def _groups_of_messages(workspace_id: int, message_ids: list[str]) -> set[tuple[int, int]]:
+    """(slot, group id) of every group in the context of the rows of these calls."""
+    return _groups_where("message_id IN %(messages)s", {"w": workspace_id, "messages": list(message_ids)})
+
+
+def _groups_where(condition: str, parameters: dict) -> set[tuple[int, int]]:
+    slots = ", ".join(str(slot) for slot in range(GROUP_SLOTS))
+    groups = ", ".join(f"group_{slot}_id" for slot in range(GROUP_SLOTS))
+    rows = query(
+        f"SELECT DISTINCT slot, assumeNotNull(g) FROM {table()} ARRAY JOIN [{slots}] AS slot, "
+        f"[{groups}] AS g WHERE workspace_id = %(w)s AND {condition} AND g IS NOT NULL",
+        parameters,
+    )
+    return {(int(slot), int(group)) for slot, group in rows}
 
 
 def continue_numbering() -> None:

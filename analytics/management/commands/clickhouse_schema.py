@@ -5,7 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from analytics import clickhouse
 from analytics.clickhouse.schema import Target, migrate, statements
-from analytics.clickhouse.store import continue_numbering
+from analytics.clickhouse.store import continue_numbering, rebuild_rollups
+from analytics.models import Workspace
 
 
 class Command(BaseCommand):
@@ -54,6 +55,10 @@ class Command(BaseCommand):
             client.close()
         # Events ingested from now on are numbered after the main database's.
         continue_numbering()
+        if "0004_rollups" in applied:
+            # Events stored before were given their day in UTC: each workspace's own.
+            for workspace in Workspace.objects.exclude(time_zone="UTC").order_by("pk"):
+                rebuild_rollups(workspace.pk, zone=workspace.time_zone)
         where = f"{target.database}" + (f" on cluster {cluster}" if cluster else "")
         if applied:
             self.stdout.write(f"Applied to {where}: {', '.join(applied)}.")

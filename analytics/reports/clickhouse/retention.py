@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from analytics.clickhouse import store
 from analytics.models import Workspace
 from analytics.reports.clickhouse.scope import Scope, events_table, fetch
 from analytics.reports.queries import (
@@ -36,6 +37,8 @@ def _units_sql(scope: Scope, query: Retention, *, cohort: date | None = None) ->
     a start or a return of a unit, as a day of activity counts in the SQL version: a
     group's days are those of events carrying it, of people the query counts.
     """
+    if _reads_rollups(scope, query):
+        return _units_from_rollups(scope, query, cohort=cohort)
     start, end = query.period.bounds(scope.zone)
     returns_end = first_moment(buckets_of(query)[-1], scope.zone)
     is_start = f"({scope.event_condition(query.start_event)} AND timestamp < {scope.moment(end)})"
@@ -57,6 +60,60 @@ def _units_sql(scope: Scope, query: Retention, *, cohort: date | None = None) ->
         f"FROM (SELECT {scope.unit} AS unit, timestamp, {is_start} AS is_start, {is_return} AS is_return "
         f"FROM {events_table()} WHERE {scope.where(None, end=returns_end)} AND (is_start OR is_return)) "
         f"GROUP BY unit HAVING {having}"
+    )
+
+
+def _reads_rollups(scope: Scope, query: Retention) -> bool:
+    """Whether the rollups can answer: groups counted, any activity a return, and no
+    filter or cohort (the rollups know groups, days and people, not the events'
+    properties nor a cohort's groups of another type)."""
+    return bool(scope.group_type) and query.return_event == "" and not query.filters and scope.cohort is None
+
+
+def _units_from_rollups(scope: Scope, query: Retention, *, cohort: date | None = None) -> str:
+    """``_units_sql`` from the rollups rather than the events: each group's first start
+    event from ``group_firsts`` (from the start events themselves when internal people
+    are left out, whom that table does not know), and the days it was active from
+    ``group_days``, a day of only internal people's activity not counting when they are
+    left out, as in the SQL version."""
+    start, end = query.period.bounds(scope.zone)
+    slot = scope.param(scope.group_type.slot)
+    internal = scope.internal_ids()
+    if internal is None:
+        starts = (
+            f"SELECT group_id AS unit, min(first) AS first FROM {store.rollup_table('group_firsts')} "
+            f"WHERE workspace_id = %(w)s AND slot = {slot} AND {scope.event_condition(query.start_event)} "
+            "GROUP BY unit"
+        )
+    else:
+        starts = (
+            f"SELECT {scope.unit} AS unit, min(timestamp) AS first FROM {events_table()} "
+            f"WHERE {scope.where(query.start_event, end=end)} GROUP BY unit"
+        )
+    having = f"first >= {scope.moment(start)} AND first < {scope.moment(end)}"
+    if cohort is not None:
+        lo = first_moment(cohort, scope.zone)
+        hi = first_moment(next_bucket(cohort, query.interval), scope.zone)
+        having += f" AND first >= {scope.moment(lo)} AND first < {scope.moment(hi)}"
+    days = (
+        f"SELECT group_id, day FROM {store.rollup_table('group_days')} WHERE workspace_id = %(w)s "
+        f"AND slot = {slot} AND day >= {scope.day(query.period.start)} AND day < {scope.day(buckets_of(query)[-1])} "
+        "AND group_id IN (SELECT unit FROM starts)"
+    )
+    if internal is not None:
+        days += (
+            " GROUP BY group_id, day HAVING bitmapAndnotCardinality(groupBitmapMergeState(people), "
+            f"bitmapBuild(CAST({scope.param(internal or [0])} AS Array(UInt64)))) > 0"
+        )
+    returns = (
+        f"SELECT group_id AS unit, groupUniqArray({scope.day_bucket(query.interval)}) AS buckets "
+        f"FROM ({days}) GROUP BY group_id"
+    )
+    return (
+        f"WITH starts AS (SELECT unit, first FROM ({starts}) WHERE {having}) "
+        f"SELECT s.unit AS unit, {scope.bucket(query.interval, 's.first')} AS cohort, "
+        f"arrayFilter(b -> b > cohort, r.buckets) AS back "
+        f"FROM starts AS s LEFT JOIN ({returns}) AS r ON r.unit = s.unit"
     )
 
 

@@ -83,6 +83,18 @@ class Scope(QueryScope):
         function = {"day": "toDate", "week": "toMonday", "month": "toStartOfMonth"}[interval]
         return f"{function}({column}, {zone})"
 
+    def day_bucket(self, interval: str, column: str = "day") -> str:
+        """The first day of the day, ISO week or month holding the day ``column`` (a Date
+        of the workspace's time zone already, as the rollups keep)."""
+        return {"day": column, "week": f"toMonday({column})", "month": f"toStartOfMonth({column})"}[interval]
+
+    def internal_ids(self) -> list[int] | None:
+        """The ids of the internal people the query leaves out, or None when it leaves
+        none out."""
+        if not (self.query.exclude_internal and self.workspace.internal_domains):
+            return None
+        return list(Person.objects.internal(self.workspace).values_list("pk", flat=True))
+
     def where(self, event: str | None = "", *, start=None, end=None, counted=True) -> str:
         """The condition of the activity events named ``event`` ("" any, None: leave the
         name to the caller) between ``start`` and ``end`` (UTC), passing the query's
@@ -96,10 +108,8 @@ class Scope(QueryScope):
         if event is not None:
             conditions.append(self.event_condition(event))
         conditions += [self.filter_condition(condition) for condition in self.query.filters]
-        if self.query.exclude_internal and self.workspace.internal_domains:
-            internal = list(Person.objects.internal(self.workspace).values_list("pk", flat=True))
-            if internal:
-                conditions.append(f"person_id NOT IN {self.param(internal)}")
+        if internal := self.internal_ids():
+            conditions.append(f"person_id NOT IN {self.param(internal)}")
         if self.cohort is not None:
             # A group cohort keeps the events carrying one of its groups, whatever the
             # report counts; a user cohort, the events of its people.

@@ -1,0 +1,157 @@
+"""The rollups ClickHouse keeps of the events (``group_days``: each group's days of
+activity in the workspace's time zone and who was active; ``group_firsts``: when each
+group first did each event), on its embedded engine (chdb): added to as calls are
+stored, and worked out again when stored events change — people deleted or merged, a
+group type removed, the time zone changed, a retry carrying another context. After each,
+they hold exactly what the events they stand for give."""
+
+from datetime import date, datetime
+
+from calls import feb, identify, join, track
+from django.db import transaction
+
+from analytics import clickhouse, event_store
+from analytics.clickhouse.schema import rollup_select
+from analytics.deletion import delete_person
+from analytics.group_types import remove_group_type
+from analytics.models import EventReceipt, Group, Person
+
+
+def rollups(client, workspace):
+    """What the rollups hold for the workspace, each group's rows merged."""
+    database = clickhouse.database()
+    days = client.query(
+        f"SELECT slot, day, group_id, arraySort(bitmapToArray(groupBitmapMergeState(people))) "
+        f"FROM {database}.group_days WHERE workspace_id = %(w)s GROUP BY slot, day, group_id "
+        "ORDER BY slot, day, group_id",
+        parameters={"w": workspace.pk},
+    ).result_rows
+    firsts = client.query(
+        f"SELECT slot, type, name, group_id, min(first) FROM {database}.group_firsts "
+        "WHERE workspace_id = %(w)s GROUP BY slot, type, name, group_id ORDER BY slot, type, name, group_id",
+        parameters={"w": workspace.pk},
+    ).result_rows
+    return days, firsts
+
+
+def worked_out(client, workspace):
+    """What the rollups should hold: worked out of the workspace's events now."""
+    database = clickhouse.database()
+    events = f"{database}.events FINAL"
+    days = client.query(
+        f"SELECT slot, day, group_id, arraySort(bitmapToArray(people)) FROM "
+        f"({rollup_select('group_days', events, 'workspace_id = %(w)s')}) ORDER BY slot, day, group_id",
+        parameters={"w": workspace.pk},
+    ).result_rows
+    firsts = client.query(
+        f"SELECT slot, type, name, group_id, first FROM "
+        f"({rollup_select('group_firsts', events, 'workspace_id = %(w)s')}) ORDER BY slot, type, name, group_id",
+        parameters={"w": workspace.pk},
+    ).result_rows
+    return days, firsts
+
+
+def assert_exact(client, workspace):
+    found = rollups(client, workspace)
+    assert found == worked_out(client, workspace)
+    return found
+
+
+def ids(*users):
+    return sorted(Person.objects.get(user_id=user).pk for user in users)
+
+
+def group(key):
+    return Group.objects.get(key=key).pk
+
+
+def test_stored_calls_add_to_the_rollups(clickhouse_events, workspace, send):
+    assert send.batch(
+        identify("ann"), identify("bob"),
+        track("ann", "Export", feb(2, 10), groups={"company": "acme", "team": "growth"}),
+        track("bob", "Export", feb(2, 11), groups={"company": "acme"}),
+        track("bob", "Import", feb(3, 9), groups={"company": "acme"}),
+        {"type": "page", "userId": "ann", "name": "Home", "timestamp": feb(1, 8), "context": {"groups": {"company": "acme"}}},
+    ).status_code == 200
+    days, firsts = assert_exact(clickhouse_events, workspace)
+    acme, growth = group("acme"), group("growth")
+    assert days == [
+        (0, date(2026, 2, 1), acme, ids("ann")),
+        (0, date(2026, 2, 2), acme, ids("ann", "bob")),
+        (0, date(2026, 2, 3), acme, ids("bob")),
+        (1, date(2026, 2, 2), growth, ids("ann")),
+    ]
+    assert [(slot, kind, name, g) for slot, kind, name, g, _ in firsts] == [
+        (0, "page", "Home", acme), (0, "track", "Export", acme), (0, "track", "Import", acme),
+        (1, "track", "Export", growth),
+    ]
+    assert firsts[1][4] == datetime(2026, 2, 2, 10)
+
+
+def test_a_deleted_user_leaves_the_rollups(clickhouse_events, workspace, send):
+    assert send.batch(
+        track("ann", "Export", feb(2, 10), groups={"company": "acme"}),
+        track("bob", "Export", feb(2, 11), groups={"company": "acme"}),
+        track("ann", "Import", feb(3, 10), groups={"company": "acme"}),
+    ).status_code == 200
+    delete_person(Person.objects.get(user_id="ann"), suppress=False)
+    days, firsts = assert_exact(clickhouse_events, workspace)
+    acme = group("acme")
+    assert days == [(0, date(2026, 2, 2), acme, ids("bob"))]
+    # acme did Import only through ann: not any more.
+    assert [(name, first) for _, _, name, _, first in firsts] == [("Export", datetime(2026, 2, 2, 11))]
+
+
+def test_a_merged_visitor_becomes_the_user_in_the_rollups(clickhouse_events, workspace, send):
+    assert send.batch(identify("ann"), join("ann", "acme")).status_code == 200
+    visit = {"type": "page", "anonymousId": "v-1", "name": "Pricing", "timestamp": feb(2, 9),
+             "context": {"groups": {"company": "acme"}}}
+    assert send.batch(visit).status_code == 200
+    visitor = Person.objects.exclude(user_id="ann").get()
+    assert rollups(clickhouse_events, workspace)[0] == [(0, date(2026, 2, 2), group("acme"), [visitor.pk])]
+    login = {"type": "identify", "userId": "ann", "anonymousId": "v-1", "timestamp": feb(2, 11)}
+    assert send.batch(login).status_code == 200
+    days, _ = assert_exact(clickhouse_events, workspace)
+    assert days == [(0, date(2026, 2, 2), group("acme"), ids("ann"))]
+
+
+def test_a_removed_group_type_leaves_the_rollups(clickhouse_events, workspace, send):
+    assert send.batch(
+        track("ann", "Export", feb(2, 10), groups={"company": "acme", "team": "growth"}),
+    ).status_code == 200
+    remove_group_type(workspace.group_types.get(name="team"))
+    days, firsts = assert_exact(clickhouse_events, workspace)
+    assert {slot for slot, *_ in days} == {slot for slot, *_ in firsts} == {0}
+
+
+def test_a_new_time_zone_moves_the_days(clickhouse_events, workspace, send):
+    # 03:00 UTC on 3 February is still 2 February in New York.
+    assert send.batch(
+        track("ann", "Export", feb(3, 3), groups={"company": "acme"}),
+        track("ann", "Export", feb(3, 12), groups={"company": "acme"}),
+    ).status_code == 200
+    assert [day for _, day, *_ in rollups(clickhouse_events, workspace)[0]] == [date(2026, 2, 3)]
+    with transaction.atomic():
+        workspace.time_zone = "America/New_York"
+        workspace.save(update_fields=["time_zone"])
+        event_store.rebuild_daily_activity(workspace)
+    days, _ = assert_exact(clickhouse_events, workspace)
+    assert [day for _, day, *_ in days] == [date(2026, 2, 2), date(2026, 2, 3)]
+    # Calls stored from now on are given their day in the new zone.
+    assert send.batch(track("ann", "Import", feb(5, 2), groups={"company": "acme"})).status_code == 200
+    days, _ = assert_exact(clickhouse_events, workspace)
+    assert [day for _, day, *_ in days] == [date(2026, 2, 2), date(2026, 2, 3), date(2026, 2, 4)]
+
+
+def test_a_retry_in_another_context_takes_the_first_one_s_place(clickhouse_events, workspace, send):
+    """The call was stored, but its receipt not marked (the process stopped between); by
+    its retry, ann is in two companies, so the call no longer falls to acme."""
+    assert send.batch(identify("ann"), join("ann", "acme")).status_code == 200
+    call = track("ann", "Export", feb(2, 10), messageId="m-1")
+    assert send.batch(call).status_code == 200
+    assert [g for _, _, g, _ in rollups(clickhouse_events, workspace)[0]] == [group("acme")]
+    EventReceipt.objects.filter(message_id="m-1").update(stored_at=None)
+    assert send.batch(join("ann", "globex", feb(1, 11))).status_code == 200
+    assert send.batch(call).json()["stored"] == 1
+    days, firsts = assert_exact(clickhouse_events, workspace)
+    assert days == firsts == []
