@@ -36,9 +36,9 @@ def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResu
         f"FROM {events_table()} WHERE {scope.where(start=start, end=end, counted=False)}",
         scope.params,
     )
-    with _credited(scope, start, end, people) as credited:
+    with _credited(scope, query.period, people) as credited:
         rows = fetch(
-            f"SELECT {scope.bucket(query.interval, 'moment')} AS b, uniqExactIf(unit, own = 1), "
+            f"SELECT {scope.day_bucket(query.interval)} AS b, uniqExactIf(unit, own = 1), "
             f"uniqExact(unit) FROM ({credited}) GROUP BY b",
             scope.params,
         )
@@ -60,6 +60,7 @@ def active_group_actors(
     if not overcount:
         sql = f"SELECT DISTINCT {scope.unit} FROM {events_table()} WHERE {scope.where(start=start, end=end)}"
         return [unit for (unit,) in fetch(sql, scope.params)]
+    point = Period(start.astimezone(scope.zone).date(), end.astimezone(scope.zone).date() - timedelta(days=1))
     people = [
         person
         for (person,) in fetch(
@@ -68,7 +69,7 @@ def active_group_actors(
             scope.params,
         )
     ]
-    with _credited(scope, start, end, people) as credited:
+    with _credited(scope, point, people) as credited:
         return [unit for (unit,) in fetch(f"SELECT DISTINCT unit FROM ({credited})", scope.params)]
 
 
@@ -119,11 +120,12 @@ def active_counts(
     for count in found:
         count.events, count.events_without_group = int(next(figures)), int(next(figures))
     people = next(figures)
+    first_days = {n: scope.day(periods[n].start) for n in windows}
     columns = [
-        f"uniqExactIf(unit, own = 1 AND moment >= {since[n]}), uniqExactIf(unit, moment >= {since[n]})"
+        f"uniqExactIf(unit, own = 1 AND day >= {first_days[n]}), uniqExactIf(unit, day >= {first_days[n]})"
         for n in windows
     ]
-    with _credited(scope, start, end, people) as credited:
+    with _credited(scope, query.period, people) as credited:
         [groups] = fetch(f"SELECT {', '.join(columns)} FROM ({credited})", scope.params)
     for i, count in enumerate(found):
         count.strict, count.overcount = int(groups[2 * i]), int(groups[2 * i + 1])
@@ -136,18 +138,34 @@ def _slot(scope: Scope) -> str:
 
 
 @contextmanager
-def _credited(scope: Scope, start: datetime, end: datetime, people: list[int]):
-    """SQL of (moment, unit, own) from ``start`` to ``end``, for the queries inside the
-    block: each event's own group of the type (own = 1), and for the events with none,
-    of ``people`` (those who have such events then), every group of the type its person
-    was in at the event's moment (own = 0). Their memberships are a table of the block's
-    own (``store.rows_table``)."""
+def _credited(scope: Scope, period: Period, people: list[int]):
+    """SQL of (day, unit, own) over the days of ``period`` (``day`` of the workspace's
+    time zone), for the queries inside the block: each group of the type active in its
+    own right that day (own = 1), and for the events with none, of ``people`` (those who
+    have such events then), every group of the type its person was in at the event's
+    moment (own = 0). The groups' own days are read from the rollup ``group_days`` when
+    it can answer (no filter, no cohort; a day of only internal people's activity left
+    out when they are), else from the events. Their memberships are a table of the
+    block's own (``store.rows_table``)."""
     slot = _slot(scope)
-    own = (
-        f"SELECT timestamp AS moment, assumeNotNull({slot}) AS unit, toUInt8(1) AS own "
-        f"FROM {events_table()} WHERE {scope.where(start=start, end=end)}"
-    )
+    start, end = period.bounds(scope.zone)
     memberships = _memberships(scope, people, start, end)
+    if scope.query.filters or scope.cohort is not None:
+        own = (
+            f"SELECT toDate(timestamp, {scope.param(str(scope.zone))}) AS day, assumeNotNull({slot}) AS unit, "
+            f"toUInt8(1) AS own FROM {events_table()} WHERE {scope.where(start=start, end=end)}"
+        )
+    else:
+        own = (
+            f"SELECT day, group_id AS unit, toUInt8(1) AS own FROM {store.rollup_table('group_days')} "
+            f"WHERE workspace_id = %(w)s AND slot = {scope.param(scope.group_type.slot)} "
+            f"AND day >= {scope.day(period.start)} AND day <= {scope.day(period.end)}"
+        )
+        if (internal := scope.internal_ids()) is not None:
+            own += (
+                " GROUP BY day, group_id HAVING bitmapAndnotCardinality(groupBitmapMergeState(people), "
+                f"bitmapBuild(CAST({scope.param(internal or [0])} AS Array(UInt64)))) > 0"
+            )
     if not memberships:
         yield own
         return
@@ -157,7 +175,8 @@ def _credited(scope: Scope, start: datetime, end: datetime, people: list[int]):
     )
     with store.rows_table(MEMBERSHIP_COLUMNS, memberships) as table:
         yield (
-            f"{own} UNION ALL SELECT e.moment AS moment, m.group_id AS unit, toUInt8(0) AS own "
+            f"{own} UNION ALL SELECT toDate(e.moment, {scope.param(str(scope.zone))}) AS day, "
+            f"m.group_id AS unit, toUInt8(0) AS own "
             f"FROM ({without}) AS e GLOBAL INNER JOIN {table} AS m ON e.person_id = m.person_id "
             f"WHERE m.started_at <= e.moment AND (m.ended_at IS NULL OR e.moment < m.ended_at)"
         )
