@@ -32,6 +32,11 @@ each made where nothing of the main database that could still fail comes after i
   database, the last statement of the deletion's transaction; then counted, to be sure;
 - a group type removed: a mutation, its groups locked first.
 
+Each of them, and a retry whose context differs from its first delivery's, also works
+out again the rollups (``schema._rollups``) of the groups it touched
+(``rebuild_rollups``); a change of the workspace's time zone writes every event's day
+again and works out all of its rollups.
+
 On a cluster (``CLICKHOUSE_CLUSTER``) they go to every shard's ``events_local``. What a
 cluster does not do yet: a merged visitor's events stay on the shard of the visitor (the
 answers are the same, a funnel of theirs is no longer local to one shard), and a copy of
@@ -45,9 +50,9 @@ and retried with the same keys.
 """
 
 import uuid
-from zoneinfo import ZoneInfo
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -164,11 +169,12 @@ def take(rows: list[dict]) -> None:
                 ],
             )
             fixed = {message_id: (pk, moment) for message_id, pk, moment in cursor.fetchall()}
+    taken = [row["message_id"] for row in rows if row["message_id"] not in fixed]
     # Receipts there already: retries of calls whose delivery failed (half way, maybe).
-    retried = {row["message_id"] for row in rows if row["message_id"] not in fixed}
-    taken = list(retried)
+    retried = set()
     if taken:
-        earlier = EventReceipt.objects.filter(workspace_id=workspace_id, message_id__in=taken)
+        earlier = list(EventReceipt.objects.filter(workspace_id=workspace_id, message_id__in=taken))
+        retried = {r.message_id for r in earlier}
         fixed.update((r.message_id, (r.pk, r.timestamp)) for r in earlier)
         new = [
             EventReceipt(
@@ -183,8 +189,6 @@ def take(rows: list[dict]) -> None:
         # Elsewhere than PostgreSQL (SQLite: one writer at a time).
         EventReceipt.objects.bulk_create(new)
         fixed.update((r.message_id, (r.pk, r.timestamp)) for r in new)
-    if connection.vendor != "postgresql":
-        retried = {r.message_id for r in earlier}
     for row in rows:
         row["id"], row["timestamp"] = fixed[row["message_id"]]
         row["retried"] = row["message_id"] in retried
