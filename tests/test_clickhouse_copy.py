@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from analytics.clickhouse.copy import COLUMNS, STORED_COLUMNS, batches, copied_up_to
+from analytics.clickhouse.copy import COLUMNS, batches, copied_up_to
 from analytics.models import Event
 
 
@@ -120,7 +120,7 @@ def test_a_batch_copied_twice_is_read_once(chdb, settings, workspace, calls):
     run("clickhouse_schema")
     run("clickhouse_copy_events", "--workspace", workspace.slug, "--settle", "0")
     again = next(batches(workspace, 0, 3, settle=timedelta(0)))
-    chdb.insert(f"{database}.events", again, column_names=STORED_COLUMNS)
+    chdb.insert(f"{database}.events", again, column_names=COLUMNS)
     assert chdb.command(f"SELECT count() FROM {database}.events") == 8
     assert held(chdb, database, workspace) == stored(workspace)
 
@@ -132,10 +132,10 @@ def test_a_run_goes_on_after_the_last_batch_stored_whole(chdb, settings, workspa
     database = settings.CLICKHOUSE["database"]
     run("clickhouse_schema")
     first, second = list(batches(workspace, 0, 3, settle=timedelta(0)))
-    chdb.insert(f"{database}.events", first, column_names=STORED_COLUMNS)
+    chdb.insert(f"{database}.events", first, column_names=COLUMNS)
     chdb.insert(f"{database}.copy_progress", [[workspace.pk, first[-1][0]]],
                 column_names=["workspace_id", "copied_up_to"])
-    chdb.insert(f"{database}.events", second[-1:], column_names=STORED_COLUMNS)  # a part of the failed batch
+    chdb.insert(f"{database}.events", second[-1:], column_names=COLUMNS)  # a part of the failed batch
     assert run("clickhouse_copy_events", "--workspace", workspace.slug, "--settle", "0")[-1] == (
         f"Done: ClickHouse holds 5 events of {workspace.slug}."
     )

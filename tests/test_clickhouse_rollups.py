@@ -6,8 +6,10 @@ group type removed, the time zone changed, a retry carrying another context. Aft
 they hold exactly what the events they stand for give."""
 
 from datetime import date, datetime
+from io import StringIO
 
 from calls import feb, identify, join, track
+from django.core.management import call_command
 from django.db import transaction
 
 from analytics import clickhouse, event_store
@@ -155,3 +157,34 @@ def test_a_retry_in_another_context_takes_the_first_one_s_place(clickhouse_event
     assert send.batch(call).json()["stored"] == 1
     days, firsts = assert_exact(clickhouse_events, workspace)
     assert days == firsts == []
+
+
+def test_a_deletion_retried_after_its_events_went_still_works_the_rollups_out(clickhouse_events, workspace, send):
+    """An earlier attempt deleted ann's events in ClickHouse, then failed before working
+    the rollups out (the main database's deletion rolled back). The retry finds no event
+    of hers left, and her groups by the rollups, which still name her."""
+    assert send.batch(
+        track("ann", "Export", feb(2, 10), groups={"company": "acme"}),
+        track("bob", "Export", feb(3, 11), groups={"company": "acme"}),
+    ).status_code == 200
+    ann = Person.objects.get(user_id="ann")
+    clickhouse_events.command(
+        f"DELETE FROM {clickhouse.database()}.events WHERE person_id = %(p)s", parameters={"p": ann.pk}
+    )
+    delete_person(ann, suppress=False)
+    days, _ = assert_exact(clickhouse_events, workspace)
+    assert days == [(0, date(2026, 2, 3), group("acme"), ids("bob"))]
+
+
+def test_the_schema_command_works_every_workspace_s_days_out_again(clickhouse_events, workspace, send):
+    """Events stored before the rollups have their day in UTC: ``clickhouse_schema
+    --rebuild-rollups`` (run by itself when their migration is applied) gives each its
+    day in its workspace's zone."""
+    assert send.batch(track("ann", "Export", feb(3, 3), groups={"company": "acme"})).status_code == 200
+    type(workspace).objects.filter(pk=workspace.pk).update(time_zone="America/New_York")
+    assert [day for _, day, *_ in rollups(clickhouse_events, workspace)[0]] == [date(2026, 2, 3)]
+    out = StringIO()
+    call_command("clickhouse_schema", "--rebuild-rollups", stdout=out)
+    assert f"Worked out the rollups of {workspace.slug} in America/New_York." in out.getvalue()
+    days, _ = assert_exact(clickhouse_events, workspace)
+    assert [day for _, day, *_ in days] == [date(2026, 2, 2)]

@@ -22,6 +22,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import orjson
+from django.db import connection, transaction
 from django.utils import timezone
 
 from analytics.clickhouse.schema import EVENT_COLUMNS
@@ -65,6 +66,19 @@ def _scalar_text(value) -> str:
         return json.dumps(value, ensure_ascii=False)
 
 
+def locked_zone(workspace_id: int) -> ZoneInfo:
+    """The workspace's time zone, its row share-locked (``FOR KEY SHARE``, on PostgreSQL)
+    until the transaction ends."""
+    if connection.vendor != "postgresql":
+        return ZoneInfo(Workspace.objects.filter(pk=workspace_id).values_list("time_zone", flat=True).get())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT time_zone FROM {Workspace._meta.db_table} WHERE id = %s FOR KEY SHARE", [workspace_id]
+        )
+        (zone,) = cursor.fetchone()
+    return ZoneInfo(zone)
+
+
 def copied_up_to(client, database: str, workspace: Workspace) -> int:
     """The number of the last event of ``workspace`` copied in a batch that was stored
     whole (0 for none)."""
@@ -79,13 +93,11 @@ def copied_up_to(client, database: str, workspace: Workspace) -> int:
 
 def batches(workspace: Workspace, after: int, size: int, *, settle=SETTLE) -> Iterator[list[list]]:
     """The workspace's events numbered above ``after``, in order, ``size`` at a time, as
-    rows of ``STORED_COLUMNS`` (JSON as text), up to the first received less than ``settle``
+    rows of ``COLUMNS`` (JSON as text), up to the first received less than ``settle``
     ago."""
     events = Event.objects.filter(workspace=workspace).order_by("pk")
     cutoff = timezone.now() - settle
-    zone = ZoneInfo(workspace.time_zone)
     received = COLUMNS.index("received_at")
-    moment = COLUMNS.index("timestamp")
     json_at = [i for i, name in enumerate(COLUMNS) if name in JSON]
     while True:
         rows = list(events.filter(pk__gt=after).values_list(*COLUMNS)[:size])
@@ -96,7 +108,6 @@ def batches(workspace: Workspace, after: int, size: int, *, settle=SETTLE) -> It
             row = list(row)
             for i in json_at:
                 row[i] = json_text(row[i])
-            row.append(row[moment].astimezone(zone).date())
             batch.append(row)
         if batch:
             yield batch
@@ -124,10 +135,17 @@ def copy_events(
     if progress:
         progress(0, total)
     copied = 0
+    moment = COLUMNS.index("timestamp")
     for batch in batches(workspace, after, batch_size, settle=settle):
         # Synchronous: once insert returns, the batch is stored, and only then is it
-        # recorded, so the next run starts after it.
-        client.insert(f"{database}.events", batch, column_names=STORED_COLUMNS, settings=INSERT_SETTINGS)
+        # recorded, so the next run starts after it. Each event's day in the
+        # workspace's time zone, read under a share lock on its row: a change of zone
+        # (which locks it to work every day out again) waits for the batch, or went
+        # before it.
+        with transaction.atomic():
+            zone = locked_zone(workspace.pk)
+            rows = [[*row, row[moment].astimezone(zone).date()] for row in batch]
+            client.insert(f"{database}.events", rows, column_names=STORED_COLUMNS, settings=INSERT_SETTINGS)
         client.insert(
             f"{database}.copy_progress", [[workspace.pk, batch[-1][0]]],
             column_names=["workspace_id", "copied_up_to"], settings=INSERT_SETTINGS,

@@ -93,8 +93,12 @@ INSERT_SETTINGS = {
     "async_insert_busy_timeout_max_ms": 200,
     "insert_distributed_sync": 1,
 }
-# A rollup's rows worked out again are written at once (the rest of the change waits).
-INSERT_SETTINGS_SYNC = {"async_insert": 0, "insert_distributed_sync": 1}
+# A rollup's rows worked out again are written at once (the rest of the change waits),
+# and never taken for a copy of a block written before (a replicated table's
+# deduplication), since that block's rows may just have been deleted.
+INSERT_SETTINGS_SYNC = {"async_insert": 0, "insert_distributed_sync": 1, "insert_deduplicate": 0}
+# PostgreSQL's advisory locks that take turns at rebuilding a workspace's rollups.
+ROLLUP_LOCK_SPACE = 0x726F  # "ro"; advisory locks of other kinds use other spaces
 # Changes return once every replica has applied them (a server's default returns at once).
 MUTATION_SETTINGS = {"mutations_sync": 2}
 DELETE_SETTINGS = {"lightweight_deletes_sync": 2, "mutations_sync": 2}
@@ -335,15 +339,14 @@ def apply_reassignments(workspace_id: int | None = None) -> int:
             PendingReassignment.objects.select_for_update().filter(workspace_id=workspace_id).order_by("pk")
         )
         for change in pending:
-            groups = _groups_of_people(change.workspace_id, [change.from_person_id])
             command(
                 f"UPDATE {changed_table()} SET person_id = %(to)s "
                 "WHERE workspace_id = %(w)s AND person_id = %(from)s",
                 {"w": change.workspace_id, "from": change.from_person_id, "to": change.to_person_id},
                 settings=UPDATE_SETTINGS,
             )
-            # Their groups' days hold the visitor among their people: the user now.
-            rebuild_rollups(change.workspace_id, groups=groups)
+            # Their groups' days name the visitor among their people: the user now.
+            rebuild_rollups(change.workspace_id, groups=_groups_of_people(change.workspace_id, [change.from_person_id]))
         PendingReassignment.objects.filter(pk__in=[change.pk for change in pending]).delete()
     return len(pending)
 
@@ -367,13 +370,14 @@ def delete_of_people(workspace_ids: list[int], person_ids: list[int]) -> int:
     parameters = {"w": list(workspace_ids), "people": list(person_ids)}
     total = count_of_events(workspace_ids, person_ids)
     if total:
-        groups = {workspace_id: _groups_of_people(workspace_id, person_ids) for workspace_id in workspace_ids}
         command(f"DELETE FROM {changed_table()} WHERE {where}", parameters, settings=DELETE_SETTINGS)
         left = count_of_events(workspace_ids, person_ids)
         if left:
             raise RuntimeError(f"ClickHouse still counts {left} event(s) of the deleted people")
-        for workspace_id, touched in groups.items():
-            rebuild_rollups(workspace_id, groups=touched)
+    # The groups whose rollups still name them: also after an earlier attempt deleted
+    # their events and failed before working the rollups out again.
+    for workspace_id in workspace_ids:
+        rebuild_rollups(workspace_id, groups=_groups_of_people(workspace_id, person_ids))
     return total
 
 
@@ -413,6 +417,11 @@ def rebuild_rollups(workspace_id: int, *, groups: set[tuple[int, int]] | None = 
     nothing (the rollups hold sets and earliest moments)."""
     if groups is not None and not groups:
         return
+    if connection.vendor == "postgresql":
+        # One at a time in a workspace, until the transaction ends: a rebuild reading
+        # the events before another's change must not write its rows after it.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ROLLUP_LOCK_SPACE, workspace_id])
     parameters = {"w": workspace_id}
     if zone is not None:
         command(
@@ -439,22 +448,27 @@ def rebuild_rollups(workspace_id: int, *, groups: set[tuple[int, int]] | None = 
 
 
 def _groups_of_people(workspace_id: int, person_ids: list[int]) -> set[tuple[int, int]]:
-    """(slot, group id) of every group in the context of these people's events."""
-    return _groups_where("person_id IN %(people)s", {"w": workspace_id, "people": list(person_ids)})
+    """(slot, group id) of every group whose days name any of these people among those
+    active (``group_days``): the groups their events were in, whether those events are
+    still theirs or not (deleted, or another's after a merge) until the rollups are
+    worked out again. ``group_firsts`` holds the same groups (the same events)."""
+    rows = query(
+        f"SELECT DISTINCT slot, group_id FROM {rollup_table('group_days')} WHERE workspace_id = %(w)s "
+        "AND bitmapHasAny(people, bitmapBuild(CAST(%(people)s AS Array(UInt64))))",
+        {"w": workspace_id, "people": list(person_ids)},
+    )
+    return {(int(slot), int(group)) for slot, group in rows}
 
 
 def _groups_of_messages(workspace_id: int, message_ids: list[str]) -> set[tuple[int, int]]:
-    """(slot, group id) of every group in the context of the rows of these calls."""
-    return _groups_where("message_id IN %(messages)s", {"w": workspace_id, "messages": list(message_ids)})
-
-
-def _groups_where(condition: str, parameters: dict) -> set[tuple[int, int]]:
+    """(slot, group id) of every group in the context of the rows of these calls (every
+    copy written)."""
     slots = ", ".join(str(slot) for slot in range(GROUP_SLOTS))
     groups = ", ".join(f"group_{slot}_id" for slot in range(GROUP_SLOTS))
     rows = query(
         f"SELECT DISTINCT slot, assumeNotNull(g) FROM {table()} ARRAY JOIN [{slots}] AS slot, "
-        f"[{groups}] AS g WHERE workspace_id = %(w)s AND {condition} AND g IS NOT NULL",
-        parameters,
+        f"[{groups}] AS g WHERE workspace_id = %(w)s AND message_id IN %(messages)s AND g IS NOT NULL",
+        {"w": workspace_id, "messages": list(message_ids)},
     )
     return {(int(slot), int(group)) for slot, group in rows}
 

@@ -2,10 +2,12 @@ import re
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from analytics import clickhouse
 from analytics.clickhouse.schema import Target, migrate, statements
-from analytics.clickhouse.store import continue_numbering, rebuild_rollups
+from analytics import event_store
+from analytics.clickhouse.store import continue_numbering
 from analytics.models import Workspace
 
 
@@ -28,8 +30,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--database", help="with --print: the database's name (default: CLICKHOUSE_URL's, else groupsite)",
         )
+        parser.add_argument(
+            "--rebuild-rollups", action="store_true",
+            help="work every workspace's event days and rollups out again in its time zone (done once by "
+            "itself when the rollups' migration is applied; again after applying --print's statements by "
+            "hand, or if that stopped half way)",
+        )
 
-    def handle(self, *args, cluster, print_only, database, **options):
+    def handle(self, *args, cluster, print_only, database, rebuild_rollups, **options):
         # Both go into the statements as they are.
         if cluster is not None and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", cluster):
             raise CommandError(f"--cluster takes a cluster's name (letters, digits, _ . -); not {cluster!r}.")
@@ -55,12 +63,16 @@ class Command(BaseCommand):
             client.close()
         # Events ingested from now on are numbered after the main database's.
         continue_numbering()
-        if "0004_rollups" in applied:
-            # Events stored before were given their day in UTC: each workspace's own.
-            for workspace in Workspace.objects.exclude(time_zone="UTC").order_by("pk"):
-                rebuild_rollups(workspace.pk, zone=workspace.time_zone)
         where = f"{target.database}" + (f" on cluster {cluster}" if cluster else "")
         if applied:
             self.stdout.write(f"Applied to {where}: {', '.join(applied)}.")
         else:
             self.stdout.write(f"The schema of {where} is up to date.")
+        if rebuild_rollups or "0004_rollups" in applied:
+            # Events stored before the rollups were given their day in UTC: each
+            # workspace's own, one workspace at a time (a run stopped half way is run
+            # again with --rebuild-rollups).
+            for workspace in Workspace.objects.order_by("pk"):
+                with transaction.atomic():
+                    event_store.rebuild_daily_activity(workspace)
+                self.stdout.write(f"Worked out the rollups of {workspace.slug} in {workspace.time_zone}.")

@@ -98,7 +98,7 @@ def _units_from_rollups(scope: Scope, query: Retention, *, cohort: date | None =
     days = (
         f"SELECT group_id, day FROM {store.rollup_table('group_days')} WHERE workspace_id = %(w)s "
         f"AND slot = {slot} AND day >= {scope.day(query.period.start)} AND day < {scope.day(buckets_of(query)[-1])} "
-        "AND group_id IN (SELECT unit FROM starts)"
+        "AND group_id GLOBAL IN (SELECT unit FROM starts)"
     )
     if internal is not None:
         days += (
