@@ -78,6 +78,16 @@ def _clickhouse():
     return store
 
 
+def _clickhouse_reads():
+    """What reads events in ClickHouse (``analytics.clickhouse.reads``) when
+    ``CLICKHOUSE_URL`` is set, else None."""
+    if not _clickhouse():
+        return None
+    from analytics.clickhouse import reads
+
+    return reads
+
+
 class NotDelivered(Exception):
     """Some events of a batch are not stored (ClickHouse failed, or their person or a
     group of their context changed meanwhile): the client should retry."""
@@ -336,8 +346,8 @@ def newest(selection: Selection, *, limit: int, cursor: str | None = None) -> li
     """The newest ``limit`` selected events, newest first (by moment, then number),
     after ``cursor`` (``Event.cursor`` of the last event of the page before, checked by
     the caller)."""
-    if store := _clickhouse():
-        return store.newest(selection, limit=limit, cursor=cursor)
+    if reads := _clickhouse_reads():
+        return reads.newest(selection, limit=limit, cursor=cursor)
     events = _after(selection.queryset(), cursor).newest_first()
     if selection.unassigned_of is None:
         return list(events[:limit])
@@ -354,8 +364,8 @@ def newest(selection: Selection, *, limit: int, cursor: str | None = None) -> li
 
 def count(selection: Selection) -> int:
     """How many events ``selection`` selects."""
-    if store := _clickhouse():
-        return store.count(selection)
+    if reads := _clickhouse_reads():
+        return reads.count(selection)
     if selection.unassigned_of is not None:
         return selection.queryset().count() + selection.unassigned_queryset().count()
     return selection.queryset().count()
@@ -422,8 +432,8 @@ def with_activity_in(memberships, group, *, since: datetime):
 def count_by_type(workspace_ids, person_ids: list[int]) -> dict[int, dict[str, int]]:
     """{person id: {call type: events}} of these people's events (types with none left
     out); ``workspace_ids`` are their workspaces'."""
-    if store := _clickhouse():
-        return store.count_by_type(workspace_ids, person_ids)
+    if reads := _clickhouse_reads():
+        return reads.count_by_type(workspace_ids, person_ids)
     found = {}
     events = Event.objects.filter(person_id__in=person_ids).order_by()
     for person_id, call_type, n in events.values_list("person_id", "type").annotate(n=Count("*")):
@@ -434,8 +444,8 @@ def count_by_type(workspace_ids, person_ids: list[int]) -> dict[int, dict[str, i
 def count_of_people(workspace_ids, person_ids: list[int]) -> dict[int, int]:
     """{person id: their events} (people without any left out); ``workspace_ids`` are
     their workspaces'."""
-    if store := _clickhouse():
-        return store.count_of_people(workspace_ids, person_ids)
+    if reads := _clickhouse_reads():
+        return reads.count_of_people(workspace_ids, person_ids)
     events = Event.objects.filter(person_id__in=person_ids).order_by()
     return dict(events.values_list("person_id").annotate(n=Count("*")))
 
@@ -443,8 +453,8 @@ def count_of_people(workspace_ids, person_ids: list[int]) -> dict[int, int]:
 def activity_in_group(group, person_ids: list[int], *, since: datetime) -> dict[int, int]:
     """{person id: their activity carrying ``group`` since ``since``} (people without
     any left out)."""
-    if store := _clickhouse():
-        return store.activity_in_group(group, person_ids, since=since)
+    if reads := _clickhouse_reads():
+        return reads.activity_in_group(group, person_ids, since=since)
     events = (
         Event.objects.activity()
         .filter(person_id__in=person_ids, timestamp__gte=since)
@@ -456,23 +466,23 @@ def activity_in_group(group, person_ids: list[int], *, since: datetime) -> dict[
 
 def has_activity(workspace_id: int) -> bool:
     """Whether the workspace has had any activity (track, page or screen calls)."""
-    if store := _clickhouse():
-        return store.has_activity(workspace_id)
+    if reads := _clickhouse_reads():
+        return reads.has_activity(workspace_id)
     return Event.objects.filter(workspace_id=workspace_id).activity().exists()
 
 
 def count_in_slot(workspace_id: int, slot: int) -> int:
     """How many of the workspace's events carry a group of slot ``slot``."""
-    if store := _clickhouse():
-        return store.count_in_slot(workspace_id, slot)
+    if reads := _clickhouse_reads():
+        return reads.count_in_slot(workspace_id, slot)
     return Event.objects.filter(workspace_id=workspace_id, **{f"group_{slot}__isnull": False}).count()
 
 
 def weeks_in_group(group, *, since: datetime, zone: ZoneInfo) -> dict:
     """{Monday: (activity events, people who sent them)} of the weeks (cut at midnight in
     ``zone``) with activity carrying ``group`` since ``since``."""
-    if store := _clickhouse():
-        return store.weeks_in_group(group, since=since, zone=zone)
+    if reads := _clickhouse_reads():
+        return reads.weeks_in_group(group, since=since, zone=zone)
     rows = (
         group.activity_events()
         .between(since)
@@ -487,8 +497,8 @@ def weeks_in_group(group, *, since: datetime, zone: ZoneInfo) -> dict:
 def top_in_group(group, *, since: datetime, limit: int) -> list[tuple[str, str, int]]:
     """The most frequent activity carrying ``group`` since ``since``: (call type, name,
     events), most first, then by type and name."""
-    if store := _clickhouse():
-        return store.top_in_group(group, since=since, limit=limit)
+    if reads := _clickhouse_reads():
+        return reads.top_in_group(group, since=since, limit=limit)
     return list(
         group.activity_events()
         .between(since)
@@ -505,8 +515,8 @@ def units_that_did(cohort, condition, moment: datetime):
     ``moment``; for groups, the events carrying one of the type, internal people's left
     out if the cohort leaves them out. A subquery of ids, or their list from ClickHouse
     (``Cohort.members`` takes either)."""
-    if store := _clickhouse():
-        return store.units_that_did(cohort, condition, moment)
+    if reads := _clickhouse_reads():
+        return reads.units_that_did(cohort, condition, moment)
     events = (
         Event.objects.filter(workspace_id=cohort.workspace_id)
         .activity()

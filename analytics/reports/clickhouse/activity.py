@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 
 from django.db.models import Q
 
-from analytics.clickhouse import store
+from analytics.clickhouse import reads, store
 from analytics.models import GroupType, Membership, Workspace
 from analytics.reports.clickhouse.scope import Scope, events_table, fetch
 from analytics.reports.queries import ActiveGroups, Period, today_in
@@ -146,7 +146,7 @@ def _credited(scope: Scope, period: Period, people: list[int]):
     moment (own = 0). The groups' own days are read from the rollup ``group_days`` when
     it can answer (no filter, no cohort; a day of only internal people's activity left
     out when they are), else from the events. Their memberships are a table of the
-    block's own (``store.rows_table``)."""
+    block's own (``reads.rows_table``)."""
     slot = _slot(scope)
     start, end = period.bounds(scope.zone)
     memberships = _memberships(scope, people, start, end)
@@ -173,7 +173,7 @@ def _credited(scope: Scope, period: Period, people: list[int]):
         f"SELECT timestamp AS moment, person_id FROM {events_table()} "
         f"WHERE {scope.where(start=start, end=end, counted=False)} AND {slot} IS NULL"
     )
-    with store.rows_table(MEMBERSHIP_COLUMNS, memberships) as table:
+    with reads.rows_table(MEMBERSHIP_COLUMNS, memberships) as table:
         yield (
             f"{own} UNION ALL SELECT toDate(e.moment, {scope.param(str(scope.zone))}) AS day, "
             f"m.group_id AS unit, toUInt8(0) AS own "
