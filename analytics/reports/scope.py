@@ -16,6 +16,7 @@ from analytics.reports.queries import (
     Trend,
     bucket_of,
     next_bucket,
+    today_in,
 )
 
 
@@ -108,3 +109,21 @@ def point_bounds(scope: QueryScope, query: Trend | ActiveGroups, day: date):
     if point.end < point.start:
         raise ReportError(f"{day} is outside the report's period.")
     return point.bounds(scope.zone)
+
+
+def trailing_windows(
+    workspace: Workspace, group_type: GroupType | None, days: Iterable[int]
+) -> tuple[list[int], dict[int, Period], ActiveGroups]:
+    """What ``active_counts`` counts, on either store: its windows of whole days (sorted,
+    once each), each window's period ending today in the workspace's time zone, and the
+    query of the widest, counting users or ``group_type``'s groups, leaving internal
+    people out when the workspace has internal domains."""
+    today = today_in(workspace)
+    windows = sorted(set(days))
+    periods = {n: Period(today - timedelta(days=n - 1), today) for n in windows}
+    query = ActiveGroups(
+        period=periods[windows[-1]],
+        count_by=group_type.name if group_type else "users",
+        exclude_internal=bool(workspace.internal_domains),
+    )
+    return windows, periods, query

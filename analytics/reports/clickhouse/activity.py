@@ -19,9 +19,9 @@ from django.db.models import Q
 from analytics.clickhouse import reads, store
 from analytics.models import GroupType, Membership, Workspace
 from analytics.reports.clickhouse.scope import Scope, events_table, fetch
-from analytics.reports.queries import ActiveGroups, Period, today_in
+from analytics.reports.queries import ActiveGroups, Period
 from analytics.reports.results import ActiveCount, ActiveGroupsResult
-from analytics.reports.scope import count_by_bucket, point_bounds
+from analytics.reports.scope import count_by_bucket, point_bounds, trailing_windows
 
 
 def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResult:
@@ -87,14 +87,7 @@ def active_counts(
     has internal domains, as reports leave them out by default. Every window is counted
     in the same reading of the widest one's events (a condition on each window's first
     moment): one reading without a group type, two with one."""
-    today = today_in(workspace)
-    windows = sorted(set(days))
-    periods = {n: Period(today - timedelta(days=n - 1), today) for n in windows}
-    query = ActiveGroups(
-        period=periods[windows[-1]],
-        count_by=group_type.name if group_type else "users",
-        exclude_internal=bool(workspace.internal_domains),
-    )
+    windows, periods, query = trailing_windows(workspace, group_type, days)
     scope = Scope(workspace, query)
     start, end = query.period.bounds(scope.zone)
     since = {n: scope.moment(periods[n].bounds(scope.zone)[0]) for n in windows}

@@ -5,7 +5,7 @@ windows."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 
 from django.db import connection
 from django.db.models import (
@@ -23,14 +23,12 @@ from analytics.models import (
 )
 from analytics.reports.queries import (
     ActiveGroups,
-    Period,
-    today_in,
 )
 from analytics.reports.results import (
     ActiveCount,
     ActiveGroupsResult,
 )
-from analytics.reports.scope import count_by_bucket, point_bounds
+from analytics.reports.scope import count_by_bucket, point_bounds, trailing_windows
 from analytics.reports.sql.scope import Scope, fetch
 
 
@@ -175,14 +173,8 @@ def active_counts(
     has internal domains, as reports leave them out by default. At most three queries,
     whatever the number of windows: the active users (not without ``users``: None), the
     events with and without a group (day totals), the groups' days."""
-    today = today_in(workspace)
-    windows = sorted(set(days))
-    periods = {n: Period(today - timedelta(days=n - 1), today) for n in windows}
-    query = ActiveGroups(
-        period=periods[windows[-1]],
-        count_by=group_type.name if group_type else "users",
-        exclude_internal=bool(workspace.internal_domains),
-    )
+    windows, periods, query = trailing_windows(workspace, group_type, days)
+    today = query.period.end
     scope = Scope(workspace, query)
     users_of = {}
     if users:
