@@ -145,15 +145,20 @@ ROLLUPS = {
 }
 
 
+# An event's row once for each slot: ``slot``, and ``g`` the group there (NULL for none).
+EACH_SLOT = (
+    f"ARRAY JOIN [{', '.join(str(slot) for slot in range(GROUP_SLOTS))}] AS slot, "
+    f"[{', '.join(f'group_{slot}_id' for slot in range(GROUP_SLOTS))}] AS g"
+)
+
+
 def rollup_select(rollup: str, events: str, where: str = "1") -> str:
     """SQL of ``rollup``'s rows worked out of the activity events of ``events`` (a table,
     with FINAL or not) passing ``where``: one per group of each slot an event carries."""
     _, _, select, group_by = ROLLUPS[rollup]
-    slots = ", ".join(str(slot) for slot in range(GROUP_SLOTS))
-    groups = ", ".join(f"group_{slot}_id" for slot in range(GROUP_SLOTS))
     activity = ", ".join(f"'{kind}'" for kind in ACTIVITY_TYPES)
     return (
-        f"{select} FROM {events} ARRAY JOIN [{slots}] AS slot, [{groups}] AS g "
+        f"{select} FROM {events} {EACH_SLOT} "
         f"WHERE type IN ({activity}) AND g IS NOT NULL AND ({where}) {group_by}"
     )
 

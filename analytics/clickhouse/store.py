@@ -60,8 +60,8 @@ from django.utils import timezone
 
 from analytics import clickhouse
 from analytics.event_store import NotDelivered
-from analytics.clickhouse.copy import COLUMNS, STORED_COLUMNS, json_text
-from analytics.clickhouse.schema import ROLLUPS, rollup_select
+from analytics.clickhouse.copy import COLUMNS, STORED_COLUMNS, json_text, locked_zone
+from analytics.clickhouse.schema import EACH_SLOT, ROLLUPS, rollup_select
 from analytics.models import (
     GROUP_SLOTS,
     Event,
@@ -277,8 +277,7 @@ def _lock(rows: list[dict]) -> tuple[set[int], set[int], bool, ZoneInfo]:
         people = set(Person.objects.filter(pk__in=person_ids).values_list("pk", flat=True))
         groups = set(Group.objects.filter(pk__in=group_ids).values_list("pk", flat=True))
         pending = PendingReassignment.objects.filter(workspace_id=workspace_id).exists()
-        zone = Workspace.objects.filter(pk=workspace_id).values_list("time_zone", flat=True).get()
-        return people, groups, pending, ZoneInfo(zone)
+        return people, groups, pending, locked_zone(workspace_id)
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH people AS (SELECT id FROM {Person._meta.db_table} WHERE id = ANY(%s) "
@@ -456,11 +455,9 @@ def _groups_of_people(workspace_id: int, person_ids: list[int]) -> set[tuple[int
 def _groups_of_messages(workspace_id: int, message_ids: list[str]) -> set[tuple[int, int]]:
     """(slot, group id) of every group in the context of the rows of these calls (every
     copy written)."""
-    slots = ", ".join(str(slot) for slot in range(GROUP_SLOTS))
-    groups = ", ".join(f"group_{slot}_id" for slot in range(GROUP_SLOTS))
     rows = query(
-        f"SELECT DISTINCT slot, assumeNotNull(g) FROM {table()} ARRAY JOIN [{slots}] AS slot, "
-        f"[{groups}] AS g WHERE workspace_id = %(w)s AND message_id IN %(messages)s AND g IS NOT NULL",
+        f"SELECT DISTINCT slot, assumeNotNull(g) FROM {table()} {EACH_SLOT} "
+        "WHERE workspace_id = %(w)s AND message_id IN %(messages)s AND g IS NOT NULL",
         {"w": workspace_id, "messages": list(message_ids)},
     )
     return {(int(slot), int(group)) for slot, group in rows}
