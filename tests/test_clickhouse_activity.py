@@ -15,7 +15,7 @@ from django.utils import timezone
 from test_reports_cohorts import query
 
 from analytics import reports
-from analytics.models import Cohort, Condition, Group
+from analytics.models import Cohort, Condition, Group, Person
 
 pytestmark = pytest.mark.both_stores
 
@@ -86,6 +86,35 @@ def test_internal_people_are_credited_to_no_group_unless_included(send, workspac
     )
     assert active(workspace) == ([0, 1, 0], [0, 1, 0], (1, 0))
     assert active(workspace, internal="include") == ([0, 1, 0], [2, 1, 0], (2, 1))
+
+
+@pytest.fixture
+def staff_around_ann(send, workspace, company):
+    """dee and eve are staff, with the least and the greatest id in acme (ClickHouse
+    reads its group days' extremes before their people): acme has dee, ann and eve on
+    the 5th and the 19th, only dee and eve on the 6th and the 12th, only eve on the 7th."""
+    workspace.internal_domains = ["staff.dev"]
+    workspace.save()
+    people = {"dee": "dee@staff.dev", "ann": "ann@acme.io", "eve": "eve@staff.dev"}
+    days = {5: people, 6: ["dee", "eve"], 7: ["eve"], 12: ["dee", "eve"], 19: people}
+    send.batch(
+        *(identify(user, email=email, at=jan(1)) for user, email in people.items()),
+        *(track_in(user, "acme", jan(day), event="feature_used") for day, users in days.items() for user in users),
+    )
+    ids = [Person.objects.get(workspace=workspace, user_id=user).pk for user in people]
+    assert ids == sorted(ids)
+
+
+def test_a_day_counts_for_a_customer_active_between_internal_people(staff_around_ann, workspace):
+    assert active(workspace) == ([1, 0, 0], [1, 0, 0], (1, 0))
+    assert active(workspace, internal="include") == ([1, 1, 1], [1, 1, 1], (6, 0))
+    weeks = {"start_event": "", "return_event": "", "periods": 2, "from": "2026-01-05", "to": "2026-01-11"}
+    retention = reports.retention(workspace, query("retention", workspace, count_by="company", **weeks))
+    assert [(c.start, c.size, c.returned) for c in retention.cohorts] == [(date(2026, 1, 5), 1, [0, 1])]
+    retention = reports.retention(
+        workspace, query("retention", workspace, count_by="company", internal="include", **weeks)
+    )
+    assert [(c.start, c.size, c.returned) for c in retention.cohorts] == [(date(2026, 1, 5), 1, [1, 1])]
 
 
 def test_a_user_cohort_credits_only_its_peoples_events(send, workspace, company):

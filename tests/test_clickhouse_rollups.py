@@ -11,8 +11,9 @@ from io import StringIO
 from calls import feb, identify, join, track
 from django.core.management import call_command
 from django.db import transaction
+from django.http import QueryDict
 
-from analytics import clickhouse, event_store
+from analytics import clickhouse, event_store, reports
 from analytics.clickhouse.schema import rollup_select
 from analytics.deletion import delete_person
 from analytics.group_types import remove_group_type
@@ -23,7 +24,8 @@ def rollups(client, workspace):
     """What the rollups hold for the workspace, each group's rows merged."""
     database = clickhouse.database()
     days = client.query(
-        f"SELECT slot, day, group_id, arraySort(bitmapToArray(groupBitmapMergeState(people))) "
+        f"SELECT slot, day, group_id, arraySort(bitmapToArray(groupBitmapMergeState(people))), "
+        f"min(least_person), max(greatest_person) "
         f"FROM {database}.group_days WHERE workspace_id = %(w)s GROUP BY slot, day, group_id "
         "ORDER BY slot, day, group_id",
         parameters={"w": workspace.pk},
@@ -41,7 +43,7 @@ def worked_out(client, workspace):
     database = clickhouse.database()
     events = f"{database}.events FINAL"
     days = client.query(
-        f"SELECT slot, day, group_id, arraySort(bitmapToArray(people)) FROM "
+        f"SELECT slot, day, group_id, arraySort(bitmapToArray(people)), least_person, greatest_person FROM "
         f"({rollup_select('group_days', events, 'workspace_id = %(w)s')}) ORDER BY slot, day, group_id",
         parameters={"w": workspace.pk},
     ).result_rows
@@ -54,9 +56,12 @@ def worked_out(client, workspace):
 
 
 def assert_exact(client, workspace):
-    found = rollups(client, workspace)
-    assert found == worked_out(client, workspace)
-    return found
+    """The rollups are what the events give, each group day's extremes its people's
+    least and greatest; its days as (slot, day, group, people)."""
+    days, firsts = rollups(client, workspace)
+    assert (days, firsts) == worked_out(client, workspace)
+    assert all((least, greatest) == (people[0], people[-1]) for *_, people, least, greatest in days)
+    return [row[:4] for row in days], firsts
 
 
 def ids(*users):
@@ -110,7 +115,7 @@ def test_a_merged_visitor_becomes_the_user_in_the_rollups(clickhouse_events, wor
              "context": {"groups": {"company": "acme"}}}
     assert send.batch(visit).status_code == 200
     visitor = Person.objects.exclude(user_id="ann").get()
-    assert rollups(clickhouse_events, workspace)[0] == [(0, date(2026, 2, 2), group("acme"), [visitor.pk])]
+    assert rollups(clickhouse_events, workspace)[0] == [(0, date(2026, 2, 2), group("acme"), [visitor.pk], visitor.pk, visitor.pk)]
     login = {"type": "identify", "userId": "ann", "anonymousId": "v-1", "timestamp": feb(2, 11)}
     assert send.batch(login).status_code == 200
     days, _ = assert_exact(clickhouse_events, workspace)
@@ -151,7 +156,7 @@ def test_a_retry_in_another_context_takes_the_first_one_s_place(clickhouse_event
     assert send.batch(identify("ann"), join("ann", "acme")).status_code == 200
     call = track("ann", "Export", feb(2, 10), messageId="m-1")
     assert send.batch(call).status_code == 200
-    assert [g for _, _, g, _ in rollups(clickhouse_events, workspace)[0]] == [group("acme")]
+    assert [g for _, _, g, *_ in rollups(clickhouse_events, workspace)[0]] == [group("acme")]
     EventReceipt.objects.filter(message_id="m-1").update(stored_at=None)
     assert send.batch(join("ann", "globex", feb(1, 11))).status_code == 200
     assert send.batch(call).json()["stored"] == 1
@@ -188,3 +193,28 @@ def test_the_schema_command_works_every_workspace_s_days_out_again(clickhouse_ev
     assert f"Worked out the rollups of {workspace.slug} in America/New_York." in out.getvalue()
     days, _ = assert_exact(clickhouse_events, workspace)
     assert [day for _, day, *_ in days] == [date(2026, 2, 2)]
+
+
+def test_group_days_written_before_their_extremes_are_read_by_their_people(clickhouse_events, workspace, send):
+    """Rows of ``group_days`` from before migration 0005 hold 0 for their people's
+    extremes: reports leaving internal people out read those days' people instead, and
+    ``clickhouse_schema`` (run by itself after the migration) writes them."""
+    workspace.internal_domains = ["staff.dev"]
+    workspace.save()
+    assert send.batch(
+        identify("dee", email="dee@staff.dev"), identify("ann", email="ann@acme.io"),
+        track("dee", "Export", feb(2, 10), groups={"company": "acme"}),
+        track("ann", "Export", feb(2, 11), groups={"company": "acme"}),
+        track("dee", "Export", feb(3, 10), groups={"company": "acme"}),
+    ).status_code == 200
+    params = QueryDict("type=company&from=2026-02-02&to=2026-02-03")
+    active = reports.active_groups(workspace, reports.active_groups_from_params(workspace, params))
+    assert active.strict == [1, 0]
+    clickhouse_events.command(
+        f"ALTER TABLE {clickhouse.database()}.group_days UPDATE least_person = 0, greatest_person = 0 WHERE 1",
+        settings={"mutations_sync": 2},
+    )
+    assert {row[4:] for row in rollups(clickhouse_events, workspace)[0]} == {(0, 0)}
+    assert reports.active_groups(workspace, reports.active_groups_from_params(workspace, params)) == active
+    call_command("clickhouse_schema", "--rebuild-rollups", stdout=StringIO())
+    assert_exact(clickhouse_events, workspace)

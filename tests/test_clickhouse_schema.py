@@ -40,7 +40,8 @@ def insert(client, database, rows):
 def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings, db):
     database = settings.CLICKHOUSE["database"]
     assert run() == (
-        f"Applied to {database}: 0001_events, 0002_copy_progress, 0003_lightweight_updates, 0004_rollups.\n"
+        f"Applied to {database}: 0001_events, 0002_copy_progress, 0003_lightweight_updates, 0004_rollups, "
+        "0005_group_day_extremes.\n"
     )
     assert run() == f"The schema of {database} is up to date.\n"
     tables = chdb.query(
@@ -57,7 +58,8 @@ def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings, db):
         ("schema_migrations", "MergeTree", "name", ""),
     ]
     assert chdb.query(f"SELECT name FROM {database}.schema_migrations ORDER BY name").result_rows == [
-        ("0001_events",), ("0002_copy_progress",), ("0003_lightweight_updates",), ("0004_rollups",)
+        ("0001_events",), ("0002_copy_progress",), ("0003_lightweight_updates",), ("0004_rollups",),
+        ("0005_group_day_extremes",),
     ]
     # Lightweight UPDATE needs each row's block number and offset kept.
     create = chdb.command(f"SHOW CREATE TABLE {database}.events")
@@ -69,6 +71,12 @@ def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings, db):
     assert columns["group_9_id"] == "Nullable(UInt64)"
     assert columns["timestamp"] == "DateTime64(6, 'UTC')"
     assert columns["day"] == "Date"
+    days = dict(chdb.query(
+        "SELECT name, type FROM system.columns WHERE database = %(db)s AND table = 'group_days'",
+        parameters={"db": database},
+    ).result_rows)
+    assert days["least_person"] == "SimpleAggregateFunction(min, UInt64)"
+    assert days["greatest_person"] == "SimpleAggregateFunction(max, UInt64)"
 
 
 def test_a_call_stored_twice_is_read_once(chdb, settings, db):
@@ -102,6 +110,7 @@ def test_the_statements_for_a_cluster(chdb):
     # The rollups' tables, views and the first filling of each (an INSERT, sent through
     # the Distributed table) after those of the events.
     statements, rollups = statements[:6], statements[6:]
+    rollups, extremes = rollups[:10], rollups[10:]
     assert len(rollups) == 2 + 4 * 2
     assert all(" ON CLUSTER 'analytics'" in s for s in statements + rollups if not s.startswith("INSERT"))
     assert "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/big/group_days_local', '{replica}')" in rollups[2]
@@ -111,7 +120,17 @@ def test_the_statements_for_a_cluster(chdb):
     )
     assert " FROM big.events_local ARRAY JOIN " in rollups[4]
     assert rollups[5].startswith("INSERT INTO big.group_days SELECT") and " FROM big.events FINAL " in rollups[5]
-    for statement in rollups:
+    # Group days gain their people's extremes on every server, the view replaced.
+    assert extremes[:4] == [
+        f"ALTER TABLE big.{table} ON CLUSTER 'analytics' ADD COLUMN IF NOT EXISTS {column}"
+        for table in ("group_days_local", "group_days")
+        for column in (
+            "least_person SimpleAggregateFunction(min, UInt64)", "greatest_person SimpleAggregateFunction(max, UInt64)"
+        )
+    ]
+    assert extremes[4] == "DROP VIEW IF EXISTS big.group_days_of_events ON CLUSTER 'analytics' SYNC"
+    assert extremes[5] == rollups[4]
+    for statement in rollups + extremes:
         chdb.command("SELECT formatQuery(%(sql)s)", parameters={"sql": statement})
     assert statements[0] == "CREATE DATABASE IF NOT EXISTS big ON CLUSTER 'analytics'"
     assert (

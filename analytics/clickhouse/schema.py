@@ -127,12 +127,22 @@ def _lightweight_updates(target: Target) -> list[str]:
 
 # The rollups of the events (``_rollups``): what each holds, by its sorting key, and the
 # SELECT that works its rows out of events (``FROM`` and its conditions added).
+# The least and the greatest id of a group day's people (migration 0005): a day whose
+# extremes are not both internal people had someone else active, which reports leaving
+# internal people out learn without reading the day's people (``people``, a bitmap read a
+# hundred times slower); 0 in rows written before the columns (unknown: read the people).
+PEOPLE_EXTREMES = (
+    "least_person SimpleAggregateFunction(min, UInt64)",
+    "greatest_person SimpleAggregateFunction(max, UInt64)",
+)
+
 ROLLUPS = {
     "group_days": (
         "(workspace_id UInt64, slot UInt8, day Date, group_id UInt64, "
-        "people AggregateFunction(groupBitmap, UInt64))",
+        f"people AggregateFunction(groupBitmap, UInt64), {', '.join(PEOPLE_EXTREMES)})",
         "PARTITION BY toYYYYMM(day) ORDER BY (workspace_id, slot, day, group_id)",
-        "SELECT workspace_id, slot, day, assumeNotNull(g) AS group_id, groupBitmapState(person_id) AS people",
+        "SELECT workspace_id, slot, day, assumeNotNull(g) AS group_id, groupBitmapState(person_id) AS people, "
+        "min(person_id) AS least_person, max(person_id) AS greatest_person",
         "GROUP BY workspace_id, slot, day, group_id",
     ),
     "group_firsts": (
@@ -196,21 +206,52 @@ def _rollups(target: Target) -> list[str]:
                 f"CREATE TABLE IF NOT EXISTS {db}.{rollup}{target.on_cluster} AS {db}.{table}\n"
                 f"ENGINE = Distributed('{cluster}', '{db}', '{table}', workspace_id)"
             )
-        statements.append(
-            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{rollup}_of_events{target.on_cluster} "
-            f"TO {db}.{table} AS {rollup_select(rollup, f'{db}.{local}')}"
-        )
+        statements.append(_rollup_view(target, rollup))
         # The events stored before: a group's rows added twice are the same rows.
         statements.append(f"INSERT INTO {db}.{rollup} {rollup_select(rollup, f'{db}.events FINAL')}")
     return statements
 
 
+def _rollup_view(target: Target, rollup: str) -> str:
+    """The materialized view adding the rows of each insert of events to ``rollup``."""
+    db, local = target.database, "events_local" if target.cluster else "events"
+    table = f"{rollup}_local" if target.cluster else rollup
+    return (
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{rollup}_of_events{target.on_cluster} "
+        f"TO {db}.{table} AS {rollup_select(rollup, f'{db}.{local}')}"
+    )
+
+
+def _group_day_extremes(target: Target) -> list[str]:
+    """``group_days`` gains the least and the greatest person of each day
+    (``PEOPLE_EXTREMES``), its view writing them from now on. Rows written before hold
+    0 in both until ``clickhouse_schema`` works every workspace's rollups out again
+    after this migration (``REBUILD_AFTER``); reads take 0 for "unknown" meanwhile. The
+    view is replaced (dropped, then made again): rows inserted in between are in the
+    rollups once they are worked out again."""
+    db = target.database
+    tables = ["group_days_local", "group_days"] if target.cluster else ["group_days"]
+    statements = [
+        f"ALTER TABLE {db}.{table}{target.on_cluster} ADD COLUMN IF NOT EXISTS {column}"
+        for table in tables
+        for column in PEOPLE_EXTREMES
+    ]
+    statements.append(f"DROP VIEW IF EXISTS {db}.group_days_of_events{target.on_cluster} SYNC")
+    statements.append(_rollup_view(target, "group_days"))
+    return statements
+
+
 # In order; a migration's name never changes once released.
+# Migrations after which every workspace's rollups are worked out again
+# (``clickhouse_schema``).
+REBUILD_AFTER = {"0004_rollups", "0005_group_day_extremes"}
+
 MIGRATIONS: list[tuple[str, Callable[[Target], list[str]]]] = [
     ("0001_events", _events),
     ("0002_copy_progress", _copy_progress),
     ("0003_lightweight_updates", _lightweight_updates),
     ("0004_rollups", _rollups),
+    ("0005_group_day_extremes", _group_day_extremes),
 ]
 
 

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from analytics import clickhouse
-from analytics.clickhouse.schema import Target, migrate, statements
+from analytics.clickhouse.schema import REBUILD_AFTER, Target, migrate, statements
 from analytics import event_store
 from analytics.clickhouse.store import continue_numbering
 from analytics.models import Workspace
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--rebuild-rollups", action="store_true",
             help="work every workspace's event days and rollups out again in its time zone (done once by "
-            "itself when the rollups' migration is applied; again after applying --print's statements by "
+            "itself when a migration of the rollups is applied; again after applying --print's statements by "
             "hand, or if that stopped half way)",
         )
 
@@ -68,10 +68,11 @@ class Command(BaseCommand):
             self.stdout.write(f"Applied to {where}: {', '.join(applied)}.")
         else:
             self.stdout.write(f"The schema of {where} is up to date.")
-        if rebuild_rollups or "0004_rollups" in applied:
-            # Events stored before the rollups were given their day in UTC: each
-            # workspace's own, one workspace at a time (a run stopped half way is run
-            # again with --rebuild-rollups).
+        if rebuild_rollups or REBUILD_AFTER.intersection(applied):
+            # Events stored before the rollups were given their day in UTC, and group
+            # days written before their people's extremes hold none: each workspace's
+            # own, one workspace at a time (a run stopped half way is run again with
+            # --rebuild-rollups).
             for workspace in Workspace.objects.order_by("pk"):
                 with transaction.atomic():
                     event_store.rebuild_daily_activity(workspace)

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 
 from django.db.models import Q
 
-from analytics.clickhouse import reads, store
+from analytics.clickhouse import reads
 from analytics.models import GroupType, Membership, Workspace
 from analytics.reports.clickhouse.scope import Scope, events_table, fetch
 from analytics.reports.queries import ActiveGroups, Period
@@ -149,16 +149,7 @@ def _credited(scope: Scope, period: Period, people: list[int]):
             f"toUInt8(1) AS own FROM {events_table()} WHERE {scope.where(start=start, end=end)}"
         )
     else:
-        own = (
-            f"SELECT day, group_id AS unit, toUInt8(1) AS own FROM {store.rollup_table('group_days')} "
-            f"WHERE workspace_id = %(w)s AND slot = {scope.param(scope.group_type.slot)} "
-            f"AND day >= {scope.day(period.start)} AND day <= {scope.day(period.end)}"
-        )
-        if (internal := scope.internal_ids()) is not None:
-            own += (
-                " GROUP BY day, group_id HAVING bitmapAndnotCardinality(groupBitmapMergeState(people), "
-                f"bitmapBuild(CAST({scope.param(internal or [0])} AS Array(UInt64)))) > 0"
-            )
+        own = f"SELECT day, group_id AS unit, toUInt8(1) AS own FROM ({scope.group_days(period.start, period.end)})"
     if not memberships:
         yield own
         return

@@ -10,7 +10,7 @@ buckets it came back in.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from analytics.clickhouse import store
 from analytics.models import Workspace
@@ -95,16 +95,11 @@ def _units_from_rollups(scope: Scope, query: Retention, *, cohort: date | None =
         lo = first_moment(cohort, scope.zone)
         hi = first_moment(next_bucket(cohort, query.interval), scope.zone)
         having += f" AND first >= {scope.moment(lo)} AND first < {scope.moment(hi)}"
-    days = (
-        f"SELECT group_id, day FROM {store.rollup_table('group_days')} WHERE workspace_id = %(w)s "
-        f"AND slot = {slot} AND day >= {scope.day(query.period.start)} AND day < {scope.day(buckets_of(query)[-1])} "
-        "AND group_id GLOBAL IN (SELECT unit FROM starts)"
+    days = scope.group_days(
+        query.period.start,
+        buckets_of(query)[-1] - timedelta(days=1),
+        among="group_id GLOBAL IN (SELECT unit FROM starts)",
     )
-    if internal is not None:
-        days += (
-            " GROUP BY group_id, day HAVING bitmapAndnotCardinality(groupBitmapMergeState(people), "
-            f"bitmapBuild(CAST({scope.param(internal or [0])} AS Array(UInt64)))) > 0"
-        )
     returns = (
         f"SELECT group_id AS unit, groupUniqArray({scope.day_bucket(query.interval)}) AS buckets "
         f"FROM ({days}) GROUP BY group_id"

@@ -90,10 +90,46 @@ class Scope(QueryScope):
 
     def internal_ids(self) -> list[int] | None:
         """The ids of the internal people the query leaves out, or None when it leaves
-        none out."""
+        none out (read once)."""
         if not (self.query.exclude_internal and self.workspace.internal_domains):
             return None
-        return list(Person.objects.internal(self.workspace).values_list("pk", flat=True))
+        if "_internal" not in self.__dict__:
+            self._internal = list(Person.objects.internal(self.workspace).values_list("pk", flat=True))
+        return self._internal
+
+    def group_days(self, first: date, last: date, *, among: str | None = None) -> str:
+        """SQL of (group_id, day): the days from ``first`` to ``last`` on which groups of
+        the type counted by were active (the rollup ``group_days``; a pair may come more
+        than once, from parts not merged yet), of groups ``among`` (a condition on
+        ``group_id``) if given; a day of only internal people's activity left out when
+        they are. Most days say so by their people's extremes (``schema.PEOPLE_EXTREMES``):
+        one that is not internal, someone else was active; one internal person both, only
+        they were. The people of the others (internal people at both ends, rows without
+        extremes) are read: first which days those are, then only theirs."""
+        rows = (
+            f"FROM {store.rollup_table('group_days')} WHERE workspace_id = %(w)s "
+            f"AND slot = {self.param(self.group_type.slot)} "
+            f"AND day >= {self.day(first)} AND day <= {self.day(last)}"
+        )
+        internal = self.internal_ids()
+        if internal is None:
+            return f"SELECT group_id, day {rows}" + (f" AND {among}" if among else "")
+        ids = self.param(internal or [0])
+        unsure = fetch(
+            f"SELECT DISTINCT group_id, day {rows} AND (least_person = 0 OR (least_person <> greatest_person "
+            f"AND least_person IN {ids} AND greatest_person IN {ids}))",
+            self.params,
+        )
+        if among:
+            rows += f" AND {among}"
+        sql = f"SELECT group_id, day {rows} AND least_person > 0 AND NOT (least_person IN {ids} AND greatest_person IN {ids})"
+        if unsure:
+            sql += (
+                f" UNION ALL SELECT group_id, day {rows} AND (group_id, day) IN {self.param(unsure)} "
+                "GROUP BY group_id, day HAVING bitmapAndnotCardinality(groupBitmapMergeState(people), "
+                f"bitmapBuild(CAST({ids} AS Array(UInt64)))) > 0"
+            )
+        return sql
 
     def where(self, event: str | None = "", *, start=None, end=None, counted=True) -> str:
         """The condition of the activity events named ``event`` ("" any, None: leave the
