@@ -55,7 +55,7 @@ from analytics.models.events import (
     event_q,
     report_event,
 )
-from analytics.models.people import Person
+from analytics.models.people import MembershipChange, Person
 
 # Events are deleted this many at a time, with progress reported after each chunk.
 DELETE_CHUNK = 5000
@@ -111,6 +111,21 @@ def apply_reassignments() -> int:
     recorded and not made yet (``reassign``); how many. Nothing to do otherwise."""
     if store := _clickhouse():
         return store.apply_reassignments()
+    return 0
+
+
+def sync_memberships() -> int:
+    """With ClickHouse as the event store, write there the memberships changed since the
+    last sync (``analytics.clickhouse.memberships``; the task worker does at each
+    heartbeat, reports before they read them); how many. Without it, forget the records
+    of those changes, which nothing reads."""
+    if _clickhouse():
+        from analytics.clickhouse import memberships
+
+        return memberships.sync_all()
+    if MembershipChange.objects.exists():
+        deleted, _ = MembershipChange.objects.all().delete()
+        return deleted
     return 0
 
 

@@ -13,7 +13,8 @@ worker adds what takes such a task back:
   dead workers back to READY, where the next free worker claims them.
 - With ClickHouse as the event store, each heartbeat makes there the merges of visitors
   into users recorded but not made yet (a request that recorded one stopped before it
-  could).
+  could), and copies there the memberships changed since the beat before (without
+  ClickHouse, it forgets the records of those changes).
 - Once an hour, a heartbeat also deletes the receipts of message ids older than they are
   kept (``EventReceipt.KEPT``), which ingestion writes with ClickHouse as the event store.
 
@@ -127,6 +128,7 @@ class Heartbeat(threading.Thread):
                 self.worker = TaskWorker.register(self.worker_id)
             requeue_tasks_of_dead_workers()
             self.finish_reassignments()
+            self.sync_memberships()
             if self.purged_at is None or time.monotonic() - self.purged_at >= PURGE_EVERY:
                 purged = event_store.purge_receipts()
                 self.purged_at = time.monotonic()
@@ -137,6 +139,17 @@ class Heartbeat(threading.Thread):
             # A broken connection took the lock with it: the next beat reconnects and locks.
             connection.close()
 
+
+    def sync_memberships(self):
+        """Write into ClickHouse the memberships changed since the last beat, so that few
+        wait for the next report (``event_store.sync_memberships``; without ClickHouse,
+        forget their records)."""
+        try:
+            event_store.sync_memberships()
+        except DatabaseError:
+            raise
+        except Exception as error:  # ClickHouse's: tried again at the next beat
+            logger.warning("Copying memberships into ClickHouse failed, trying again: %s", error)
 
     def finish_reassignments(self):
         """Make in ClickHouse the merges of visitors into users that the requests which

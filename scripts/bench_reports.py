@@ -354,6 +354,7 @@ def clickhouse_of(args, workspace):
     from django.conf import settings
 
     from analytics import clickhouse
+    from analytics.clickhouse import memberships
     from analytics.clickhouse.schema import EVENT_COLUMNS, REBUILD_AFTER, ROLLUPS, Target, migrate, rollup_select
     from analytics.models import Event
     from groupsite.settings import clickhouse_config
@@ -411,6 +412,11 @@ def clickhouse_of(args, workspace):
             client.command(f"OPTIMIZE TABLE bench.{name} FINAL")
         print(f"Copied {expected:,} events into ClickHouse in {copied:.0f} s, merged them in "
               f"{time.perf_counter() - started:.0f} s.")
+    # The memberships, as clickhouse_schema and the copy command copy them.
+    started = time.perf_counter()
+    mirrored = memberships.mirror(workspace.pk)
+    client.command("OPTIMIZE TABLE bench.memberships FINAL")
+    print(f"Copied {mirrored:,} memberships into ClickHouse in {time.perf_counter() - started:.1f} s.")
     size, rows = client.query(
         "SELECT sum(bytes_on_disk), sum(rows) FROM system.parts WHERE database = 'bench' "
         "AND table = 'events' AND active"

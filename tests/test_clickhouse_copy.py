@@ -90,6 +90,7 @@ def test_a_workspace_s_events_are_copied_as_stored_then_only_what_came_since(
         "Copied 4 of 5 events (80%).",
         "Copied 5 of 5 events (100%).",
         f"Done: ClickHouse holds 5 events of {workspace.slug}.",
+        "Memberships copied: 1.",
     ]
     first = stored(workspace)
     assert held(chdb, database, workspace) == first
@@ -105,11 +106,13 @@ def test_a_workspace_s_events_are_copied_as_stored_then_only_what_came_since(
         "Copied 0 of 2 events (0%).",
         "Copied 2 of 2 events (100%).",
         f"Done: ClickHouse holds 7 events of {workspace.slug}.",
+        "Memberships copied: 1.",
     ]
     assert held(chdb, database, workspace) == stored(workspace)
     assert run("clickhouse_copy_events", "--workspace", workspace.slug, "--settle", "0") == [
         "Copied 0 of 0 events.",
         f"Nothing to copy: ClickHouse holds 7 events of {workspace.slug}.",
+        "Memberships copied: 1.",
     ]
 
 
@@ -136,7 +139,7 @@ def test_a_run_goes_on_after_the_last_batch_stored_whole(chdb, settings, workspa
     chdb.insert(f"{database}.copy_progress", [[workspace.pk, first[-1][0]]],
                 column_names=["workspace_id", "copied_up_to"])
     chdb.insert(f"{database}.events", second[-1:], column_names=COLUMNS)  # a part of the failed batch
-    assert run("clickhouse_copy_events", "--workspace", workspace.slug, "--settle", "0")[-1] == (
+    assert run("clickhouse_copy_events", "--workspace", workspace.slug, "--settle", "0")[-2] == (
         f"Done: ClickHouse holds 5 events of {workspace.slug}."
     )
     assert held(chdb, database, workspace) == stored(workspace)
@@ -152,14 +155,16 @@ def test_calls_received_in_the_last_minutes_wait_for_a_later_run(chdb, settings,
         "Copied 0 of 0 events.",
         f"Nothing to copy: ClickHouse holds 0 events of {workspace.slug}.",
         "5 events received in the last 300 seconds (or after one of those) are left for a later run.",
+        "Memberships copied: 1.",
     ]
     # The three oldest were received long enough ago; the run stops at the first that
     # was not, even though a later one was received before it.
     numbers = list(Event.objects.filter(workspace=workspace).order_by("pk").values_list("pk", flat=True))
     Event.objects.filter(pk__in=numbers[:3] + numbers[4:]).update(received_at=timezone.now() - timedelta(minutes=6))
-    assert run("clickhouse_copy_events", "--workspace", workspace.slug)[-2:] == [
+    assert run("clickhouse_copy_events", "--workspace", workspace.slug)[-3:] == [
         f"Done: ClickHouse holds 3 events of {workspace.slug}.",
         "2 events received in the last 300 seconds (or after one of those) are left for a later run.",
+        "Memberships copied: 1.",
     ]
     assert copied_up_to(chdb, database, workspace) == numbers[2]
 

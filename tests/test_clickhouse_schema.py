@@ -41,7 +41,7 @@ def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings, db):
     database = settings.CLICKHOUSE["database"]
     assert run() == (
         f"Applied to {database}: 0001_events, 0002_copy_progress, 0003_lightweight_updates, 0004_rollups, "
-        "0005_group_day_extremes.\n"
+        "0005_group_day_extremes, 0006_memberships.\n"
     )
     assert run() == f"The schema of {database} is up to date.\n"
     tables = chdb.query(
@@ -55,11 +55,12 @@ def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings, db):
         ("group_days_of_events", "MaterializedView", "", ""),
         ("group_firsts", "AggregatingMergeTree", "workspace_id, slot, type, name, group_id", ""),
         ("group_firsts_of_events", "MaterializedView", "", ""),
+        ("memberships", "ReplacingMergeTree", "workspace_id, id", ""),
         ("schema_migrations", "MergeTree", "name", ""),
     ]
     assert chdb.query(f"SELECT name FROM {database}.schema_migrations ORDER BY name").result_rows == [
         ("0001_events",), ("0002_copy_progress",), ("0003_lightweight_updates",), ("0004_rollups",),
-        ("0005_group_day_extremes",),
+        ("0005_group_day_extremes",), ("0006_memberships",),
     ]
     # Lightweight UPDATE needs each row's block number and offset kept.
     create = chdb.command(f"SHOW CREATE TABLE {database}.events")
@@ -110,7 +111,7 @@ def test_the_statements_for_a_cluster(chdb):
     # The rollups' tables, views and the first filling of each (an INSERT, sent through
     # the Distributed table) after those of the events.
     statements, rollups = statements[:6], statements[6:]
-    rollups, extremes = rollups[:10], rollups[10:]
+    rollups, extremes, memberships = rollups[:10], rollups[10:16], rollups[16:]
     assert len(rollups) == 2 + 4 * 2
     assert all(" ON CLUSTER 'analytics'" in s for s in statements + rollups if not s.startswith("INSERT"))
     assert "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/big/group_days_local', '{replica}')" in rollups[2]
@@ -130,7 +131,15 @@ def test_the_statements_for_a_cluster(chdb):
     ]
     assert extremes[4] == "DROP VIEW IF EXISTS big.group_days_of_events ON CLUSTER 'analytics' SYNC"
     assert extremes[5] == rollups[4]
-    for statement in rollups + extremes:
+    # The memberships whole on every server.
+    assert memberships == [
+        "CREATE TABLE IF NOT EXISTS big.memberships ON CLUSTER 'analytics' (\n    id UInt64,\n    workspace_id UInt64,\n"
+        "    group_type_id UInt64,\n    person_id UInt64,\n    group_id UInt64,\n    started_at DateTime64(6, 'UTC'),\n"
+        "    ended_at Nullable(DateTime64(6, 'UTC')),\n    version UInt64,\n    is_deleted UInt8\n)\n"
+        "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/big/memberships', '{shard}-{replica}', version, "
+        "is_deleted)\nORDER BY (workspace_id, id)"
+    ]
+    for statement in rollups + extremes + memberships:
         chdb.command("SELECT formatQuery(%(sql)s)", parameters={"sql": statement})
     assert statements[0] == "CREATE DATABASE IF NOT EXISTS big ON CLUSTER 'analytics'"
     assert (

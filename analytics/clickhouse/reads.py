@@ -1,14 +1,11 @@
 """Reading events from ClickHouse: what ``analytics.event_store`` answers from there
-when ``CLICKHOUSE_URL`` is set (lists, counts, a group's activity, a cohort's behaviour),
-and a table of rows the main database gave for the length of a query
-(``rows_table``). Written by ``analytics.clickhouse.store``.
+when ``CLICKHOUSE_URL`` is set (lists, counts, a group's activity, a cohort's
+behaviour). Written by ``analytics.clickhouse.store``.
 
 Every read that counts or lists rows reads the table with FINAL: a call written twice (a
 retry after a failed delivery) is one row.
 """
 
-import uuid
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -229,21 +226,3 @@ def units_that_did(cohort, condition, moment: datetime) -> list[int]:
     )
     return [unit_id for (unit_id,) in rows]
 
-
-@contextmanager
-def rows_table(columns: list[tuple[str, str]], rows: list[tuple]):
-    """A table of its own holding ``rows`` (of ``columns``: (name, ClickHouse type)) for
-    the queries run inside the block, which name it by what this yields: rows the main
-    database gave (memberships) sent in ClickHouse's native format, rather than as a
-    literal in the query's text, which ClickHouse parses a hundred times slower. Dropped
-    at the end. On a cluster, queries join it with ``GLOBAL`` (it is on one server)."""
-    name = f"{clickhouse.database()}.rows_{uuid.uuid4().hex}"
-    kinds = ", ".join(f"{column} {kind}" for column, kind in columns)
-    client = clickhouse.client()
-    client.command(f"CREATE TABLE {name} ({kinds}) ENGINE = Memory")
-    try:
-        if rows:
-            client.insert(name, rows, column_names=[column for column, _ in columns])
-        yield name
-    finally:
-        client.command(f"DROP TABLE IF EXISTS {name}")

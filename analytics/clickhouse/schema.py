@@ -242,9 +242,36 @@ def _group_day_extremes(target: Target) -> list[str]:
 
 
 # In order; a migration's name never changes once released.
-# Migrations after which every workspace's rollups are worked out again
+MEMBERSHIP_COLUMNS = [
+    ("id", "UInt64"),
+    ("workspace_id", "UInt64"),
+    ("group_type_id", "UInt64"),
+    ("person_id", "UInt64"),
+    ("group_id", "UInt64"),
+    ("started_at", "DateTime64(6, 'UTC')"),
+    ("ended_at", "Nullable(DateTime64(6, 'UTC'))"),
+    ("version", "UInt64"),
+    ("is_deleted", "UInt8"),
+]
+
+
+def _memberships(target: Target) -> list[str]:
+    """The copy of the main database's memberships (``analytics.clickhouse.memberships``):
+    a row per membership, its latest version kept (a deleted one, marked, left out by
+    FINAL). Whole on every server of a cluster (replicated among all of them, not
+    sharded), so that each shard joins its events to it where they are. Filled by
+    ``clickhouse_schema`` once this is applied (``REBUILD_AFTER``)."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {target.database}.memberships{target.on_cluster} "
+        f"(\n    {_columns(MEMBERSHIP_COLUMNS)}\n)\n"
+        f"ENGINE = {target.engine('memberships', 'ReplacingMergeTree', 'version', 'is_deleted', sharded=False)}\n"
+        "ORDER BY (workspace_id, id)"
+    ]
+
+
+# Migrations after which every workspace's rollups (and memberships) are worked out again
 # (``clickhouse_schema``).
-REBUILD_AFTER = {"0004_rollups", "0005_group_day_extremes"}
+REBUILD_AFTER = {"0004_rollups", "0005_group_day_extremes", "0006_memberships"}
 
 MIGRATIONS: list[tuple[str, Callable[[Target], list[str]]]] = [
     ("0001_events", _events),
@@ -252,6 +279,7 @@ MIGRATIONS: list[tuple[str, Callable[[Target], list[str]]]] = [
     ("0003_lightweight_updates", _lightweight_updates),
     ("0004_rollups", _rollups),
     ("0005_group_day_extremes", _group_day_extremes),
+    ("0006_memberships", _memberships),
 ]
 
 

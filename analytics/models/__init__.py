@@ -45,7 +45,7 @@ from analytics.models.groups import (
     RecentActivity,
     Week,
 )
-from analytics.models.people import Identity, Membership, Person, normalize_domain
+from analytics.models.people import Identity, Membership, MembershipChange, Person, normalize_domain
 from analytics.models.problems import IngestionProblem
 from analytics.models.rates import RateCounter
 from analytics.models.reports import SavedReport
@@ -89,6 +89,7 @@ __all__ = [
     "Identity",
     "IngestionProblem",
     "Membership",
+    "MembershipChange",
     "PROFILE_DAYS",
     "Person",
     "RateCounter",

@@ -283,3 +283,22 @@ class Membership(models.Model):
                 name="membership_open_by_type",
             ),
         ]
+
+
+class MembershipChange(models.Model):
+    """A membership added, changed or deleted (``membership_id``, of ``workspace_id``:
+    plain numbers, the row may be gone), recorded by the database itself (triggers of
+    migration 0027, whatever changes it: ``analytics.memberships``, a cascade) for the
+    copy ClickHouse keeps of the memberships (``analytics.clickhouse.memberships``),
+    which takes these rows and writes the memberships' state then. Without ClickHouse
+    the task worker deletes them once an hour."""
+
+    workspace_id = models.BigIntegerField()
+    membership_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace_id", "id"], name="membership_change_order")]
+
+    def __str__(self):
+        return f"membership {self.membership_id}"
+

@@ -4,6 +4,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from analytics import clickhouse
+from analytics.clickhouse import memberships
 from analytics.clickhouse.copy import copied_up_to, copy_events
 from analytics.clickhouse.schema import Target, up_to_date
 from analytics.clickhouse.store import continue_numbering
@@ -67,3 +68,7 @@ class Command(BaseCommand):
                 f"{left:,} events received in the last {settle:,} seconds (or after one of those) "
                 "are left for a later run."
             )
+        # The memberships whole too: a site still on PostgreSQL alone keeps no record of
+        # their changes for ClickHouse.
+        mirrored = memberships.mirror(found.pk)
+        self.stdout.write(f"Memberships copied: {mirrored:,}.")

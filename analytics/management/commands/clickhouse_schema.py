@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from analytics import clickhouse
+from analytics.clickhouse import memberships
 from analytics.clickhouse.schema import REBUILD_AFTER, Target, migrate, statements
 from analytics import event_store
 from analytics.clickhouse.store import continue_numbering
@@ -32,7 +33,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--rebuild-rollups", action="store_true",
-            help="work every workspace's event days and rollups out again in its time zone (done once by "
+            help="work every workspace's event days and rollups out again in its time zone, and copy its memberships (done once by "
             "itself when a migration of the rollups is applied; again after applying --print's statements by "
             "hand, or if that stopped half way)",
         )
@@ -72,8 +73,12 @@ class Command(BaseCommand):
             # Events stored before the rollups were given their day in UTC, and group
             # days written before their people's extremes hold none: each workspace's
             # own, one workspace at a time (a run stopped half way is run again with
-            # --rebuild-rollups).
+            # --rebuild-rollups); and its memberships copied whole.
             for workspace in Workspace.objects.order_by("pk"):
                 with transaction.atomic():
                     event_store.rebuild_daily_activity(workspace)
-                self.stdout.write(f"Worked out the rollups of {workspace.slug} in {workspace.time_zone}.")
+                mirrored = memberships.mirror(workspace.pk)
+                self.stdout.write(
+                    f"Worked out the rollups of {workspace.slug} in {workspace.time_zone}; "
+                    f"memberships copied: {mirrored:,}."
+                )

@@ -2,22 +2,19 @@
 group of the type credited to each group its person was in then), and the overview's
 trailing windows.
 
-ClickHouse keeps no daily activity: these read the events. Who was in which group when
-is in the main database (``Membership``). For the over-count, the people with events
-without a group of the type in the period are read first (their ids, not their events),
-then their memberships of the type in the period, which the query joins the events to
-as a table of the query's own: a semi-join across the two stores."""
+The groups' own days are read from the rollup ``group_days`` where it can answer, else
+from the events. Who was in which group when is the copy ClickHouse keeps of the
+memberships (``analytics.clickhouse.memberships``, brought up to date first), which the
+events without a group are joined to where they are.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
-from django.db.models import Q
-
-from analytics.clickhouse import reads
-from analytics.models import GroupType, Membership, Workspace
+from analytics.clickhouse import memberships
+from analytics.models import GroupType, Workspace
 from analytics.reports.clickhouse.scope import Scope, events_table, fetch
 from analytics.reports.queries import ActiveGroups, Period
 from analytics.reports.results import ActiveCount, ActiveGroupsResult
@@ -25,23 +22,21 @@ from analytics.reports.scope import count_by_bucket, point_bounds, trailing_wind
 
 
 def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResult:
-    """Two readings of the events: the period's events, how many carried no group of the
-    type and whose they were; then the groups strictly and over-counted per bucket."""
+    """Two readings of the events: the period's events and how many carried no group of
+    the type; then the groups strictly and over-counted per bucket."""
     scope = Scope(workspace, query)
     dates = query.period.buckets(query.interval)
     start, end = query.period.bounds(scope.zone)
-    slot = _slot(scope)
-    [(events, without, people)] = fetch(
-        f"SELECT count(), countIf({slot} IS NULL), groupUniqArrayIf(person_id, {slot} IS NULL) "
+    [(events, without)] = fetch(
+        f"SELECT count(), countIf({_slot(scope)} IS NULL) "
         f"FROM {events_table()} WHERE {scope.where(start=start, end=end, counted=False)}",
         scope.params,
     )
-    with _credited(scope, query.period, people) as credited:
-        rows = fetch(
-            f"SELECT {scope.day_bucket(query.interval)} AS b, uniqExactIf(unit, own = 1), "
-            f"uniqExact(unit) FROM ({credited}) GROUP BY b",
-            scope.params,
-        )
+    rows = fetch(
+        f"SELECT {scope.day_bucket(query.interval)} AS b, uniqExactIf(unit, own = 1), "
+        f"uniqExact(unit) FROM ({_credited(scope, query.period)}) GROUP BY b",
+        scope.params,
+    )
     return ActiveGroupsResult(
         dates=dates,
         strict=count_by_bucket([(bucket, n) for bucket, n, _ in rows], dates),
@@ -61,16 +56,7 @@ def active_group_actors(
         sql = f"SELECT DISTINCT {scope.unit} FROM {events_table()} WHERE {scope.where(start=start, end=end)}"
         return [unit for (unit,) in fetch(sql, scope.params)]
     point = Period(start.astimezone(scope.zone).date(), end.astimezone(scope.zone).date() - timedelta(days=1))
-    people = [
-        person
-        for (person,) in fetch(
-            f"SELECT DISTINCT person_id FROM {events_table()} "
-            f"WHERE {scope.where(start=start, end=end, counted=False)} AND {_slot(scope)} IS NULL",
-            scope.params,
-        )
-    ]
-    with _credited(scope, point, people) as credited:
-        return [unit for (unit,) in fetch(f"SELECT DISTINCT unit FROM ({credited})", scope.params)]
+    return [unit for (unit,) in fetch(f"SELECT DISTINCT unit FROM ({_credited(scope, point)})", scope.params)]
 
 
 def active_counts(
@@ -98,7 +84,6 @@ def active_counts(
             f"countIf(timestamp >= {since[n]}), countIf({slot} IS NULL AND timestamp >= {since[n]})"
             for n in windows
         ]
-        columns.append(f"groupUniqArrayIf(person_id, {slot} IS NULL)")
     where = scope.where(start=start, end=end, counted=False)
     row = ()  # neither users nor groups asked for: nothing to read
     if columns:
@@ -112,14 +97,12 @@ def active_counts(
         return found
     for count in found:
         count.events, count.events_without_group = int(next(figures)), int(next(figures))
-    people = next(figures)
     first_days = {n: scope.day(periods[n].start) for n in windows}
     columns = [
         f"uniqExactIf(unit, own = 1 AND day >= {first_days[n]}), uniqExactIf(unit, day >= {first_days[n]})"
         for n in windows
     ]
-    with _credited(scope, query.period, people) as credited:
-        [groups] = fetch(f"SELECT {', '.join(columns)} FROM ({credited})", scope.params)
+    [groups] = fetch(f"SELECT {', '.join(columns)} FROM ({_credited(scope, query.period)})", scope.params)
     for i, count in enumerate(found):
         count.strict, count.overcount = int(groups[2 * i]), int(groups[2 * i + 1])
     return found
@@ -130,58 +113,31 @@ def _slot(scope: Scope) -> str:
     return f"{scope.group_type.slot_field}_id"
 
 
-@contextmanager
-def _credited(scope: Scope, period: Period, people: list[int]):
+def _credited(scope: Scope, period: Period) -> str:
     """SQL of (day, unit, own) over the days of ``period`` (``day`` of the workspace's
-    time zone), for the queries inside the block: each group of the type active in its
-    own right that day (own = 1), and for the events with none, of ``people`` (those who
-    have such events then), every group of the type its person was in at the event's
+    time zone): each group of the type active in its own right that day (own = 1), and
+    for the events with none, every group of the type its person was in at the event's
     moment (own = 0). The groups' own days are read from the rollup ``group_days`` when
     it can answer (no filter, no cohort; a day of only internal people's activity left
-    out when they are), else from the events. Their memberships are a table of the
-    block's own (``reads.rows_table``)."""
+    out when they are), else from the events. The memberships are ClickHouse's copy,
+    brought up to date first."""
     slot = _slot(scope)
     start, end = period.bounds(scope.zone)
-    memberships = _memberships(scope, people, start, end)
     if scope.query.filters or scope.cohort is not None:
         own = (
-            f"SELECT toDate(timestamp, {scope.param(str(scope.zone))}) AS day, assumeNotNull({slot}) AS unit, "
-            f"toUInt8(1) AS own FROM {events_table()} WHERE {scope.where(start=start, end=end)}"
+            f"SELECT day, assumeNotNull({slot}) AS unit, toUInt8(1) AS own "
+            f"FROM {events_table()} WHERE {scope.where(start=start, end=end)}"
         )
     else:
         own = f"SELECT day, group_id AS unit, toUInt8(1) AS own FROM ({scope.group_days(period.start, period.end)})"
-    if not memberships:
-        yield own
-        return
+    memberships.sync(scope.workspace.pk)
     without = (
-        f"SELECT timestamp AS moment, person_id FROM {events_table()} "
+        f"SELECT day, timestamp AS moment, person_id FROM {events_table()} "
         f"WHERE {scope.where(start=start, end=end, counted=False)} AND {slot} IS NULL"
     )
-    with reads.rows_table(MEMBERSHIP_COLUMNS, memberships) as table:
-        yield (
-            f"{own} UNION ALL SELECT toDate(e.moment, {scope.param(str(scope.zone))}) AS day, "
-            f"m.group_id AS unit, toUInt8(0) AS own "
-            f"FROM ({without}) AS e GLOBAL INNER JOIN {table} AS m ON e.person_id = m.person_id "
-            f"WHERE m.started_at <= e.moment AND (m.ended_at IS NULL OR e.moment < m.ended_at)"
-        )
-
-
-MEMBERSHIP_COLUMNS = [
-    ("person_id", "UInt64"),
-    ("group_id", "UInt64"),
-    ("started_at", "DateTime64(6, 'UTC')"),
-    ("ended_at", "Nullable(DateTime64(6, 'UTC'))"),
-]
-
-
-def _memberships(scope: Scope, people: list[int], start: datetime, end: datetime) -> list[tuple]:
-    """The memberships of ``people`` in groups of the type counted by that were open at
-    some moment from ``start`` to ``end``, from the main database: (person, group,
-    started, ended or None)."""
-    if not people:
-        return []
-    return list(
-        Membership.objects.filter(group_type=scope.group_type, person_id__any=list(people))
-        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start), started_at__lt=end)
-        .values_list("person_id", "group_id", "started_at", "ended_at")
+    return (
+        f"{own} UNION ALL SELECT e.day AS day, m.group_id AS unit, toUInt8(0) AS own "
+        f"FROM ({without}) AS e INNER JOIN ({memberships.of_type(scope.group_type.pk)}) AS m "
+        "ON e.person_id = m.person_id "
+        "WHERE m.started_at <= e.moment AND (m.ended_at IS NULL OR e.moment < m.ended_at)"
     )
