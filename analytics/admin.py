@@ -30,6 +30,7 @@ from analytics.models import (
     Identity,
     IngestionProblem,
     Membership,
+    MembershipChange,
     Person,
     RateCounter,
     SavedReport,
@@ -206,6 +207,11 @@ class PendingReassignmentAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "created_at", "workspace"]
     list_select_related = ["workspace"]
     list_filter = ["workspace"]
+
+
+@admin.register(MembershipChange)
+class MembershipChangeAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "workspace_id"]
 
 
 @admin.register(Event)

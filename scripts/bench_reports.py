@@ -355,7 +355,9 @@ def clickhouse_of(args, workspace):
 
     from analytics import clickhouse
     from analytics.clickhouse import memberships
-    from analytics.clickhouse.schema import EVENT_COLUMNS, REBUILD_AFTER, ROLLUPS, Target, migrate, rollup_select
+    from analytics.clickhouse.schema import (
+        EVENT_COLUMNS, PERSON_ROLLUPS, REBUILD_AFTER, ROLLUPS, Target, migrate, rollup_select,
+    )
     from analytics.models import Event
     from groupsite.settings import clickhouse_config
 
@@ -370,14 +372,14 @@ def clickhouse_of(args, workspace):
         # The events are there, the rollups of an earlier schema: worked out again (as
         # clickhouse_schema does after such a migration), then merged.
         started = time.perf_counter()
-        for name in ROLLUPS:
+        for name in (*ROLLUPS, *PERSON_ROLLUPS):
             client.command(f"TRUNCATE TABLE bench.{name}")
             client.command(f"INSERT INTO bench.{name} {rollup_select(name, 'bench.events FINAL')}")
             client.command(f"OPTIMIZE TABLE bench.{name} FINAL")
         print(f"Worked the rollups out again after {', '.join(applied)} in {time.perf_counter() - started:.0f} s.")
     if held != expected:
         started = time.perf_counter()
-        for name in ("events", *ROLLUPS):
+        for name in ("events", *ROLLUPS, *PERSON_ROLLUPS):
             client.command(f"TRUNCATE TABLE bench.{name}")
         db = dj_database_url.parse(args.database_url)
         columns = ", ".join(name for name, _ in EVENT_COLUMNS if not name.startswith("_"))
@@ -408,7 +410,7 @@ def clickhouse_of(args, workspace):
             print(f"  copy {k + 1} of {args.clickhouse_times} in {time.perf_counter() - started_copy:.0f} s")
         copied = time.perf_counter() - started
         started = time.perf_counter()
-        for name in ("events", *ROLLUPS):
+        for name in ("events", *ROLLUPS, *PERSON_ROLLUPS):
             client.command(f"OPTIMIZE TABLE bench.{name} FINAL")
         print(f"Copied {expected:,} events into ClickHouse in {copied:.0f} s, merged them in "
               f"{time.perf_counter() - started:.0f} s.")
@@ -423,7 +425,7 @@ def clickhouse_of(args, workspace):
     ).result_rows[0]
     print(f"ClickHouse (chdb) holds {rows:,} events in {size / 2**30:.2f} GB on disk "
           f"({size / max(rows, 1):.0f} bytes an event).")
-    for name in ROLLUPS:
+    for name in (*ROLLUPS, *PERSON_ROLLUPS):
         size, rows = client.query(
             "SELECT sum(bytes_on_disk), sum(rows) FROM system.parts WHERE database = 'bench' "
             "AND table = %(t)s AND active", parameters={"t": name}

@@ -15,7 +15,7 @@ from django.utils import timezone
 from test_reports_cohorts import query
 
 from analytics import reports
-from analytics.models import Cohort, Condition, Group, Person
+from analytics.models import Cohort, Condition, Group, Membership, Person
 
 pytestmark = pytest.mark.both_stores
 
@@ -64,6 +64,53 @@ def test_a_membership_credits_from_its_first_moment_to_before_its_end(fay_moves,
         "acme", "beta", "delta"
     }
     assert list(reports.active_group_actors(workspace, day, day=jan_day(6))) == []
+
+
+def test_a_membership_begun_during_a_day_credits_only_the_events_after_it(send, workspace, company):
+    """ann and bo are in beta and delta since the 1st. ann joins acme at noon on the 6th;
+    her calls (naming no company: she is in several) are at 9:00 and 15:00 that day
+    (ClickHouse: her day's first and last moment do not tell, its events do). bo joins
+    gamma at noon on the 6th, after his only call."""
+    send.batch(
+        *(join(user, key, jan(1)) for user in ("ann", "bo") for key in ("beta", "delta")),
+        join("ann", "acme", jan(6, 12)), join("bo", "gamma", jan(6, 12)),
+        track("ann", "feature_used", jan(6, 9)), track("ann", "feature_used", jan(6, 15)),
+        track("bo", "feature_used", jan(6, 11)),
+    )
+    assert active(workspace) == ([0, 0, 0], [0, 3, 0], (3, 3))
+    day = query("active_groups", workspace, type="company")
+    assert keys(reports.active_group_actors(workspace, day, day=jan_day(6), overcount=True)) == {
+        "acme", "beta", "delta"
+    }
+
+
+def test_a_membership_of_an_hour_credits_only_the_events_in_it(send, workspace, company):
+    """bo and dee, in beta and delta since the 1st, were in gamma from 10:00 to 11:00 on
+    the 6th (written as such: ingestion ends a membership with a call in its group, which
+    makes the group active of its own anyway). bo's calls naming no company are at 9:00
+    and 12:00: gamma is credited with neither; dee's at 9:00 and 10:30: with the second.
+    On the 7th, only bo's call at 9:00 (gamma is not his then)."""
+    send.batch(
+        *(join(user, key, jan(1)) for user in ("bo", "dee") for key in ("beta", "delta")),
+        join("cy", "gamma", jan(1)),
+    )
+    for user in ("bo", "dee"):
+        Membership.objects.create(
+            workspace=workspace, person=Person.objects.get(user_id=user), group=Group.objects.get(key="gamma"),
+            group_type=company, started_at=jan(6, 10), ended_at=jan(6, 11),
+        )
+    send.batch(
+        track("bo", "feature_used", jan(6, 9)), track("bo", "feature_used", jan(6, 12)),
+        track("bo", "feature_used", jan(7, 9)),
+    )
+    day = query("active_groups", workspace, type="company")
+    assert active(workspace) == ([0, 0, 0], [0, 2, 2], (3, 3))
+    assert keys(reports.active_group_actors(workspace, day, day=jan_day(6), overcount=True)) == {"beta", "delta"}
+    send.batch(track("dee", "feature_used", jan(6, 9)), track("dee", "feature_used", jan(6, 10, 30)))
+    assert active(workspace) == ([0, 0, 0], [0, 3, 2], (5, 5))
+    assert keys(reports.active_group_actors(workspace, day, day=jan_day(6), overcount=True)) == {
+        "beta", "delta", "gamma"
+    }
 
 
 def test_the_leaving_call_makes_its_group_active_of_its_own(fay_moves, workspace):

@@ -1,6 +1,7 @@
 """The rollups ClickHouse keeps of the events (``group_days``: each group's days of
 activity in the workspace's time zone and who was active; ``group_firsts``: when each
-group first did each event), on its embedded engine (chdb): added to as calls are
+group first did each event; ``person_days``: each person's days of activity, by the
+slots their context filled), on its embedded engine (chdb): added to as calls are
 stored, and worked out again when stored events change — people deleted or merged, a
 group type removed, the time zone changed, a retry carrying another context. After each,
 they hold exactly what the events they stand for give."""
@@ -55,11 +56,27 @@ def worked_out(client, workspace):
     return days, firsts
 
 
+def person_days(client, workspace, *, events=None):
+    """People's days (``person_days``), each key's rows merged; or, given ``events``,
+    what they should be, worked out of those events."""
+    if events is None:
+        sql = (
+            f"SELECT day, person_id, groups, min(first), max(last) FROM {clickhouse.database()}.person_days "
+            "WHERE workspace_id = %(w)s GROUP BY day, person_id, groups"
+        )
+    else:
+        sql = f"SELECT day, person_id, groups, first, last FROM ({rollup_select('person_days', events, 'workspace_id = %(w)s')})"
+    return sorted(client.query(sql, parameters={"w": workspace.pk}).result_rows)
+
+
 def assert_exact(client, workspace):
     """The rollups are what the events give, each group day's extremes its people's
     least and greatest; its days as (slot, day, group, people)."""
     days, firsts = rollups(client, workspace)
     assert (days, firsts) == worked_out(client, workspace)
+    assert person_days(client, workspace) == person_days(
+        client, workspace, events=f"{clickhouse.database()}.events FINAL"
+    )
     assert all((least, greatest) == (people[0], people[-1]) for *_, people, least, greatest in days)
     return [row[:4] for row in days], firsts
 

@@ -41,7 +41,7 @@ def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings, db):
     database = settings.CLICKHOUSE["database"]
     assert run() == (
         f"Applied to {database}: 0001_events, 0002_copy_progress, 0003_lightweight_updates, 0004_rollups, "
-        "0005_group_day_extremes, 0006_memberships.\n"
+        "0005_group_day_extremes, 0006_memberships, 0007_person_days.\n"
     )
     assert run() == f"The schema of {database} is up to date.\n"
     tables = chdb.query(
@@ -56,11 +56,13 @@ def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings, db):
         ("group_firsts", "AggregatingMergeTree", "workspace_id, slot, type, name, group_id", ""),
         ("group_firsts_of_events", "MaterializedView", "", ""),
         ("memberships", "ReplacingMergeTree", "workspace_id, id", ""),
+        ("person_days", "AggregatingMergeTree", "workspace_id, groups, day, person_id", "toYYYYMM(day)"),
+        ("person_days_of_events", "MaterializedView", "", ""),
         ("schema_migrations", "MergeTree", "name", ""),
     ]
     assert chdb.query(f"SELECT name FROM {database}.schema_migrations ORDER BY name").result_rows == [
         ("0001_events",), ("0002_copy_progress",), ("0003_lightweight_updates",), ("0004_rollups",),
-        ("0005_group_day_extremes",), ("0006_memberships",),
+        ("0005_group_day_extremes",), ("0006_memberships",), ("0007_person_days",),
     ]
     # Lightweight UPDATE needs each row's block number and offset kept.
     create = chdb.command(f"SHOW CREATE TABLE {database}.events")
@@ -111,7 +113,7 @@ def test_the_statements_for_a_cluster(chdb):
     # The rollups' tables, views and the first filling of each (an INSERT, sent through
     # the Distributed table) after those of the events.
     statements, rollups = statements[:6], statements[6:]
-    rollups, extremes, memberships = rollups[:10], rollups[10:16], rollups[16:]
+    rollups, extremes, memberships, person_days = rollups[:10], rollups[10:16], rollups[16:17], rollups[17:]
     assert len(rollups) == 2 + 4 * 2
     assert all(" ON CLUSTER 'analytics'" in s for s in statements + rollups if not s.startswith("INSERT"))
     assert "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/big/group_days_local', '{replica}')" in rollups[2]
@@ -139,7 +141,16 @@ def test_the_statements_for_a_cluster(chdb):
         "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/big/memberships', '{shard}-{replica}', version, "
         "is_deleted)\nORDER BY (workspace_id, id)"
     ]
-    for statement in rollups + extremes + memberships:
+    # People's days: as the groups' rollups, each shard's own behind a Distributed table.
+    assert len(person_days) == 4
+    assert person_days[0].startswith("CREATE TABLE IF NOT EXISTS big.person_days_local ON CLUSTER 'analytics' (")
+    assert "ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/big/person_days_local', '{replica}')" in person_days[0]
+    assert person_days[1].endswith("ENGINE = Distributed('analytics', 'big', 'person_days_local', workspace_id)")
+    assert person_days[2].startswith(
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS big.person_days_of_events ON CLUSTER 'analytics' TO big.person_days_local"
+    )
+    assert person_days[3].startswith("INSERT INTO big.person_days SELECT")
+    for statement in rollups + extremes + memberships + person_days:
         chdb.command("SELECT formatQuery(%(sql)s)", parameters={"sql": statement})
     assert statements[0] == "CREATE DATABASE IF NOT EXISTS big ON CLUSTER 'analytics'"
     assert (

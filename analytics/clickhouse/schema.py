@@ -156,6 +156,31 @@ ROLLUPS = {
 
 
 # An event's row once for each slot: ``slot``, and ``g`` the group there (NULL for none).
+# Which slots of an event's context hold a group: bit N for slot N.
+GROUPS_MASK = "toUInt16(" + " + ".join(
+    f"bitShiftLeft(toUInt16(group_{slot}_id IS NOT NULL), {slot})" for slot in range(GROUP_SLOTS)
+) + ")"
+
+# A person's days of activity (``person_days``, migration 0007): a row per day and set of
+# slots holding a group (``groups``, ``GROUPS_MASK``), the first and the last moment of
+# the person's activity events of that day with that context. The over-count of active
+# groups credits such a row without a group of a type to the groups its person was in
+# at some moment from first to last: one of its events was in them then, unless the
+# membership began and ended between two of them (only a membership of a single day can:
+# those read the events). Sorted by context first: the rows without a group of a type
+# are read together.
+PERSON_ROLLUPS = {
+    "person_days": (
+        "(workspace_id UInt64, day Date, person_id UInt64, groups UInt16, "
+        "first SimpleAggregateFunction(min, DateTime64(6, 'UTC')), "
+        "last SimpleAggregateFunction(max, DateTime64(6, 'UTC')))",
+        "PARTITION BY toYYYYMM(day) ORDER BY (workspace_id, groups, day, person_id)",
+        f"SELECT workspace_id, day, person_id, {GROUPS_MASK} AS groups, min(timestamp) AS first, "
+        "max(timestamp) AS last",
+        "GROUP BY workspace_id, day, person_id, groups",
+    ),
+}
+
 EACH_SLOT = (
     f"ARRAY JOIN [{', '.join(str(slot) for slot in range(GROUP_SLOTS))}] AS slot, "
     f"[{', '.join(f'group_{slot}_id' for slot in range(GROUP_SLOTS))}] AS g"
@@ -164,9 +189,13 @@ EACH_SLOT = (
 
 def rollup_select(rollup: str, events: str, where: str = "1") -> str:
     """SQL of ``rollup``'s rows worked out of the activity events of ``events`` (a table,
-    with FINAL or not) passing ``where``: one per group of each slot an event carries."""
-    _, _, select, group_by = ROLLUPS[rollup]
+    with FINAL or not) passing ``where``: one per group of each slot an event carries
+    (``ROLLUPS``), or per person (``PERSON_ROLLUPS``)."""
     activity = ", ".join(f"'{kind}'" for kind in ACTIVITY_TYPES)
+    if rollup in PERSON_ROLLUPS:
+        _, _, select, group_by = PERSON_ROLLUPS[rollup]
+        return f"{select} FROM {events} WHERE type IN ({activity}) AND ({where}) {group_by}"
+    _, _, select, group_by = ROLLUPS[rollup]
     return (
         f"{select} FROM {events} {EACH_SLOT} "
         f"WHERE type IN ({activity}) AND g IS NOT NULL AND ({where}) {group_by}"
@@ -195,7 +224,17 @@ def _rollups(target: Target) -> list[str]:
         statements.append(
             f"ALTER TABLE {db}.events{target.on_cluster} ADD COLUMN IF NOT EXISTS day Date DEFAULT toDate(timestamp)"
         )
-    for rollup, (columns, key, _, _) in ROLLUPS.items():
+    return statements + _rollup_tables(target, tuple(ROLLUPS))
+
+
+def _rollup_tables(target: Target, rollups: tuple[str, ...]) -> list[str]:
+    """Each of ``rollups``: its table (on a cluster, each shard's ``…_local`` and a
+    ``Distributed`` table over them), the materialized view adding to it, and its rows of
+    the events stored so far."""
+    db, cluster = target.database, target.cluster
+    statements = []
+    for rollup in rollups:
+        columns, key, _, _ = {**ROLLUPS, **PERSON_ROLLUPS}[rollup]
         table = f"{rollup}_local" if cluster else rollup
         statements.append(
             f"CREATE TABLE IF NOT EXISTS {db}.{table}{target.on_cluster} {columns}\n"
@@ -269,9 +308,15 @@ def _memberships(target: Target) -> list[str]:
     ]
 
 
+def _person_days(target: Target) -> list[str]:
+    """``person_days`` (``PERSON_ROLLUPS``), made and filled as ``_rollups`` makes the
+    groups' rollups."""
+    return _rollup_tables(target, ("person_days",))
+
+
 # Migrations after which every workspace's rollups (and memberships) are worked out again
 # (``clickhouse_schema``).
-REBUILD_AFTER = {"0004_rollups", "0005_group_day_extremes", "0006_memberships"}
+REBUILD_AFTER = {"0004_rollups", "0005_group_day_extremes", "0006_memberships", "0007_person_days"}
 
 MIGRATIONS: list[tuple[str, Callable[[Target], list[str]]]] = [
     ("0001_events", _events),
@@ -280,6 +325,7 @@ MIGRATIONS: list[tuple[str, Callable[[Target], list[str]]]] = [
     ("0004_rollups", _rollups),
     ("0005_group_day_extremes", _group_day_extremes),
     ("0006_memberships", _memberships),
+    ("0007_person_days", _person_days),
 ]
 
 

@@ -61,7 +61,7 @@ from django.utils import timezone
 from analytics import clickhouse
 from analytics.event_store import NotDelivered
 from analytics.clickhouse.copy import COLUMNS, STORED_COLUMNS, json_text, locked_zone
-from analytics.clickhouse.schema import EACH_SLOT, ROLLUPS, rollup_select
+from analytics.clickhouse.schema import PERSON_ROLLUPS, ROLLUPS, rollup_select
 from analytics.models import (
     GROUP_SLOTS,
     Event,
@@ -240,17 +240,21 @@ def deliver(rows: list[dict]) -> int:
         kept = [row for row in rows if row["person_id"] in people and _groups_of(row) <= groups]
         if kept:
             try:
-                # A retry of a call stored once already, with another group context
-                # (its person's memberships changed meanwhile): the first row's groups'
-                # rollups are worked out again once this one replaced it.
-                retried = [row["message_id"] for row in kept if row.get("retried")]
-                earlier = _groups_of_messages(workspace_id, retried) if retried else set()
+                # A retry of a call stored once already, maybe with another group
+                # context (its person's memberships changed meanwhile): the rollups of
+                # the first row's groups and person are worked out again once this one
+                # replaced it.
+                retried = [row for row in kept if row.get("retried")]
+                groups, people = (
+                    _earlier_copies(workspace_id, [row["message_id"] for row in retried]) if retried else (set(), set())
+                )
                 clickhouse.client().raw_insert(
                     table(), STORED_COLUMNS, insert_block=json_rows(kept, zone), settings=INSERT_SETTINGS,
                     fmt="JSONEachRow",
                 )
-                if earlier:
-                    rebuild_rollups(workspace_id, groups=earlier)
+                if people:
+                    people |= {row["person_id"] for row in retried}
+                    rebuild_rollups(workspace_id, groups=groups, people=people)
             except Exception as error:
                 raise NotDelivered(f"ClickHouse did not store the events: {error}") from error
             _mark_stored([row["id"] for row in kept])
@@ -337,10 +341,31 @@ def apply_reassignments(workspace_id: int | None = None) -> int:
                 {"w": change.workspace_id, "from": change.from_person_id, "to": change.to_person_id},
                 settings=UPDATE_SETTINGS,
             )
-            # Their groups' days name the visitor among their people: the user now.
+            # Their groups' days name the visitor among their people: the user now. The
+            # visitor's days become the user's.
             rebuild_rollups(change.workspace_id, groups=_groups_of_people(change.workspace_id, [change.from_person_id]))
+            _move_person_days(change)
         PendingReassignment.objects.filter(pk__in=[change.pk for change in pending]).delete()
     return len(pending)
+
+
+def _move_person_days(change: PendingReassignment) -> None:
+    """The days of the merged visitor (``person_days``) become the user's: written again
+    as theirs (earliest and latest moments, which add to the user's own as they would
+    have), then deleted. Made twice (a run that failed in between), the same rows."""
+    parameters = {"w": change.workspace_id, "from": change.from_person_id, "to": change.to_person_id}
+    for rollup in PERSON_ROLLUPS:
+        command(
+            f"INSERT INTO {clickhouse.database()}.{rollup} SELECT workspace_id, day, %(to)s, groups, first, last "
+            f"FROM {rollup_table(rollup)} WHERE workspace_id = %(w)s AND person_id = %(from)s",
+            parameters,
+            settings=INSERT_SETTINGS_SYNC,
+        )
+        command(
+            f"DELETE FROM {changed_table(rollup)} WHERE workspace_id = %(w)s AND person_id = %(from)s",
+            parameters,
+            settings=DELETE_SETTINGS,
+        )
 
 
 def count_of_events(workspace_ids: list[int], person_ids: list[int]) -> int:
@@ -369,7 +394,7 @@ def delete_of_people(workspace_ids: list[int], person_ids: list[int]) -> int:
     # The groups whose rollups still name them: also after an earlier attempt deleted
     # their events and failed before working the rollups out again.
     for workspace_id in workspace_ids:
-        rebuild_rollups(workspace_id, groups=_groups_of_people(workspace_id, person_ids))
+        rebuild_rollups(workspace_id, groups=_groups_of_people(workspace_id, person_ids), people=set(person_ids))
     return total
 
 
@@ -397,35 +422,61 @@ def clear_group_type(group_type) -> int:
             {**parameters, "slot": int(group_type.slot)},
             settings=DELETE_SETTINGS,
         )
+    if cleared:
+        # People's days of a context with a group there now have none.
+        rebuild_rollups(group_type.workspace_id, people=set(_people_with_groups_in(group_type)))
     return cleared
 
 
-def rebuild_rollups(workspace_id: int, *, groups: set[tuple[int, int]] | None = None, zone: str | None = None):
-    """Work the rollups (``schema.ROLLUPS``) of the workspace out again from its events:
-    of ``groups`` only ((slot, group id) pairs), after their events changed (people
-    deleted or merged), or every group's after the workspace's time zone became ``zone``
-    (each event's ``day`` written again first). Their rows are deleted, then inserted
-    again: a delivery meanwhile adds rows the insert may add again, which changes
-    nothing (the rollups hold sets and earliest moments)."""
-    if groups is not None and not groups:
+def _people_with_groups_in(group_type) -> list[int]:
+    """The people whose days (``person_days``) had a group of ``group_type``'s slot."""
+    rows = query(
+        f"SELECT DISTINCT person_id FROM {rollup_table('person_days')} "
+        "WHERE workspace_id = %(w)s AND bitTest(groups, %(slot)s)",
+        {"w": group_type.workspace_id, "slot": int(group_type.slot)},
+    )
+    return [int(person) for (person,) in rows]
+
+
+def rebuild_rollups(
+    workspace_id: int,
+    *,
+    groups: set[tuple[int, int]] | None = None,
+    people: set[int] | None = None,
+    zone: str | None = None,
+):
+    """Work the rollups of the workspace out again from its events: the groups' rollups
+    (``schema.ROLLUPS``) of ``groups`` ((slot, group id) pairs) and the days of ``people``
+    (``schema.PERSON_ROLLUPS``), after their events changed (people deleted or merged, a
+    retry in another context); every one, given neither, after the workspace's time zone
+    became ``zone`` (each event's ``day`` written again first). Their rows are deleted,
+    then inserted again: a delivery meanwhile adds rows the insert may add again, which
+    changes nothing (the rollups hold sets, earliest and latest moments)."""
+    everything = groups is None and people is None
+    if not (everything or groups or people):
         return
     if connection.vendor == "postgresql":
         # One at a time in a workspace, until the transaction ends: a rebuild reading
         # the events before another's change must not write its rows after it.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ROLLUP_LOCK_SPACE, workspace_id])
-    parameters = {"w": workspace_id}
+    parameters = {"w": workspace_id, "groups": sorted(groups or []), "people": sorted(people or [])}
     if zone is not None:
         command(
             f"ALTER TABLE {changed_table()} UPDATE day = toDate(timestamp, %(zone)s) WHERE workspace_id = %(w)s",
             {**parameters, "zone": zone},
             settings=MUTATION_SETTINGS,
         )
-    which, events_which = "1", "1"
-    if groups is not None:
-        parameters["groups"] = sorted(groups)
-        which, events_which = "(slot, group_id) IN %(groups)s", "(slot, assumeNotNull(g)) IN %(groups)s"
-    for rollup in ROLLUPS:
+    redo = []
+    if everything or groups:
+        which, events_which = ("1", "1") if everything else (
+            "(slot, group_id) IN %(groups)s", "(slot, assumeNotNull(g)) IN %(groups)s"
+        )
+        redo += [(rollup, which, events_which) for rollup in ROLLUPS]
+    if everything or people:
+        which = "1" if everything else "person_id IN %(people)s"
+        redo += [(rollup, which, which) for rollup in PERSON_ROLLUPS]
+    for rollup, which, events_which in redo:
         command(
             f"DELETE FROM {changed_table(rollup)} WHERE workspace_id = %(w)s AND {which}",
             parameters,
@@ -452,15 +503,16 @@ def _groups_of_people(workspace_id: int, person_ids: list[int]) -> set[tuple[int
     return {(int(slot), int(group)) for slot, group in rows}
 
 
-def _groups_of_messages(workspace_id: int, message_ids: list[str]) -> set[tuple[int, int]]:
-    """(slot, group id) of every group in the context of the rows of these calls (every
-    copy written)."""
+def _earlier_copies(workspace_id: int, message_ids: list[str]) -> tuple[set[tuple[int, int]], set[int]]:
+    """The (slot, group id) of every group in the context of the rows of these calls
+    already written, and their people."""
+    columns = ", ".join(f"group_{slot}_id" for slot in range(GROUP_SLOTS))
     rows = query(
-        f"SELECT DISTINCT slot, assumeNotNull(g) FROM {table()} {EACH_SLOT} "
-        "WHERE workspace_id = %(w)s AND message_id IN %(messages)s AND g IS NOT NULL",
+        f"SELECT person_id, {columns} FROM {table()} WHERE workspace_id = %(w)s AND message_id IN %(messages)s",
         {"w": workspace_id, "messages": list(message_ids)},
     )
-    return {(int(slot), int(group)) for slot, group in rows}
+    groups = {(slot, int(group)) for _, *slots in rows for slot, group in enumerate(slots) if group is not None}
+    return groups, {int(person) for person, *_ in rows}
 
 
 def continue_numbering() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from analytics.clickhouse import memberships
+from analytics.clickhouse import memberships, store
 from analytics.models import GroupType, Workspace
 from analytics.reports.clickhouse.scope import Scope, events_table, fetch
 from analytics.reports.queries import ActiveGroups, Period
@@ -26,10 +26,9 @@ def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResu
     the type; then the groups strictly and over-counted per bucket."""
     scope = Scope(workspace, query)
     dates = query.period.buckets(query.interval)
-    start, end = query.period.bounds(scope.zone)
     [(events, without)] = fetch(
-        f"SELECT count(), countIf({_slot(scope)} IS NULL) "
-        f"FROM {events_table()} WHERE {scope.where(start=start, end=end, counted=False)}",
+        f"SELECT count(), countIf({_slot(scope)} IS NULL) FROM {events_table()} "
+        f"WHERE {scope.where(counted=False)} AND {scope.in_days(query.period.start, query.period.end)}",
         scope.params,
     )
     rows = fetch(
@@ -75,16 +74,14 @@ def active_counts(
     moment): one reading without a group type, two with one."""
     windows, periods, query = trailing_windows(workspace, group_type, days)
     scope = Scope(workspace, query)
-    start, end = query.period.bounds(scope.zone)
-    since = {n: scope.moment(periods[n].bounds(scope.zone)[0]) for n in windows}
-    columns = [f"uniqExactIf(person_id, timestamp >= {since[n]})" for n in windows] if users else []
+    since = {n: scope.day(periods[n].start) for n in windows}
+    columns = [f"uniqExactIf(person_id, day >= {since[n]})" for n in windows] if users else []
     if scope.group_type:
         slot = _slot(scope)
         columns += [
-            f"countIf(timestamp >= {since[n]}), countIf({slot} IS NULL AND timestamp >= {since[n]})"
-            for n in windows
+            f"countIf(day >= {since[n]}), countIf({slot} IS NULL AND day >= {since[n]})" for n in windows
         ]
-    where = scope.where(start=start, end=end, counted=False)
+    where = f"{scope.where(counted=False)} AND {scope.in_days(query.period.start, query.period.end)}"
     row = ()  # neither users nor groups asked for: nothing to read
     if columns:
         [row] = fetch(f"SELECT {', '.join(columns)} FROM {events_table()} WHERE {where}", scope.params)
@@ -97,11 +94,7 @@ def active_counts(
         return found
     for count in found:
         count.events, count.events_without_group = int(next(figures)), int(next(figures))
-    first_days = {n: scope.day(periods[n].start) for n in windows}
-    columns = [
-        f"uniqExactIf(unit, own = 1 AND day >= {first_days[n]}), uniqExactIf(unit, day >= {first_days[n]})"
-        for n in windows
-    ]
+    columns = [f"uniqExactIf(unit, own = 1 AND day >= {since[n]}), uniqExactIf(unit, day >= {since[n]})" for n in windows]
     [groups] = fetch(f"SELECT {', '.join(columns)} FROM ({_credited(scope, query.period)})", scope.params)
     for i, count in enumerate(found):
         count.strict, count.overcount = int(groups[2 * i]), int(groups[2 * i + 1])
@@ -117,27 +110,55 @@ def _credited(scope: Scope, period: Period) -> str:
     """SQL of (day, unit, own) over the days of ``period`` (``day`` of the workspace's
     time zone): each group of the type active in its own right that day (own = 1), and
     for the events with none, every group of the type its person was in at the event's
-    moment (own = 0). The groups' own days are read from the rollup ``group_days`` when
-    it can answer (no filter, no cohort; a day of only internal people's activity left
-    out when they are), else from the events. The memberships are ClickHouse's copy,
-    brought up to date first."""
+    moment (own = 0). The memberships are ClickHouse's copy, brought up to date first.
+
+    Without a filter or a cohort, the rollups answer: the groups' own days from
+    ``group_days`` (a day of only internal people's activity left out when they are),
+    and the events without a group of the type from ``person_days`` (each row's first and
+    last moment), credited to the groups their person was in at some moment between the
+    two (``schema.PERSON_ROLLUPS`` says why that is exact); the events themselves only for
+    memberships begun and ended on one day, if any. Otherwise the events answer."""
     slot = _slot(scope)
     start, end = period.bounds(scope.zone)
+    days = scope.in_days(period.start, period.end)
+    memberships.sync(scope.workspace.pk)
+    members = memberships.of_type(scope.group_type.pk)
+    without = (
+        f"SELECT day, timestamp AS moment, person_id FROM {events_table()} "
+        f"WHERE {scope.where(counted=False)} AND {days} AND {slot} IS NULL"
+    )
     if scope.query.filters or scope.cohort is not None:
         own = (
             f"SELECT day, assumeNotNull({slot}) AS unit, toUInt8(1) AS own "
-            f"FROM {events_table()} WHERE {scope.where(start=start, end=end)}"
+            f"FROM {events_table()} WHERE {scope.where()} AND {days}"
         )
-    else:
-        own = f"SELECT day, group_id AS unit, toUInt8(1) AS own FROM ({scope.group_days(period.start, period.end)})"
-    memberships.sync(scope.workspace.pk)
-    without = (
-        f"SELECT day, timestamp AS moment, person_id FROM {events_table()} "
-        f"WHERE {scope.where(start=start, end=end, counted=False)} AND {slot} IS NULL"
+        return f"{own} UNION ALL {_credited_events(without, members)}"
+    own = f"SELECT day, group_id AS unit, toUInt8(1) AS own FROM ({scope.group_days(period.start, period.end)})"
+    rows = (
+        f"SELECT day, person_id, first, last FROM {store.rollup_table('person_days')} "
+        f"WHERE workspace_id = %(w)s AND NOT bitTest(groups, {scope.param(scope.group_type.slot)}) AND {days}"
     )
+    if internal := scope.internal_ids():
+        rows += f" AND person_id NOT IN {scope.param(internal)}"
+    zone = scope.param(str(scope.zone))
+    one_day = f"ended_at IS NOT NULL AND toDate(started_at, {zone}) = toDate(ended_at, {zone})"
+    sql = (
+        f"{own} UNION ALL SELECT d.day AS day, m.group_id AS unit, toUInt8(0) AS own "
+        f"FROM ({rows}) AS d INNER JOIN ({members} AND NOT ({one_day})) AS m ON d.person_id = m.person_id "
+        "WHERE m.started_at <= d.last AND (m.ended_at IS NULL OR d.first < m.ended_at)"
+    )
+    one_day += f" AND started_at < {scope.moment(end)} AND ended_at > {scope.moment(start)}"
+    [(short,)] = fetch(f"SELECT count() FROM ({members} AND {one_day})", scope.params)
+    if short:
+        sql += f" UNION ALL {_credited_events(without, f'{members} AND {one_day}')}"
+    return sql
+
+
+def _credited_events(without: str, members: str) -> str:
+    """SQL of (day, unit, 0): the events ``without`` (day, moment, person_id), each
+    credited to the groups of the memberships ``members`` its person was in then."""
     return (
-        f"{own} UNION ALL SELECT e.day AS day, m.group_id AS unit, toUInt8(0) AS own "
-        f"FROM ({without}) AS e INNER JOIN ({memberships.of_type(scope.group_type.pk)}) AS m "
-        "ON e.person_id = m.person_id "
+        "SELECT e.day AS day, m.group_id AS unit, toUInt8(0) AS own "
+        f"FROM ({without}) AS e INNER JOIN ({members}) AS m ON e.person_id = m.person_id "
         "WHERE m.started_at <= e.moment AND (m.ended_at IS NULL OR e.moment < m.ended_at)"
     )

@@ -97,6 +97,13 @@ class Scope(QueryScope):
             self._internal = list(Person.objects.internal(self.workspace).values_list("pk", flat=True))
         return self._internal
 
+    def in_days(self, first: date, last: date) -> str:
+        """The condition of the events of the days ``first`` to ``last`` of the
+        workspace's time zone, by the day each was given (``events.day``): the same
+        events as between those days' first moments, read quicker (a Date, not a
+        moment, compared)."""
+        return f"day >= {self.day(first)} AND day <= {self.day(last)}"
+
     def group_days(self, first: date, last: date, *, among: str | None = None) -> str:
         """SQL of (group_id, day): the days from ``first`` to ``last`` on which groups of
         the type counted by were active (the rollup ``group_days``; a pair may come more
