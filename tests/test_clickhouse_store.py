@@ -14,8 +14,10 @@ import pytest
 from calls import feb, identify, join, track
 from django.core.management import call_command
 from django.db import connection, connections
+from django.utils import timezone
 
 from analytics import clickhouse
+from analytics.clickhouse import store
 from analytics.clickhouse.store import apply_reassignments, continue_numbering
 from analytics.event_store import purge_receipts
 from analytics.worker import Heartbeat
@@ -116,15 +118,36 @@ def test_a_call_clickhouse_did_not_store_is_stored_on_retry_with_its_first_numbe
     assert send.batch(call).json()["duplicates"] == 1
 
 
-def test_a_call_stored_but_not_marked_is_written_again_and_read_once(clickhouse_events, workspace, send):
+def test_a_call_stored_but_not_marked_is_written_again_once(clickhouse_events, workspace, send):
     """The process stopped between ClickHouse's insert and marking the receipt: the
-    retry writes the row again, with the same sorting key, and reads see one."""
+    retry deletes the row written, then writes it again. ClickHouse holds one row of
+    the call, which counts read without collapsing copies."""
     call = track("ann", "Export", messageId="m-1")
     assert send.batch(call, sentAt=feb(2, 10)).status_code == 200
     EventReceipt.objects.update(stored_at=None)
     assert send.batch(call, sentAt=feb(1, 10)).json()["stored"] == 1
-    assert len(held(clickhouse_events, workspace, final=False)) == 2
-    assert len(held(clickhouse_events, workspace)) == 1
+    assert len(held(clickhouse_events, workspace, final=False)) == 1
+    assert EventReceipt.objects.get().stored_at is not None
+
+
+def test_a_retry_that_waited_for_the_first_delivery_writes_nothing(clickhouse_events, workspace, send, monkeypatch):
+    """A retry sent while the first delivery of its call still ran (the client gave up
+    waiting) waits for the receipt that delivery holds, then finds it stored."""
+    call = track("ann", "Export", messageId="m-1")
+    assert send.batch(call).status_code == 200
+    EventReceipt.objects.update(stored_at=None)  # the first delivery, still running
+    [first] = clickhouse_events.query(f"SELECT _inserted_at FROM {clickhouse.database()}.events").result_rows
+    lock, ended = store._lock, timezone.now()
+
+    def first_delivery_ends_while_waiting(rows):
+        EventReceipt.objects.update(stored_at=ended)
+        return lock(rows)
+
+    monkeypatch.setattr(store, "_lock", first_delivery_ends_while_waiting)
+    assert send.batch(call).status_code == 200
+    # Neither written again nor marked again.
+    assert clickhouse_events.query(f"SELECT _inserted_at FROM {clickhouse.database()}.events").result_rows == [first]
+    assert EventReceipt.objects.get().stored_at == ended
 
 
 def test_a_visitor_s_events_become_the_user_s(clickhouse_events, workspace, send):

@@ -11,8 +11,12 @@ Storing a batch of calls happens in two steps:
 2. Once that transaction has committed, ``deliver`` inserts the events into ClickHouse,
    waits until they are written, and marks their receipts stored. Only then is the
    client answered 200. If ClickHouse fails, the client is answered 503 and retries: the
-   retry is stored again with the same number and moment, so a row ClickHouse may have
-   written already has the same sorting key, and reads with ``FINAL`` count it once.
+   retry is stored again with the same number and moment; a row the failed delivery may
+   have written already is deleted first. The receipts are locked while a delivery
+   runs, so a retry sent meanwhile waits, then finds its calls stored. So within the
+   receipts' window ClickHouse holds one row of a call, which counts may read as they
+   are; beyond it (a retry of a call whose receipt is gone) a second row has the same
+   sorting key, and reads with ``FINAL`` count it once.
 
 ``deliver`` holds a share lock on the events' people and groups (``FOR KEY SHARE``) while it
 inserts. A deletion (which locks them ``FOR UPDATE``) and a merge of a visitor into a
@@ -228,7 +232,9 @@ def deliver(rows: list[dict]) -> int:
         return 0
     workspace_id = rows[0]["workspace_id"]
     with transaction.atomic():
-        people, groups, merges_pending, zone = _lock(rows)
+        people, groups, merges_pending, zone, stored = _lock(rows)
+        # Stored by a delivery of the same calls that ran meanwhile: done.
+        rows = [row for row in rows if row["id"] not in stored]
         # Earlier merges of this workspace's visitors first, whichever request made them.
         if merges_pending:
             try:
@@ -240,21 +246,28 @@ def deliver(rows: list[dict]) -> int:
         kept = [row for row in rows if row["person_id"] in people and _groups_of(row) <= groups]
         if kept:
             try:
-                # A retry of a call stored once already, maybe with another group
-                # context (its person's memberships changed meanwhile): the rollups of
-                # the first row's groups and person are worked out again once this one
-                # replaced it.
+                # A retry of a call written once already by a delivery that failed
+                # after, maybe with another group context (its person's memberships
+                # changed meanwhile): the first row is deleted, so that the events hold
+                # one row of a call (reads need not collapse copies), and the rollups of
+                # its groups and person are worked out again once this one replaced it.
                 retried = [row for row in kept if row.get("retried")]
-                groups, people = (
+                earlier_groups, earlier_people = (
                     _earlier_copies(workspace_id, [row["message_id"] for row in retried]) if retried else (set(), set())
                 )
+                if earlier_people:
+                    command(
+                        f"DELETE FROM {changed_table()} WHERE workspace_id = %(w)s AND message_id IN %(messages)s",
+                        {"w": workspace_id, "messages": sorted(row["message_id"] for row in retried)},
+                        settings=DELETE_SETTINGS,
+                    )
                 clickhouse.client().raw_insert(
                     table(), STORED_COLUMNS, insert_block=json_rows(kept, zone), settings=INSERT_SETTINGS,
                     fmt="JSONEachRow",
                 )
-                if people:
-                    people |= {row["person_id"] for row in retried}
-                    rebuild_rollups(workspace_id, groups=groups, people=people)
+                if earlier_people:
+                    earlier_people |= {row["person_id"] for row in retried}
+                    rebuild_rollups(workspace_id, groups=earlier_groups, people=earlier_people)
             except Exception as error:
                 raise NotDelivered(f"ClickHouse did not store the events: {error}") from error
             _mark_stored([row["id"] for row in kept])
@@ -267,13 +280,16 @@ def _groups_of(row: dict) -> set[int]:
     return {group for slot in range(GROUP_SLOTS) if (group := row.get(f"group_{slot}_id")) is not None}
 
 
-def _lock(rows: list[dict]) -> tuple[set[int], set[int], bool, ZoneInfo]:
+def _lock(rows: list[dict]) -> tuple[set[int], set[int], bool, ZoneInfo, set[int]]:
     """Of the rows' people and groups, those that still exist; whether merges of the
-    workspace's visitors wait to be made in ClickHouse; the workspace's time zone. On
-    PostgreSQL, in one statement (a delivery is ingestion's hot path), the people, the
-    groups, the groups' types and the workspace are share-locked (``FOR KEY SHARE``)
-    until the transaction ends, so that a deletion, a merge, a group type's removal or a
-    change of time zone (each locks its rows first) waits for the insert."""
+    workspace's visitors wait to be made in ClickHouse; the workspace's time zone; the
+    rows' receipts marked stored already. On PostgreSQL, in one statement (a delivery is
+    ingestion's hot path), the people, the groups, the groups' types and the workspace
+    are share-locked (``FOR KEY SHARE``) until the transaction ends, so that a deletion,
+    a merge, a group type's removal or a change of time zone (each locks its rows first)
+    waits for the insert; and the receipts are locked (``FOR UPDATE``), so that a retry
+    delivered while the first delivery of its call still runs waits for it, then finds
+    it stored (SQLite has one writer at a time)."""
     person_ids = sorted({row["person_id"] for row in rows})
     group_ids = sorted(set().union(*map(_groups_of, rows)))
     workspace_id = rows[0]["workspace_id"]
@@ -281,21 +297,24 @@ def _lock(rows: list[dict]) -> tuple[set[int], set[int], bool, ZoneInfo]:
         people = set(Person.objects.filter(pk__in=person_ids).values_list("pk", flat=True))
         groups = set(Group.objects.filter(pk__in=group_ids).values_list("pk", flat=True))
         pending = PendingReassignment.objects.filter(workspace_id=workspace_id).exists()
-        return people, groups, pending, locked_zone(workspace_id)
+        stored = EventReceipt.objects.filter(pk__in=[row["id"] for row in rows], stored_at__isnull=False)
+        return people, groups, pending, locked_zone(workspace_id), set(stored.values_list("pk", flat=True))
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH people AS (SELECT id FROM {Person._meta.db_table} WHERE id = ANY(%s) "
             "ORDER BY id FOR KEY SHARE), "
             f"groups AS (SELECT g.id FROM {Group._meta.db_table} g JOIN {GroupType._meta.db_table} t "
             "ON t.id = g.group_type_id WHERE g.id = ANY(%s) ORDER BY g.id FOR KEY SHARE), "
-            f"zone AS (SELECT time_zone FROM {Workspace._meta.db_table} WHERE id = %s FOR KEY SHARE) "
+            f"zone AS (SELECT time_zone FROM {Workspace._meta.db_table} WHERE id = %s FOR KEY SHARE), "
+            f"receipts AS (SELECT id, stored_at FROM {EventReceipt._meta.db_table} WHERE id = ANY(%s) "
+            "ORDER BY id FOR UPDATE) "
             "SELECT ARRAY(SELECT id FROM people), ARRAY(SELECT id FROM groups), "
             f"EXISTS(SELECT 1 FROM {PendingReassignment._meta.db_table} WHERE workspace_id = %s), "
-            "(SELECT time_zone FROM zone)",
-            [person_ids, group_ids, workspace_id, workspace_id],
+            "(SELECT time_zone FROM zone), ARRAY(SELECT id FROM receipts WHERE stored_at IS NOT NULL)",
+            [person_ids, group_ids, workspace_id, sorted(row["id"] for row in rows), workspace_id],
         )
-        people, groups, pending, zone = cursor.fetchone()
-    return set(people), set(groups), pending, ZoneInfo(zone)
+        people, groups, pending, zone, stored = cursor.fetchone()
+    return set(people), set(groups), pending, ZoneInfo(zone), set(stored)
 
 
 def _mark_stored(receipt_ids: list[int]) -> None:

@@ -23,11 +23,13 @@ from analytics.reports.scope import count_by_bucket, point_bounds, trailing_wind
 
 def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResult:
     """Two readings of the events: the period's events and how many carried no group of
-    the type; then the groups strictly and over-counted per bucket."""
+    the type; then the groups strictly and over-counted per bucket. The events are
+    counted as they are, without collapsing copies (``FINAL``): ClickHouse holds one row
+    of a call retried within the receipts' window (``analytics.clickhouse.store``)."""
     scope = Scope(workspace, query)
     dates = query.period.buckets(query.interval)
     [(events, without)] = fetch(
-        f"SELECT count(), countIf({_slot(scope)} IS NULL) FROM {events_table()} "
+        f"SELECT count(), countIf({_slot(scope)} IS NULL) FROM {store.table()} "
         f"WHERE {scope.where(counted=False)} AND {scope.in_days(query.period.start, query.period.end)}",
         scope.params,
     )
@@ -71,7 +73,8 @@ def active_counts(
     events carried no group of the type. Internal people are left out when the workspace
     has internal domains, as reports leave them out by default. Every window is counted
     in the same reading of the widest one's events (a condition on each window's first
-    moment): one reading without a group type, two with one."""
+    day), read as ``active_groups`` reads them: one reading without a group type, two
+    with one."""
     windows, periods, query = trailing_windows(workspace, group_type, days)
     scope = Scope(workspace, query)
     since = {n: scope.day(periods[n].start) for n in windows}
@@ -84,7 +87,7 @@ def active_counts(
     where = f"{scope.where(counted=False)} AND {scope.in_days(query.period.start, query.period.end)}"
     row = ()  # neither users nor groups asked for: nothing to read
     if columns:
-        [row] = fetch(f"SELECT {', '.join(columns)} FROM {events_table()} WHERE {where}", scope.params)
+        [row] = fetch(f"SELECT {', '.join(columns)} FROM {store.table()} WHERE {where}", scope.params)
     figures = iter(row)
     found = [
         ActiveCount(n, periods[n].start, periods[n].end, int(next(figures)) if users else None)
