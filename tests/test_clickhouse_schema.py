@@ -67,19 +67,17 @@ def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings, db):
     # Lightweight UPDATE needs each row's block number and offset kept.
     create = chdb.command(f"SHOW CREATE TABLE {database}.events")
     assert "enable_block_number_column = 1, enable_block_offset_column = 1" in create
-    columns = dict(chdb.query(
-        "SELECT name, type FROM system.columns WHERE database = %(db)s AND table = 'events'",
-        parameters={"db": database},
-    ).result_rows)
-    assert columns["group_9_id"] == "Nullable(UInt64)"
-    assert columns["timestamp"] == "DateTime64(6, 'UTC')"
-    assert columns["day"] == "Date"
-    days = dict(chdb.query(
-        "SELECT name, type FROM system.columns WHERE database = %(db)s AND table = 'group_days'",
-        parameters={"db": database},
-    ).result_rows)
-    assert days["least_person"] == "SimpleAggregateFunction(min, UInt64)"
-    assert days["greatest_person"] == "SimpleAggregateFunction(max, UInt64)"
+    columns = {
+        (table, name): kind
+        for table, name, kind in chdb.query(
+            "SELECT table, name, type FROM system.columns WHERE database = %(db)s", parameters={"db": database}
+        ).result_rows
+    }
+    assert columns["events", "group_9_id"] == "Nullable(UInt64)"
+    assert columns["events", "timestamp"] == "DateTime64(6, 'UTC')"
+    assert columns["events", "day"] == "Date"
+    assert columns["group_days", "least_person"] == "SimpleAggregateFunction(min, UInt64)"
+    assert columns["group_days", "greatest_person"] == "SimpleAggregateFunction(max, UInt64)"
 
 
 def test_a_call_stored_twice_is_read_once(chdb, settings, db):

@@ -57,7 +57,9 @@ def of_type(group_type_id: int, *, workspace: str = "%(w)s") -> str:
 
 def sync(workspace_id: int) -> int:
     """Write into ClickHouse the workspace's memberships changed since the last sync; how
-    many."""
+    many. Nothing is written (no lock taken) when none changed, as for most reports."""
+    if not MembershipChange.objects.filter(workspace_id=workspace_id).exists():
+        return 0
     with transaction.atomic():
         _take_turn(workspace_id)
         with connection.cursor() as cursor:
