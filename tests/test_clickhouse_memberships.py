@@ -8,9 +8,11 @@ ClickHouse the records of changes are forgotten."""
 from datetime import UTC
 from io import StringIO
 
+import psycopg
 import pytest
 from calls import feb, identify, join, track
 from django.core.management import call_command
+from django.db import connection
 
 from analytics import clickhouse, event_store
 from analytics.clickhouse import memberships
@@ -122,3 +124,17 @@ def test_without_clickhouse_the_records_of_changes_are_forgotten(workspace, send
     assert MembershipChange.objects.filter(workspace_id=workspace.pk).count() == 2
     assert event_store.sync_memberships() == 2
     assert not MembershipChange.objects.exists()
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_a_report_does_not_wait_for_a_sync_running_elsewhere(clickhouse_events, workspace, send):
+    """While another process syncs or copies the workspace's memberships (it holds the
+    workspace's turn), a report reads the copy as it is rather than wait; the process
+    that waits for its turn syncs once it is free."""
+    assert send.batch(join("ann", "acme")).status_code == 200
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [memberships.LOCK_SPACE, workspace.pk])
+        assert memberships.sync(workspace.pk, wait=False) == 0
+        assert MembershipChange.objects.filter(workspace_id=workspace.pk).exists()
+    assert memberships.sync(workspace.pk) == 1
+    assert copied(clickhouse_events, workspace) == held(workspace)

@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from django.db import connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from analytics.clickhouse.schema import EVENT_COLUMNS
@@ -130,7 +129,6 @@ def copy_events(
     the last ``settle``; how many were copied. ``progress(copied, to copy)`` is called
     before the first batch and after each."""
     after = copied_up_to(client, database, workspace)
-    _delete_unrecorded(client, database, workspace, after)
     total = Event.objects.filter(
         workspace=workspace, pk__gt=after, received_at__lt=timezone.now() - settle
     ).count()
@@ -157,18 +155,3 @@ def copy_events(
             progress(copied, max(total, copied))
     return copied
 
-
-def _delete_unrecorded(client, database: str, workspace: Workspace, after: int) -> None:
-    """Delete what a run stopped in the middle of a batch wrote of it (the events of the
-    main database numbered after the last batch recorded), which this run copies again:
-    ClickHouse holds one row of an event (``analytics.clickhouse.store``). The events
-    ingested into ClickHouse are numbered after all of these."""
-    from analytics.clickhouse.store import DELETE_SETTINGS, changed_table  # which imports this module
-
-    last = Event.objects.filter(workspace=workspace, pk__gt=after).aggregate(last=Max("pk"))["last"]
-    if last is None:
-        return
-    where = "workspace_id = %(w)s AND id > %(after)s AND id <= %(last)s"
-    parameters = {"w": workspace.pk, "after": after, "last": last}
-    if client.command(f"SELECT count() FROM {database}.events WHERE {where}", parameters=parameters):
-        client.command(f"DELETE FROM {changed_table()} WHERE {where}", parameters=parameters, settings=DELETE_SETTINGS)

@@ -55,13 +55,16 @@ def of_type(group_type_id: int, *, workspace: str = "%(w)s") -> str:
     )
 
 
-def sync(workspace_id: int) -> int:
+def sync(workspace_id: int, *, wait: bool = True) -> int:
     """Write into ClickHouse the workspace's memberships changed since the last sync; how
-    many. Nothing is written (no lock taken) when none changed, as for most reports."""
+    many. Nothing is written (no lock taken) when none changed, as for most reports.
+    Without ``wait`` (a report), nothing either while another sync or a ``mirror`` of
+    the workspace runs: the report reads the copy as it is rather than wait for it."""
     if not MembershipChange.objects.filter(workspace_id=workspace_id).exists():
         return 0
     with transaction.atomic():
-        _take_turn(workspace_id)
+        if not _take_turn(workspace_id, wait=wait):
+            return 0
         with connection.cursor() as cursor:
             cursor.execute(
                 f"DELETE FROM {MembershipChange._meta.db_table} WHERE workspace_id = %s RETURNING id, membership_id",
@@ -101,10 +104,17 @@ def mirror(workspace_id: int) -> int:
         return _insert([*row, 0, 0] for row in memberships.iterator(chunk_size=BATCH))
 
 
-def _take_turn(workspace_id: int) -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_SPACE, workspace_id])
+def _take_turn(workspace_id: int, *, wait: bool = True) -> bool:
+    """Whether this transaction holds the workspace's turn (waiting for it, or only if
+    it is free)."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        if not wait:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_SPACE, workspace_id])
+            return cursor.fetchone()[0]
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_SPACE, workspace_id])
+        return True
 
 
 def _insert(rows: Iterable[list]) -> int:

@@ -11,12 +11,10 @@ Storing a batch of calls happens in two steps:
 2. Once that transaction has committed, ``deliver`` inserts the events into ClickHouse,
    waits until they are written, and marks their receipts stored. Only then is the
    client answered 200. If ClickHouse fails, the client is answered 503 and retries: the
-   retry is stored again with the same number and moment; a row the failed delivery may
-   have written already is deleted first. The receipts are locked while a delivery
-   runs, so a retry sent meanwhile waits, then finds its calls stored. So within the
-   receipts' window ClickHouse holds one row of a call, which counts may read as they
-   are; beyond it (a retry of a call whose receipt is gone) a second row has the same
-   sorting key, and reads with ``FINAL`` count it once.
+   retry is stored again with the same number and moment, so a row ClickHouse may have
+   written already has the same sorting key, and reads with ``FINAL`` count it once.
+   The receipts are locked while a delivery runs, so a retry sent meanwhile waits, then
+   finds its calls stored and writes nothing.
 
 ``deliver`` holds a share lock on the events' people and groups (``FOR KEY SHARE``) while it
 inserts. A deletion (which locks them ``FOR UPDATE``) and a merge of a visitor into a
@@ -248,19 +246,13 @@ def deliver(rows: list[dict]) -> int:
             try:
                 # A retry of a call written once already by a delivery that failed
                 # after, maybe with another group context (its person's memberships
-                # changed meanwhile): the first row is deleted, so that the events hold
-                # one row of a call (reads need not collapse copies), and the rollups of
-                # its groups and person are worked out again once this one replaced it.
+                # changed meanwhile): written again with the same sorting key (reads
+                # with FINAL keep this one), and the rollups of the first row's groups
+                # and person worked out again once this one replaced it.
                 retried = [row for row in kept if row.get("retried")]
                 earlier_groups, earlier_people = (
                     _earlier_copies(workspace_id, [row["message_id"] for row in retried]) if retried else (set(), set())
                 )
-                if earlier_people:
-                    command(
-                        f"DELETE FROM {changed_table()} WHERE workspace_id = %(w)s AND message_id IN %(messages)s",
-                        {"w": workspace_id, "messages": sorted(row["message_id"] for row in retried)},
-                        settings=DELETE_SETTINGS,
-                    )
                 clickhouse.client().raw_insert(
                     table(), STORED_COLUMNS, insert_block=json_rows(kept, zone), settings=INSERT_SETTINGS,
                     fmt="JSONEachRow",
@@ -441,9 +433,9 @@ def clear_group_type(group_type) -> int:
             {**parameters, "slot": int(group_type.slot)},
             settings=DELETE_SETTINGS,
         )
-    if cleared:
-        # People's days of a context with a group there now have none.
-        rebuild_rollups(group_type.workspace_id, people=set(_people_with_groups_in(group_type)))
+    # People's days of a context with a group there now have none (also when an earlier
+    # attempt cleared the events and failed after).
+    rebuild_rollups(group_type.workspace_id, people=set(_people_with_groups_in(group_type)))
     return cleared
 
 

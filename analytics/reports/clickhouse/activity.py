@@ -24,13 +24,14 @@ from analytics.reports.scope import count_by_bucket, point_bounds, trailing_wind
 def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResult:
     """Two readings of the events: the period's events and how many carried no group of
     the type; then the groups strictly and over-counted per bucket. The events are
-    counted as they are, without collapsing copies (``FINAL``): ClickHouse holds one row
-    of a call retried within the receipts' window (``analytics.clickhouse.store``)."""
+    counted with ``FINAL`` (a call written twice is one), read by their day first
+    (``PREWHERE``: the day is the same in every copy of a call, whose sorting key holds
+    its moment)."""
     scope = Scope(workspace, query)
     dates = query.period.buckets(query.interval)
     [(events, without)] = fetch(
-        f"SELECT count(), countIf({_slot(scope)} IS NULL) FROM {store.table()} "
-        f"WHERE {scope.where(counted=False)} AND {scope.in_days(query.period.start, query.period.end)}",
+        f"SELECT count(), countIf({_slot(scope)} IS NULL) FROM {events_table()} "
+        f"PREWHERE {scope.in_days(query.period.start, query.period.end)} WHERE {scope.where(counted=False)}",
         scope.params,
     )
     rows = fetch(
@@ -84,10 +85,10 @@ def active_counts(
         columns += [
             f"countIf(day >= {since[n]}), countIf({slot} IS NULL AND day >= {since[n]})" for n in windows
         ]
-    where = f"{scope.where(counted=False)} AND {scope.in_days(query.period.start, query.period.end)}"
+    where, days = scope.where(counted=False), scope.in_days(query.period.start, query.period.end)
     row = ()  # neither users nor groups asked for: nothing to read
     if columns:
-        [row] = fetch(f"SELECT {', '.join(columns)} FROM {store.table()} WHERE {where}", scope.params)
+        [row] = fetch(f"SELECT {', '.join(columns)} FROM {events_table()} PREWHERE {days} WHERE {where}", scope.params)
     figures = iter(row)
     found = [
         ActiveCount(n, periods[n].start, periods[n].end, int(next(figures)) if users else None)
@@ -124,7 +125,7 @@ def _credited(scope: Scope, period: Period) -> str:
     slot = _slot(scope)
     start, end = period.bounds(scope.zone)
     days = scope.in_days(period.start, period.end)
-    memberships.sync(scope.workspace.pk)
+    memberships.sync(scope.workspace.pk, wait=False)
     members = memberships.of_type(scope.group_type.pk)
     without = (
         f"SELECT day, timestamp AS moment, person_id FROM {events_table()} "
