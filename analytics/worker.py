@@ -139,7 +139,6 @@ class Heartbeat(threading.Thread):
             # A broken connection took the lock with it: the next beat reconnects and locks.
             connection.close()
 
-
     def sync_memberships(self):
         """Write into ClickHouse the memberships changed since the last beat, so that few
         wait for the next report (``event_store.sync_memberships``; without ClickHouse,

@@ -154,4 +154,3 @@ def copy_events(
         if progress:
             progress(copied, max(total, copied))
     return copied
-

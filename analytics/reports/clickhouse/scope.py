@@ -115,8 +115,7 @@ class Scope(QueryScope):
         extremes) are read: first which days those are, then only theirs."""
         rows = (
             f"FROM {store.rollup_table('group_days')} WHERE workspace_id = %(w)s "
-            f"AND slot = {self.param(self.group_type.slot)} "
-            f"AND day >= {self.day(first)} AND day <= {self.day(last)}"
+            f"AND slot = {self.param(self.group_type.slot)} AND {self.in_days(first, last)}"
         )
         internal = self.internal_ids()
         if internal is None:
