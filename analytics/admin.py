@@ -23,6 +23,7 @@ from analytics.models import (
     EventName,
     Group,
     GroupActivity,
+    DuplicateWindow,
     EventReceipt,
     GroupDay,
     PendingReassignment,
@@ -33,6 +34,7 @@ from analytics.models import (
     MembershipChange,
     Person,
     RateCounter,
+    RollupProgress,
     SavedReport,
     SuppressedUser,
     TaskWorker,
@@ -212,6 +214,19 @@ class PendingReassignmentAdmin(ReadOnlyAdmin):
 @admin.register(MembershipChange)
 class MembershipChangeAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "workspace_id"]
+
+
+@admin.register(RollupProgress)
+class RollupProgressAdmin(ReadOnlyAdmin):
+    list_display = ["workspace", "rolled_up_to"]
+    list_select_related = ["workspace"]
+
+
+@admin.register(DuplicateWindow)
+class DuplicateWindowAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "workspace"]
+    list_select_related = ["workspace"]
+    list_filter = ["workspace"]
 
 
 @admin.register(Event)

@@ -129,6 +129,16 @@ def sync_memberships() -> int:
     return 0
 
 
+def catch_up_rollups() -> int:
+    """With ClickHouse as the event store, add the events stored since the last time to
+    its rollups (``analytics.clickhouse.store.catch_up``: the task worker does at each
+    heartbeat, so that a report finds few to add); how many workspaces had some. Nothing
+    to do otherwise (the main database's days of activity are written with the events)."""
+    if store := _clickhouse():
+        return store.catch_up_all()
+    return 0
+
+
 def purge_receipts(now: datetime | None = None) -> int:
     """Delete the receipts older than ``EventReceipt.KEPT`` (the task worker does, once an
     hour); how many."""

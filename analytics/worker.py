@@ -129,6 +129,7 @@ class Heartbeat(threading.Thread):
             requeue_tasks_of_dead_workers()
             self.finish_reassignments()
             self.sync_memberships()
+            self.catch_up_rollups()
             if self.purged_at is None or time.monotonic() - self.purged_at >= PURGE_EVERY:
                 purged = event_store.purge_receipts()
                 self.purged_at = time.monotonic()
@@ -149,6 +150,16 @@ class Heartbeat(threading.Thread):
             raise
         except Exception as error:  # ClickHouse's: tried again at the next beat
             logger.warning("Copying memberships into ClickHouse failed, trying again: %s", error)
+
+    def catch_up_rollups(self):
+        """Add the events stored since the last beat to ClickHouse's rollups, so that a
+        report finds few to add (``event_store.catch_up_rollups``)."""
+        try:
+            event_store.catch_up_rollups()
+        except DatabaseError:
+            raise
+        except Exception as error:  # ClickHouse's: tried again at the next beat
+            logger.warning("Adding events to ClickHouse's rollups failed, trying again: %s", error)
 
     def finish_reassignments(self):
         """Make in ClickHouse the merges of visitors into users that the requests which

@@ -8,10 +8,12 @@ from django.utils import timezone
 from analytics.models import (
     Cohort,
     Deletion,
+    DuplicateWindow,
     Event,
     EventReceipt,
     PendingReassignment,
     Person,
+    RollupProgress,
     SavedReport,
     SuppressedUser,
     TaskWorker,
@@ -65,6 +67,8 @@ def activity(send, company, team):
         workspace=workspace, message_id="m-1", timestamp=timezone.now(), received_at=timezone.now()
     )
     PendingReassignment.objects.create(workspace=workspace, from_person_id=1, to_person_id=2)
+    RollupProgress.objects.create(workspace=workspace, rolled_up_to=12)
+    DuplicateWindow.objects.create(workspace=workspace, start=timezone.now(), end=timezone.now())
     Cohort.objects.create(workspace=workspace, name="Acme people", created_by="alice@example.com")
     SavedReport.create(
         workspace=workspace, kind="trends", name="Views", query="event=Report+Viewed", user=None

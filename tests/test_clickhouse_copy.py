@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from analytics.clickhouse.copy import COLUMNS, batches, copied_up_to
-from analytics.models import Event
+from analytics.models import DuplicateWindow, Event
 
 
 def run(command, *args):
@@ -139,10 +139,16 @@ def test_a_run_goes_on_after_the_last_batch_stored_whole(chdb, settings, workspa
     chdb.insert(f"{database}.copy_progress", [[workspace.pk, first[-1][0]]],
                 column_names=["workspace_id", "copied_up_to"])
     chdb.insert(f"{database}.events", second[-1:], column_names=COLUMNS)  # a part of the failed batch
+    assert not DuplicateWindow.objects.exists()
     assert run("clickhouse_copy_events", "--workspace", workspace.slug, "--settle", "0")[-2] == (
         f"Done: ClickHouse holds 5 events of {workspace.slug}."
     )
     assert held(chdb, database, workspace) == stored(workspace)
+    # The batch stored in part is held twice there until merged: its moments are
+    # recorded, which counts read with FINAL.
+    moment = COLUMNS.index("timestamp")
+    [window] = DuplicateWindow.objects.filter(workspace=workspace)
+    assert (window.start, window.end) == (min(r[moment] for r in second), max(r[moment] for r in second))
 
 
 def test_calls_received_in_the_last_minutes_wait_for_a_later_run(chdb, settings, workspace, calls):

@@ -15,14 +15,19 @@ from django.db import transaction
 from django.http import QueryDict
 
 from analytics import clickhouse, event_store, reports
+from analytics.clickhouse import store
 from analytics.clickhouse.schema import rollup_select
 from analytics.deletion import delete_person
 from analytics.group_types import remove_group_type
-from analytics.models import EventReceipt, Group, Person
+from analytics.models import EventReceipt, Group, Person, RollupProgress
 
 
-def rollups(client, workspace):
-    """What the rollups hold for the workspace, each group's rows merged."""
+def rollups(client, workspace, *, caught_up=True):
+    """What the rollups hold for the workspace, each group's rows merged: as a report
+    reads them, the events stored so far added first (``store.catch_up``), or as they
+    are."""
+    if caught_up:
+        store.catch_up(workspace.pk)
     database = clickhouse.database()
     days = client.query(
         f"SELECT slot, day, group_id, arraySort(bitmapToArray(groupBitmapMergeState(people))), "
@@ -60,6 +65,7 @@ def person_days(client, workspace, *, events=None):
     """People's days (``person_days``), each key's rows merged; or, given ``events``,
     what they should be, worked out of those events."""
     if events is None:
+        store.catch_up(workspace.pk)
         sql = (
             f"SELECT day, person_id, groups, min(first), max(last) FROM {clickhouse.database()}.person_days "
             "WHERE workspace_id = %(w)s GROUP BY day, person_id, groups"
@@ -110,6 +116,34 @@ def test_stored_calls_add_to_the_rollups(clickhouse_events, workspace, send):
         (1, "track", "Export", growth),
     ]
     assert firsts[1][4] == datetime(2026, 2, 2, 10)
+
+
+def test_stored_calls_are_added_to_the_rollups_when_a_report_reads_them(clickhouse_events, workspace, send):
+    """A delivery does not add to the rollups (but the workspace's first, which finds no
+    progress): a report adds every event stored since, up to the last, first."""
+    assert send.batch(identify("ann"), track("ann", "Export", feb(2, 10), groups={"company": "acme"})).status_code == 200
+    first = rollups(clickhouse_events, workspace, caught_up=False)
+    assert first[0] == [(0, date(2026, 2, 2), group("acme"), ids("ann"), *ids("ann", "ann"))]
+    assert send.batch(track("ann", "Import", feb(3, 9), groups={"company": "acme"})).status_code == 200
+    assert rollups(clickhouse_events, workspace, caught_up=False) == first
+    params = QueryDict("type=company&from=2026-02-02&to=2026-02-04")
+    assert reports.active_groups(workspace, reports.active_groups_from_params(workspace, params)).strict == [1, 1, 0]
+    assert rollups(clickhouse_events, workspace, caught_up=False) != first
+    assert_exact(clickhouse_events, workspace)
+    last = clickhouse_events.command(f"SELECT max(id) FROM {clickhouse.database()}.events")
+    assert RollupProgress.objects.get(workspace=workspace).rolled_up_to == last
+
+
+def test_a_delivery_numbered_at_or_below_the_progress_adds_its_own_rows(clickhouse_events, workspace, send):
+    """Numbers are taken before the insert: a delivery may store events numbered below
+    others stored and added up already. Those it adds to the rollups itself."""
+    assert send.batch(identify("ann")).status_code == 200
+    RollupProgress.objects.filter(workspace=workspace).update(rolled_up_to=10**12)
+    assert send.batch(track("ann", "Export", feb(2, 10), groups={"company": "acme"})).status_code == 200
+    assert rollups(clickhouse_events, workspace, caught_up=False) == worked_out(clickhouse_events, workspace)
+    assert rollups(clickhouse_events, workspace, caught_up=False)[0] == [
+        (0, date(2026, 2, 2), group("acme"), ids("ann"), *ids("ann", "ann"))
+    ]
 
 
 def test_a_deleted_user_leaves_the_rollups(clickhouse_events, workspace, send):

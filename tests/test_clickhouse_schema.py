@@ -41,7 +41,7 @@ def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings, db):
     database = settings.CLICKHOUSE["database"]
     assert run() == (
         f"Applied to {database}: 0001_events, 0002_copy_progress, 0003_lightweight_updates, 0004_rollups, "
-        "0005_group_day_extremes, 0006_memberships, 0007_person_days.\n"
+        "0005_group_day_extremes, 0006_memberships, 0007_person_days, 0008_rollups_caught_up.\n"
     )
     assert run() == f"The schema of {database} is up to date.\n"
     tables = chdb.query(
@@ -52,18 +52,25 @@ def test_the_schema_is_created_once_then_found_up_to_date(chdb, settings, db):
         ("copy_progress", "MergeTree", "workspace_id, copied_up_to", ""),
         ("events", "ReplacingMergeTree", "workspace_id, type, name, toDate(timestamp), message_id", "toYYYYMM(timestamp)"),
         ("group_days", "AggregatingMergeTree", "workspace_id, slot, day, group_id", "toYYYYMM(day)"),
-        ("group_days_of_events", "MaterializedView", "", ""),
+        ("group_days_of_input", "MaterializedView", "", ""),
         ("group_firsts", "AggregatingMergeTree", "workspace_id, slot, type, name, group_id", ""),
-        ("group_firsts_of_events", "MaterializedView", "", ""),
+        ("group_firsts_of_input", "MaterializedView", "", ""),
         ("memberships", "ReplacingMergeTree", "workspace_id, id", ""),
         ("person_days", "AggregatingMergeTree", "workspace_id, groups, day, person_id", "toYYYYMM(day)"),
-        ("person_days_of_events", "MaterializedView", "", ""),
+        ("person_days_of_input", "MaterializedView", "", ""),
+        # What the rollups' views read: the events to add up, kept nowhere.
+        ("rollup_input", "Null", "", ""),
         ("schema_migrations", "MergeTree", "name", ""),
     ]
     assert chdb.query(f"SELECT name FROM {database}.schema_migrations ORDER BY name").result_rows == [
         ("0001_events",), ("0002_copy_progress",), ("0003_lightweight_updates",), ("0004_rollups",),
-        ("0005_group_day_extremes",), ("0006_memberships",), ("0007_person_days",),
+        ("0005_group_day_extremes",), ("0006_memberships",), ("0007_person_days",), ("0008_rollups_caught_up",),
     ]
+    # The events numbered after some number are found by each granule's least and greatest.
+    assert chdb.query(
+        "SELECT name, type, expr FROM system.data_skipping_indices WHERE database = %(db)s AND table = 'events'",
+        parameters={"db": database},
+    ).result_rows == [("id_range", "minmax", "id")]
     # Lightweight UPDATE needs each row's block number and offset kept.
     create = chdb.command(f"SHOW CREATE TABLE {database}.events")
     assert "enable_block_number_column = 1, enable_block_offset_column = 1" in create
@@ -111,7 +118,9 @@ def test_the_statements_for_a_cluster(chdb):
     # The rollups' tables, views and the first filling of each (an INSERT, sent through
     # the Distributed table) after those of the events.
     statements, rollups = statements[:6], statements[6:]
-    rollups, extremes, memberships, person_days = rollups[:10], rollups[10:16], rollups[16:17], rollups[17:]
+    rollups, extremes, memberships, person_days, caught_up = (
+        rollups[:10], rollups[10:16], rollups[16:17], rollups[17:21], rollups[21:]
+    )
     assert len(rollups) == 2 + 4 * 2
     assert all(" ON CLUSTER 'analytics'" in s for s in statements + rollups if not s.startswith("INSERT"))
     assert "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/big/group_days_local', '{replica}')" in rollups[2]
@@ -148,7 +157,29 @@ def test_the_statements_for_a_cluster(chdb):
         "CREATE MATERIALIZED VIEW IF NOT EXISTS big.person_days_of_events ON CLUSTER 'analytics' TO big.person_days_local"
     )
     assert person_days[3].startswith("INSERT INTO big.person_days SELECT")
-    for statement in rollups + extremes + memberships + person_days:
+    # The rollups' views read the events to add up, on the shard of their person, from
+    # a table keeping nothing; those on the events go.
+    assert caught_up[:5] == [
+        "ALTER TABLE big.events_local ON CLUSTER 'analytics' ADD INDEX IF NOT EXISTS id_range id TYPE minmax GRANULARITY 1",
+        "ALTER TABLE big.events_local ON CLUSTER 'analytics' MATERIALIZE INDEX id_range SETTINGS mutations_sync = 2",
+        "CREATE TABLE IF NOT EXISTS big.rollup_input_local ON CLUSTER 'analytics' (\n    workspace_id UInt64,\n"
+        "    person_id UInt64,\n    type LowCardinality(String),\n    name String,\n"
+        "    timestamp DateTime64(6, 'UTC'),\n    day Date,\n"
+        + "".join(f"    group_{slot}_id Nullable(UInt64),\n" for slot in range(10))[:-2]
+        + "\n)\nENGINE = Null",
+        "CREATE TABLE IF NOT EXISTS big.rollup_input ON CLUSTER 'analytics' AS big.rollup_input_local\n"
+        "ENGINE = Distributed('analytics', 'big', 'rollup_input_local', sipHash64(workspace_id, person_id))",
+        "DROP VIEW IF EXISTS big.group_days_of_events ON CLUSTER 'analytics' SYNC",
+    ]
+    assert len(caught_up) == 4 + 3 * 2
+    assert caught_up[5].startswith(
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS big.group_days_of_input ON CLUSTER 'analytics' TO big.group_days_local "
+    )
+    assert " FROM big.rollup_input_local ARRAY JOIN " in caught_up[5]
+    assert caught_up[9].startswith(
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS big.person_days_of_input ON CLUSTER 'analytics' TO big.person_days_local "
+    )
+    for statement in rollups + extremes + memberships + person_days + caught_up:
         chdb.command("SELECT formatQuery(%(sql)s)", parameters={"sql": statement})
     assert statements[0] == "CREATE DATABASE IF NOT EXISTS big ON CLUSTER 'analytics'"
     assert (

@@ -7,24 +7,27 @@ A real server adds what chdb cannot show: inserts buffered with other clients'
 (``async_insert``), changes waited for on every replica, and a cluster's shards."""
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 
 import pytest
 from calls import feb, identify, join, track
 from django.core.management import call_command
 from django.db import connection, connections
+from django.http import QueryDict
 from django.utils import timezone
 
-from analytics import clickhouse
+from analytics import clickhouse, reports
 from analytics.clickhouse import store
 from analytics.clickhouse.store import apply_reassignments, continue_numbering
 from analytics.event_store import purge_receipts
+from analytics.reports.clickhouse.scope import Scope
 from analytics.worker import Heartbeat
 from analytics.deletion import delete_person
 from analytics.group_types import remove_group_type
 from analytics.models import (
     DailyActivity,
+    DuplicateWindow,
     Event,
     EventName,
     EventReceipt,
@@ -128,6 +131,27 @@ def test_a_call_stored_but_not_marked_is_written_again_and_read_once(clickhouse_
     assert len(held(clickhouse_events, workspace, final=False)) == 2
     assert len(held(clickhouse_events, workspace)) == 1
     assert EventReceipt.objects.get().stored_at is not None
+
+
+def test_counts_read_a_call_held_twice_once(clickhouse_events, workspace, send):
+    """A retry is written with the moment of its first delivery, which may have written
+    it already: that moment is recorded (``DuplicateWindow``) before the retry is stored,
+    and counts of its days read the events with FINAL; those of other days without."""
+    call = track("ann", "Export", at=feb(2, 10), groups={"company": "acme"}, messageId="m-1")
+    assert send.batch(identify("ann"), call).status_code == 200
+    assert not DuplicateWindow.objects.exists()
+    EventReceipt.objects.filter(message_id="m-1").update(stored_at=None)
+    assert send.batch(call).json()["stored"] == 1
+    receipt = EventReceipt.objects.get(message_id="m-1")
+    [window] = DuplicateWindow.objects.all()
+    assert (window.start, window.end) == (receipt.timestamp, receipt.timestamp)
+    assert [e["message_id"] for e in held(clickhouse_events, workspace, final=False)].count("m-1") == 2
+    params = QueryDict("type=company&from=2026-02-01&to=2026-02-03")
+    active = reports.active_groups(workspace, reports.active_groups_from_params(workspace, params))
+    assert (active.events, active.strict) == (1, [0, 1, 0])
+    scope = Scope(workspace, reports.active_groups_from_params(workspace, params))
+    assert scope.counted_events(reports.Period(date(2026, 2, 1), date(2026, 2, 3))).endswith(" FINAL")
+    assert not scope.counted_events(reports.Period(date(2026, 2, 3), date(2026, 2, 4))).endswith(" FINAL")
 
 
 def test_a_retry_that_waited_for_the_first_delivery_writes_nothing(clickhouse_events, workspace, send, monkeypatch):
@@ -308,3 +332,68 @@ def test_a_group_type_removed_while_a_delivery_holds_its_group_clears_it_after(
     assert order == ["inserted", "removed"]
     assert [e["group_1_id"] for e in held(clickhouse_events, workspace) if e["message_id"] == "m-race"] == [None]
     assert api.get("events").status_code == 200
+
+
+def test_a_call_whose_person_went_before_its_delivery_is_not_marked_stored(
+    clickhouse_events, workspace, send, monkeypatch
+):
+    """The person of a call numbered in ingestion's transaction is gone by the time its
+    delivery locks them (a merge, a deletion): nothing is written, the client is asked
+    to retry, and the receipt stays unmarked, so that the retry stores it."""
+    assert send.batch(identify("ann")).status_code == 200
+    lock = store._lock
+
+    def person_gone_first(rows):
+        Person.objects.filter(pk__in=[row["person_id"] for row in rows]).delete()
+        return lock(rows)
+
+    monkeypatch.setattr(store, "_lock", person_gone_first)
+    response = send.batch(track("ann", "Export", messageId="m-gone"))
+    assert response.status_code == 503
+    assert EventReceipt.objects.get(message_id="m-gone").stored_at is None
+    assert [e for e in held(clickhouse_events, workspace) if e["message_id"] == "m-gone"] == []
+    monkeypatch.setattr(store, "_lock", lock)
+    assert send.batch(track("ann", "Export", messageId="m-gone")).status_code == 200
+    assert EventReceipt.objects.get(message_id="m-gone").stored_at is not None
+    assert [e["person_id"] for e in held(clickhouse_events, workspace) if e["message_id"] == "m-gone"] == [
+        person("ann").pk
+    ]
+
+
+def test_a_catch_up_of_the_rollups_waits_for_a_delivery_inserting(transactional_db, clickhouse_events, workspace, send):
+    """A report adds the stored events to the rollups while a delivery is inserting: it
+    waits for the insert (the delivery holds the rollups' progress), then adds its
+    events too; none is left out of the rollups."""
+    assert send.batch(identify("ann"), track("ann", "Import", groups={"company": "acme"})).status_code == 200
+    client = clickhouse.client()
+    insert, caught_up, order = client.raw_insert, threading.Event(), []
+
+    def catch_up():
+        try:
+            store.catch_up(workspace.pk)
+            order.append("caught up")
+        finally:
+            connections.close_all()
+            caught_up.set()
+
+    def insert_while_catching_up(*args, **kwargs):
+        threading.Thread(target=catch_up).start()
+        caught_up.wait(1)
+        order.append("inserted")
+        return insert(*args, **kwargs)
+
+    client.raw_insert = insert_while_catching_up
+    try:
+        response = send.batch(track("ann", "Export", at=feb(9, 10), groups={"company": "acme"}, messageId="m-race"))
+    finally:
+        del client.raw_insert
+    caught_up.wait(10)
+    assert response.status_code == 200
+    assert order == ["inserted", "caught up"]
+    [race] = [e for e in held(clickhouse_events, workspace) if e["message_id"] == "m-race"]
+    assert store.RollupProgress.objects.get(workspace=workspace).rolled_up_to >= race["id"]
+    days = clickhouse_events.query(
+        f"SELECT day FROM {clickhouse.database()}.group_days WHERE workspace_id = %(w)s",
+        parameters={"w": workspace.pk},
+    ).result_rows
+    assert (race["timestamp"].date(),) in days

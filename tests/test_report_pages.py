@@ -775,6 +775,9 @@ def queries_for(client, path, params):
 def test_a_report_makes_as_many_queries_however_long(alice_client, activity, retention_data, path, small, large):  # noqa: F811
     for params in (small, large):
         params.update(count_by="company")
+    # The first report after calls were stored brings what it reads up to date first (with
+    # ClickHouse, its rollups and copy of the memberships): a few queries more, once.
+    queries_for(alice_client, path, small)
     assert queries_for(alice_client, path, small) == queries_for(alice_client, path, large)
 
 

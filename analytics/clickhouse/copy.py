@@ -25,8 +25,8 @@ import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics.clickhouse.schema import EVENT_COLUMNS
-from analytics.models import Event, Workspace
+from analytics.clickhouse.schema import EVENT_COLUMNS, add_up_sql
+from analytics.models import DuplicateWindow, Event, Workspace
 
 # The events table's columns that a copy writes (all but the insertion moment), each
 # the attname of the main database's field of the same name.
@@ -142,10 +142,27 @@ def copy_events(
         # workspace's time zone, read under a share lock on its row: a change of zone
         # (which locks it to work every day out again) waits for the batch, or went
         # before it.
+        numbers = {"w": workspace.pk, "after": batch[0][0] - 1, "up_to": batch[-1][0]}
+        if client.command(
+            f"SELECT count() FROM {database}.events WHERE workspace_id = %(w)s AND id > %(after)s AND id <= %(up_to)s",
+            parameters=numbers,
+        ):
+            # Some of the batch were stored by a run that stopped before recording it:
+            # their moments may hold two copies until ClickHouse merges them.
+            DuplicateWindow.objects.create(
+                workspace=workspace, start=min(row[moment] for row in batch), end=max(row[moment] for row in batch)
+            )
         with transaction.atomic():
             zone = locked_zone(workspace.pk)
             rows = [[*row, row[moment].astimezone(zone).date()] for row in batch]
             client.insert(f"{database}.events", rows, column_names=STORED_COLUMNS, settings=INSERT_SETTINGS)
+        # Added to the rollups at once: their progress may be past these numbers
+        # (events ingested into ClickHouse since the switch are numbered after them).
+        client.command(
+            add_up_sql(database),
+            parameters=numbers,
+            settings=INSERT_SETTINGS,
+        )
         client.insert(
             f"{database}.copy_progress", [[workspace.pk, batch[-1][0]]],
             column_names=["workspace_id", "copied_up_to"], settings=INSERT_SETTINGS,

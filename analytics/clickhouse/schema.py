@@ -208,7 +208,8 @@ def _rollups(target: Target) -> list[str]:
     time zone, with the people active (``group_days``), and the first moment each group
     did each event (``group_firsts``).
 
-    Materialized views add to them as events are inserted. They hold only what a second
+    Materialized views add to them as events are inserted (since migration 0008, as
+    events stored are added up: ``_rollups_caught_up``). They hold only what a second
     copy of a row leaves as it was (a set of people, the earliest moment), so a retried
     call adds nothing. What changes events already stored works them out again for the
     groups it touches (``analytics.clickhouse.store.rebuild_rollups``). ``day``, the day
@@ -314,9 +315,73 @@ def _person_days(target: Target) -> list[str]:
     return _rollup_tables(target, ("person_days",))
 
 
+# What the rollups' views read (``rollup_input``): the columns of events they use.
+ROLLUP_INPUT_COLUMNS = [
+    ("workspace_id", "UInt64"),
+    ("person_id", "UInt64"),
+    ("type", "LowCardinality(String)"),
+    ("name", "String"),
+    ("timestamp", "DateTime64(6, 'UTC')"),
+    ("day", "Date"),
+    *((f"group_{slot}_id", "Nullable(UInt64)") for slot in range(GROUP_SLOTS)),
+]
+
+
+def add_up_sql(database: str) -> str:
+    """The statement adding a workspace's events numbered from ``%(after)s`` (excluded)
+    to ``%(up_to)s`` to the rollups, as they are now (``FINAL``: of a call written
+    twice, the copy kept); found by the index of each granule's numbers (``id_range``),
+    not by reading every event. Adding one twice changes nothing."""
+    columns = ", ".join(name for name, _ in ROLLUP_INPUT_COLUMNS)
+    return (
+        f"INSERT INTO {database}.rollup_input ({columns}) SELECT {columns} FROM {database}.events FINAL "
+        "WHERE workspace_id = %(w)s AND id > %(after)s AND id <= %(up_to)s"
+    )
+
+
+def _rollups_caught_up(target: Target) -> list[str]:
+    """The rollups are no longer added to as events are inserted (their views cost a
+    delivery a third of its time) but a batch of events at a time
+    (``analytics.clickhouse.store.catch_up``): their views read ``rollup_input``, a table
+    that keeps nothing (``Null``) which the events to add are inserted into, once stored.
+    ``events`` gains an index of each granule's least and greatest number (``id``), by
+    which the events numbered after some number are found without reading the others.
+    Every workspace's rollups are worked out again after this migration
+    (``REBUILD_AFTER``), which records how far they are (``RollupProgress``)."""
+    db, cluster = target.database, target.cluster
+    events = "events_local" if cluster else "events"
+    source = "rollup_input_local" if cluster else "rollup_input"
+    statements = [
+        f"ALTER TABLE {db}.{events}{target.on_cluster} ADD INDEX IF NOT EXISTS id_range id TYPE minmax GRANULARITY 1",
+        f"ALTER TABLE {db}.{events}{target.on_cluster} MATERIALIZE INDEX id_range SETTINGS mutations_sync = 2",
+        f"CREATE TABLE IF NOT EXISTS {db}.{source}{target.on_cluster} (\n    {_columns(ROLLUP_INPUT_COLUMNS)}\n)\n"
+        "ENGINE = Null",
+    ]
+    if cluster:
+        # Each person's rows go to the shard that holds their events.
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {db}.rollup_input{target.on_cluster} AS {db}.{source}\n"
+            f"ENGINE = Distributed('{cluster}', '{db}', '{source}', sipHash64(workspace_id, person_id))"
+        )
+    for rollup in (*ROLLUPS, *PERSON_ROLLUPS):
+        table = f"{rollup}_local" if cluster else rollup
+        statements += [
+            f"DROP VIEW IF EXISTS {db}.{rollup}_of_events{target.on_cluster} SYNC",
+            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{rollup}_of_input{target.on_cluster} "
+            f"TO {db}.{table} AS {rollup_select(rollup, f'{db}.{source}')}",
+        ]
+    return statements
+
+
 # Migrations after which every workspace's rollups (and memberships) are worked out again
 # (``clickhouse_schema``).
-REBUILD_AFTER = {"0004_rollups", "0005_group_day_extremes", "0006_memberships", "0007_person_days"}
+REBUILD_AFTER = {
+    "0004_rollups",
+    "0005_group_day_extremes",
+    "0006_memberships",
+    "0007_person_days",
+    "0008_rollups_caught_up",
+}
 
 MIGRATIONS: list[tuple[str, Callable[[Target], list[str]]]] = [
     ("0001_events", _events),
@@ -326,6 +391,7 @@ MIGRATIONS: list[tuple[str, Callable[[Target], list[str]]]] = [
     ("0005_group_day_extremes", _group_day_extremes),
     ("0006_memberships", _memberships),
     ("0007_person_days", _person_days),
+    ("0008_rollups_caught_up", _rollups_caught_up),
 ]
 
 

@@ -16,6 +16,13 @@ Storing a batch of calls happens in two steps:
    The receipts are locked while a delivery runs, so a retry sent meanwhile waits, then
    finds its calls stored and writes nothing.
 
+The rollups of the events (``schema.ROLLUPS``, ``schema.PERSON_ROLLUPS``) are not added
+to by the insert: ``catch_up`` adds the events stored since the last time, before a
+report reads them and at the task worker's heartbeat, recording how far it got
+(``RollupProgress``). A delivery share-locks that record while it inserts, so a catch-up
+waits for it; and adds its events itself if they are numbered at or below it (a number
+is taken before the insert: a later one may be stored and added up first).
+
 ``deliver`` holds a share lock on the events' people and groups (``FOR KEY SHARE``) while it
 inserts. A deletion (which locks them ``FOR UPDATE``) and a merge of a visitor into a
 user (which deletes the visitor) wait for it, and a delivery after either finds the
@@ -63,15 +70,17 @@ from django.utils import timezone
 from analytics import clickhouse
 from analytics.event_store import NotDelivered
 from analytics.clickhouse.copy import COLUMNS, STORED_COLUMNS, json_text, locked_zone
-from analytics.clickhouse.schema import PERSON_ROLLUPS, ROLLUPS, rollup_select
+from analytics.clickhouse.schema import PERSON_ROLLUPS, ROLLUP_INPUT_COLUMNS, ROLLUPS, add_up_sql, rollup_select
 from analytics.models import (
     GROUP_SLOTS,
+    DuplicateWindow,
     Event,
     EventReceipt,
     Group,
     GroupType,
     PendingReassignment,
     Person,
+    RollupProgress,
     Workspace,
 )
 
@@ -133,7 +142,10 @@ def query(sql: str, parameters: dict | None = None, *, settings: dict | None = N
 
 
 def scalar(sql: str, parameters: dict | None = None):
-    return clickhouse.client().command(sql, parameters=parameters or {}, settings=QUERY_SETTINGS)
+    """The value of a SELECT of one row of one column. A query, not a command: the
+    embedded engine's client applies a command's settings by setting them for its
+    session and back (five statements more, 2 ms), a query's in its SETTINGS clause."""
+    return query(sql, parameters)[0][0]
 
 
 def command(sql: str, parameters: dict | None = None, *, settings: dict | None = None):
@@ -191,6 +203,12 @@ def take(rows: list[dict]) -> None:
     for row in rows:
         row["id"], row["timestamp"] = fixed[row["message_id"]]
         row["retried"] = row["message_id"] in retried
+    if retried:
+        # Written again: an earlier delivery may have written them before it failed.
+        # Recorded before (this transaction commits before the delivery), so that no
+        # count reads the two copies without FINAL.
+        moments = [row["timestamp"] for row in rows if row["retried"]]
+        DuplicateWindow.objects.create(workspace_id=workspace_id, start=min(moments), end=max(moments))
 
 
 def values(row: dict) -> list:
@@ -225,12 +243,13 @@ def deliver(rows: list[dict]) -> int:
     """Insert events whose receipts ``take`` gave, once their transaction committed, and
     mark the receipts stored; returns how many. Raises ``NotDelivered`` when some could
     not be stored (ClickHouse failed, or their person or a group of their context is
-    gone): the client retries."""
+    gone): the client retries. The receipts are marked first (``_lock``), in the
+    transaction that commits once the insert returned: if it fails, they are not."""
     if not rows:
         return 0
     workspace_id = rows[0]["workspace_id"]
     with transaction.atomic():
-        people, groups, merges_pending, zone, stored = _lock(rows)
+        people, groups, merges_pending, zone, stored, rolled_up_to = _lock(rows)
         # Stored by a delivery of the same calls that ran meanwhile: done.
         rows = [row for row in rows if row["id"] not in stored]
         # Earlier merges of this workspace's visitors first, whichever request made them.
@@ -242,6 +261,11 @@ def deliver(rows: list[dict]) -> int:
             except Exception as error:  # ClickHouse's
                 raise NotDelivered(f"ClickHouse did not make a merge of people: {error}") from error
         kept = [row for row in rows if row["person_id"] in people and _groups_of(row) <= groups]
+        if len(kept) < len(rows):  # not stored after all
+            kept_ids = {row["id"] for row in kept}
+            EventReceipt.objects.filter(pk__in=[row["id"] for row in rows if row["id"] not in kept_ids]).update(
+                stored_at=None
+            )
         if kept:
             try:
                 # A retry of a call written once already by a delivery that failed
@@ -253,35 +277,122 @@ def deliver(rows: list[dict]) -> int:
                 earlier_groups, earlier_people = (
                     _earlier_copies(workspace_id, [row["message_id"] for row in retried]) if retried else (set(), set())
                 )
+                block = json_rows(kept, zone)
                 clickhouse.client().raw_insert(
-                    table(), STORED_COLUMNS, insert_block=json_rows(kept, zone), settings=INSERT_SETTINGS,
-                    fmt="JSONEachRow",
+                    table(), STORED_COLUMNS, insert_block=block, settings=INSERT_SETTINGS, fmt="JSONEachRow"
                 )
+                # Events numbered at or below what the rollups were worked out up to
+                # (numbered before others, stored after them): added up here, since no
+                # catch-up will read them. None: the workspace's first delivery.
+                if rolled_up_to is None:
+                    RollupProgress.objects.bulk_create([RollupProgress(workspace_id=workspace_id)], ignore_conflicts=True)
+                    roll_up_rows(block)
+                elif below := [row for row in kept if row["id"] <= rolled_up_to]:
+                    roll_up_rows(block if len(below) == len(kept) else json_rows(below, zone))
                 if earlier_people:
                     earlier_people |= {row["person_id"] for row in retried}
                     rebuild_rollups(workspace_id, groups=earlier_groups, people=earlier_people)
             except Exception as error:
                 raise NotDelivered(f"ClickHouse did not store the events: {error}") from error
-            _mark_stored([row["id"] for row in kept])
     if len(kept) < len(rows):
         raise NotDelivered(f"the person or a group of {len(rows) - len(kept)} event(s) changed; retry them")
     return len(kept)
+
+
+def roll_up_rows(block: bytes) -> None:
+    """Add events (``json_rows``) to the rollups: inserted into ``rollup_input``, which
+    keeps nothing, whose views add them up."""
+    clickhouse.client().raw_insert(
+        f"{clickhouse.database()}.rollup_input", [name for name, _ in ROLLUP_INPUT_COLUMNS],
+        insert_block=block, settings=INSERT_SETTINGS, fmt="JSONEachRow",
+    )
+
+
+def roll_up(workspace_id: int, after: int, up_to: int) -> None:
+    """Add the workspace's events numbered from ``after`` (excluded) to ``up_to`` to the
+    rollups (``schema.add_up_sql``)."""
+    command(
+        add_up_sql(clickhouse.database()),
+        {"w": workspace_id, "after": after, "up_to": up_to},
+        settings=INSERT_SETTINGS_SYNC,
+    )
+
+
+def catch_up(workspace_id: int) -> int:
+    """Add to the rollups the workspace's events stored since they were last worked out
+    (numbered after ``RollupProgress.rolled_up_to``), before a report reads them (and at
+    the task worker's heartbeat); returns the number of the last one added (0 for none).
+
+    The progress row is locked first (``FOR UPDATE``): a delivery inserting meanwhile
+    (which share-locks it) is waited for, and one after finds its events' numbers at or
+    below the new progress, and adds them itself (``deliver``: numbers are taken before
+    the insert, and a later one may be stored first). Then a change of events being made
+    (a deletion, a merge, a group type's removal: ``_hold_rollups``) is waited for."""
+    # Nothing stored since, or only by deliveries still running (not answered yet, so
+    # no one waits for their events): nothing to lock.
+    rolled_up_to = RollupProgress.objects.filter(pk=workspace_id).values_list("rolled_up_to", flat=True).first()
+    if rolled_up_to is not None and not _last_event_after(workspace_id, rolled_up_to):
+        return 0
+    with transaction.atomic():
+        if rolled_up_to is None:
+            RollupProgress.objects.bulk_create([RollupProgress(workspace_id=workspace_id)], ignore_conflicts=True)
+        rolled_up_to = RollupProgress.objects.select_for_update().values_list("rolled_up_to", flat=True).get(
+            pk=workspace_id
+        )
+        _hold_rollups(workspace_id)
+        last = _last_event_after(workspace_id, rolled_up_to)
+        if last:
+            roll_up(workspace_id, rolled_up_to, last)
+            RollupProgress.objects.filter(pk=workspace_id).update(rolled_up_to=last)
+    return last
+
+
+def _last_event_after(workspace_id: int, number: int) -> int:
+    """The number of the workspace's last event numbered after ``number``; 0 for none."""
+    return int(
+        scalar(
+            f"SELECT max(id) FROM {table()} WHERE workspace_id = %(w)s AND id > %(after)s",
+            {"w": workspace_id, "after": number},
+        )
+        or 0
+    )
+
+
+def catch_up_all() -> int:
+    """``catch_up`` every workspace that has events in ClickHouse, one after another; how
+    many had events to add."""
+    workspaces = RollupProgress.objects.order_by("pk").values_list("pk", flat=True)
+    return sum(1 for workspace_id in workspaces if catch_up(workspace_id))
+
+
+def _hold_rollups(workspace_id: int) -> None:
+    """Until the transaction ends, be the only one changing the workspace's events or
+    rollups but by inserting (a deletion, a merge, a group type's removal, a rebuild, a
+    catch-up): one reading events before another's change must not write its rollups
+    after it. PostgreSQL's advisory lock; SQLite has one writer at a time."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ROLLUP_LOCK_SPACE, workspace_id])
 
 
 def _groups_of(row: dict) -> set[int]:
     return {group for slot in range(GROUP_SLOTS) if (group := row.get(f"group_{slot}_id")) is not None}
 
 
-def _lock(rows: list[dict]) -> tuple[set[int], set[int], bool, ZoneInfo, set[int]]:
+def _lock(rows: list[dict]) -> tuple[set[int], set[int], bool, ZoneInfo, set[int], int | None]:
     """Of the rows' people and groups, those that still exist; whether merges of the
     workspace's visitors wait to be made in ClickHouse; the workspace's time zone; the
-    rows' receipts marked stored already. On PostgreSQL, in one statement (a delivery is
-    ingestion's hot path), the people, the groups, the groups' types and the workspace
-    are share-locked (``FOR KEY SHARE``) until the transaction ends, so that a deletion,
-    a merge, a group type's removal or a change of time zone (each locks its rows first)
-    waits for the insert; and the receipts are locked (``FOR UPDATE``), so that a retry
-    delivered while the first delivery of its call still runs waits for it, then finds
-    it stored (SQLite has one writer at a time)."""
+    rows' receipts marked stored already (the others are marked now, in the delivery's
+    transaction); the number of the last event its rollups were worked out up to
+    (``RollupProgress``; None before its first delivery). On PostgreSQL, in one statement
+    (a delivery is ingestion's hot path), the people, the groups, the groups' types and
+    the workspace are share-locked (``FOR KEY SHARE``) until the transaction ends, so that
+    a deletion, a merge, a group type's removal or a change of time zone (each locks its
+    rows first) waits for the insert; the receipts are locked (``FOR UPDATE``, in order),
+    so that a retry delivered while the first delivery of its call still runs waits for
+    it, then finds it stored (SQLite has one writer at a time); and last, the rollups'
+    progress is share-locked (``FOR SHARE``), so that a catch-up (``catch_up``) waits for
+    the insert, or went before and is read here."""
     person_ids = sorted({row["person_id"] for row in rows})
     group_ids = sorted(set().union(*map(_groups_of, rows)))
     workspace_id = rows[0]["workspace_id"]
@@ -289,8 +400,11 @@ def _lock(rows: list[dict]) -> tuple[set[int], set[int], bool, ZoneInfo, set[int
         people = set(Person.objects.filter(pk__in=person_ids).values_list("pk", flat=True))
         groups = set(Group.objects.filter(pk__in=group_ids).values_list("pk", flat=True))
         pending = PendingReassignment.objects.filter(workspace_id=workspace_id).exists()
-        stored = EventReceipt.objects.filter(pk__in=[row["id"] for row in rows], stored_at__isnull=False)
-        return people, groups, pending, locked_zone(workspace_id), set(stored.values_list("pk", flat=True))
+        receipts = EventReceipt.objects.filter(pk__in=[row["id"] for row in rows])
+        stored = set(receipts.filter(stored_at__isnull=False).values_list("pk", flat=True))
+        receipts.filter(stored_at__isnull=True).update(stored_at=timezone.now())
+        progress = RollupProgress.objects.filter(pk=workspace_id).values_list("rolled_up_to", flat=True).first()
+        return people, groups, pending, locked_zone(workspace_id), stored, progress
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH people AS (SELECT id FROM {Person._meta.db_table} WHERE id = ANY(%s) "
@@ -298,26 +412,26 @@ def _lock(rows: list[dict]) -> tuple[set[int], set[int], bool, ZoneInfo, set[int
             f"groups AS (SELECT g.id FROM {Group._meta.db_table} g JOIN {GroupType._meta.db_table} t "
             "ON t.id = g.group_type_id WHERE g.id = ANY(%s) ORDER BY g.id FOR KEY SHARE), "
             f"zone AS (SELECT time_zone FROM {Workspace._meta.db_table} WHERE id = %s FOR KEY SHARE), "
-            f"receipts AS (SELECT id, stored_at FROM {EventReceipt._meta.db_table} WHERE id = ANY(%s) "
-            "ORDER BY id FOR UPDATE) "
+            f"receipts AS (SELECT id FROM {EventReceipt._meta.db_table} WHERE id = ANY(%s) "
+            "ORDER BY id FOR UPDATE), "
+            f"marked AS (UPDATE {EventReceipt._meta.db_table} r SET stored_at = %s FROM receipts "
+            "WHERE r.id = receipts.id AND r.stored_at IS NULL RETURNING r.id), "
+            f"progress AS (SELECT rolled_up_to FROM {RollupProgress._meta.db_table} WHERE workspace_id = %s "
+            "FOR SHARE) "
             "SELECT ARRAY(SELECT id FROM people), ARRAY(SELECT id FROM groups), "
             f"EXISTS(SELECT 1 FROM {PendingReassignment._meta.db_table} WHERE workspace_id = %s), "
-            "(SELECT time_zone FROM zone), ARRAY(SELECT id FROM receipts WHERE stored_at IS NOT NULL)",
-            [person_ids, group_ids, workspace_id, sorted(row["id"] for row in rows), workspace_id],
+            "(SELECT time_zone FROM zone), ARRAY(SELECT id FROM marked), (SELECT rolled_up_to FROM progress), "
+            # Its commit need not wait for the disk: lost in a crash, the receipts are
+            # back to not stored, and retries write their calls again (``take`` records
+            # their moments, which counts then read with FINAL); no more.
+            "set_config('synchronous_commit', 'off', true)",
+            [
+                person_ids, group_ids, workspace_id, sorted(row["id"] for row in rows), timezone.now(),
+                workspace_id, workspace_id,
+            ],
         )
-        people, groups, pending, zone, stored = cursor.fetchone()
-    return set(people), set(groups), pending, ZoneInfo(zone), set(stored)
-
-
-def _mark_stored(receipt_ids: list[int]) -> None:
-    if connection.vendor != "postgresql":
-        EventReceipt.objects.filter(pk__in=receipt_ids).update(stored_at=timezone.now())
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {EventReceipt._meta.db_table} SET stored_at = %s WHERE id = ANY(%s)",
-            [timezone.now(), receipt_ids],
-        )
+        people, groups, pending, zone, marked, progress, _ = cursor.fetchone()
+    return set(people), set(groups), pending, ZoneInfo(zone), {row["id"] for row in rows} - set(marked), progress
 
 
 def reassign(*, workspace_id: int, from_person: int, to_person: int) -> None:
@@ -342,6 +456,7 @@ def apply_reassignments(workspace_id: int | None = None) -> int:
         pending = PendingReassignment.objects.values_list("workspace_id", flat=True).distinct()
         return sum(apply_reassignments(workspace) for workspace in sorted(set(pending)))
     with transaction.atomic():
+        _hold_rollups(workspace_id)
         pending = list(
             PendingReassignment.objects.select_for_update().filter(workspace_id=workspace_id).order_by("pk")
         )
@@ -391,7 +506,11 @@ def delete_of_people(workspace_ids: list[int], person_ids: list[int]) -> int:
     """Delete every event of these people of these workspaces (a lightweight DELETE,
     waited for); returns how many there were. Their rows are locked already (a
     deletion's transaction), so no delivery adds to them; merges into them recorded but
-    not made yet are made first. Raises RuntimeError if some are still counted after."""
+    not made yet are made first. Raises RuntimeError if some are still counted after.
+    No catch-up of the rollups runs meanwhile (``_hold_rollups``), in which events read
+    before the deletion would be added after it."""
+    for workspace_id in workspace_ids:
+        _hold_rollups(workspace_id)
     for workspace_id in workspace_ids:
         apply_reassignments(workspace_id)
     where = "workspace_id IN %(w)s AND person_id IN %(people)s"
@@ -416,6 +535,7 @@ def clear_group_type(group_type) -> int:
     either went before, and is cleared here, or waits and then finds it gone. Returns
     how many events lost it."""
     list(Group.objects.select_for_update().filter(group_type=group_type).order_by("pk").values_list("pk"))
+    _hold_rollups(group_type.workspace_id)
     # A slot is one type's at a time, and a type's removal empties it: whatever group
     # the workspace's events hold there is one of this type's.
     where = f"workspace_id = %(w)s AND group_{int(group_type.slot)}_id IS NOT NULL"
@@ -466,11 +586,13 @@ def rebuild_rollups(
     everything = groups is None and people is None
     if not (everything or groups or people):
         return
-    if connection.vendor == "postgresql":
-        # One at a time in a workspace, until the transaction ends: a rebuild reading
-        # the events before another's change must not write its rows after it.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ROLLUP_LOCK_SPACE, workspace_id])
+    if everything:
+        # Every event is added up here: none is being inserted meanwhile (a delivery
+        # share-locks the progress), and they are added up to the last one there is.
+        RollupProgress.objects.bulk_create([RollupProgress(workspace_id=workspace_id)], ignore_conflicts=True)
+        list(RollupProgress.objects.select_for_update().filter(pk=workspace_id).values_list("pk"))
+        last = int(scalar(f"SELECT max(id) FROM {table()} WHERE workspace_id = %(w)s", {"w": workspace_id}) or 0)
+    _hold_rollups(workspace_id)
     parameters = {"w": workspace_id, "groups": sorted(groups or []), "people": sorted(people or [])}
     if zone is not None:
         command(
@@ -499,6 +621,8 @@ def rebuild_rollups(
             parameters,
             settings=INSERT_SETTINGS_SYNC,
         )
+    if everything:
+        RollupProgress.objects.filter(pk=workspace_id).update(rolled_up_to=last)
 
 
 def _groups_of_people(workspace_id: int, person_ids: list[int]) -> set[tuple[int, int]]:

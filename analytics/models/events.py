@@ -266,6 +266,44 @@ class PendingReassignment(models.Model):
         return f"{self.from_person_id} → {self.to_person_id}"
 
 
+class RollupProgress(models.Model):
+    """With ClickHouse as the event store: how far the rollups of a workspace's events
+    (``group_days``, ``group_firsts``, ``person_days``) have been worked out, as the
+    number of the last event added to them (``analytics.clickhouse.store.catch_up``).
+    Inserting events does not add to the rollups (it would cost each delivery a third
+    of its time): a report adds the events numbered after ``rolled_up_to`` first, and so
+    does the task worker at each heartbeat. A delivery share-locks this row while it
+    inserts, so that adding up waits for the events being inserted; one whose events are
+    numbered at or below it (numbered before others but stored after them) adds its own
+    rows."""
+
+    workspace = models.OneToOneField(Workspace, models.DB_CASCADE, primary_key=True, related_name="+")
+    rolled_up_to = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"workspace {self.workspace_id} up to event {self.rolled_up_to}"
+
+
+class DuplicateWindow(models.Model):
+    """With ClickHouse as the event store: moments (``start`` to ``end``, both included)
+    at which a workspace's events may be held twice in ClickHouse until it merges them:
+    a retried call written again after a delivery that may have written it (recorded
+    when the retry is numbered, ``analytics.clickhouse.store.take``), a batch copied
+    again (``analytics.clickhouse.copy``). Both copies of a call have the same moment.
+    Counts read the events of these moments with ``FINAL`` and the others without it
+    (three times quicker); there are none but after failures."""
+
+    workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="+", db_index=False)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "end"], name="duplicate_window_end")]
+
+    def __str__(self):
+        return f"{self.start} to {self.end}"
+
+
 class EventName(models.Model):
     """A report event seen in a workspace (a track call's name, ``$page`` or ``$screen``),
     so that pickers list them without reading every event. Written with the events

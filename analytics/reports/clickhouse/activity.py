@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from analytics.clickhouse import memberships, store
+from analytics.clickhouse import memberships
 from analytics.models import GroupType, Workspace
 from analytics.reports.clickhouse.scope import Scope, events_table, fetch
 from analytics.reports.queries import ActiveGroups, Period
@@ -23,20 +23,21 @@ from analytics.reports.scope import count_by_bucket, point_bounds, trailing_wind
 
 def active_groups(workspace: Workspace, query: ActiveGroups) -> ActiveGroupsResult:
     """Two readings of the events: the period's events and how many carried no group of
-    the type; then the groups strictly and over-counted per bucket. The events are
-    counted with ``FINAL`` (a call written twice is one), read by their day first
-    (``PREWHERE``: the day is the same in every copy of a call, whose sorting key holds
-    its moment)."""
+    the type (and whether any membership of the type began and ended on one day then);
+    then the groups strictly and over-counted per bucket. The events are read by their
+    day first (``PREWHERE``), and counted with ``FINAL`` only where a call may be held
+    twice (``Scope.counted_events``)."""
     scope = Scope(workspace, query)
     dates = query.period.buckets(query.interval)
-    [(events, without)] = fetch(
-        f"SELECT count(), countIf({_slot(scope)} IS NULL) FROM {events_table()} "
+    [(events, without, one_day)] = fetch(
+        f"SELECT count(), countIf({_slot(scope)} IS NULL), ({_one_day_memberships(scope, query.period)}) "
+        f"FROM {scope.counted_events(query.period)} "
         f"PREWHERE {scope.in_days(query.period.start, query.period.end)} WHERE {scope.where(counted=False)}",
         scope.params,
     )
     rows = fetch(
-        f"SELECT {scope.day_bucket(query.interval)} AS b, uniqExactIf(unit, own = 1), "
-        f"uniqExact(unit) FROM ({_credited(scope, query.period)}) GROUP BY b",
+        f"SELECT {scope.day_bucket(query.interval)} AS b, groupBitmapIf(unit, own = 1), "
+        f"groupBitmap(unit) FROM ({_credited(scope, query.period, one_day_memberships=bool(one_day))}) GROUP BY b",
         scope.params,
     )
     return ActiveGroupsResult(
@@ -85,10 +86,14 @@ def active_counts(
         columns += [
             f"countIf(day >= {since[n]}), countIf({slot} IS NULL AND day >= {since[n]})" for n in windows
         ]
+        columns.append(f"({_one_day_memberships(scope, query.period)})")
     where, days = scope.where(counted=False), scope.in_days(query.period.start, query.period.end)
     row = ()  # neither users nor groups asked for: nothing to read
     if columns:
-        [row] = fetch(f"SELECT {', '.join(columns)} FROM {events_table()} PREWHERE {days} WHERE {where}", scope.params)
+        [row] = fetch(
+            f"SELECT {', '.join(columns)} FROM {scope.counted_events(query.period)} PREWHERE {days} WHERE {where}",
+            scope.params,
+        )
     figures = iter(row)
     found = [
         ActiveCount(n, periods[n].start, periods[n].end, int(next(figures)) if users else None)
@@ -98,8 +103,11 @@ def active_counts(
         return found
     for count in found:
         count.events, count.events_without_group = int(next(figures)), int(next(figures))
-    columns = [f"uniqExactIf(unit, own = 1 AND day >= {since[n]}), uniqExactIf(unit, day >= {since[n]})" for n in windows]
-    [groups] = fetch(f"SELECT {', '.join(columns)} FROM ({_credited(scope, query.period)})", scope.params)
+    one_day = bool(next(figures))
+    columns = [f"groupBitmapIf(unit, own = 1 AND day >= {since[n]}), groupBitmapIf(unit, day >= {since[n]})" for n in windows]
+    [groups] = fetch(
+        f"SELECT {', '.join(columns)} FROM ({_credited(scope, query.period, one_day_memberships=one_day)})", scope.params
+    )
     for i, count in enumerate(found):
         count.strict, count.overcount = int(groups[2 * i]), int(groups[2 * i + 1])
     return found
@@ -110,7 +118,30 @@ def _slot(scope: Scope) -> str:
     return f"{scope.group_type.slot_field}_id"
 
 
-def _credited(scope: Scope, period: Period) -> str:
+def _sync(scope: Scope) -> None:
+    """ClickHouse's copy of the memberships brought up to date, once a report."""
+    if not scope.__dict__.get("_synced"):
+        memberships.sync(scope.workspace.pk, wait=False)
+        scope._synced = True
+
+
+def _one_day_memberships(scope: Scope, period: Period) -> str:
+    """SQL of how many memberships of the type began and ended on one day of ``period``
+    (the workspace's), or more: read without FINAL (a replaced row counts too), since a
+    report only asks whether there is any, to leave out reading the events for them.
+    The memberships are brought up to date first."""
+    _sync(scope)
+    start, end = period.bounds(scope.zone)
+    zone = scope.param(str(scope.zone))
+    return (
+        f"SELECT count() FROM {memberships.table()} WHERE workspace_id = %(w)s "
+        f"AND group_type_id = {scope.param(scope.group_type.pk)} AND ended_at IS NOT NULL "
+        f"AND toDate(started_at, {zone}) = toDate(ended_at, {zone}) "
+        f"AND started_at < {scope.moment(end)} AND ended_at > {scope.moment(start)}"
+    )
+
+
+def _credited(scope: Scope, period: Period, *, one_day_memberships: bool = True) -> str:
     """SQL of (day, unit, own) over the days of ``period`` (``day`` of the workspace's
     time zone): each group of the type active in its own right that day (own = 1), and
     for the events with none, every group of the type its person was in at the event's
@@ -121,11 +152,12 @@ def _credited(scope: Scope, period: Period) -> str:
     and the events without a group of the type from ``person_days`` (each row's first and
     last moment), credited to the groups their person was in at some moment between the
     two (``schema.PERSON_ROLLUPS`` says why that is exact); the events themselves only for
-    memberships begun and ended on one day. Otherwise the events answer."""
+    memberships begun and ended on one day (but when ``one_day_memberships`` says there is none).
+    Otherwise the events answer."""
     slot = _slot(scope)
     start, end = period.bounds(scope.zone)
     days = scope.in_days(period.start, period.end)
-    memberships.sync(scope.workspace.pk, wait=False)
+    _sync(scope)
     members = memberships.of_type(scope.group_type.pk)
     without = (
         f"SELECT day, timestamp AS moment, person_id FROM {events_table()} "
@@ -139,7 +171,7 @@ def _credited(scope: Scope, period: Period) -> str:
         return f"{own} UNION ALL {_credited_events(without, members)}"
     own = f"SELECT day, group_id AS unit, toUInt8(1) AS own FROM ({scope.group_days(period.start, period.end)})"
     rows = (
-        f"SELECT day, person_id, first, last FROM {store.rollup_table('person_days')} "
+        f"SELECT day, person_id, first, last FROM {scope.rollup('person_days')} "
         f"WHERE workspace_id = %(w)s AND NOT bitTest(groups, {scope.param(scope.group_type.slot)}) AND {days}"
     )
     if internal := scope.internal_ids():
@@ -151,8 +183,8 @@ def _credited(scope: Scope, period: Period) -> str:
         f"FROM ({rows}) AS d INNER JOIN ({members} AND NOT ({one_day})) AS m ON d.person_id = m.person_id "
         "WHERE m.started_at <= d.last AND (m.ended_at IS NULL OR d.first < m.ended_at)"
     )
-    # Usually there is none: ClickHouse then reads no event for them (an inner join
-    # with nothing on its right).
+    if not one_day_memberships:
+        return sql
     one_day += f" AND started_at < {scope.moment(end)} AND ended_at > {scope.moment(start)}"
     return f"{sql} UNION ALL {_credited_events(without, f'{members} AND {one_day}')}"
 

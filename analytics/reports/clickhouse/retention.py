@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from analytics.clickhouse import store
 from analytics.models import Workspace
 from analytics.reports.clickhouse.scope import Scope, events_table, fetch
 from analytics.reports.queries import (
@@ -81,7 +80,7 @@ def _units_from_rollups(scope: Scope, query: Retention, *, cohort: date | None =
     internal = scope.internal_ids()
     if internal is None:
         starts = (
-            f"SELECT group_id AS unit, min(first) AS first FROM {store.rollup_table('group_firsts')} "
+            f"SELECT group_id AS unit, min(first) AS first FROM {scope.rollup('group_firsts')} "
             f"WHERE workspace_id = %(w)s AND slot = {slot} AND {scope.event_condition(query.start_event)} "
             "GROUP BY unit"
         )

@@ -5,7 +5,8 @@ The events are in ClickHouse; who the people and groups are is in the main datab
 A filter on a person's trait or a group's property, a cohort, and the internal people a
 report leaves out are worked out there first, as the ids they keep (or leave out), which
 the WHERE clause then names. Every read is of the events with ``FINAL``: a call written
-twice (a retry after a failed delivery) is one row.
+twice (a retry after a failed delivery) is one row; but counts of events at moments
+where none can be twice (``Scope.counted_events``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from analytics.models import (
     ACTIVITY_TYPES,
     PAGE_EVENT,
     SCREEN_EVENT,
+    DuplicateWindow,
     EventType,
     Group,
     Person,
@@ -88,6 +90,24 @@ class Scope(QueryScope):
         of the workspace's time zone already, as the rollups keep)."""
         return {"day": column, "week": f"toMonday({column})", "month": f"toStartOfMonth({column})"}[interval]
 
+    def rollup(self, name: str) -> str:
+        """The rollup ``name`` (``schema.ROLLUPS``, ``schema.PERSON_ROLLUPS``) to read, the
+        events stored so far added to the workspace's rollups first (``store.catch_up``,
+        once a report)."""
+        if not self.__dict__.get("_caught_up"):
+            store.catch_up(self.workspace.pk)
+            self._caught_up = True
+        return store.rollup_table(name)
+
+    def counted_events(self, period) -> str:
+        """The events table to count the events of ``period`` (``reports.Period``) from:
+        with FINAL if a call of those days may be held twice (``DuplicateWindow``: after
+        a failed delivery or copy), else without it (a third of the time: a count of 90
+        days of 10,000,000 events, 20 ms rather than 60)."""
+        start, end = period.bounds(self.zone)
+        doubled = DuplicateWindow.objects.filter(workspace=self.workspace, start__lt=end, end__gte=start)
+        return events_table() if doubled.exists() else store.table()
+
     def internal_ids(self) -> list[int] | None:
         """The ids of the internal people the query leaves out, or None when it leaves
         none out (read once)."""
@@ -114,7 +134,7 @@ class Scope(QueryScope):
         they were. The people of the others (internal people at both ends, rows without
         extremes) are read: first which days those are, then only theirs."""
         rows = (
-            f"FROM {store.rollup_table('group_days')} WHERE workspace_id = %(w)s "
+            f"FROM {self.rollup('group_days')} WHERE workspace_id = %(w)s "
             f"AND slot = {self.param(self.group_type.slot)} AND {self.in_days(first, last)}"
         )
         internal = self.internal_ids()
