@@ -147,6 +147,15 @@ def purge_receipts(now: datetime | None = None) -> int:
     return deleted
 
 
+def purge_duplicate_windows() -> int:
+    """With ClickHouse as the event store, forget the moments of calls it held twice
+    once it has merged them (``analytics.clickhouse.store.purge_duplicate_windows``; the
+    task worker does, once an hour); how many. Nothing to do otherwise."""
+    if store := _clickhouse():
+        return store.purge_duplicate_windows()
+    return 0
+
+
 def insert(rows: list[dict], *, zone: ZoneInfo) -> int:
     """Insert new events of one workspace, given as {field attname: value}; returns how
     many. ``zone`` is the workspace's time zone, whose days ``DailyActivity`` counts.

@@ -127,52 +127,36 @@ class Heartbeat(threading.Thread):
                 )
                 self.worker = TaskWorker.register(self.worker_id)
             requeue_tasks_of_dead_workers()
-            self.finish_reassignments()
-            self.sync_memberships()
-            self.catch_up_rollups()
+            # ClickHouse's work, each step tried again at the next beat if it fails:
+            # merges of visitors into users that the requests which recorded them could
+            # not make; the memberships changed since, and the events stored since added
+            # to the rollups, so that few wait for the next report.
+            made = self.in_clickhouse("Reassigning events", event_store.apply_reassignments)
+            if made:
+                logger.info("Made %s reassignment(s) of events in ClickHouse", made)
+            self.in_clickhouse("Copying memberships", event_store.sync_memberships)
+            self.in_clickhouse("Adding events to the rollups", event_store.catch_up_rollups)
             if self.purged_at is None or time.monotonic() - self.purged_at >= PURGE_EVERY:
                 purged = event_store.purge_receipts()
                 self.purged_at = time.monotonic()
                 if purged:
                     logger.info("Purged %s receipts of message ids older than %s", purged, EventReceipt.KEPT)
+                self.in_clickhouse("Forgetting calls held twice", event_store.purge_duplicate_windows)
         except DatabaseError as error:
             logger.warning("Heartbeat of worker %s failed, trying again: %s", self.worker_id, error)
             # A broken connection took the lock with it: the next beat reconnects and locks.
             connection.close()
 
-    def sync_memberships(self):
-        """Write into ClickHouse the memberships changed since the last beat, so that few
-        wait for the next report (``event_store.sync_memberships``; without ClickHouse,
-        forget their records)."""
+    def in_clickhouse(self, what: str, step):
+        """``step()``'s result; None, logged, if ClickHouse failed (not the main
+        database: the beat's own handling reconnects)."""
         try:
-            event_store.sync_memberships()
+            return step()
         except DatabaseError:
             raise
-        except Exception as error:  # ClickHouse's: tried again at the next beat
-            logger.warning("Copying memberships into ClickHouse failed, trying again: %s", error)
-
-    def catch_up_rollups(self):
-        """Add the events stored since the last beat to ClickHouse's rollups, so that a
-        report finds few to add (``event_store.catch_up_rollups``)."""
-        try:
-            event_store.catch_up_rollups()
-        except DatabaseError:
-            raise
-        except Exception as error:  # ClickHouse's: tried again at the next beat
-            logger.warning("Adding events to ClickHouse's rollups failed, trying again: %s", error)
-
-    def finish_reassignments(self):
-        """Make in ClickHouse the merges of visitors into users that the requests which
-        recorded them could not (``event_store.apply_reassignments``)."""
-        try:
-            made = event_store.apply_reassignments()
-        except DatabaseError:
-            raise
-        except Exception as error:  # ClickHouse's: tried again at the next beat
-            logger.warning("Reassigning events in ClickHouse failed, trying again: %s", error)
-            return
-        if made:
-            logger.info("Made %s reassignment(s) of events in ClickHouse", made)
+        except Exception as error:  # ClickHouse's
+            logger.warning("%s in ClickHouse failed, trying again: %s", what, error)
+            return None
 
 
 class Worker(db_worker.Worker):

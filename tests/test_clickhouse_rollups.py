@@ -19,7 +19,8 @@ from analytics.clickhouse import store
 from analytics.clickhouse.schema import rollup_select
 from analytics.deletion import delete_person
 from analytics.group_types import remove_group_type
-from analytics.models import EventReceipt, Group, Person, RollupProgress
+from analytics.models import EventReceipt, Group, Person, RollupProgress, TaskWorker
+from analytics.worker import Heartbeat
 
 
 def rollups(client, workspace, *, caught_up=True):
@@ -119,31 +120,54 @@ def test_stored_calls_add_to_the_rollups(clickhouse_events, workspace, send):
 
 
 def test_stored_calls_are_added_to_the_rollups_when_a_report_reads_them(clickhouse_events, workspace, send):
-    """A delivery does not add to the rollups (but the workspace's first, which finds no
-    progress): a report adds every event stored since, up to the last, first."""
+    """A delivery does not add to the rollups: a report adds every event stored since
+    the last time, up to the last, first."""
     assert send.batch(identify("ann"), track("ann", "Export", feb(2, 10), groups={"company": "acme"})).status_code == 200
-    first = rollups(clickhouse_events, workspace, caught_up=False)
-    assert first[0] == [(0, date(2026, 2, 2), group("acme"), ids("ann"), *ids("ann", "ann"))]
     assert send.batch(track("ann", "Import", feb(3, 9), groups={"company": "acme"})).status_code == 200
-    assert rollups(clickhouse_events, workspace, caught_up=False) == first
+    assert rollups(clickhouse_events, workspace, caught_up=False) == ([], [])
     params = QueryDict("type=company&from=2026-02-02&to=2026-02-04")
     assert reports.active_groups(workspace, reports.active_groups_from_params(workspace, params)).strict == [1, 1, 0]
-    assert rollups(clickhouse_events, workspace, caught_up=False) != first
-    assert_exact(clickhouse_events, workspace)
+    days, _ = assert_exact(clickhouse_events, workspace)
+    assert days == [(0, date(2026, 2, 2), group("acme"), ids("ann")), (0, date(2026, 2, 3), group("acme"), ids("ann"))]
     last = clickhouse_events.command(f"SELECT max(id) FROM {clickhouse.database()}.events")
-    assert RollupProgress.objects.get(workspace=workspace).rolled_up_to == last
+    progress = RollupProgress.objects.get(workspace=workspace)
+    assert (progress.rolled_up_to, progress.claimed_to) == (last, last)
 
 
-def test_a_delivery_numbered_at_or_below_the_progress_adds_its_own_rows(clickhouse_events, workspace, send):
+def test_a_delivery_numbered_at_or_below_a_claim_adds_its_own_rows(clickhouse_events, workspace, send):
     """Numbers are taken before the insert: a delivery may store events numbered below
-    others stored and added up already. Those it adds to the rollups itself."""
+    others that a catch-up claimed and read already. Those it adds to the rollups
+    itself, once inserted."""
     assert send.batch(identify("ann")).status_code == 200
-    RollupProgress.objects.filter(workspace=workspace).update(rolled_up_to=10**12)
+    RollupProgress.objects.create(workspace=workspace, claimed_to=10**12)
     assert send.batch(track("ann", "Export", feb(2, 10), groups={"company": "acme"})).status_code == 200
     assert rollups(clickhouse_events, workspace, caught_up=False) == worked_out(clickhouse_events, workspace)
     assert rollups(clickhouse_events, workspace, caught_up=False)[0] == [
         (0, date(2026, 2, 2), group("acme"), ids("ann"), *ids("ann", "ann"))
     ]
+
+
+def test_the_task_worker_adds_stored_calls_to_the_rollups_at_each_heartbeat(clickhouse_events, workspace, send):
+    """So that a report finds few to add."""
+    assert send.batch(identify("ann"), track("ann", "Export", feb(2, 10), groups={"company": "acme"})).status_code == 200
+    RollupProgress.objects.create(workspace=workspace)
+    heartbeat = Heartbeat("worker-1", every=1)
+    heartbeat.worker = TaskWorker.register("worker-1")
+    heartbeat.beat()
+    assert rollups(clickhouse_events, workspace, caught_up=False) == worked_out(clickhouse_events, workspace) != ([], [])
+    last = clickhouse_events.command(f"SELECT max(id) FROM {clickhouse.database()}.events")
+    assert RollupProgress.objects.get(workspace=workspace).rolled_up_to == last
+
+
+def test_a_catch_up_stopped_after_its_claim_is_finished_by_the_next(clickhouse_events, workspace, send):
+    """A catch-up that claimed events and failed before adding them: the next adds them."""
+    assert send.batch(identify("ann"), track("ann", "Export", feb(2, 10), groups={"company": "acme"})).status_code == 200
+    last = clickhouse_events.command(f"SELECT max(id) FROM {clickhouse.database()}.events")
+    RollupProgress.objects.create(workspace=workspace, claimed_to=last)
+    assert rollups(clickhouse_events, workspace, caught_up=False) == ([], [])
+    assert store.catch_up(workspace.pk) == last
+    assert_exact(clickhouse_events, workspace)
+    assert RollupProgress.objects.get(workspace=workspace).rolled_up_to == last
 
 
 def test_a_deleted_user_leaves_the_rollups(clickhouse_events, workspace, send):

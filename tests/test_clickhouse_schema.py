@@ -161,7 +161,7 @@ def test_the_statements_for_a_cluster(chdb):
     # a table keeping nothing; those on the events go.
     assert caught_up[:5] == [
         "ALTER TABLE big.events_local ON CLUSTER 'analytics' ADD INDEX IF NOT EXISTS id_range id TYPE minmax GRANULARITY 1",
-        "ALTER TABLE big.events_local ON CLUSTER 'analytics' MATERIALIZE INDEX id_range SETTINGS mutations_sync = 2",
+        "ALTER TABLE big.events_local ON CLUSTER 'analytics' MATERIALIZE INDEX id_range",
         "CREATE TABLE IF NOT EXISTS big.rollup_input_local ON CLUSTER 'analytics' (\n    workspace_id UInt64,\n"
         "    person_id UInt64,\n    type LowCardinality(String),\n    name String,\n"
         "    timestamp DateTime64(6, 'UTC'),\n    day Date,\n"

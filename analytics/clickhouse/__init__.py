@@ -3,8 +3,9 @@ the schema (``analytics.clickhouse.schema``, applied by ``manage.py clickhouse_s
 copying a workspace's events there (``copy``) and the store itself (``store``: what
 ``analytics.event_store`` does with events when ClickHouse holds them).
 
-Reports read ClickHouse through ``analytics.reports.clickhouse``. Work in progress: they
-are not yet as quick there as they must be (README, "Running at scale"). Without
+Reports read ClickHouse through ``analytics.reports.clickhouse``. Work in progress:
+ingestion into the embedded engine does not yet keep PostgreSQL's pace (README,
+"Running at scale"). Without
 ``CLICKHOUSE_URL`` nothing here but this module is imported, and ``clickhouse-connect``
 need not be installed.
 """

@@ -353,7 +353,9 @@ def _rollups_caught_up(target: Target) -> list[str]:
     source = "rollup_input_local" if cluster else "rollup_input"
     statements = [
         f"ALTER TABLE {db}.{events}{target.on_cluster} ADD INDEX IF NOT EXISTS id_range id TYPE minmax GRANULARITY 1",
-        f"ALTER TABLE {db}.{events}{target.on_cluster} MATERIALIZE INDEX id_range SETTINGS mutations_sync = 2",
+        # Not waited for (a mutation of every part: minutes at hundreds of millions of
+        # events); until it is done, parts without the index are read whole.
+        f"ALTER TABLE {db}.{events}{target.on_cluster} MATERIALIZE INDEX id_range",
         f"CREATE TABLE IF NOT EXISTS {db}.{source}{target.on_cluster} (\n    {_columns(ROLLUP_INPUT_COLUMNS)}\n)\n"
         "ENGINE = Null",
     ]

@@ -19,9 +19,10 @@ Storing a batch of calls happens in two steps:
 The rollups of the events (``schema.ROLLUPS``, ``schema.PERSON_ROLLUPS``) are not added
 to by the insert: ``catch_up`` adds the events stored since the last time, before a
 report reads them and at the task worker's heartbeat, recording how far it got
-(``RollupProgress``). A delivery share-locks that record while it inserts, so a catch-up
-waits for it; and adds its events itself if they are numbered at or below it (a number
-is taken before the insert: a later one may be stored and added up first).
+(``RollupProgress``). It claims how far it goes before it reads; a delivery reads that
+claim once its insert returned, and adds its events itself if they are numbered up to
+it (a number is taken before the insert: a later one may be stored and added up
+first). Neither waits for the other.
 
 ``deliver`` holds a share lock on the events' people and groups (``FOR KEY SHARE``) while it
 inserts. A deletion (which locks them ``FOR UPDATE``) and a merge of a visitor into a
@@ -58,6 +59,7 @@ so many clients' small batches make few parts. A delivery that fails is answered
 and retried with the same keys.
 """
 
+import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -249,7 +251,7 @@ def deliver(rows: list[dict]) -> int:
         return 0
     workspace_id = rows[0]["workspace_id"]
     with transaction.atomic():
-        people, groups, merges_pending, zone, stored, rolled_up_to = _lock(rows)
+        people, groups, merges_pending, zone, stored = _lock(rows)
         # Stored by a delivery of the same calls that ran meanwhile: done.
         rows = [row for row in rows if row["id"] not in stored]
         # Earlier merges of this workspace's visitors first, whichever request made them.
@@ -281,13 +283,11 @@ def deliver(rows: list[dict]) -> int:
                 clickhouse.client().raw_insert(
                     table(), STORED_COLUMNS, insert_block=block, settings=INSERT_SETTINGS, fmt="JSONEachRow"
                 )
-                # Events numbered at or below what the rollups were worked out up to
-                # (numbered before others, stored after them): added up here, since no
-                # catch-up will read them. None: the workspace's first delivery.
-                if rolled_up_to is None:
-                    RollupProgress.objects.bulk_create([RollupProgress(workspace_id=workspace_id)], ignore_conflicts=True)
-                    roll_up_rows(block)
-                elif below := [row for row in kept if row["id"] <= rolled_up_to]:
+                # Events numbered up to what a catch-up claimed (numbered before others,
+                # stored after them), read once inserted: added up here, since that
+                # catch-up read the events before they were there (``catch_up``).
+                claimed = RollupProgress.objects.filter(pk=workspace_id).values_list("claimed_to", flat=True).first()
+                if claimed and (below := [row for row in kept if row["id"] <= claimed]):
                     roll_up_rows(block if len(below) == len(kept) else json_rows(below, zone))
                 if earlier_people:
                     earlier_people |= {row["person_id"] for row in retried}
@@ -318,33 +318,64 @@ def roll_up(workspace_id: int, after: int, up_to: int) -> None:
     )
 
 
-def catch_up(workspace_id: int) -> int:
+def catch_up(workspace_id: int, *, wait: float = 2.0) -> int:
     """Add to the rollups the workspace's events stored since they were last worked out
     (numbered after ``RollupProgress.rolled_up_to``), before a report reads them (and at
     the task worker's heartbeat); returns the number of the last one added (0 for none).
+    Run outside a transaction: its claim must be seen by deliveries before it reads.
 
-    The progress row is locked first (``FOR UPDATE``): a delivery inserting meanwhile
-    (which share-locks it) is waited for, and one after finds its events' numbers at or
-    below the new progress, and adds them itself (``deliver``: numbers are taken before
-    the insert, and a later one may be stored first). Then a change of events being made
-    (a deletion, a merge, a group type's removal: ``_hold_rollups``) is waited for."""
-    # Nothing stored since, or only by deliveries still running (not answered yet, so
-    # no one waits for their events): nothing to lock.
-    rolled_up_to = RollupProgress.objects.filter(pk=workspace_id).values_list("rolled_up_to", flat=True).first()
-    if rolled_up_to is not None and not _last_event_after(workspace_id, rolled_up_to):
+    1. The last number ClickHouse holds is claimed (``claimed_to``) and committed.
+    2. The events numbered up to it are read and added. A delivery storing events
+       numbered up to the claim (numbers are taken before the insert, so a later one
+       may be stored first) reads it once its insert returned: before the claim was
+       committed, and this catch-up reads its events; after, and it adds them itself.
+    3. ``rolled_up_to`` becomes the claim. A catch-up that failed in between leaves the
+       claim ahead: the next one adds those events again, which changes nothing.
+
+    One at a time in a workspace, and never while its events are changed (a deletion, a
+    merge, a group type's removal: ``_hold_rollups``), in which events read before the
+    change would be added after it. That turn is waited for up to ``wait`` seconds (0:
+    not at all); then the rollups are read as they are (a report just after others'
+    calls may miss them; the next catch-up adds them). Deliveries never wait for it."""
+    progress = RollupProgress.objects.filter(pk=workspace_id).values_list("rolled_up_to", "claimed_to").first()
+    if progress is not None and progress[0] == progress[1] and not _last_event_after(workspace_id, progress[0]):
         return 0
-    with transaction.atomic():
-        if rolled_up_to is None:
-            RollupProgress.objects.bulk_create([RollupProgress(workspace_id=workspace_id)], ignore_conflicts=True)
-        rolled_up_to = RollupProgress.objects.select_for_update().values_list("rolled_up_to", flat=True).get(
-            pk=workspace_id
-        )
-        _hold_rollups(workspace_id)
-        last = _last_event_after(workspace_id, rolled_up_to)
-        if last:
+    if not _take_turn(workspace_id, wait):
+        return 0
+    try:
+        RollupProgress.objects.bulk_create([RollupProgress(workspace_id=workspace_id)], ignore_conflicts=True)
+        rolled_up_to, claimed_to = RollupProgress.objects.values_list("rolled_up_to", "claimed_to").get(pk=workspace_id)
+        last = max(claimed_to, _last_event_after(workspace_id, rolled_up_to))
+        if last > rolled_up_to:
+            RollupProgress.objects.filter(pk=workspace_id, claimed_to__lt=last).update(claimed_to=last)
             roll_up(workspace_id, rolled_up_to, last)
             RollupProgress.objects.filter(pk=workspace_id).update(rolled_up_to=last)
-    return last
+        return last if last > rolled_up_to else 0
+    finally:
+        _end_turn(workspace_id)
+
+
+def _take_turn(workspace_id: int, wait: float) -> bool:
+    """The workspace's turn at changing its rollups (the lock of ``_hold_rollups``, held
+    by this session until ``_end_turn``), waited for up to ``wait`` seconds; whether
+    taken. SQLite has one writer at a time."""
+    if connection.vendor != "postgresql":
+        return True
+    deadline = time.monotonic() + wait
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [ROLLUP_LOCK_SPACE, workspace_id])
+            if cursor.fetchone()[0]:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+
+def _end_turn(workspace_id: int) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ROLLUP_LOCK_SPACE, workspace_id])
 
 
 def _last_event_after(workspace_id: int, number: int) -> int:
@@ -359,17 +390,18 @@ def _last_event_after(workspace_id: int, number: int) -> int:
 
 
 def catch_up_all() -> int:
-    """``catch_up`` every workspace that has events in ClickHouse, one after another; how
-    many had events to add."""
+    """``catch_up`` every workspace that has events in ClickHouse, one after another, but
+    those whose events are being changed (not waited for); how many had events to add."""
     workspaces = RollupProgress.objects.order_by("pk").values_list("pk", flat=True)
-    return sum(1 for workspace_id in workspaces if catch_up(workspace_id))
+    return sum(1 for workspace_id in workspaces if catch_up(workspace_id, wait=0))
 
 
 def _hold_rollups(workspace_id: int) -> None:
     """Until the transaction ends, be the only one changing the workspace's events or
-    rollups but by inserting (a deletion, a merge, a group type's removal, a rebuild, a
-    catch-up): one reading events before another's change must not write its rollups
-    after it. PostgreSQL's advisory lock; SQLite has one writer at a time."""
+    rollups but by inserting (a deletion, a merge, a group type's removal, a rebuild; a
+    catch-up takes the same lock for its session: ``_take_turn``): one reading events
+    before another's change must not write its rollups after it. PostgreSQL's advisory
+    lock; SQLite has one writer at a time."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ROLLUP_LOCK_SPACE, workspace_id])
@@ -379,20 +411,17 @@ def _groups_of(row: dict) -> set[int]:
     return {group for slot in range(GROUP_SLOTS) if (group := row.get(f"group_{slot}_id")) is not None}
 
 
-def _lock(rows: list[dict]) -> tuple[set[int], set[int], bool, ZoneInfo, set[int], int | None]:
+def _lock(rows: list[dict]) -> tuple[set[int], set[int], bool, ZoneInfo, set[int]]:
     """Of the rows' people and groups, those that still exist; whether merges of the
     workspace's visitors wait to be made in ClickHouse; the workspace's time zone; the
     rows' receipts marked stored already (the others are marked now, in the delivery's
-    transaction); the number of the last event its rollups were worked out up to
-    (``RollupProgress``; None before its first delivery). On PostgreSQL, in one statement
+    transaction; a receipt purged meanwhile counts as not stored). On PostgreSQL, in one statement
     (a delivery is ingestion's hot path), the people, the groups, the groups' types and
     the workspace are share-locked (``FOR KEY SHARE``) until the transaction ends, so that
     a deletion, a merge, a group type's removal or a change of time zone (each locks its
     rows first) waits for the insert; the receipts are locked (``FOR UPDATE``, in order),
     so that a retry delivered while the first delivery of its call still runs waits for
-    it, then finds it stored (SQLite has one writer at a time); and last, the rollups'
-    progress is share-locked (``FOR SHARE``), so that a catch-up (``catch_up``) waits for
-    the insert, or went before and is read here."""
+    it, then finds it stored (SQLite has one writer at a time)."""
     person_ids = sorted({row["person_id"] for row in rows})
     group_ids = sorted(set().union(*map(_groups_of, rows)))
     workspace_id = rows[0]["workspace_id"]
@@ -403,8 +432,7 @@ def _lock(rows: list[dict]) -> tuple[set[int], set[int], bool, ZoneInfo, set[int
         receipts = EventReceipt.objects.filter(pk__in=[row["id"] for row in rows])
         stored = set(receipts.filter(stored_at__isnull=False).values_list("pk", flat=True))
         receipts.filter(stored_at__isnull=True).update(stored_at=timezone.now())
-        progress = RollupProgress.objects.filter(pk=workspace_id).values_list("rolled_up_to", flat=True).first()
-        return people, groups, pending, locked_zone(workspace_id), stored, progress
+        return people, groups, pending, locked_zone(workspace_id), stored
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH people AS (SELECT id FROM {Person._meta.db_table} WHERE id = ANY(%s) "
@@ -415,23 +443,21 @@ def _lock(rows: list[dict]) -> tuple[set[int], set[int], bool, ZoneInfo, set[int
             f"receipts AS (SELECT id FROM {EventReceipt._meta.db_table} WHERE id = ANY(%s) "
             "ORDER BY id FOR UPDATE), "
             f"marked AS (UPDATE {EventReceipt._meta.db_table} r SET stored_at = %s FROM receipts "
-            "WHERE r.id = receipts.id AND r.stored_at IS NULL RETURNING r.id), "
-            f"progress AS (SELECT rolled_up_to FROM {RollupProgress._meta.db_table} WHERE workspace_id = %s "
-            "FOR SHARE) "
+            "WHERE r.id = receipts.id AND r.stored_at IS NULL RETURNING r.id) "
             "SELECT ARRAY(SELECT id FROM people), ARRAY(SELECT id FROM groups), "
             f"EXISTS(SELECT 1 FROM {PendingReassignment._meta.db_table} WHERE workspace_id = %s), "
-            "(SELECT time_zone FROM zone), ARRAY(SELECT id FROM marked), (SELECT rolled_up_to FROM progress), "
+            "(SELECT time_zone FROM zone), ARRAY(SELECT id FROM receipts), ARRAY(SELECT id FROM marked), "
             # Its commit need not wait for the disk: lost in a crash, the receipts are
             # back to not stored, and retries write their calls again (``take`` records
             # their moments, which counts then read with FINAL); no more.
             "set_config('synchronous_commit', 'off', true)",
             [
                 person_ids, group_ids, workspace_id, sorted(row["id"] for row in rows), timezone.now(),
-                workspace_id, workspace_id,
+                workspace_id,
             ],
         )
-        people, groups, pending, zone, marked, progress, _ = cursor.fetchone()
-    return set(people), set(groups), pending, ZoneInfo(zone), {row["id"] for row in rows} - set(marked), progress
+        people, groups, pending, zone, found, marked, _ = cursor.fetchone()
+    return set(people), set(groups), pending, ZoneInfo(zone), set(found) - set(marked)
 
 
 def reassign(*, workspace_id: int, from_person: int, to_person: int) -> None:
@@ -586,13 +612,12 @@ def rebuild_rollups(
     everything = groups is None and people is None
     if not (everything or groups or people):
         return
-    if everything:
-        # Every event is added up here: none is being inserted meanwhile (a delivery
-        # share-locks the progress), and they are added up to the last one there is.
-        RollupProgress.objects.bulk_create([RollupProgress(workspace_id=workspace_id)], ignore_conflicts=True)
-        list(RollupProgress.objects.select_for_update().filter(pk=workspace_id).values_list("pk"))
-        last = int(scalar(f"SELECT max(id) FROM {table()} WHERE workspace_id = %(w)s", {"w": workspace_id}) or 0)
     _hold_rollups(workspace_id)
+    if everything:
+        # Every event is added up here, to the last one there is: none is being
+        # inserted meanwhile (the caller holds the workspace's row, which a delivery
+        # share-locks), and one waiting adds its own (the claim, once committed).
+        last = int(scalar(f"SELECT max(id) FROM {table()} WHERE workspace_id = %(w)s", {"w": workspace_id}) or 0)
     parameters = {"w": workspace_id, "groups": sorted(groups or []), "people": sorted(people or [])}
     if zone is not None:
         command(
@@ -622,7 +647,9 @@ def rebuild_rollups(
             settings=INSERT_SETTINGS_SYNC,
         )
     if everything:
-        RollupProgress.objects.filter(pk=workspace_id).update(rolled_up_to=last)
+        RollupProgress.objects.update_or_create(
+            workspace_id=workspace_id, defaults={"rolled_up_to": last, "claimed_to": last}
+        )
 
 
 def _groups_of_people(workspace_id: int, person_ids: list[int]) -> set[tuple[int, int]]:
@@ -648,6 +675,28 @@ def _earlier_copies(workspace_id: int, message_ids: list[str]) -> tuple[set[tupl
     )
     groups = {(slot, int(group)) for _, *slots in rows for slot, group in enumerate(slots) if group is not None}
     return groups, {int(person) for person, *_ in rows}
+
+
+def purge_duplicate_windows(now: datetime | None = None) -> int:
+    """Delete the duplicate windows (``DuplicateWindow``) recorded at least
+    ``KEPT_AT_LEAST`` ago whose calls ClickHouse holds once each now (its merges kept
+    one copy): counts of their days need FINAL no more. How many went."""
+    cutoff = (now or timezone.now()) - DuplicateWindow.KEPT_AT_LEAST
+    merged = []
+    for window in DuplicateWindow.objects.filter(created_at__lt=cutoff).order_by("pk")[:1000]:
+        where = (
+            "workspace_id = %(w)s AND timestamp >= toDateTime64(%(start)s, 6, 'UTC') "
+            "AND timestamp <= toDateTime64(%(end)s, 6, 'UTC')"
+        )
+        parameters = {"w": window.workspace_id, "start": moment_text(window.start), "end": moment_text(window.end)}
+        [(rows, calls)] = query(
+            f"SELECT count(), (SELECT count() FROM {table()} FINAL WHERE {where}) FROM {table()} WHERE {where}",
+            parameters,
+        )
+        if rows == calls:
+            merged.append(window.pk)
+    deleted, _ = DuplicateWindow.objects.filter(pk__in=merged).delete()
+    return deleted
 
 
 def continue_numbering() -> None:

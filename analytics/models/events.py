@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from analytics.models.workspaces import Workspace
 
@@ -268,17 +269,19 @@ class PendingReassignment(models.Model):
 
 class RollupProgress(models.Model):
     """With ClickHouse as the event store: how far the rollups of a workspace's events
-    (``group_days``, ``group_firsts``, ``person_days``) have been worked out, as the
-    number of the last event added to them (``analytics.clickhouse.store.catch_up``).
-    Inserting events does not add to the rollups (it would cost each delivery a third
-    of its time): a report adds the events numbered after ``rolled_up_to`` first, and so
-    does the task worker at each heartbeat. A delivery share-locks this row while it
-    inserts, so that adding up waits for the events being inserted; one whose events are
-    numbered at or below it (numbered before others but stored after them) adds its own
-    rows."""
+    (``group_days``, ``group_firsts``, ``person_days``) have been worked out
+    (``analytics.clickhouse.store.catch_up``). Inserting events does not add to the
+    rollups (it would cost each delivery a third of its time): a report adds the events
+    stored since first, and so does the task worker at each heartbeat.
+
+    ``rolled_up_to``: every event numbered up to it is added. ``claimed_to``: a catch-up
+    records, before it reads the events, the last number it adds up to; a delivery
+    storing events numbered up to it (numbers are taken before the insert: a later one
+    may be stored first) adds them itself, so that nothing waits for anything."""
 
     workspace = models.OneToOneField(Workspace, models.DB_CASCADE, primary_key=True, related_name="+")
     rolled_up_to = models.BigIntegerField(default=0)
+    claimed_to = models.BigIntegerField(default=0)
 
     def __str__(self):
         return f"workspace {self.workspace_id} up to event {self.rolled_up_to}"
@@ -291,11 +294,17 @@ class DuplicateWindow(models.Model):
     when the retry is numbered, ``analytics.clickhouse.store.take``), a batch copied
     again (``analytics.clickhouse.copy``). Both copies of a call have the same moment.
     Counts read the events of these moments with ``FINAL`` and the others without it
-    (three times quicker); there are none but after failures."""
+    (three times quicker); there are none but after failures. Deleted once ClickHouse
+    has merged the copies (``analytics.clickhouse.store.purge_duplicate_windows``), and
+    not before ``KEPT_AT_LEAST`` (the second copy of a retry is written after)."""
+
+    # Kept while ClickHouse holds two copies of a call then (``purge_duplicate_windows``).
+    KEPT_AT_LEAST = timedelta(hours=1)
 
     workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="+", db_index=False)
     start = models.DateTimeField()
     end = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "end"], name="duplicate_window_end")]
