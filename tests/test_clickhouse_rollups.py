@@ -139,7 +139,7 @@ def test_a_delivery_numbered_at_or_below_a_claim_adds_its_own_rows(clickhouse_ev
     others that a catch-up claimed and read already. Those it adds to the rollups
     itself, once inserted."""
     assert send.batch(identify("ann")).status_code == 200
-    RollupProgress.objects.create(workspace=workspace, claimed_to=10**12)
+    RollupProgress.objects.update_or_create(workspace=workspace, defaults={"claimed_to": 10**12})
     assert send.batch(track("ann", "Export", feb(2, 10), groups={"company": "acme"})).status_code == 200
     assert rollups(clickhouse_events, workspace, caught_up=False) == worked_out(clickhouse_events, workspace)
     assert rollups(clickhouse_events, workspace, caught_up=False)[0] == [
@@ -150,7 +150,8 @@ def test_a_delivery_numbered_at_or_below_a_claim_adds_its_own_rows(clickhouse_ev
 def test_the_task_worker_adds_stored_calls_to_the_rollups_at_each_heartbeat(clickhouse_events, workspace, send):
     """So that a report finds few to add."""
     assert send.batch(identify("ann"), track("ann", "Export", feb(2, 10), groups={"company": "acme"})).status_code == 200
-    RollupProgress.objects.create(workspace=workspace)
+    # The workspace's first delivery recorded it, for the heartbeat to find.
+    assert RollupProgress.objects.filter(workspace=workspace, rolled_up_to=0).exists()
     heartbeat = Heartbeat("worker-1", every=1)
     heartbeat.worker = TaskWorker.register("worker-1")
     heartbeat.beat()
@@ -163,7 +164,7 @@ def test_a_catch_up_stopped_after_its_claim_is_finished_by_the_next(clickhouse_e
     """A catch-up that claimed events and failed before adding them: the next adds them."""
     assert send.batch(identify("ann"), track("ann", "Export", feb(2, 10), groups={"company": "acme"})).status_code == 200
     last = clickhouse_events.command(f"SELECT max(id) FROM {clickhouse.database()}.events")
-    RollupProgress.objects.create(workspace=workspace, claimed_to=last)
+    RollupProgress.objects.update_or_create(workspace=workspace, defaults={"claimed_to": last})
     assert rollups(clickhouse_events, workspace, caught_up=False) == ([], [])
     assert store.catch_up(workspace.pk) == last
     assert_exact(clickhouse_events, workspace)

@@ -59,6 +59,7 @@ so many clients' small batches make few parts. A delivery that fails is answered
 and retried with the same keys.
 """
 
+import contextlib
 import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -287,7 +288,9 @@ def deliver(rows: list[dict]) -> int:
                 # stored after them), read once inserted: added up here, since that
                 # catch-up read the events before they were there (``catch_up``).
                 claimed = RollupProgress.objects.filter(pk=workspace_id).values_list("claimed_to", flat=True).first()
-                if claimed and (below := [row for row in kept if row["id"] <= claimed]):
+                if claimed is None:  # the workspace's first delivery: the heartbeat's catch-ups include it
+                    RollupProgress.objects.bulk_create([RollupProgress(workspace_id=workspace_id)], ignore_conflicts=True)
+                elif below := [row for row in kept if row["id"] <= claimed]:
                     roll_up_rows(block if len(below) == len(kept) else json_rows(below, zone))
                 if earlier_people:
                     earlier_people |= {row["person_id"] for row in retried}
@@ -310,12 +313,18 @@ def roll_up_rows(block: bytes) -> None:
 
 def roll_up(workspace_id: int, after: int, up_to: int) -> None:
     """Add the workspace's events numbered from ``after`` (excluded) to ``up_to`` to the
-    rollups (``schema.add_up_sql``)."""
+    rollups (``schema.add_up_sql``). Stopped by ClickHouse before the client gives up
+    waiting (``ROLL_UP_SECONDS``): a statement left running after its turn ended could
+    write back people a deletion had just taken out."""
     command(
         add_up_sql(clickhouse.database()),
         {"w": workspace_id, "after": after, "up_to": up_to},
-        settings=INSERT_SETTINGS_SYNC,
+        settings={**INSERT_SETTINGS_SYNC, "max_execution_time": ROLL_UP_SECONDS},
     )
+
+
+# Below clickhouse-connect's default wait of 300 s.
+ROLL_UP_SECONDS = 240
 
 
 def catch_up(workspace_id: int, *, wait: float = 2.0) -> int:
@@ -338,18 +347,26 @@ def catch_up(workspace_id: int, *, wait: float = 2.0) -> int:
     not at all); then the rollups are read as they are (a report just after others'
     calls may miss them; the next catch-up adds them). Deliveries never wait for it."""
     progress = RollupProgress.objects.filter(pk=workspace_id).values_list("rolled_up_to", "claimed_to").first()
-    if progress is not None and progress[0] == progress[1] and not _last_event_after(workspace_id, progress[0]):
+    if progress is None:
+        # Before the turn: its key check share-locks the workspace's row, which a change
+        # of time zone holding the turn's lock may have locked.
+        RollupProgress.objects.bulk_create([RollupProgress(workspace_id=workspace_id)], ignore_conflicts=True)
+    elif progress[0] == progress[1] and not _last_event_after(workspace_id, progress[0]):
         return 0
     if not _take_turn(workspace_id, wait):
         return 0
     try:
-        RollupProgress.objects.bulk_create([RollupProgress(workspace_id=workspace_id)], ignore_conflicts=True)
-        rolled_up_to, claimed_to = RollupProgress.objects.values_list("rolled_up_to", "claimed_to").get(pk=workspace_id)
-        last = max(claimed_to, _last_event_after(workspace_id, rolled_up_to))
-        if last > rolled_up_to:
-            RollupProgress.objects.filter(pk=workspace_id, claimed_to__lt=last).update(claimed_to=last)
-            roll_up(workspace_id, rolled_up_to, last)
-            RollupProgress.objects.filter(pk=workspace_id).update(rolled_up_to=last)
+        # SQLite locks no rows: its one writer at a time keeps deletions (and
+        # deliveries, which hold it across their insert) out while this runs.
+        with transaction.atomic() if connection.vendor != "postgresql" else contextlib.nullcontext():
+            rolled_up_to, claimed_to = RollupProgress.objects.values_list("rolled_up_to", "claimed_to").get(
+                pk=workspace_id
+            )
+            last = max(claimed_to, _last_event_after(workspace_id, rolled_up_to))
+            if last > rolled_up_to:
+                RollupProgress.objects.filter(pk=workspace_id, claimed_to__lt=last).update(claimed_to=last)
+                roll_up(workspace_id, rolled_up_to, last)
+                RollupProgress.objects.filter(pk=workspace_id).update(rolled_up_to=last)
         return last if last > rolled_up_to else 0
     finally:
         _end_turn(workspace_id)
