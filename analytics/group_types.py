@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import F
 
 from analytics import event_store
-from analytics.models import GroupType, Person
+from analytics.models import Group, GroupType, Person
 from analytics.models.groups import renumber
 
 
@@ -23,6 +23,9 @@ def remove_group_type(group_type: GroupType, *, new_default: GroupType | None = 
     required while other types remain.
     """
     with transaction.atomic():
+        # Its groups first, then the workspace: the order ingestion takes them in (it
+        # updates a group's last activity, then its rows' keys share-lock the workspace).
+        list(Group.objects.select_for_update().filter(group_type=group_type).order_by("pk").values_list("pk"))
         others = [t for t in group_type.lock_siblings() if t.pk != group_type.pk]
         if group_type.is_default and others and new_default not in others:
             raise ValidationError(

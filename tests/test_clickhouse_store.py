@@ -7,6 +7,7 @@ A real server adds what chdb cannot show: inserts buffered with other clients'
 (``async_insert``), changes waited for on every replica, and a cluster's shards."""
 
 import threading
+import time
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from io import StringIO
@@ -341,6 +342,49 @@ def test_merges_are_made_in_the_order_they_were_recorded(clickhouse_events, work
     PendingReassignment.objects.create(workspace=workspace, from_person_id=ann.pk, to_person_id=bob.pk)
     assert apply_reassignments(workspace.pk) == 2
     assert {e["person_id"] for e in held(clickhouse_events, workspace)} == {bob.pk}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite locks no rows")
+def test_a_call_during_a_group_type_s_removal_waits_for_it(
+    transactional_db, clickhouse_events, workspace, send, monkeypatch
+):
+    """The team type's removal has locked its groups and the workspace when a call
+    carrying team growth comes: ingestion waits for it (the removal locks the groups
+    before the workspace, in the order ingestion takes them), so neither deadlocks. The
+    call is then stored without the team, its group gone."""
+    from analytics import event_store
+
+    assert send.batch(join("ann", "growth", group_type="team")).status_code == 200
+    team = workspace.group_types.get(name="team")
+    clear, locked, removed = event_store.clear_group_type, threading.Event(), threading.Event()
+    errors = []
+
+    def clear_after_a_while(group_type):
+        locked.set()  # the groups and the workspace are locked
+        time.sleep(1.5)  # past PostgreSQL's deadlock_timeout: a cycle would be found
+        return clear(group_type)
+
+    def remove():
+        try:
+            remove_group_type(GroupType.objects.get(pk=team.pk))
+        except Exception as error:  # a deadlock
+            errors.append(error)
+        finally:
+            connections.close_all()
+            removed.set()
+
+    monkeypatch.setattr(event_store, "clear_group_type", clear_after_a_while)
+    threading.Thread(target=remove).start()
+    assert locked.wait(10)
+    call = track("ann", "Export", groups={"team": "growth"}, messageId="m-wait")
+    response = send.batch(call)
+    assert removed.wait(10)
+    assert errors == []
+    assert not GroupType.objects.filter(pk=team.pk).exists()
+    if response.status_code == 503:  # the group went between the call's two steps
+        response = send.batch(call)
+    assert response.status_code == 200
+    assert [e["group_1_id"] for e in held(clickhouse_events, workspace) if e["message_id"] == "m-wait"] == [None]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite locks no rows")
