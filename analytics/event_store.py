@@ -78,6 +78,16 @@ def _clickhouse():
     return store
 
 
+def _clickhouse_rollups():
+    """The rollups of ClickHouse's events (``analytics.clickhouse.rollups``) when
+    ``CLICKHOUSE_URL`` is set, else None."""
+    if not _clickhouse():
+        return None
+    from analytics.clickhouse import rollups
+
+    return rollups
+
+
 def _clickhouse_reads():
     """What reads events in ClickHouse (``analytics.clickhouse.reads``) when
     ``CLICKHOUSE_URL`` is set, else None."""
@@ -131,11 +141,11 @@ def sync_memberships() -> int:
 
 def catch_up_rollups() -> int:
     """With ClickHouse as the event store, add the events stored since the last time to
-    its rollups (``analytics.clickhouse.store.catch_up``: the task worker does at each
+    its rollups (``analytics.clickhouse.rollups.catch_up``: the task worker does at each
     heartbeat, so that a report finds few to add); how many workspaces had some. Nothing
     to do otherwise (the main database's days of activity are written with the events)."""
-    if store := _clickhouse():
-        return store.catch_up_all()
+    if rollups := _clickhouse_rollups():
+        return rollups.catch_up_all()
     return 0
 
 
@@ -246,9 +256,9 @@ def rebuild_daily_activity(workspace) -> None:
     worked out again instead, the workspace's row locked first: a delivery (which
     share-locks it and writes each event's day in the zone it reads there) waits, or
     went before and is worked out again here."""
-    if store := _clickhouse():
+    if rollups := _clickhouse_rollups():
         list(type(workspace).objects.select_for_update().filter(pk=workspace.pk).values_list("pk"))
-        store.rebuild_rollups(workspace.pk, zone=workspace.time_zone)
+        rollups.rebuild(workspace.pk, zone=workspace.time_zone)
         return
     DailyActivity.objects.filter(workspace=workspace).delete()
     groups = {f"g{slot}": Coalesce(f"group_{slot}_id", 0) for slot in range(GROUP_SLOTS)}

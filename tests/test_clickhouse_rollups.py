@@ -15,7 +15,7 @@ from django.db import transaction
 from django.http import QueryDict
 
 from analytics import clickhouse, event_store, reports
-from analytics.clickhouse import store
+from analytics.clickhouse.rollups import catch_up
 from analytics.clickhouse.schema import rollup_select
 from analytics.deletion import delete_person
 from analytics.group_types import remove_group_type
@@ -25,10 +25,10 @@ from analytics.worker import Heartbeat
 
 def rollups(client, workspace, *, caught_up=True):
     """What the rollups hold for the workspace, each group's rows merged: as a report
-    reads them, the events stored so far added first (``store.catch_up``), or as they
+    reads them, the events stored so far added first (``rollups.catch_up``), or as they
     are."""
     if caught_up:
-        store.catch_up(workspace.pk)
+        catch_up(workspace.pk)
     database = clickhouse.database()
     days = client.query(
         f"SELECT slot, day, group_id, arraySort(bitmapToArray(groupBitmapMergeState(people))), "
@@ -66,7 +66,7 @@ def person_days(client, workspace, *, events=None):
     """People's days (``person_days``), each key's rows merged; or, given ``events``,
     what they should be, worked out of those events."""
     if events is None:
-        store.catch_up(workspace.pk)
+        catch_up(workspace.pk)
         sql = (
             f"SELECT day, person_id, groups, min(first), max(last) FROM {clickhouse.database()}.person_days "
             "WHERE workspace_id = %(w)s GROUP BY day, person_id, groups"
@@ -166,7 +166,7 @@ def test_a_catch_up_stopped_after_its_claim_is_finished_by_the_next(clickhouse_e
     last = clickhouse_events.command(f"SELECT max(id) FROM {clickhouse.database()}.events")
     RollupProgress.objects.update_or_create(workspace=workspace, defaults={"claimed_to": last})
     assert rollups(clickhouse_events, workspace, caught_up=False) == ([], [])
-    assert store.catch_up(workspace.pk) == last
+    assert catch_up(workspace.pk) == last
     assert_exact(clickhouse_events, workspace)
     assert RollupProgress.objects.get(workspace=workspace).rolled_up_to == last
 

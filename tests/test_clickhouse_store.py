@@ -20,7 +20,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from analytics import clickhouse, reports
-from analytics.clickhouse import store
+from analytics.clickhouse import rollups, store
 from analytics.clickhouse.store import apply_reassignments, continue_numbering
 from analytics.event_store import purge_receipts
 from analytics.reports.clickhouse.scope import Scope
@@ -37,6 +37,7 @@ from analytics.models import (
     GroupType,
     PendingReassignment,
     Person,
+    RollupProgress,
     TaskWorker,
 )
 
@@ -444,14 +445,14 @@ def test_a_catch_up_neither_waits_for_a_delivery_nor_loses_its_events(
     neither waits for the other. The catch-up claims what ClickHouse holds, which the
     delivery's events (numbered after) are not part of; the next catch-up adds them."""
     assert send.batch(identify("ann"), track("ann", "Import", groups={"company": "acme"})).status_code == 200
-    with during_the_insert(lambda: store.catch_up(workspace.pk), wait=5) as (order, _):
+    with during_the_insert(lambda: rollups.catch_up(workspace.pk), wait=5) as (order, _):
         response = send.batch(track("ann", "Export", at=feb(9, 10), groups={"company": "acme"}, messageId="m-race"))
     assert response.status_code == 200
     assert order == ["done", "inserted"]
     [race] = [e for e in held(clickhouse_events, workspace) if e["message_id"] == "m-race"]
-    progress = store.RollupProgress.objects.get(workspace=workspace)
+    progress = RollupProgress.objects.get(workspace=workspace)
     assert progress.rolled_up_to == progress.claimed_to < race["id"]
-    assert store.catch_up(workspace.pk) == race["id"]
+    assert rollups.catch_up(workspace.pk) == race["id"]
     days = clickhouse_events.query(
         f"SELECT day FROM {clickhouse.database()}.group_days WHERE workspace_id = %(w)s",
         parameters={"w": workspace.pk},

@@ -1,7 +1,8 @@
 """ClickHouse as the event store of big workspaces (``CLICKHOUSE_URL``): the connection,
 the schema (``analytics.clickhouse.schema``, applied by ``manage.py clickhouse_schema``),
-copying a workspace's events there (``copy``) and the store itself (``store``: what
-``analytics.event_store`` does with events when ClickHouse holds them).
+copying a workspace's events there (``copy``), the store itself (``store``: what
+``analytics.event_store`` does with events when ClickHouse holds them), the rollups of
+the events (``rollups``), and the statements all of them run (``sql``).
 
 Reports read ClickHouse through ``analytics.reports.clickhouse``. Work in progress:
 ingestion into the embedded engine does not yet keep PostgreSQL's pace (README,

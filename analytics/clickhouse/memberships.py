@@ -30,7 +30,7 @@ from django.db import connection, transaction
 
 from analytics import clickhouse
 from analytics.clickhouse.schema import MEMBERSHIP_COLUMNS
-from analytics.clickhouse.store import DELETE_SETTINGS, INSERT_SETTINGS_SYNC, command
+from analytics.clickhouse.sql import DELETE_SETTINGS, INSERT_SETTINGS_SYNC, command
 from analytics.models import Membership, MembershipChange
 
 # PostgreSQL's advisory locks that take turns at syncing a workspace's memberships.

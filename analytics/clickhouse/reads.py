@@ -12,7 +12,7 @@ import orjson
 
 from analytics import clickhouse
 from analytics.clickhouse.copy import COLUMNS
-from analytics.clickhouse.store import moment_text, query, scalar, table
+from analytics.clickhouse.sql import moment_text, query, scalar, table
 from analytics.models import (
     ACTIVITY_TYPES,
     PAGE_EVENT,

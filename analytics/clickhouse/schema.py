@@ -212,7 +212,7 @@ def _rollups(target: Target) -> list[str]:
     events stored are added up: ``_rollups_caught_up``). They hold only what a second
     copy of a row leaves as it was (a set of people, the earliest moment), so a retried
     call adds nothing. What changes events already stored works them out again for the
-    groups it touches (``analytics.clickhouse.store.rebuild_rollups``). ``day``, the day
+    groups it touches (``analytics.clickhouse.rollups.rebuild``). ``day``, the day
     of the workspace's time zone, is written with each event (the day in UTC for events
     stored before: ``clickhouse_schema`` works every workspace's out again after this
     migration)."""
@@ -342,7 +342,7 @@ def add_up_sql(database: str) -> str:
 def _rollups_caught_up(target: Target) -> list[str]:
     """The rollups are no longer added to as events are inserted (their views cost a
     delivery a third of its time) but a batch of events at a time
-    (``analytics.clickhouse.store.catch_up``): their views read ``rollup_input``, a table
+    (``analytics.clickhouse.rollups.catch_up``): their views read ``rollup_input``, a table
     that keeps nothing (``Null``) which the events to add are inserted into, once stored.
     ``events`` gains an index of each granule's least and greatest number (``id``), by
     which the events numbered after some number are found without reading the others.

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     """With ClickHouse as the event store, how far each workspace's rollups of its events
-    have been worked out (``analytics.clickhouse.store.catch_up``)."""
+    have been worked out (``analytics.clickhouse.rollups.catch_up``)."""
 
     dependencies = [
         ('analytics', '0027_membership_change'),

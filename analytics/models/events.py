@@ -270,7 +270,7 @@ class PendingReassignment(models.Model):
 class RollupProgress(models.Model):
     """With ClickHouse as the event store: how far the rollups of a workspace's events
     (``group_days``, ``group_firsts``, ``person_days``) have been worked out
-    (``analytics.clickhouse.store.catch_up``). Inserting events does not add to the
+    (``analytics.clickhouse.rollups.catch_up``). Inserting events does not add to the
     rollups (it would cost each delivery a third of its time): a report adds the events
     stored since first, and so does the task worker at each heartbeat.
 
@@ -282,6 +282,11 @@ class RollupProgress(models.Model):
     workspace = models.OneToOneField(Workspace, models.DB_CASCADE, primary_key=True, related_name="+")
     rolled_up_to = models.BigIntegerField(default=0)
     claimed_to = models.BigIntegerField(default=0)
+
+    @classmethod
+    def record(cls, workspace_id: int) -> None:
+        """The workspace's row, from nothing added up, unless it has one."""
+        cls.objects.bulk_create([cls(workspace_id=workspace_id)], ignore_conflicts=True)
 
     def __str__(self):
         return f"workspace {self.workspace_id} up to event {self.rolled_up_to}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analytics.clickhouse.store import moment_text
+from analytics.clickhouse.sql import moment_text
 from analytics.models import EventType, Workspace
 from analytics.reports.clickhouse.scope import Scope, events_table, fetch
 from analytics.reports.queries import Period, Query, event_label

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from django.db.models import Q
 
 from analytics import clickhouse, event_store
-from analytics.clickhouse import store
+from analytics.clickhouse import rollups, sql
 from analytics.models import (
     ACTIVITY_TYPES,
     PAGE_EVENT,
@@ -39,7 +39,7 @@ NEGATIVE = {"neq": "eq", "not_set": "set"}
 
 
 def events_table() -> str:
-    return f"{store.table()} FINAL"
+    return f"{sql.table()} FINAL"
 
 
 def fetch(sql: str, parameters: dict | None = None) -> list[tuple]:
@@ -65,7 +65,7 @@ class Scope(QueryScope):
         return f"%({name})s"
 
     def moment(self, value: datetime) -> str:
-        return f"toDateTime64({self.param(store.moment_text(value))}, 6, 'UTC')"
+        return f"toDateTime64({self.param(sql.moment_text(value))}, 6, 'UTC')"
 
     def day(self, value: date) -> str:
         return f"toDate({self.param(value.isoformat())})"
@@ -92,12 +92,12 @@ class Scope(QueryScope):
 
     def rollup(self, name: str) -> str:
         """The rollup ``name`` (``schema.ROLLUPS``, ``schema.PERSON_ROLLUPS``) to read, the
-        events stored so far added to the workspace's rollups first (``store.catch_up``,
+        events stored so far added to the workspace's rollups first (``rollups.catch_up``,
         once a report)."""
         if not self.__dict__.get("_caught_up"):
-            store.catch_up(self.workspace.pk)
+            rollups.catch_up(self.workspace.pk)
             self._caught_up = True
-        return store.rollup_table(name)
+        return sql.rollup_table(name)
 
     def counted_events(self, period) -> str:
         """The events table to count the events of ``period`` (``reports.Period``) from:
@@ -106,7 +106,7 @@ class Scope(QueryScope):
         days of 10,000,000 events, 20 ms rather than 60)."""
         start, end = period.bounds(self.zone)
         doubled = DuplicateWindow.objects.filter(workspace=self.workspace, start__lt=end, end__gte=start)
-        return events_table() if doubled.exists() else store.table()
+        return events_table() if doubled.exists() else sql.table()
 
     def internal_ids(self) -> list[int] | None:
         """The ids of the internal people the query leaves out, or None when it leaves
