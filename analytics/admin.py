@@ -27,6 +27,7 @@ from analytics.models import (
     EventReceipt,
     GroupDay,
     PendingReassignment,
+    QueuedEvents,
     GroupType,
     Identity,
     IngestionProblem,
@@ -206,9 +207,17 @@ class EventReceiptAdmin(ReadOnlyAdmin):
 
 @admin.register(PendingReassignment)
 class PendingReassignmentAdmin(ReadOnlyAdmin):
-    list_display = ["__str__", "created_at", "workspace"]
+    list_display = ["__str__", "created_at", "made_at", "workspace"]
     list_select_related = ["workspace"]
     list_filter = ["workspace"]
+
+
+@admin.register(QueuedEvents)
+class QueuedEventsAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "created_at", "tries", "workspace"]
+    list_select_related = ["workspace"]
+    list_filter = ["workspace"]
+    exclude = ["block"]
 
 
 @admin.register(MembershipChange)

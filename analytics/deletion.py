@@ -205,6 +205,9 @@ def delete_people(
     given, is called as ``progress(events deleted so far, events to delete)`` before the
     first chunk of events and after each.
     """
+    if event_store.in_clickhouse():
+        # Counted in the transaction below, which cannot store them (``store_queued``).
+        event_store.store_queued(*set(people.values_list("workspace_id", flat=True)))
     with transaction.atomic():
         if not dry_run:
             # Lock the rows, in a fixed order: no call can add events or memberships to

@@ -9,8 +9,9 @@ Reading events goes through here too where a page lists or counts them (``Select
 ``newest``, the counts by person); reports read them through ``analytics.reports``.
 
 With ``CLICKHOUSE_URL`` set, events are stored in ClickHouse instead
-(``analytics.clickhouse.store``): ``insert`` takes their receipts in the caller's
-transaction, and ``deliver`` stores them once it has committed. The main database then
+(``analytics.clickhouse.store``): ``insert`` takes their receipts and queues them in the
+caller's transaction, and the task worker stores them there (``flush_queued``), or a
+read of the workspace's events first. The main database then
 keeps no daily activity: reports read ClickHouse.
 
 What is derived from events is kept here with them, so that it stays exact whatever
@@ -34,6 +35,7 @@ scripts do, leaves its events to the database's cascade. Demo and generated data
 (``demo_data``, ``generate_data``) are stored through ingestion, so through here.
 """
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -88,19 +90,51 @@ def _clickhouse_rollups():
     return rollups
 
 
-def _clickhouse_reads():
+def _clickhouse_reads(*workspace_ids: int):
     """What reads events in ClickHouse (``analytics.clickhouse.reads``) when
-    ``CLICKHOUSE_URL`` is set, else None."""
+    ``CLICKHOUSE_URL`` is set, the events queued for these workspaces stored first
+    (``store_queued``); else None."""
     if not _clickhouse():
         return None
+    store_queued(*workspace_ids)
     from analytics.clickhouse import reads
 
     return reads
 
 
-class NotDelivered(Exception):
-    """Some events of a batch are not stored (ClickHouse failed, or their person or a
-    group of their context changed meanwhile): the client should retry."""
+# The workspaces whose queued events this thread stored in ClickHouse for the request or
+# task it runs (``store_queued``), and has not queued events of since.
+_stored = threading.local()
+
+
+def store_queued(*workspace_ids: int) -> None:
+    """With ClickHouse as the event store, store there the events queued for these
+    workspaces (``analytics.clickhouse.store.flush``), before reading theirs: once a
+    request or task (a page reads events several times), and again after it queued
+    events of theirs; not inside a transaction (``_in_transaction``). Nothing to do
+    otherwise."""
+    if not (store := _clickhouse()) or _in_transaction():
+        return
+    done = _stored.__dict__.setdefault("workspaces", set())
+    for workspace_id in workspace_ids:
+        if workspace_id not in done:
+            store.flush(workspace_id)
+            done.add(workspace_id)
+
+
+def _in_transaction() -> bool:
+    """Whether a transaction of the code's own is open (a test's own does not count).
+    A flush in it could not commit its claim before writing to ClickHouse: a rollback
+    after would bring back batches ClickHouse holds, not counted as maybe held twice.
+    So reads in a transaction do not store the queued events: the caller stores them
+    before it begins (``deletion.delete_people``)."""
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
+def forget_stored_queues(**kwargs) -> None:
+    """At the start of each request and task (``AnalyticsConfig.ready``): the events
+    other processes queued since must be stored before this one reads."""
+    _stored.__dict__.pop("workspaces", None)
 
 
 def stored(workspace, message_ids: list[str]) -> list:
@@ -171,8 +205,9 @@ def insert(rows: list[dict], *, zone: ZoneInfo) -> int:
     many. ``zone`` is the workspace's time zone, whose days ``DailyActivity`` counts.
 
     With ClickHouse as the store, this only gives each event its receipt (its number and
-    moment, ``rows`` are updated with them) in the caller's transaction; ``deliver``
-    stores the rows once it has committed.
+    moment, ``rows`` are updated with them) and queues them in the caller's transaction:
+    once it has committed, they are held, and stored there by ``flush_queued`` or by a
+    read first.
 
     The caller has left out message ids stored already; one arriving meanwhile from a
     concurrent retry makes the database refuse the whole insert (IntegrityError), so
@@ -182,6 +217,9 @@ def insert(rows: list[dict], *, zone: ZoneInfo) -> int:
     """
     if store := _clickhouse():
         store.take(rows)
+        store.enqueue(rows, zone)
+        if rows:
+            _stored.__dict__.get("workspaces", set()).discard(rows[0]["workspace_id"])
     else:
         copy_rows(Event, rows)
         _add_daily_activity(rows, zone)
@@ -196,13 +234,13 @@ def insert(rows: list[dict], *, zone: ZoneInfo) -> int:
     return len(rows)
 
 
-def deliver(rows: list[dict]) -> None:
-    """Store in ClickHouse the events ``insert`` took, after its transaction committed;
-    nothing to do when the main database holds events (``insert`` stored them). Raises
-    ``analytics.clickhouse.store.NotDelivered`` when some are not stored: the caller
-    answers that the client should retry, which stores them once."""
+def flush_queued() -> int:
+    """With ClickHouse as the event store, store there the events queued by ingestion
+    (``analytics.clickhouse.store.flush_all``; the task worker does at each heartbeat,
+    reads of a workspace's events first); how many. Nothing to do otherwise."""
     if store := _clickhouse():
-        store.deliver(rows)
+        return store.flush_all()
+    return 0
 
 
 def _add_daily_activity(rows: list[dict], zone: ZoneInfo) -> None:
@@ -238,7 +276,8 @@ def reassign(*, workspace_id: int, from_person: int, to_person: int) -> None:
     anonymous visitor turned out to be a known user, and ``from_person`` is deleted in
     this transaction. Their days of activity add up into the other's. With ClickHouse,
     it is recorded here and made there once the transaction has committed
-    (``deliver``, or the task worker's heartbeat: ``apply_reassignments``)."""
+    (the next flush of the workspace's events, or the task worker's heartbeat:
+    ``apply_reassignments``)."""
     if store := _clickhouse():
         store.reassign(workspace_id=workspace_id, from_person=from_person, to_person=to_person)
         return
@@ -253,7 +292,7 @@ def rebuild_daily_activity(workspace) -> None:
     """Work ``workspace``'s ``DailyActivity`` out again from its events, in its time zone
     (``workspace.zone``): after the zone changed, or a group type's context was cleared.
     Two statements. With ClickHouse as the store, its events' days and its rollups are
-    worked out again instead, the workspace's row locked first: a delivery (which
+    worked out again instead, the workspace's row locked first: a flush (which
     share-locks it and writes each event's day in the zone it reads there) waits, or
     went before and is worked out again here."""
     if rollups := _clickhouse_rollups():
@@ -390,7 +429,7 @@ def newest(selection: Selection, *, limit: int, cursor: str | None = None) -> li
     """The newest ``limit`` selected events, newest first (by moment, then number),
     after ``cursor`` (``Event.cursor`` of the last event of the page before, checked by
     the caller)."""
-    if reads := _clickhouse_reads():
+    if reads := _clickhouse_reads(selection.workspace_id):
         return reads.newest(selection, limit=limit, cursor=cursor)
     events = _after(selection.queryset(), cursor).newest_first()
     if selection.unassigned_of is None:
@@ -408,7 +447,7 @@ def newest(selection: Selection, *, limit: int, cursor: str | None = None) -> li
 
 def count(selection: Selection) -> int:
     """How many events ``selection`` selects."""
-    if reads := _clickhouse_reads():
+    if reads := _clickhouse_reads(selection.workspace_id):
         return reads.count(selection)
     if selection.unassigned_of is not None:
         return selection.queryset().count() + selection.unassigned_queryset().count()
@@ -476,7 +515,7 @@ def with_activity_in(memberships, group, *, since: datetime):
 def count_by_type(workspace_ids, person_ids: list[int]) -> dict[int, dict[str, int]]:
     """{person id: {call type: events}} of these people's events (types with none left
     out); ``workspace_ids`` are their workspaces'."""
-    if reads := _clickhouse_reads():
+    if reads := _clickhouse_reads(*workspace_ids):
         return reads.count_by_type(workspace_ids, person_ids)
     found = {}
     events = Event.objects.filter(person_id__in=person_ids).order_by()
@@ -488,7 +527,7 @@ def count_by_type(workspace_ids, person_ids: list[int]) -> dict[int, dict[str, i
 def count_of_people(workspace_ids, person_ids: list[int]) -> dict[int, int]:
     """{person id: their events} (people without any left out); ``workspace_ids`` are
     their workspaces'."""
-    if reads := _clickhouse_reads():
+    if reads := _clickhouse_reads(*workspace_ids):
         return reads.count_of_people(workspace_ids, person_ids)
     events = Event.objects.filter(person_id__in=person_ids).order_by()
     return dict(events.values_list("person_id").annotate(n=Count("*")))
@@ -497,7 +536,7 @@ def count_of_people(workspace_ids, person_ids: list[int]) -> dict[int, int]:
 def activity_in_group(group, person_ids: list[int], *, since: datetime) -> dict[int, int]:
     """{person id: their activity carrying ``group`` since ``since``} (people without
     any left out)."""
-    if reads := _clickhouse_reads():
+    if reads := _clickhouse_reads(group.workspace_id):
         return reads.activity_in_group(group, person_ids, since=since)
     events = (
         Event.objects.activity()
@@ -510,14 +549,14 @@ def activity_in_group(group, person_ids: list[int], *, since: datetime) -> dict[
 
 def has_activity(workspace_id: int) -> bool:
     """Whether the workspace has had any activity (track, page or screen calls)."""
-    if reads := _clickhouse_reads():
+    if reads := _clickhouse_reads(workspace_id):
         return reads.has_activity(workspace_id)
     return Event.objects.filter(workspace_id=workspace_id).activity().exists()
 
 
 def count_in_slot(workspace_id: int, slot: int) -> int:
     """How many of the workspace's events carry a group of slot ``slot``."""
-    if reads := _clickhouse_reads():
+    if reads := _clickhouse_reads(workspace_id):
         return reads.count_in_slot(workspace_id, slot)
     return Event.objects.filter(workspace_id=workspace_id, **{f"group_{slot}__isnull": False}).count()
 
@@ -525,7 +564,7 @@ def count_in_slot(workspace_id: int, slot: int) -> int:
 def weeks_in_group(group, *, since: datetime, zone: ZoneInfo) -> dict:
     """{Monday: (activity events, people who sent them)} of the weeks (cut at midnight in
     ``zone``) with activity carrying ``group`` since ``since``."""
-    if reads := _clickhouse_reads():
+    if reads := _clickhouse_reads(group.workspace_id):
         return reads.weeks_in_group(group, since=since, zone=zone)
     rows = (
         group.activity_events()
@@ -541,7 +580,7 @@ def weeks_in_group(group, *, since: datetime, zone: ZoneInfo) -> dict:
 def top_in_group(group, *, since: datetime, limit: int) -> list[tuple[str, str, int]]:
     """The most frequent activity carrying ``group`` since ``since``: (call type, name,
     events), most first, then by type and name."""
-    if reads := _clickhouse_reads():
+    if reads := _clickhouse_reads(group.workspace_id):
         return reads.top_in_group(group, since=since, limit=limit)
     return list(
         group.activity_events()
@@ -559,7 +598,7 @@ def units_that_did(cohort, condition, moment: datetime):
     ``moment``; for groups, the events carrying one of the type, internal people's left
     out if the cohort leaves them out. A subquery of ids, or their list from ClickHouse
     (``Cohort.members`` takes either)."""
-    if reads := _clickhouse_reads():
+    if reads := _clickhouse_reads(cohort.workspace_id):
         return reads.units_that_did(cohort, condition, moment)
     events = (
         Event.objects.filter(workspace_id=cohort.workspace_id)

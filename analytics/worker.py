@@ -11,8 +11,10 @@ worker adds what takes such a task back:
   process or its connection dies; on SQLite it writes a heartbeat every few seconds.
 - When it starts, and at every heartbeat after that, a worker puts the RUNNING tasks of
   dead workers back to READY, where the next free worker claims them.
-- With ClickHouse as the event store, each heartbeat makes there the merges of visitors
-  into users recorded but not made yet (a request that recorded one stopped before it
+- With ClickHouse as the event store, each heartbeat stores there the events ingestion
+  queued (``QueuedEvents``: a call is answered once its events are queued; also every
+  second between beats, ``FLUSH_EVERY``), makes there
+  the merges of visitors into users recorded but not made yet (a request that recorded one stopped before it
   could), and copies there the memberships changed since the beat before (without
   ClickHouse, it forgets the records of those changes).
 - Once an hour, a heartbeat also deletes the receipts of message ids older than they are
@@ -52,6 +54,9 @@ logger = logging.getLogger(__name__)
 HEARTBEAT = 5.0
 # Seconds between two purges of expired receipts of message ids (``EventReceipt``).
 PURGE_EVERY = 3600.0
+# Seconds between stores of the events ingestion queued (with ClickHouse as the event
+# store), between heartbeats too: how long an event waits, but for a read storing first.
+FLUSH_EVERY = 1.0
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGQUIT}
 
 
@@ -113,8 +118,13 @@ class Heartbeat(threading.Thread):
         finally:
             self.registered.set()
         try:
-            while not self.stopping.wait(self.every):
-                self.beat()
+            beaten = time.monotonic()
+            while not self.stopping.wait(min(self.every, FLUSH_EVERY)):
+                if time.monotonic() - beaten >= self.every:
+                    self.beat()
+                    beaten = time.monotonic()
+                elif event_store.in_clickhouse():
+                    self.flush()
             self.worker.delete()
         finally:
             connection.close()  # and with it, on PostgreSQL, the worker's lock
@@ -128,9 +138,10 @@ class Heartbeat(threading.Thread):
                 self.worker = TaskWorker.register(self.worker_id)
             requeue_tasks_of_dead_workers()
             # ClickHouse's work, each step tried again at the next beat if it fails:
-            # merges of visitors into users that the requests which recorded them could
-            # not make; the memberships changed since, and the events stored since added
-            # to the rollups, so that few wait for the next report.
+            # the events queued by ingestion, stored; merges of visitors into users
+            # recorded by requests; the memberships changed since, and the events stored
+            # since added to the rollups, so that few wait for the next report.
+            self.in_clickhouse("Storing queued events", event_store.flush_queued)
             made = self.in_clickhouse("Reassigning events", event_store.apply_reassignments)
             if made:
                 logger.info("Made %s reassignment(s) of events in ClickHouse", made)
@@ -145,6 +156,14 @@ class Heartbeat(threading.Thread):
         except DatabaseError as error:
             logger.warning("Heartbeat of worker %s failed, trying again: %s", self.worker_id, error)
             # A broken connection took the lock with it: the next beat reconnects and locks.
+            connection.close()
+
+    def flush(self):
+        """Store in ClickHouse the events queued since (each beat does too)."""
+        try:
+            self.in_clickhouse("Storing queued events", event_store.flush_queued)
+        except DatabaseError as error:
+            logger.warning("Storing queued events of worker %s failed, trying again: %s", self.worker_id, error)
             connection.close()
 
     def in_clickhouse(self, what: str, step):

@@ -22,7 +22,10 @@
    (``CLICKHOUSE_URL``: its embedded engine, chdb, keeping its data at PATH), in a
    workspace of its own, with the same calls: the two HTTP rates side by side. The
    embedded engine's directory is held by one process, so both runs then use one
-   gunicorn worker (a real ClickHouse server takes any number of clients).
+   gunicorn worker (a real ClickHouse server takes any number of clients). Ingestion
+   queues the events in the main database; the task worker, running beside gunicorn
+   as on a live deployment, stores them in ClickHouse, and the time counted ends once
+   it has stored the last one.
 """
 
 import argparse
@@ -419,11 +422,32 @@ def copy_text(conn, columns, data):
 # --- the run --------------------------------------------------------------------------
 
 
+def start_task_worker(env):
+    """The task worker (``manage.py task_worker``), which stores the events ingestion
+    queued with ClickHouse as the event store, as on a live deployment."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "task_worker"], cwd=BASE_DIR, env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def queued(args, workspace) -> int:
+    """How many batches of ``workspace``'s events wait in the queue (``QueuedEvents``)."""
+    with connect(args.database_url) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM analytics_queuedevents WHERE workspace_id = %s", [workspace.pk]
+        ).fetchone()[0]
+
+
 def measure_http(args, workspace, warm_up, bodies, env=None):
     """Steps 2 to 4 for ``workspace``, the server's environment with ``env``: prints
-    the rate and returns it with the tally."""
+    the rate and returns it with the tally. With ClickHouse (``env``), the task worker
+    runs beside the server, and the time counted ends once it has stored every event
+    queued: the rate is of events stored in ClickHouse, not only answered."""
     port = free_port()
     server = start_server(args, port, env)
+    worker = start_task_worker(env) if env else None
+    drained = 0.0
     try:
         seconds, _ = send_all(
             warm_up, port=port, write_key=workspace.write_key, clients=args.clients
@@ -435,12 +459,29 @@ def measure_http(args, workspace, warm_up, bodies, env=None):
         with connect(args.database_url) as conn:
             # What autovacuum would have done by now on a live server (it may be off here).
             conn.execute("VACUUM ANALYZE")
-        seconds, tally = send_all(
+        started = time.monotonic()
+        answered, tally = send_all(
             bodies, port=port, write_key=workspace.write_key, clients=args.clients
         )
+        seconds = answered
+        if worker is not None:
+            while queued(args, workspace):
+                if worker.poll() is not None:
+                    sys.exit("the task worker exited")
+                time.sleep(0.05)
+            seconds = time.monotonic() - started
+            drained = seconds - answered
     finally:
         server.terminate()
         server.wait()
+        if worker is not None:
+            worker.terminate()
+            worker.wait()
+    if worker is not None:
+        print(
+            f"  all answered in {answered:.1f} s ({tally.accepted / answered:,.0f} events/s); "
+            f"the last queued stored in ClickHouse {drained:.1f} s after"
+        )
     http_rate = tally.accepted / seconds
     latencies = sorted(tally.latencies)
     requests = len(latencies)

@@ -12,6 +12,7 @@ from analytics.models import (
     Event,
     EventReceipt,
     PendingReassignment,
+    QueuedEvents,
     Person,
     RollupProgress,
     SavedReport,
@@ -69,6 +70,10 @@ def activity(send, company, team):
     PendingReassignment.objects.create(workspace=workspace, from_person_id=1, to_person_id=2)
     RollupProgress.objects.create(workspace=workspace, rolled_up_to=12)
     DuplicateWindow.objects.create(workspace=workspace, start=timezone.now(), end=timezone.now())
+    QueuedEvents.objects.create(
+        workspace=workspace, zone="UTC", block=b"", people=[], groups=[], first_id=1, last_id=1,
+        first_at=timezone.now(), last_at=timezone.now(),
+    )
     Cohort.objects.create(workspace=workspace, name="Acme people", created_by="alice@example.com")
     SavedReport.create(
         workspace=workspace, kind="trends", name="Views", query="event=Report+Viewed", user=None

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.http import QueryDict
 
 from analytics import clickhouse, event_store, reports
+from analytics.clickhouse import store
 from analytics.clickhouse.rollups import catch_up
 from analytics.clickhouse.schema import rollup_select
 from analytics.deletion import delete_person
@@ -28,6 +29,7 @@ def rollups(client, workspace, *, caught_up=True):
     reads them, the events stored so far added first (``rollups.catch_up``), or as they
     are."""
     if caught_up:
+        store.flush(workspace.pk)
         catch_up(workspace.pk)
     database = clickhouse.database()
     days = client.query(
@@ -46,7 +48,9 @@ def rollups(client, workspace, *, caught_up=True):
 
 
 def worked_out(client, workspace):
-    """What the rollups should hold: worked out of the workspace's events now."""
+    """What the rollups should hold: worked out of the workspace's events now (the
+    queued ones stored first)."""
+    store.flush(workspace.pk)
     database = clickhouse.database()
     events = f"{database}.events FINAL"
     days = client.query(
@@ -65,6 +69,7 @@ def worked_out(client, workspace):
 def person_days(client, workspace, *, events=None):
     """People's days (``person_days``), each key's rows merged; or, given ``events``,
     what they should be, worked out of those events."""
+    store.flush(workspace.pk)
     if events is None:
         catch_up(workspace.pk)
         sql = (
@@ -134,13 +139,14 @@ def test_stored_calls_are_added_to_the_rollups_when_a_report_reads_them(clickhou
     assert (progress.rolled_up_to, progress.claimed_to) == (last, last)
 
 
-def test_a_delivery_numbered_at_or_below_a_claim_adds_its_own_rows(clickhouse_events, workspace, send):
-    """Numbers are taken before the insert: a delivery may store events numbered below
+def test_a_flush_of_events_numbered_at_or_below_a_claim_adds_them_itself(clickhouse_events, workspace, send):
+    """Numbers are taken before the insert: a flush may store events numbered below
     others that a catch-up claimed and read already. Those it adds to the rollups
     itself, once inserted."""
     assert send.batch(identify("ann")).status_code == 200
     RollupProgress.objects.update_or_create(workspace=workspace, defaults={"claimed_to": 10**12})
     assert send.batch(track("ann", "Export", feb(2, 10), groups={"company": "acme"})).status_code == 200
+    store.flush(workspace.pk)
     assert rollups(clickhouse_events, workspace, caught_up=False) == worked_out(clickhouse_events, workspace)
     assert rollups(clickhouse_events, workspace, caught_up=False)[0] == [
         (0, date(2026, 2, 2), group("acme"), ids("ann"), *ids("ann", "ann"))
@@ -150,8 +156,9 @@ def test_a_delivery_numbered_at_or_below_a_claim_adds_its_own_rows(clickhouse_ev
 def test_the_task_worker_adds_stored_calls_to_the_rollups_at_each_heartbeat(clickhouse_events, workspace, send):
     """So that a report finds few to add."""
     assert send.batch(identify("ann"), track("ann", "Export", feb(2, 10), groups={"company": "acme"})).status_code == 200
-    # The workspace's first delivery recorded it, for the heartbeat to find.
-    assert RollupProgress.objects.filter(workspace=workspace, rolled_up_to=0).exists()
+    # Queued: the heartbeat stores them (the workspace's first flush records its
+    # progress, for the catch-up after to find), then adds them to the rollups.
+    assert not RollupProgress.objects.exists()
     heartbeat = Heartbeat("worker-1", every=1)
     heartbeat.worker = TaskWorker.register("worker-1")
     heartbeat.beat()
@@ -163,6 +170,7 @@ def test_the_task_worker_adds_stored_calls_to_the_rollups_at_each_heartbeat(clic
 def test_a_catch_up_stopped_after_its_claim_is_finished_by_the_next(clickhouse_events, workspace, send):
     """A catch-up that claimed events and failed before adding them: the next adds them."""
     assert send.batch(identify("ann"), track("ann", "Export", feb(2, 10), groups={"company": "acme"})).status_code == 200
+    store.flush(workspace.pk)
     last = clickhouse_events.command(f"SELECT max(id) FROM {clickhouse.database()}.events")
     RollupProgress.objects.update_or_create(workspace=workspace, defaults={"claimed_to": last})
     assert rollups(clickhouse_events, workspace, caught_up=False) == ([], [])
@@ -262,6 +270,7 @@ def test_the_schema_command_works_every_workspace_s_days_out_again(clickhouse_ev
     --rebuild-rollups`` (run by itself when their migration is applied) gives each its
     day in its workspace's zone."""
     assert send.batch(track("ann", "Export", feb(3, 3), groups={"company": "acme"})).status_code == 200
+    store.flush(workspace.pk)
     type(workspace).objects.filter(pk=workspace.pk).update(time_zone="America/New_York")
     assert [day for _, day, *_ in rollups(clickhouse_events, workspace)[0]] == [date(2026, 2, 3)]
     out = StringIO()

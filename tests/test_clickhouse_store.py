@@ -1,6 +1,7 @@
 """ClickHouse as the event store (CLICKHOUSE_URL), on its embedded engine (chdb): calls
 are stored there and not in the main database, once each however often they are
-retried, and answered 200 only once stored; a visitor's events become the user's, a
+retried, and answered 200 only once queued durably (stored there by the task worker,
+or by a read first); a visitor's events become the user's, a
 deleted user's go, a removed group type's context is cleared.
 
 A real server adds what chdb cannot show: inserts buffered with other clients'
@@ -37,13 +38,17 @@ from analytics.models import (
     GroupType,
     PendingReassignment,
     Person,
+    QueuedEvents,
     RollupProgress,
     TaskWorker,
 )
 
 
-def held(client, workspace, *, final=True):
-    """The workspace's events in ClickHouse, oldest first, as dicts."""
+def held(client, workspace, *, final=True, flushed=True):
+    """The workspace's events in ClickHouse, oldest first, as dicts: the events queued
+    stored first, as reads do (unless not ``flushed``)."""
+    if flushed:
+        store.flush(workspace.pk)
     database = clickhouse.database()
     result = client.query(
         f"SELECT id, message_id, person_id, type, name, timestamp, group_0_id, group_1_id "
@@ -56,7 +61,7 @@ def held(client, workspace, *, final=True):
 
 @contextmanager
 def during_the_insert(action, *, wait):
-    """While a delivery is about to insert into ClickHouse: ``action`` run in another
+    """While a flush is about to insert into ClickHouse: ``action`` run in another
     thread (its own connection), the insert going on once it is done or after ``wait``
     seconds. Yields the order in which the action ended ("done") and the insert went on
     ("inserted"), and an event set once the action ended."""
@@ -125,33 +130,86 @@ def test_a_retried_call_is_a_duplicate_and_written_once(clickhouse_events, works
     assert len(held(clickhouse_events, workspace, final=False)) == 3
 
 
-def test_a_call_clickhouse_did_not_store_is_stored_on_retry_with_its_first_number_and_moment(
+def test_a_call_is_answered_once_queued_and_stored_by_the_flush_after_one_clickhouse_refused(
     clickhouse_events, workspace, send
 ):
-    """The first delivery fails after the main database committed (ClickHouse refuses
-    the insert): the client is asked to retry. The retry's moment, corrected for another
-    clock skew, would fall on another day; it keeps the first one, and its number."""
+    """A call is answered 200 once its events are queued in the main database, before
+    ClickHouse holds them. A flush that ClickHouse refuses leaves them queued, tried
+    once: the next stores them with their number and moment, and records that moment as
+    maybe held twice (the failed insert may have written them)."""
     database = clickhouse.database()
     clickhouse_events.command(f"ALTER TABLE {database}.events ADD CONSTRAINT refuse CHECK name != 'Export'")
     call = track("ann", "Export", at=feb(3, 23, 30), messageId="m-1")
-    first = send.batch(call, sentAt=feb(3, 23, 30))
-    assert first.status_code == 503
-    assert first["Retry-After"]
+    response = send.batch(call, sentAt=feb(3, 23, 30))
+    assert response.status_code == 200, response.content
     receipt = EventReceipt.objects.get(message_id="m-1")
-    assert receipt.stored_at is None
-    assert held(clickhouse_events, workspace) == []
+    assert receipt.stored_at is not None
+    [queued] = QueuedEvents.objects.all()
+    assert held(clickhouse_events, workspace, flushed=False) == []
+    with pytest.raises(Exception, match="refuse"):
+        store.flush(workspace.pk)
+    queued.refresh_from_db()
+    assert queued.tries == 1
+    assert not DuplicateWindow.objects.exists()
 
     clickhouse_events.command(f"ALTER TABLE {database}.events DROP CONSTRAINT refuse")
-    # The client's clock was a day behind when it retried: corrected, the call would
-    # move a day on.
-    retry = send.batch(call, sentAt=feb(2, 23, 30))
-    assert retry.status_code == 200, retry.content
-    assert (retry.json()["stored"], retry.json()["duplicates"]) == (1, 0)
-    [event] = held(clickhouse_events, workspace)
+    assert send.batch(call).json()["duplicates"] == 1  # a retry meanwhile: queued already
+    assert store.flush(workspace.pk) == 1
+    assert not QueuedEvents.objects.exists()
+    [event] = held(clickhouse_events, workspace, flushed=False)
     assert (event["id"], event["timestamp"].replace(tzinfo=UTC)) == (receipt.pk, receipt.timestamp)
-    receipt.refresh_from_db()
-    assert receipt.stored_at is not None
-    assert send.batch(call).json()["duplicates"] == 1
+    [window] = DuplicateWindow.objects.all()
+    assert (window.start, window.end) == (receipt.timestamp, receipt.timestamp)
+
+
+def test_reads_store_the_queued_events_first(clickhouse_events, workspace, send, api):
+    """Every read of a workspace's events counts every call answered 200: the events API,
+    a report, a group's profile all store the queued events first."""
+    assert send.batch(identify("ann"), track("ann", "Export", groups={"company": "acme"})).status_code == 200
+    assert QueuedEvents.objects.filter(workspace=workspace).exists()
+    assert [e["name"] for e in api.get("events").json()["results"] if e["name"]] == ["Export"]
+    assert not QueuedEvents.objects.exists()
+    assert send.batch(track("ann", "Import", groups={"company": "acme"})).status_code == 200
+    params = QueryDict("type=company&from=2026-01-01&to=2026-12-31")
+    active = reports.active_groups(workspace, reports.active_groups_from_params(workspace, params))
+    assert active.events == 2
+    assert not QueuedEvents.objects.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one writer at a time")
+def test_a_request_stores_the_calls_queued_before_it_started(transactional_db, clickhouse_events, workspace, send, api):
+    """A page reads events several times: the queued ones are stored once a request (or
+    task), and again after it queued some itself. So a request counts every call another
+    process answered before it started."""
+    from analytics import event_store
+
+    selection = event_store.Selection(workspace.pk)
+    assert send.batch(track("ann", "Export", messageId="m-1")).status_code == 200
+    assert event_store.count(selection) == 1
+    assert send.batch(track("ann", "Export", messageId="m-2")).status_code == 200  # queued by this thread
+    assert event_store.count(selection) == 2
+
+    def another_process_sends():
+        try:
+            send.batch(track("ann", "Export", messageId="m-3"))
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=another_process_sends)
+    other.start()
+    other.join(10)
+    assert QueuedEvents.objects.exists()
+    assert len(api.get("events").json()["results"]) == 3
+    assert not QueuedEvents.objects.exists()
+
+
+def test_the_task_worker_stores_the_queued_events_at_each_heartbeat(clickhouse_events, workspace, send):
+    assert send.batch(identify("ann"), track("ann", "Export")).status_code == 200
+    heartbeat = Heartbeat("worker-1", every=1)
+    heartbeat.worker = TaskWorker.register("worker-1")
+    heartbeat.beat()
+    assert not QueuedEvents.objects.exists()
+    assert [e["name"] for e in held(clickhouse_events, workspace, flushed=False)] == ["", "Export"]
 
 
 def test_a_call_stored_but_not_marked_is_written_again_and_read_once(clickhouse_events, workspace, send):
@@ -159,6 +217,7 @@ def test_a_call_stored_but_not_marked_is_written_again_and_read_once(clickhouse_
     retry writes the row again, with the same sorting key, and reads see one."""
     call = track("ann", "Export", messageId="m-1")
     assert send.batch(call, sentAt=feb(2, 10)).status_code == 200
+    store.flush(workspace.pk)
     EventReceipt.objects.update(stored_at=None)
     assert send.batch(call, sentAt=feb(1, 10)).json()["stored"] == 1
     assert len(held(clickhouse_events, workspace, final=False)) == 2
@@ -172,6 +231,7 @@ def test_counts_read_a_call_held_twice_once(clickhouse_events, workspace, send):
     and counts of its days read the events with FINAL; those of other days without."""
     call = track("ann", "Export", at=feb(2, 10), groups={"company": "acme"}, messageId="m-1")
     assert send.batch(identify("ann"), call).status_code == 200
+    store.flush(workspace.pk)
     assert not DuplicateWindow.objects.exists()
     EventReceipt.objects.filter(message_id="m-1").update(stored_at=None)
     assert send.batch(call).json()["stored"] == 1
@@ -193,8 +253,10 @@ def test_a_duplicate_window_is_forgotten_once_clickhouse_merged_the_copies(click
     its window), and not while the copies are there."""
     call = track("ann", "Export", at=feb(2, 10), messageId="m-1")
     assert send.batch(identify("ann"), call).status_code == 200
+    store.flush(workspace.pk)
     EventReceipt.objects.filter(message_id="m-1").update(stored_at=None)
     assert send.batch(call).status_code == 200
+    store.flush(workspace.pk)
     window = DuplicateWindow.objects.get()
     later = timezone.now() + DuplicateWindow.KEPT_AT_LEAST
     assert store.purge_duplicate_windows() == 0  # too recent
@@ -204,24 +266,31 @@ def test_a_duplicate_window_is_forgotten_once_clickhouse_merged_the_copies(click
     assert not DuplicateWindow.objects.filter(pk=window.pk).exists()
 
 
-def test_a_retry_that_waited_for_the_first_delivery_writes_nothing(clickhouse_events, workspace, send, monkeypatch):
-    """A retry sent while the first delivery of its call still ran (the client gave up
-    waiting) waits for the receipt that delivery holds, then finds it stored."""
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one writer at a time")
+def test_a_call_stored_by_a_concurrent_request_is_a_duplicate(transactional_db, clickhouse_events, workspace, send, monkeypatch):
+    """A retry sent while the first request of its call still ran (the client gave up
+    waiting): both found it not stored yet. The second to number it finds the first's
+    receipt, starts over, and counts it a duplicate: it is queued once."""
+    from analytics.ingestion import store as ingestion
+
     call = track("ann", "Export", messageId="m-1")
-    assert send.batch(call).status_code == 200
-    EventReceipt.objects.update(stored_at=None)  # the first delivery, still running
-    [first] = clickhouse_events.query(f"SELECT _inserted_at FROM {clickhouse.database()}.events").result_rows
-    lock, ended = store._lock, timezone.now()
+    store_calls, first = ingestion.store_calls, []
 
-    def first_delivery_ends_while_waiting(rows):
-        EventReceipt.objects.update(stored_at=ended)
-        return lock(rows)
+    def other_request_stores_it_first(*args, **kwargs):
+        # Once this request found the call not stored, before it writes anything.
+        if not first:
+            first.append(True)
+            other = threading.Thread(target=lambda: (first.append(send.batch(call).status_code), connections.close_all()))
+            other.start()
+            other.join(10)
+        return store_calls(*args, **kwargs)
 
-    monkeypatch.setattr(store, "_lock", first_delivery_ends_while_waiting)
-    assert send.batch(call).status_code == 200
-    # Neither written again nor marked again.
-    assert clickhouse_events.query(f"SELECT _inserted_at FROM {clickhouse.database()}.events").result_rows == [first]
-    assert EventReceipt.objects.get().stored_at == ended
+    monkeypatch.setattr(ingestion, "store_calls", other_request_stores_it_first)
+    response = send.batch(call)
+    assert first == [True, 200]
+    assert (response.json()["stored"], response.json()["duplicates"]) == (0, 1)
+    assert QueuedEvents.objects.count() == 1
+    assert [e["message_id"] for e in held(clickhouse_events, workspace, final=False)] == ["m-1"]
 
 
 def test_a_visitor_s_events_become_the_user_s(clickhouse_events, workspace, send):
@@ -325,6 +394,7 @@ def test_a_merge_rolled_back_changes_nothing_in_clickhouse(clickhouse_events, wo
 
 def test_a_merge_recorded_but_not_made_is_made_by_the_task_worker(clickhouse_events, workspace, send):
     assert send.batch(identify("ann"), {"type": "page", "anonymousId": "v-1", "name": "Home"}).status_code == 200
+    store.flush(workspace.pk)
     visitor = Person.objects.exclude(user_id="ann").get()
     # As if the request that merged them had stopped between its commit and ClickHouse.
     PendingReassignment.objects.create(workspace=workspace, from_person_id=visitor.pk, to_person_id=person("ann").pk)
@@ -332,12 +402,14 @@ def test_a_merge_recorded_but_not_made_is_made_by_the_task_worker(clickhouse_eve
     heartbeat.worker = TaskWorker.register("worker-1")
     heartbeat.beat()
     assert {e["person_id"] for e in held(clickhouse_events, workspace)} == {person("ann").pk}
-    assert not PendingReassignment.objects.exists()
+    # Made, and kept a while for the visitor's events still queued.
+    assert PendingReassignment.objects.get().made_at is not None
 
 
 def test_merges_are_made_in_the_order_they_were_recorded(clickhouse_events, workspace, send):
     """v-1 became ann's, then ann was merged into bob: v-1's events end with bob."""
     assert send.batch(identify("ann"), identify("bob"), {"type": "page", "anonymousId": "v-1", "name": "Home"}).status_code == 200
+    store.flush(workspace.pk)
     ann, bob, visitor = person("ann"), person("bob"), Person.objects.get(user_id=None)
     PendingReassignment.objects.create(workspace=workspace, from_person_id=visitor.pk, to_person_id=ann.pk)
     PendingReassignment.objects.create(workspace=workspace, from_person_id=ann.pk, to_person_id=bob.pk)
@@ -382,72 +454,96 @@ def test_a_call_during_a_group_type_s_removal_waits_for_it(
     assert removed.wait(10)
     assert errors == []
     assert not GroupType.objects.filter(pk=team.pk).exists()
-    if response.status_code == 503:  # the group went between the call's two steps
-        response = send.batch(call)
     assert response.status_code == 200
     assert [e["group_1_id"] for e in held(clickhouse_events, workspace) if e["message_id"] == "m-wait"] == [None]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite locks no rows")
-def test_a_group_type_removed_while_a_delivery_holds_its_group_clears_it_after(
+def test_a_group_type_removed_while_a_flush_holds_its_group_clears_it_after(
     transactional_db, clickhouse_events, workspace, send, api
 ):
-    """A delivery of an event carrying team growth is writing to ClickHouse when the
-    team type is removed: the removal waits for it (the delivery holds the group), then
-    clears the event's team, and the events API still reads it."""
+    """A flush of an event carrying team growth is writing to ClickHouse when the team
+    type is removed: the removal waits for it (the flush holds the group), then clears
+    the event's team, and the events API still reads it."""
     assert send.batch(join("ann", "growth", group_type="team")).status_code == 200
     team = workspace.group_types.get(name="team")
 
     def remove():
         remove_group_type(GroupType.objects.get(pk=team.pk))
 
+    assert send.batch(track("ann", "Export", groups={"team": "growth"}, messageId="m-race")).status_code == 200
     # The removal starts and finds the group locked; the insert goes on after a second.
     with during_the_insert(remove, wait=1) as (order, removed):
-        response = send.batch(track("ann", "Export", groups={"team": "growth"}, messageId="m-race"))
+        store.flush(workspace.pk)
     removed.wait(10)
-    assert response.status_code == 200
     assert order == ["inserted", "done"]
     assert [e["group_1_id"] for e in held(clickhouse_events, workspace) if e["message_id"] == "m-race"] == [None]
     assert api.get("events").status_code == 200
 
 
-def test_a_call_whose_person_went_before_its_delivery_is_not_marked_stored(
-    clickhouse_events, workspace, send, monkeypatch
-):
-    """The person of a call numbered in ingestion's transaction is gone by the time its
-    delivery locks them (a merge, a deletion): nothing is written, the client is asked
-    to retry, and the receipt stays unmarked, so that the retry stores it."""
+def test_queued_events_are_stored_as_people_and_groups_are_now(clickhouse_events, workspace, send):
+    """Events queued before a change are stored after it as it left them: a deleted
+    user's are not stored, a merged visitor's are the user's, a removed group type's
+    group leaves their context, and their day is the new time zone's."""
+    assert send.batch(identify("ann"), identify("bob")).status_code == 200
+    store.flush(workspace.pk)
+    assert send.batch(
+        track("ann", "Export", at=feb(2, 23, 30), groups={"company": "acme", "team": "growth"}, messageId="m-ann"),
+        track("bob", "Export", at=feb(2, 23, 30), groups={"company": "acme", "team": "growth"}, messageId="m-bob"),
+        {"type": "page", "anonymousId": "v-1", "name": "Pricing", "timestamp": feb(2, 9), "messageId": "m-visit"},
+    ).status_code == 200
+    # Each change below runs while the events wait in the queue.
+    ann = person("ann")
+    Person.objects.filter(pk=ann.pk).delete()  # as a deletion does, its events in ClickHouse none yet
+    bob = person("bob")
+    visitor = Person.objects.get(user_id=None)
+    Person.objects.filter(pk=visitor.pk).delete()
+    PendingReassignment.objects.create(workspace=workspace, from_person_id=visitor.pk, to_person_id=bob.pk, made_at=timezone.now())
+    team = workspace.group_types.get(name="team")
+    team.groups.all().delete()
+    workspace.time_zone = "Pacific/Auckland"  # 12 hours ahead of UTC in February
+    workspace.save(update_fields=["time_zone"])
+    assert store.flush(workspace.pk) == 2
+    events = {e["message_id"]: e for e in held(clickhouse_events, workspace, flushed=False)}
+    assert "m-ann" not in events
+    assert events["m-visit"]["person_id"] == bob.pk
+    assert (events["m-bob"]["group_0_id"], events["m-bob"]["group_1_id"]) == (Group.objects.get(key="acme").pk, None)
+    [(day,)] = clickhouse_events.query(
+        f"SELECT day FROM {clickhouse.database()}.events WHERE message_id = 'm-bob'"
+    ).result_rows
+    assert day == date(2026, 2, 3)
+
+
+def test_a_made_merge_is_kept_while_events_queued_before_it_wait(clickhouse_events, workspace, send):
+    """A merge made in ClickHouse is forgotten an hour on, once no event queued before it
+    is left: until then, a visitor's events queued before it still become the user's."""
     assert send.batch(identify("ann")).status_code == 200
-    lock = store._lock
-
-    def person_gone_first(rows):
-        Person.objects.filter(pk__in=[row["person_id"] for row in rows]).delete()
-        return lock(rows)
-
-    monkeypatch.setattr(store, "_lock", person_gone_first)
-    response = send.batch(track("ann", "Export", messageId="m-gone"))
-    assert response.status_code == 503
-    assert EventReceipt.objects.get(message_id="m-gone").stored_at is None
-    assert [e for e in held(clickhouse_events, workspace) if e["message_id"] == "m-gone"] == []
-    monkeypatch.setattr(store, "_lock", lock)
-    assert send.batch(track("ann", "Export", messageId="m-gone")).status_code == 200
-    assert EventReceipt.objects.get(message_id="m-gone").stored_at is not None
-    assert [e["person_id"] for e in held(clickhouse_events, workspace) if e["message_id"] == "m-gone"] == [
-        person("ann").pk
-    ]
+    store.flush(workspace.pk)
+    assert send.batch({"type": "page", "anonymousId": "v-1", "name": "Pricing", "messageId": "m-visit"}).status_code == 200
+    login = {"type": "identify", "userId": "ann", "anonymousId": "v-1"}
+    assert send.batch(login).status_code == 200
+    apply_reassignments(workspace.pk)
+    merge = PendingReassignment.objects.get()
+    PendingReassignment.objects.update(made_at=timezone.now() - PendingReassignment.KEPT_MADE * 2)
+    QueuedEvents.objects.update(created_at=timezone.now() - PendingReassignment.KEPT_MADE * 3)
+    assert store._forget_made_reassignments() == 0  # events queued before it wait
+    assert store.flush_all() == 2
+    assert not PendingReassignment.objects.filter(pk=merge.pk).exists()
+    assert {e["person_id"] for e in held(clickhouse_events, workspace, flushed=False)} == {person("ann").pk}
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one writer at a time: the catch-up waits")
-def test_a_catch_up_neither_waits_for_a_delivery_nor_loses_its_events(
+def test_a_catch_up_neither_waits_for_a_flush_nor_loses_its_events(
     transactional_db, clickhouse_events, workspace, send
 ):
-    """A report adds the stored events to the rollups while a delivery is inserting:
+    """A report adds the stored events to the rollups while a flush is inserting:
     neither waits for the other. The catch-up claims what ClickHouse holds, which the
-    delivery's events (numbered after) are not part of; the next catch-up adds them."""
+    flush's events (numbered after) are not part of; the next catch-up adds them."""
     assert send.batch(identify("ann"), track("ann", "Import", groups={"company": "acme"})).status_code == 200
+    store.flush(workspace.pk)
+    assert send.batch(track("ann", "Export", at=feb(9, 10), groups={"company": "acme"}, messageId="m-race")).status_code == 200
     with during_the_insert(lambda: rollups.catch_up(workspace.pk), wait=5) as (order, _):
-        response = send.batch(track("ann", "Export", at=feb(9, 10), groups={"company": "acme"}, messageId="m-race"))
-    assert response.status_code == 200
+        store.flush(workspace.pk)
     assert order == ["done", "inserted"]
     [race] = [e for e in held(clickhouse_events, workspace) if e["message_id"] == "m-race"]
     progress = RollupProgress.objects.get(workspace=workspace)

@@ -3,7 +3,7 @@ when ``CLICKHOUSE_URL`` is set (lists, counts, a group's activity, a cohort's
 behaviour). Written by ``analytics.clickhouse.store``.
 
 Every read that counts or lists rows reads the table with FINAL: a call written twice (a
-retry after a failed delivery) is one row.
+flush tried again after one failed) is one row.
 """
 
 from datetime import UTC, datetime, timedelta

@@ -1,10 +1,10 @@
 """The rollups of ClickHouse's events (``schema.ROLLUPS``, ``schema.PERSON_ROLLUPS``):
 kept up a batch of events at a time, and worked out again when stored events change.
 
-The insert of events does not add to them (their views would cost a delivery a third
+The insert of events does not add to them (their views would cost an insert a third
 of its time): ``catch_up`` adds the events stored since the last time, before a report
 reads them and at the task worker's heartbeat, recording how far it got
-(``RollupProgress``). It claims how far it goes before it reads; a delivery reads that
+(``RollupProgress``). It claims how far it goes before it reads; a flush reads that
 claim once its insert returned, and adds its events itself (``roll_up_rows``) if they
 are numbered up to it (a number is taken before the insert: a later one may be stored
 and added up first). Neither waits for the other.
@@ -42,7 +42,7 @@ ROLL_UP_SECONDS = 240
 
 
 def roll_up_rows(block: bytes) -> None:
-    """Add events (``json_rows``) to the rollups: inserted into ``rollup_input``, which
+    """Add events (``store.stored_lines``) to the rollups: inserted into ``rollup_input``, which
     keeps nothing, whose views add them up."""
     clickhouse.client().raw_insert(
         f"{clickhouse.database()}.rollup_input", [name for name, _ in ROLLUP_INPUT_COLUMNS],
@@ -66,10 +66,10 @@ def catch_up(workspace_id: int, *, wait: float = 2.0) -> int:
     """Add to the rollups the workspace's events stored since they were last worked out
     (numbered after ``RollupProgress.rolled_up_to``), before a report reads them (and at
     the task worker's heartbeat); returns the number of the last one added (0 for none).
-    Run outside a transaction: its claim must be seen by deliveries before it reads.
+    Run outside a transaction: its claim must be seen by flushes before it reads.
 
     1. The last number ClickHouse holds is claimed (``claimed_to``) and committed.
-    2. The events numbered up to it are read and added. A delivery storing events
+    2. The events numbered up to it are read and added. A flush storing events
        numbered up to the claim (numbers are taken before the insert, so a later one
        may be stored first) reads it once its insert returned: before the claim was
        committed, and this catch-up reads its events; after, and it adds them itself.
@@ -92,7 +92,7 @@ def catch_up(workspace_id: int, *, wait: float = 2.0) -> int:
         return 0
     try:
         # SQLite locks no rows: its one writer at a time keeps deletions (and
-        # deliveries, which hold it across their insert) out while this runs.
+        # flushes, which hold it across their insert) out while this runs.
         with transaction.atomic() if connection.vendor != "postgresql" else contextlib.nullcontext():
             rolled_up_to, claimed_to = RollupProgress.objects.values_list("rolled_up_to", "claimed_to").get(
                 pk=workspace_id
@@ -171,7 +171,7 @@ def rebuild(
     (``schema.PERSON_ROLLUPS``), after their events changed (people deleted or merged, a
     retry in another context); every one, given neither, after the workspace's time zone
     became ``zone`` (each event's ``day`` written again first). Their rows are deleted,
-    then inserted again: a delivery meanwhile adds rows the insert may add again, which
+    then inserted again: a flush meanwhile adds rows the insert may add again, which
     changes nothing (the rollups hold sets, earliest and latest moments)."""
     everything = groups is None and people is None
     if not (everything or groups or people):
@@ -179,7 +179,7 @@ def rebuild(
     hold(workspace_id)
     if everything:
         # Every event is added up here, to the last one there is: none is being
-        # inserted meanwhile (the caller holds the workspace's row, which a delivery
+        # inserted meanwhile (the caller holds the workspace's row, which a flush
         # share-locks), and one waiting adds its own (the claim, once committed).
         last = _last_event_after(workspace_id, 0)
     parameters = {"w": workspace_id, "groups": sorted(groups or []), "people": sorted(people or [])}

@@ -341,7 +341,7 @@ def add_up_sql(database: str) -> str:
 
 def _rollups_caught_up(target: Target) -> list[str]:
     """The rollups are no longer added to as events are inserted (their views cost a
-    delivery a third of its time) but a batch of events at a time
+    insert a third of its time) but a batch of events at a time
     (``analytics.clickhouse.rollups.catch_up``): their views read ``rollup_input``, a table
     that keeps nothing (``Null``) which the events to add are inserted into, once stored.
     ``events`` gains an index of each granule's least and greatest number (``id``), by

@@ -1,30 +1,37 @@
 """Events in ClickHouse: what ``analytics.event_store`` does when ``CLICKHOUSE_URL`` is
-set, but reading them (``analytics.clickhouse.reads``). The main database keeps everything else, and a receipt of each message id received
-in the last days (``EventReceipt``); ClickHouse's ``events`` table holds the events.
+set, but reading them (``analytics.clickhouse.reads``). The main database keeps
+everything else, a receipt of each message id received in the last days
+(``EventReceipt``) and the events not stored in ClickHouse yet (``QueuedEvents``);
+ClickHouse's ``events`` table holds the events.
 
-Storing a batch of calls happens in two steps:
+Storing a batch of calls happens in two steps, as in PostHog's design with the main
+database's ``QueuedEvents`` in Kafka's place:
 
 1. In ingestion's transaction in the main database, with the batch's people, groups and
-   memberships: ``take`` gives each new event a receipt, which fixes its number and its
-   moment; a call whose receipt is there already but not marked stored (an earlier
-   delivery failed half way) keeps that receipt's number and moment.
-2. Once that transaction has committed, ``deliver`` inserts the events into ClickHouse,
-   waits until they are written, and marks their receipts stored. Only then is the
-   client answered 200. If ClickHouse fails, the client is answered 503 and retries: the
-   retry is stored again with the same number and moment, so a row ClickHouse may have
-   written already has the same sorting key, and reads with ``FINAL`` count it once.
-   The receipts are locked while a delivery runs, so a retry sent meanwhile waits, then
-   finds its calls stored and writes nothing.
+   memberships: ``take`` gives each new event a receipt, marked stored, which fixes its
+   number and its moment, and ``enqueue`` queues the batch's events, as ClickHouse's
+   rows. Once that transaction has committed, the events are held durably and the client
+   is answered 200. A retry of the call is a duplicate from then on.
+2. ``flush`` stores the queued events of a workspace in ClickHouse, hundreds of batches
+   in one insert (one part, where an insert per request wrote one part per request),
+   and deletes them from the queue in the transaction that commits once the insert
+   returned. The task worker flushes every second; every read of a workspace's events
+   flushes it first, so it counts every call answered. A flush that fails leaves the
+   batches queued, counted as tried: the next writes them again with the same numbers
+   and moments (the same sorting keys: reads with ``FINAL`` count them once), their
+   moments recorded first as maybe held twice (``DuplicateWindow``).
 
 The rollups of the events are not added to by the insert (``rollups.catch_up``): a
-delivery only adds its events itself when a catch-up claimed their numbers already.
+flush only adds its events itself when a catch-up claimed their numbers already.
 
-``deliver`` holds a share lock on the events' people and groups (``FOR KEY SHARE``) while it
-inserts. A deletion (which locks them ``FOR UPDATE``) and a merge of a visitor into a
-user (which deletes the visitor) wait for it, and a delivery after either finds the
-person gone: their events are then not inserted and the client is asked to retry, when
-a merged visitor's calls go to the user, and a deleted user's are refused. So no event
-of a deleted person is inserted after their deletion removed their events.
+A flush holds a share lock on the events' people and groups (``FOR KEY SHARE``) while
+it inserts. A deletion (which locks them ``FOR UPDATE``), a merge of a visitor into a
+user (which deletes the visitor) and a group type's removal wait for it, or went before
+it: the events are then stored as they left them (``stored_lines``): a deleted person's are
+not, a merged visitor's are the user's (``PendingReassignment``, kept an hour once made
+and while events queued before it wait), a removed type's group leaves their context,
+and their days are the workspace's time zone's now. So no event of a deleted person is
+inserted after their deletion removed their events.
 
 The changes to events already stored are statements ClickHouse runs to their end,
 each made where nothing of the main database that could still fail comes after it:
@@ -32,7 +39,7 @@ each made where nothing of the main database that could still fail comes after i
 - a visitor merged into a user: recorded (``PendingReassignment``) in the transaction
   that merges them, which may still be rolled back and started over, and made once it
   has committed (a lightweight UPDATE: ``apply_reassignments``), before the next
-  delivery of the workspace, a deletion, or by the task worker's heartbeat;
+  flush of the workspace, a deletion, or by the task worker's heartbeat;
 - people deleted: a lightweight DELETE, after their rows are deleted in the main
   database, the last statement of the deletion's transaction; then counted, to be sure;
 - a group type removed: a mutation, its groups locked first.
@@ -48,24 +55,24 @@ answers are the same, a funnel of theirs is no longer local to one shard), and a
 a retried call written to another shard (its person merged in between) is not collapsed
 with the first.
 
-Inserts are buffered by the server (``async_insert``) and waited for: the answer comes
-once the rows are written, within a fraction of a second (``async_insert_busy_timeout``),
-so many clients' small batches make few parts. A delivery that fails is answered 503
-and retried with the same keys.
+On a server, inserts are also buffered (``async_insert``) and waited for, so that
+flushes of several workspaces make few parts.
 """
 
-from datetime import datetime
+import json
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import orjson
 
-from django.db import DatabaseError, connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from analytics import clickhouse
-from analytics.event_store import NotDelivered
 from analytics.clickhouse import rollups
-from analytics.clickhouse.copy import COLUMNS, STORED_COLUMNS, json_text, locked_zone
+from analytics.clickhouse.copy import COLUMNS, JSON, STORED_COLUMNS, json_text, locked_zone
 from analytics.clickhouse.sql import (
     DELETE_SETTINGS,
     INSERT_SETTINGS,
@@ -87,9 +94,14 @@ from analytics.models import (
     GroupType,
     PendingReassignment,
     Person,
+    QueuedEvents,
     RollupProgress,
     Workspace,
 )
+
+FLUSH_LOCK_SPACE = 0x666C  # "fl"; advisory locks of other kinds use other spaces
+# Queued batches stored in one insert: about 50,000 events of requests of 100 calls.
+FLUSHED_AT_ONCE = 500
 
 
 # -- Writing -------------------------------------------------------------------------
@@ -104,15 +116,19 @@ def take(rows: list[dict]) -> None:
     if not rows:
         return
     workspace_id = rows[0]["workspace_id"]
+    # Stored once this transaction commits: the events are queued in it (``enqueue``).
+    stored_at = timezone.now()
     fixed = {}
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {EventReceipt._meta.db_table} (workspace_id, message_id, timestamp, received_at) "
-                "SELECT %s, m, t, r FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS v(m, t, r) "
+                f"INSERT INTO {EventReceipt._meta.db_table} "
+                "(workspace_id, message_id, timestamp, received_at, stored_at) "
+                "SELECT %s, m, t, r, %s FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS v(m, t, r) "
                 "ON CONFLICT (message_id, workspace_id) DO NOTHING RETURNING message_id, id, timestamp",
                 [
                     workspace_id,
+                    stored_at,
                     [row["message_id"] for row in rows],
                     [row["timestamp"] for row in rows],
                     [row["received_at"] for row in rows],
@@ -120,11 +136,17 @@ def take(rows: list[dict]) -> None:
             )
             fixed = {message_id: (pk, moment) for message_id, pk, moment in cursor.fetchall()}
     taken = [row["message_id"] for row in rows if row["message_id"] not in fixed]
-    # Receipts there already: retries of calls whose delivery failed (half way, maybe).
+    # Receipts there already: retries of calls whose delivery failed (half way, maybe),
+    # in the days when deliveries inserted into ClickHouse before answering; or calls a
+    # concurrent request stored meanwhile, when the whole batch starts over (as the
+    # events' unique constraint makes it in the main database) and finds them stored.
     retried = set()
     if taken:
         earlier = list(EventReceipt.objects.filter(workspace_id=workspace_id, message_id__in=taken))
+        if any(r.stored_at is not None for r in earlier):
+            raise IntegrityError("a call of the batch was stored meanwhile")
         retried = {r.message_id for r in earlier}
+        EventReceipt.objects.filter(pk__in=[r.pk for r in earlier]).update(stored_at=stored_at)
         fixed.update((r.message_id, (r.pk, r.timestamp)) for r in earlier)
         new = [
             EventReceipt(
@@ -132,6 +154,7 @@ def take(rows: list[dict]) -> None:
                 message_id=row["message_id"],
                 timestamp=row["timestamp"],
                 received_at=row["received_at"],
+                stored_at=stored_at,
             )
             for row in rows
             if row["message_id"] not in fixed
@@ -144,159 +167,289 @@ def take(rows: list[dict]) -> None:
         row["retried"] = row["message_id"] in retried
     if retried:
         # Written again: an earlier delivery may have written them before it failed.
-        # Recorded before (this transaction commits before the delivery), so that no
+        # Recorded before (this transaction commits before the flush), so that no
         # count reads the two copies without FINAL.
         moments = [row["timestamp"] for row in rows if row["retried"]]
         DuplicateWindow.objects.create(workspace_id=workspace_id, start=min(moments), end=max(moments))
 
 
-def values(row: dict) -> list:
-    """A row of ``take`` (or of the events table) as the values of ClickHouse's columns."""
-    found = []
-    for name in COLUMNS:
-        value = row.get(name)
-        if name in ("properties", "context"):
-            value = json_text(value if value is not None else {})
-        elif value is None and name in ("name", "user_id", "anonymous_id"):
-            value = ""
-        found.append(value)
-    return found
-
-
-def json_rows(rows: list[dict], zone: ZoneInfo) -> bytes:
+def queued_rows(rows: list[dict], zone: ZoneInfo) -> bytes:
     """The rows as ClickHouse's JSONEachRow, a line each, with their day in ``zone`` (the
-    workspace's time zone): written by orjson at once, about half what building its
-    native format value by value costs the client."""
+    workspace's time zone), as queued: their JSON columns still JSON, which the flush
+    writes as ClickHouse holds them (``stored_lines``), in the task worker rather than in
+    the request (a tenth of the request's time)."""
     lines = []
     for row in rows:
-        line = dict(zip(COLUMNS, values(row)))
+        line = {name: row.get(name) for name in COLUMNS}
+        for name in ("name", "user_id", "anonymous_id"):
+            if line[name] is None:
+                line[name] = ""
+        for name in JSON:
+            if line[name] is None:
+                line[name] = {}
         line["day"] = line["timestamp"].astimezone(zone).date().isoformat()
         for name in ("timestamp", "received_at", "sent_at"):
             if line[name] is not None:
                 line[name] = moment_text(line[name])
-        lines.append(orjson.dumps(line))
+        lines.append(_dumps(line))
     return b"\n".join(lines)
 
 
-def deliver(rows: list[dict]) -> int:
-    """Insert events whose receipts ``take`` gave, once their transaction committed, and
-    mark the receipts stored; returns how many. Raises ``NotDelivered`` when some could
-    not be stored (ClickHouse failed, or their person or a group of their context is
-    gone): the client retries. The receipts are marked first (``_lock``), in the
-    transaction that commits once the insert returned: if it fails, they are not."""
+def stored_lines(
+    lines: list[bytes], *, people: set[int], moved: dict[int, int], groups: set[int], zone: ZoneInfo | None
+) -> list[bytes]:
+    """Queued events (``queued_rows``' lines) as they are stored now: their JSON columns
+    as text in the form PostgreSQL's jsonb writes (``copy.json_text``); those of a person
+    deleted since left out, a merged visitor's given to the user (``moved``), groups
+    removed since (with their type) left out of the context, and their day in ``zone``
+    if the workspace's time zone changed since (else None)."""
+    found = []
+    for line in lines:
+        event = _loads(line)
+        person = moved.get(event["person_id"], event["person_id"])
+        if person not in people:
+            continue  # deleted
+        event["person_id"] = person
+        for slot in range(GROUP_SLOTS):
+            if event[f"group_{slot}_id"] not in groups:
+                event[f"group_{slot}_id"] = None
+        if zone is not None:
+            moment = datetime.fromisoformat(event["timestamp"]).replace(tzinfo=UTC)
+            event["day"] = moment.astimezone(zone).date().isoformat()
+        for name in JSON:
+            event[name] = json_text(event[name])
+        found.append(_dumps(event))
+    return found
+
+
+def _dumps(value) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # an integer beyond 64 bits, or nested deeper than orjson writes
+        return json.dumps(value, ensure_ascii=False).encode()
+
+
+def _loads(line: bytes):
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:  # as ``_dumps``
+        return json.loads(line)
+
+
+def enqueue(rows: list[dict], zone: ZoneInfo) -> None:
+    """Queue the events ``take`` numbered (``QueuedEvents``), in ingestion's transaction:
+    once it commits, they are held durably, and the call can be answered. They are
+    stored in ClickHouse by ``flush``."""
     if not rows:
+        return
+    moments = [row["timestamp"] for row in rows]
+    ids = [row["id"] for row in rows]
+    QueuedEvents.objects.create(
+        workspace_id=rows[0]["workspace_id"],
+        zone=zone.key,
+        block=queued_rows(rows, zone),
+        people=sorted({row["person_id"] for row in rows}),
+        groups=sorted(set().union(*map(_groups_of, rows))),
+        retried=[row["message_id"] for row in rows if row.get("retried")],
+        first_id=min(ids),
+        last_id=max(ids),
+        first_at=min(moments),
+        last_at=max(moments),
+    )
+
+
+def flush_all() -> int:
+    """``flush`` every workspace with queued events (the task worker does at each
+    heartbeat), then forget the merges no queued event needs any more; how many events
+    were stored."""
+    workspaces = sorted(set(QueuedEvents.objects.values_list("workspace_id", flat=True)))
+    stored = sum(flush(workspace_id) for workspace_id in workspaces)
+    _forget_made_reassignments()
+    return stored
+
+
+def flush(workspace_id: int) -> int:
+    """Store in ClickHouse the events queued for the workspace (``enqueue``), up to
+    ``FLUSHED_AT_ONCE`` batches an insert; how many were stored. Run by the task worker,
+    and by every read of the workspace's events first, so that it reads every event
+    answered 200. One flush of a workspace at a time; a second waits for the first, then
+    finds the queue drained. Raises ClickHouse's error if it fails: the batches stay
+    queued, and the next flush stores them."""
+    if not QueuedEvents.objects.filter(workspace_id=workspace_id).exists():
         return 0
-    workspace_id = rows[0]["workspace_id"]
+    stored = 0
+    with _flush_turn(workspace_id):
+        while batches := _claim(workspace_id):
+            stored += _store(workspace_id, batches)
+            if len(batches) < FLUSHED_AT_ONCE:
+                break
+    return stored
+
+
+@contextmanager
+def _flush_turn(workspace_id: int):
+    """The workspace's turn at flushing (PostgreSQL's advisory lock, held by this
+    session); SQLite has one writer at a time."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [FLUSH_LOCK_SPACE, workspace_id])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [FLUSH_LOCK_SPACE, workspace_id])
+
+
+def _claim(workspace_id: int) -> list[QueuedEvents]:
+    """The workspace's first queued batches, their tries counted (committed before
+    ClickHouse is written to). Those tried before may be in ClickHouse already: their
+    moments are recorded (``DuplicateWindow``), so that counts read them with FINAL."""
     with transaction.atomic():
-        people, groups, merges_pending, zone, stored = _lock(rows)
-        # Stored by a delivery of the same calls that ran meanwhile: done.
-        rows = [row for row in rows if row["id"] not in stored]
+        batches = list(QueuedEvents.objects.filter(workspace_id=workspace_id).order_by("pk")[:FLUSHED_AT_ONCE])
+        if not batches:
+            return []
+        QueuedEvents.objects.filter(pk__in=[batch.pk for batch in batches]).update(tries=F("tries") + 1)
+        if tried := [batch for batch in batches if batch.tries]:
+            DuplicateWindow.objects.create(
+                workspace_id=workspace_id,
+                start=min(batch.first_at for batch in tried),
+                end=max(batch.last_at for batch in tried),
+            )
+    return batches
+
+
+def _store(workspace_id: int, batches: list[QueuedEvents]) -> int:
+    """Insert queued batches into ClickHouse in one statement, and delete them from the
+    queue in the transaction that commits once the insert returned; how many events.
+    Their people, groups and workspace are share-locked first (``_lock``): a deletion, a
+    merge, a group type's removal or a change of time zone waits for the insert, or
+    went before it, and the events are then stored as it left them (``stored_lines``)."""
+    with transaction.atomic():
+        wanted = set().union(*(batch.people for batch in batches))
+        groups = set().union(*(batch.groups for batch in batches))
+        people, groups, merges_pending, zone = _lock(workspace_id, wanted, groups)
+        moved = {}
+        if gone := wanted - people:
+            moved = _moved(workspace_id, gone)
+            people |= _lock(workspace_id, set(moved.values()), set())[0]
         # Earlier merges of this workspace's visitors first, whichever request made them.
         if merges_pending:
-            try:
-                apply_reassignments(workspace_id)
-            except DatabaseError:
-                raise
-            except Exception as error:  # ClickHouse's
-                raise NotDelivered(f"ClickHouse did not make a merge of people: {error}") from error
-        kept = [row for row in rows if row["person_id"] in people and _groups_of(row) <= groups]
-        if len(kept) < len(rows):  # not stored after all
-            kept_ids = {row["id"] for row in kept}
-            EventReceipt.objects.filter(pk__in=[row["id"] for row in rows if row["id"] not in kept_ids]).update(
-                stored_at=None
+            apply_reassignments(workspace_id)
+        blocks, below = [], []
+        claimed = RollupProgress.objects.filter(pk=workspace_id).values_list("claimed_to", flat=True).first()
+        for batch in batches:
+            lines = stored_lines(
+                batch.block.split(b"\n") if batch.block else [],
+                people=people, moved=moved, groups=groups, zone=zone if batch.zone != zone.key else None,
             )
-        if kept:
-            try:
-                # A retry of a call written once already by a delivery that failed
-                # after, maybe with another group context (its person's memberships
-                # changed meanwhile): written again with the same sorting key (reads
-                # with FINAL keep this one), and the rollups of the first row's groups
-                # and person worked out again once this one replaced it.
-                retried = [row for row in kept if row.get("retried")]
-                earlier_groups, earlier_people = (
-                    _earlier_copies(workspace_id, [row["message_id"] for row in retried]) if retried else (set(), set())
+            blocks.extend(lines)
+            # Events numbered up to what a catch-up claimed (numbered before others,
+            # stored after them): added up here, since that catch-up read the events
+            # before they were there (``rollups.catch_up``).
+            if claimed is not None and batch.first_id <= claimed:
+                below.extend(
+                    lines if batch.last_id <= claimed else
+                    [line for line in lines if _loads(line)["id"] <= claimed]
                 )
-                block = json_rows(kept, zone)
-                clickhouse.client().raw_insert(
-                    table(), STORED_COLUMNS, insert_block=block, settings=INSERT_SETTINGS, fmt="JSONEachRow"
-                )
-                # Events numbered up to what a catch-up claimed (numbered before others,
-                # stored after them), read once inserted: added up here, since that
-                # catch-up read the events before they were there (``catch_up``).
-                claimed = RollupProgress.objects.filter(pk=workspace_id).values_list("claimed_to", flat=True).first()
-                if claimed is None:  # the workspace's first delivery: the heartbeat's catch-ups include it
-                    RollupProgress.record(workspace_id)
-                elif below := [row for row in kept if row["id"] <= claimed]:
-                    rollups.roll_up_rows(block if len(below) == len(kept) else json_rows(below, zone))
-                if earlier_people:
-                    earlier_people |= {row["person_id"] for row in retried}
-                    rollups.rebuild(workspace_id, groups=earlier_groups, people=earlier_people)
-            except Exception as error:
-                raise NotDelivered(f"ClickHouse did not store the events: {error}") from error
-    if len(kept) < len(rows):
-        raise NotDelivered(f"the person or a group of {len(rows) - len(kept)} event(s) changed; retry them")
-    return len(kept)
+        retried = [message_id for batch in batches for message_id in batch.retried]
+        # A retry of a call written once already by a delivery that failed after, maybe
+        # with another group context (its person's memberships changed meanwhile):
+        # written again with the same sorting key (reads with FINAL keep this one), and
+        # the rollups of the first row's groups and person worked out again.
+        earlier_groups, earlier_people = _earlier_copies(workspace_id, retried) if retried else (set(), set())
+        if blocks:
+            clickhouse.client().raw_insert(
+                table(), STORED_COLUMNS, insert_block=b"\n".join(blocks), settings=INSERT_SETTINGS, fmt="JSONEachRow"
+            )
+        if claimed is None:  # the workspace's first events: the heartbeat's catch-ups include it
+            RollupProgress.record(workspace_id)
+        elif below:
+            rollups.roll_up_rows(b"\n".join(below))
+        if earlier_people:
+            again = set(retried)
+            earlier_people |= {
+                event["person_id"] for event in map(_loads, blocks) if event["message_id"] in again
+            }
+            rollups.rebuild(workspace_id, groups=earlier_groups, people=earlier_people)
+        QueuedEvents.objects.filter(pk__in=[batch.pk for batch in batches]).delete()
+    return len(blocks)
+
+
+def _moved(workspace_id: int, people: set[int]) -> dict[int, int]:
+    """{person: the person they were last merged into} of these people gone, following
+    merges of merges (``PendingReassignment``, made or not); a person deleted is not in
+    it."""
+    merges = dict(
+        PendingReassignment.objects.filter(workspace_id=workspace_id)
+        .order_by("pk")
+        .values_list("from_person_id", "to_person_id")
+    )
+    moved = {}
+    for person in people:
+        target, seen = person, set()
+        while target in merges and target not in seen:
+            seen.add(target)
+            target = merges[target]
+        if target != person:
+            moved[person] = target
+    return moved
+
+
+def _forget_made_reassignments() -> int:
+    """Forget the merges made in ClickHouse ``KEPT_MADE`` ago and before every event
+    still queued of their workspace was; how many."""
+    cutoff = timezone.now() - PendingReassignment.KEPT_MADE
+    queued_before = QueuedEvents.objects.filter(workspace_id=OuterRef("workspace_id"), created_at__lte=OuterRef("made_at"))
+    deleted, _ = (
+        PendingReassignment.objects.filter(made_at__lt=cutoff).exclude(Exists(queued_before)).delete()
+    )
+    return deleted
 
 
 def _groups_of(row: dict) -> set[int]:
     return {group for slot in range(GROUP_SLOTS) if (group := row.get(f"group_{slot}_id")) is not None}
 
 
-def _lock(rows: list[dict]) -> tuple[set[int], set[int], bool, ZoneInfo, set[int]]:
-    """Of the rows' people and groups, those that still exist; whether merges of the
-    workspace's visitors wait to be made in ClickHouse; the workspace's time zone; the
-    rows' receipts marked stored already (the others are marked now, in the delivery's
-    transaction; a receipt purged meanwhile counts as not stored). On PostgreSQL, in one statement
-    (a delivery is ingestion's hot path), the people, the groups, the groups' types and
-    the workspace are share-locked (``FOR KEY SHARE``) until the transaction ends, so that
-    a deletion, a merge, a group type's removal or a change of time zone (each locks its
-    rows first) waits for the insert; the receipts are locked (``FOR UPDATE``, in order),
-    so that a retry delivered while the first delivery of its call still runs waits for
-    it, then finds it stored (SQLite has one writer at a time)."""
-    person_ids = sorted({row["person_id"] for row in rows})
-    group_ids = sorted(set().union(*map(_groups_of, rows)))
-    workspace_id = rows[0]["workspace_id"]
+def _lock(workspace_id: int, person_ids: set[int], group_ids: set[int]) -> tuple[set[int], set[int], bool, ZoneInfo]:
+    """Of these people and groups, those that still exist; whether merges of the
+    workspace's visitors wait to be made in ClickHouse; the workspace's time zone. On
+    PostgreSQL, in one statement, the people, the groups, the groups' types and the
+    workspace are share-locked (``FOR KEY SHARE``) until the transaction ends, so that a
+    deletion, a merge, a group type's removal or a change of time zone (each locks its
+    rows first) waits for the insert (SQLite has one writer at a time)."""
+    person_ids, group_ids = sorted(person_ids), sorted(group_ids)
+    pending = PendingReassignment.objects.filter(workspace_id=workspace_id, made_at__isnull=True)
     if connection.vendor != "postgresql":
         people = set(Person.objects.filter(pk__in=person_ids).values_list("pk", flat=True))
         groups = set(Group.objects.filter(pk__in=group_ids).values_list("pk", flat=True))
-        pending = PendingReassignment.objects.filter(workspace_id=workspace_id).exists()
-        receipts = EventReceipt.objects.filter(pk__in=[row["id"] for row in rows])
-        stored = set(receipts.filter(stored_at__isnull=False).values_list("pk", flat=True))
-        receipts.filter(stored_at__isnull=True).update(stored_at=timezone.now())
-        return people, groups, pending, locked_zone(workspace_id), stored
+        return people, groups, pending.exists(), locked_zone(workspace_id)
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH people AS (SELECT id FROM {Person._meta.db_table} WHERE id = ANY(%s) "
             "ORDER BY id FOR KEY SHARE), "
             f"groups AS (SELECT g.id FROM {Group._meta.db_table} g JOIN {GroupType._meta.db_table} t "
             "ON t.id = g.group_type_id WHERE g.id = ANY(%s) ORDER BY g.id FOR KEY SHARE), "
-            f"zone AS (SELECT time_zone FROM {Workspace._meta.db_table} WHERE id = %s FOR KEY SHARE), "
-            f"receipts AS (SELECT id FROM {EventReceipt._meta.db_table} WHERE id = ANY(%s) "
-            "ORDER BY id FOR UPDATE), "
-            f"marked AS (UPDATE {EventReceipt._meta.db_table} r SET stored_at = %s FROM receipts "
-            "WHERE r.id = receipts.id AND r.stored_at IS NULL RETURNING r.id) "
+            f"zone AS (SELECT time_zone FROM {Workspace._meta.db_table} WHERE id = %s FOR KEY SHARE) "
             "SELECT ARRAY(SELECT id FROM people), ARRAY(SELECT id FROM groups), "
-            f"EXISTS(SELECT 1 FROM {PendingReassignment._meta.db_table} WHERE workspace_id = %s), "
-            "(SELECT time_zone FROM zone), ARRAY(SELECT id FROM receipts), ARRAY(SELECT id FROM marked), "
-            # Its commit need not wait for the disk: lost in a crash, the receipts are
-            # back to not stored, and retries write their calls again (``take`` records
-            # their moments, which counts then read with FINAL); no more.
+            f"EXISTS(SELECT 1 FROM {PendingReassignment._meta.db_table} "
+            "WHERE workspace_id = %s AND made_at IS NULL), (SELECT time_zone FROM zone), "
+            # Its commit need not wait for the disk: lost in a crash, the batches are
+            # queued again, tried once already, and stored again as such (``_claim``).
             "set_config('synchronous_commit', 'off', true)",
-            [
-                person_ids, group_ids, workspace_id, sorted(row["id"] for row in rows), timezone.now(),
-                workspace_id,
-            ],
+            [person_ids, group_ids, workspace_id, workspace_id],
         )
-        people, groups, pending, zone, found, marked, _ = cursor.fetchone()
-    return set(people), set(groups), pending, ZoneInfo(zone), set(found) - set(marked)
+        people, groups, pending, zone, _ = cursor.fetchone()
+    return set(people), set(groups), pending, ZoneInfo(zone)
 
 
 def reassign(*, workspace_id: int, from_person: int, to_person: int) -> None:
     """Record that the events of ``from_person`` become ``to_person``'s, in the
     transaction that deletes ``from_person``: ClickHouse changes them once it has
     committed (``apply_reassignments``), not before, since the transaction may still be
-    rolled back and started over (ingestion's). Its row is locked first, so a delivery
-    of its events waits and then finds it gone (``deliver``)."""
+    rolled back and started over (ingestion's). Its row is locked first, so a flush
+    of its events waits and then finds it gone (``flush``)."""
     list(Person.objects.select_for_update().filter(pk=from_person).values_list("pk"))
     PendingReassignment.objects.create(
         workspace_id=workspace_id, from_person_id=from_person, to_person_id=to_person
@@ -310,12 +463,14 @@ def apply_reassignments(workspace_id: int | None = None) -> int:
     forget them; returns how many. Safe to run again and side by side: a reassignment
     made twice changes nothing more, and a second run waits for the first's rows."""
     if workspace_id is None:
-        pending = PendingReassignment.objects.values_list("workspace_id", flat=True).distinct()
+        pending = PendingReassignment.objects.filter(made_at__isnull=True).values_list("workspace_id", flat=True)
         return sum(apply_reassignments(workspace) for workspace in sorted(set(pending)))
     with transaction.atomic():
         rollups.hold(workspace_id)
         pending = list(
-            PendingReassignment.objects.select_for_update().filter(workspace_id=workspace_id).order_by("pk")
+            PendingReassignment.objects.select_for_update()
+            .filter(workspace_id=workspace_id, made_at__isnull=True)
+            .order_by("pk")
         )
         for change in pending:
             command(
@@ -328,7 +483,8 @@ def apply_reassignments(workspace_id: int | None = None) -> int:
             # visitor's days become the user's.
             rollups.rebuild(change.workspace_id, groups=rollups.groups_of_people(change.workspace_id, [change.from_person_id]))
             rollups.move_person_days(change)
-        PendingReassignment.objects.filter(pk__in=[change.pk for change in pending]).delete()
+        # Kept a while: events of the first person still queued become the other's.
+        PendingReassignment.objects.filter(pk__in=[change.pk for change in pending]).update(made_at=timezone.now())
     return len(pending)
 
 
@@ -343,7 +499,7 @@ def count_of_events(workspace_ids: list[int], person_ids: list[int]) -> int:
 def delete_of_people(workspace_ids: list[int], person_ids: list[int]) -> int:
     """Delete every event of these people of these workspaces (a lightweight DELETE,
     waited for); returns how many there were. Their rows are locked already (a
-    deletion's transaction), so no delivery adds to them; merges into them recorded but
+    deletion's transaction), so no flush adds to them; merges into them recorded but
     not made yet are made first. Raises RuntimeError if some are still counted after.
     No catch-up of the rollups runs meanwhile (``rollups.hold``), in which events read
     before the deletion would be added after it."""
@@ -369,7 +525,7 @@ def delete_of_people(workspace_ids: list[int], person_ids: list[int]) -> int:
 def clear_group_type(group_type) -> int:
     """Empty ``group_type``'s slot in the context of its workspace's events (a mutation,
     waited for), in the transaction that deletes the type and its groups: the groups are
-    locked first, so a delivery of events carrying one of them (which share-locks them)
+    locked first, so a flush of events carrying one of them (which share-locks them)
     either went before, and is cleared here, or waits and then finds it gone. Returns
     how many events lost it."""
     list(Group.objects.select_for_update().filter(group_type=group_type).order_by("pk").values_list("pk"))

@@ -6,8 +6,7 @@ from analytics.models import ACTIVITY_TYPES, Person
 
 def save_events(workspace, calls, *, person_of, slots_of, type_of_slot, received_at) -> list[dict]:
     """Store one event per call, move its people's ``last_seen_at`` and its groups'
-    activity on; returns the events' rows, for ``event_store.deliver`` once the
-    transaction has committed. ``person_of`` and ``slots_of`` map a
+    activity on; returns the events' rows. ``person_of`` and ``slots_of`` map a
     call's index to its person's id and to its group context ({slot: group id});
     ``type_of_slot`` maps a slot to its group type's id."""
     rows = []

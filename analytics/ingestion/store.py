@@ -31,8 +31,7 @@ ATTEMPTS = 8  # of a batch that concurrent batches keep getting in the way of
 
 class Busy(Exception):
     """The calls could not all be stored: concurrent batches kept getting in the way
-    (nothing was stored), or the event store (ClickHouse) could not take their events
-    (what was stored will not be stored twice); retry later."""
+    (nothing was stored); retry later."""
 
 
 @dataclass
@@ -80,8 +79,7 @@ def store_calls(workspace, calls, *, received_at) -> tuple[int, dict[int, list[s
     who each call is about (``identities``), their people (``people``), groups and
     memberships (``groups``), then the events with the groups' activity (``events``).
 
-    Returns the events' rows (for ``event_store.deliver`` once the transaction has
-    committed) and {call index: warnings}. Raises ``Conflict`` when a concurrent batch
+    Returns the events' rows and {call index: warnings}. Raises ``Conflict`` when a concurrent batch
     changed what this one read.
     """
     identities = Identities(workspace, calls)
@@ -107,8 +105,10 @@ def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_conte
     Safe to repeat: calls whose messageId is already stored are counted as duplicates
     and change nothing. ``batch_sent_at`` and ``batch_context`` are the batch's own
     ``sentAt`` (as sent) and ``context`` (see ``calls.batch_context_of``). Raises
-    ``Busy`` when concurrent requests kept changing what this one read, or ClickHouse
-    could not take the events: the client should retry.
+    ``Busy`` when concurrent requests kept changing what this one read: the client
+    should retry. With ClickHouse as the event store, the events are queued in the
+    transaction (``event_store.insert``), stored there by the task worker, or by a read
+    first.
     """
     calls, refused = [], []
     for index, raw in enumerate(raw_calls):
@@ -131,7 +131,7 @@ def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_conte
             # stored could still be rolled back after that, and retries would wait
             # for concurrent batches while holding that transaction's locks.
             with transaction.atomic(durable=True):
-                outcome, rows = _store(workspace, raw_calls, calls, refused, received_at)
+                outcome = _store(workspace, raw_calls, calls, refused, received_at)
             break
         except (IntegrityError, OperationalError, Conflict) as error:
             # A concurrent request stored the same message id, created the same person,
@@ -148,10 +148,6 @@ def ingest(workspace, raw_calls, *, received_at, batch_sent_at=None, batch_conte
             # A short random pause, longer each time, so that requests colliding again
             # and again fall out of step.
             time.sleep(random.uniform(0, 0.005 * 2**attempt))
-    try:
-        event_store.deliver(rows)
-    except event_store.NotDelivered as error:
-        raise Busy(str(error)) from error
     return outcome
 
 
@@ -214,7 +210,7 @@ def _store(workspace, raw_calls, calls, refused, received_at):
                 )
             )
     IngestionProblem.objects.bulk_create(problems)
-    return outcome, rows
+    return outcome
 
 
 def _problem_row(workspace, level, raw, reason, received_at, *, keep_payload=True):

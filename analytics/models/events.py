@@ -253,12 +253,18 @@ class PendingReassignment(models.Model):
     anonymous visitor turned out to be a known user), recorded in the transaction that
     merges them and made in ClickHouse once it has committed, in order of recording
     (``analytics.clickhouse.store.apply_reassignments``). Plain numbers, not keys: the
-    first person is deleted with the merge."""
+    first person is deleted with the merge. Kept a while once made (``made_at``), for the
+    events of the first person still queued (``QueuedEvents``)."""
+
+    # Kept this long once made, and while events queued before it wait to be stored:
+    # a queued event of the first person is stored as the other's (``store.flush``).
+    KEPT_MADE = timedelta(hours=1)
 
     workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="+", db_index=False)
     from_person_id = models.BigIntegerField()
     to_person_id = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+    made_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "id"], name="pending_reassignment_order")]
@@ -271,7 +277,7 @@ class RollupProgress(models.Model):
     """With ClickHouse as the event store: how far the rollups of a workspace's events
     (``group_days``, ``group_firsts``, ``person_days``) have been worked out
     (``analytics.clickhouse.rollups.catch_up``). Inserting events does not add to the
-    rollups (it would cost each delivery a third of its time): a report adds the events
+    rollups (it would cost each insert a third of its time): a report adds the events
     stored since first, and so does the task worker at each heartbeat.
 
     ``rolled_up_to``: every event numbered up to it is added. ``claimed_to``: a catch-up
@@ -316,6 +322,40 @@ class DuplicateWindow(models.Model):
 
     def __str__(self):
         return f"{self.start} to {self.end}"
+
+
+class QueuedEvents(models.Model):
+    """With ClickHouse as the event store: a batch of events taken by ingestion
+    (``analytics.clickhouse.store.enqueue``), written in ingestion's transaction, so held
+    durably once the call is answered, and stored in ClickHouse by the task worker, many
+    batches in one insert, or by a read of the workspace's events first
+    (``analytics.clickhouse.store.flush``). The main database's part of Kafka in
+    PostHog's design: a table that drains, not one that grows with every event.
+
+    ``block`` is the events as ClickHouse's JSONEachRow, with their days in ``zone``;
+    ``people`` and ``groups`` (their ids) are checked when they are stored: a person
+    deleted meanwhile loses them, a visitor merged into a user gives them to the user, a
+    group removed with its type leaves their context. ``tries`` counts the attempts to
+    store them: after a failed one, ClickHouse may hold them already."""
+
+    workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="+", db_index=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    zone = models.CharField(max_length=64)
+    block = models.BinaryField()
+    people = models.JSONField()
+    groups = models.JSONField()
+    retried = models.JSONField(default=list)
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    tries = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "id"], name="queued_events_order")]
+
+    def __str__(self):
+        return f"events {self.first_id} to {self.last_id}"
 
 
 class EventName(models.Model):

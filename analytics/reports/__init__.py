@@ -27,65 +27,67 @@ from analytics.reports import sql
 from analytics.reports.sql import event_names, internal_people_count
 
 
-def _store():
+def _store(workspace):
     """The module answering reports from the event store: ClickHouse's when it holds the
-    events (``CLICKHOUSE_URL``), else the main database's (``sql``). Both take the same
-    queries and give the same results."""
+    events (``CLICKHOUSE_URL``), the events ingestion queued for ``workspace`` stored
+    there first, else the main database's (``sql``). Both take the same queries and give
+    the same results."""
     from analytics import event_store
 
     if event_store.in_clickhouse():
         from analytics.reports import clickhouse
 
+        event_store.store_queued(workspace.pk)
         return clickhouse
     return sql
 
 
 def trends(workspace, query):
-    return _store().trends(workspace, query)
+    return _store(workspace).trends(workspace, query)
 
 
 def trend_actors(workspace, query, **point):
-    return _store().trend_actors(workspace, query, **point)
+    return _store(workspace).trend_actors(workspace, query, **point)
 
 
 def funnel(workspace, query):
-    return _store().funnel(workspace, query)
+    return _store(workspace).funnel(workspace, query)
 
 
 def funnel_actors(workspace, query, **step):
-    return _store().funnel_actors(workspace, query, **step)
+    return _store(workspace).funnel_actors(workspace, query, **step)
 
 
 def retention(workspace, query):
-    return _store().retention(workspace, query)
+    return _store(workspace).retention(workspace, query)
 
 
 def retention_actors(workspace, query, **cell):
-    return _store().retention_actors(workspace, query, **cell)
+    return _store(workspace).retention_actors(workspace, query, **cell)
 
 
 def active_groups(workspace, query):
-    return _store().active_groups(workspace, query)
+    return _store(workspace).active_groups(workspace, query)
 
 
 def active_group_actors(workspace, query, **point):
-    return _store().active_group_actors(workspace, query, **point)
+    return _store(workspace).active_group_actors(workspace, query, **point)
 
 
 def active_counts(workspace, group_type, days=(1, 7, 30), **options):
-    return _store().active_counts(workspace, group_type, days, **options)
+    return _store(workspace).active_counts(workspace, group_type, days, **options)
 
 
 def events_without_group(workspace, query):
-    return _store().events_without_group(workspace, query)
+    return _store(workspace).events_without_group(workspace, query)
 
 
 def most_sent_events(workspace, period, **options):
-    return _store().most_sent_events(workspace, period, **options)
+    return _store(workspace).most_sent_events(workspace, period, **options)
 
 
 def top_events(workspace, query, **options):
-    return _store().top_events(workspace, query, **options)
+    return _store(workspace).top_events(workspace, query, **options)
 
 
 # The reports a member saves, by the kind in their page's address (/reports/<kind>): how

@@ -5,7 +5,7 @@ The events are in ClickHouse; who the people and groups are is in the main datab
 A filter on a person's trait or a group's property, a cohort, and the internal people a
 report leaves out are worked out there first, as the ids they keep (or leave out), which
 the WHERE clause then names. Every read is of the events with ``FINAL``: a call written
-twice (a retry after a failed delivery) is one row; but counts of events at moments
+twice (a flush tried again after one failed) is one row; but counts of events at moments
 where none can be twice (``Scope.counted_events``).
 """
 
@@ -102,7 +102,7 @@ class Scope(QueryScope):
     def counted_events(self, period) -> str:
         """The events table to count the events of ``period`` (``reports.Period``) from:
         with FINAL if a call of those days may be held twice (``DuplicateWindow``: after
-        a failed delivery or copy), else without it (a third of the time: a count of 90
+        a failed flush or copy), else without it (a third of the time: a count of 90
         days of 10,000,000 events, 20 ms rather than 60)."""
         start, end = period.bounds(self.zone)
         doubled = DuplicateWindow.objects.filter(workspace=self.workspace, start__lt=end, end__gte=start)
