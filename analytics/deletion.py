@@ -340,6 +340,8 @@ def _run(deletion):
         # Durable: the deletion and its "done" are committed when this block ends,
         # before ``running`` lets go of the lock that keeps other runs out. Inside an
         # outer transaction another run could start before they were, and delete again.
+        # Counted in the transaction below, which cannot store them (``store_queued``).
+        event_store.store_queued(deletion.workspace_id)
         with transaction.atomic(durable=True):
             # Another run may have finished it meanwhile, and none can now: on PostgreSQL
             # this run holds its lock (``running``), on SQLite the database's write lock.

@@ -35,6 +35,7 @@ scripts do, leaves its events to the database's cascade. Demo and generated data
 (``demo_data``, ``generate_data``) are stored through ingestion, so through here.
 """
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,6 +59,8 @@ from analytics.models.events import (
     report_event,
 )
 from analytics.models.people import MembershipChange, Person
+
+logger = logging.getLogger(__name__)
 
 # Events are deleted this many at a time, with progress reported after each chunk.
 DELETE_CHUNK = 5000
@@ -109,17 +112,22 @@ _stored = threading.local()
 
 def store_queued(*workspace_ids: int) -> None:
     """With ClickHouse as the event store, store there the events queued for these
-    workspaces (``analytics.clickhouse.store.flush``), before reading theirs: once a
-    request or task (a page reads events several times), and again after it queued
-    events of theirs; not inside a transaction (``_in_transaction``). Nothing to do
+    workspaces (``analytics.clickhouse.store.flush_to_read``), before reading theirs:
+    once a request or task (a page reads events several times), and again after it
+    queued events of theirs; not inside a transaction (``_in_transaction``). If that
+    fails (ClickHouse failed, or a deletion held the rows too long), the read reads
+    what ClickHouse holds, and the task worker stores the rest. Nothing to do
     otherwise."""
     if not (store := _clickhouse()) or _in_transaction():
         return
     done = _stored.__dict__.setdefault("workspaces", set())
     for workspace_id in workspace_ids:
         if workspace_id not in done:
-            store.flush(workspace_id)
-            done.add(workspace_id)
+            try:
+                store.flush_to_read(workspace_id)
+            except Exception as error:  # ClickHouse's, or a wait too long: read what is there
+                logger.warning("Storing the queued events of workspace %s before a read failed: %s", workspace_id, error)
+            done.add(workspace_id)  # tried once a request, not at every read of it
 
 
 def _in_transaction() -> bool:

@@ -141,7 +141,7 @@ class Heartbeat(threading.Thread):
             # the events queued by ingestion, stored; merges of visitors into users
             # recorded by requests; the memberships changed since, and the events stored
             # since added to the rollups, so that few wait for the next report.
-            self.in_clickhouse("Storing queued events", event_store.flush_queued)
+            self.flush()
             made = self.in_clickhouse("Reassigning events", event_store.apply_reassignments)
             if made:
                 logger.info("Made %s reassignment(s) of events in ClickHouse", made)
@@ -164,7 +164,10 @@ class Heartbeat(threading.Thread):
             self.in_clickhouse("Storing queued events", event_store.flush_queued)
         except DatabaseError as error:
             logger.warning("Storing queued events of worker %s failed, trying again: %s", self.worker_id, error)
-            connection.close()
+            # A deadlock or a lock waited for too long leaves the connection usable, and
+            # with it the worker's lock; a broken one is reconnected by the next beat.
+            if not connection.is_usable():
+                connection.close()
 
     def in_clickhouse(self, what: str, step):
         """``step()``'s result; None, logged, if ClickHouse failed (not the main

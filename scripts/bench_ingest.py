@@ -465,9 +465,12 @@ def measure_http(args, workspace, warm_up, bodies, env=None):
         )
         seconds = answered
         if worker is not None:
+            deadline = time.monotonic() + 300
             while queued(args, workspace):
                 if worker.poll() is not None:
                     sys.exit("the task worker exited")
+                if time.monotonic() > deadline:
+                    sys.exit("the task worker did not store the queued events within 5 minutes")
                 time.sleep(0.05)
             seconds = time.monotonic() - started
             drained = seconds - answered

@@ -66,7 +66,7 @@ def during_the_insert(action, *, wait):
     seconds. Yields the order in which the action ended ("done") and the insert went on
     ("inserted"), and an event set once the action ended."""
     client = clickhouse.client()
-    insert, done, order = client.raw_insert, threading.Event(), []
+    insert, done, order, started = client.raw_insert, threading.Event(), [], []
 
     def run():
         try:
@@ -77,9 +77,11 @@ def during_the_insert(action, *, wait):
             done.set()
 
     def insert_after_it(*args, **kwargs):
-        threading.Thread(target=run).start()
-        done.wait(wait)
-        order.append("inserted")
+        if not started:  # the events' insert (the rollups' comes after)
+            started.append(True)
+            threading.Thread(target=run).start()
+            done.wait(wait)
+            order.append("inserted")
         return insert(*args, **kwargs)
 
     client.raw_insert = insert_after_it
@@ -160,6 +162,32 @@ def test_a_call_is_answered_once_queued_and_stored_by_the_flush_after_one_clickh
     assert (event["id"], event["timestamp"].replace(tzinfo=UTC)) == (receipt.pk, receipt.timestamp)
     [window] = DuplicateWindow.objects.all()
     assert (window.start, window.end) == (receipt.timestamp, receipt.timestamp)
+
+
+def test_a_flush_that_keeps_failing_records_one_window_and_holds_up_no_other_workspace(
+    clickhouse_events, workspace, other_workspace, send, charlie_send, api
+):
+    """ClickHouse refuses one workspace's events for a while: its batches stay queued,
+    their moments recorded once as maybe held twice however often the worker tries;
+    the other workspace's are stored meanwhile, and reads answer with what is stored."""
+    database = clickhouse.database()
+    clickhouse_events.command(
+        f"ALTER TABLE {database}.events ADD CONSTRAINT refuse CHECK workspace_id != {int(workspace.pk)}"
+    )
+    assert send.batch(track("ann", "Export", messageId="m-1")).status_code == 200
+    assert charlie_send.batch(track("ann", "Export", messageId="m-2")).status_code == 200
+    for _ in range(3):
+        with pytest.raises(Exception, match="refuse"):
+            store.flush_all()
+    assert QueuedEvents.objects.get(workspace=workspace).tries == 3
+    assert not QueuedEvents.objects.filter(workspace=other_workspace).exists()
+    assert DuplicateWindow.objects.filter(workspace=workspace).count() == 1
+    assert [e["message_id"] for e in held(clickhouse_events, other_workspace, flushed=False)] == ["m-2"]
+    # A page still answers, with what ClickHouse holds.
+    assert api.get("events").status_code == 200
+    clickhouse_events.command(f"ALTER TABLE {database}.events DROP CONSTRAINT refuse")
+    assert store.flush_all() == 1
+    assert [e["message_id"] for e in held(clickhouse_events, workspace, flushed=False)] == ["m-1"]
 
 
 def test_reads_store_the_queued_events_first(clickhouse_events, workspace, send, api):
@@ -514,6 +542,21 @@ def test_queued_events_are_stored_as_people_and_groups_are_now(clickhouse_events
     assert day == date(2026, 2, 3)
 
 
+def test_queued_events_follow_merges_of_merges(clickhouse_events, workspace, send):
+    """A visitor merged into a user later merged into another: the visitor's queued
+    events are stored as the last one's."""
+    assert send.batch(identify("ann"), identify("bob")).status_code == 200
+    store.flush(workspace.pk)
+    assert send.batch({"type": "page", "anonymousId": "v-1", "name": "Pricing", "messageId": "m-visit"}).status_code == 200
+    ann, bob, visitor = person("ann"), person("bob"), Person.objects.get(user_id=None)
+    Person.objects.filter(pk__in=[visitor.pk, ann.pk]).delete()
+    PendingReassignment.objects.create(workspace=workspace, from_person_id=visitor.pk, to_person_id=ann.pk)
+    PendingReassignment.objects.create(workspace=workspace, from_person_id=ann.pk, to_person_id=bob.pk)
+    store.flush(workspace.pk)
+    [event] = [e for e in held(clickhouse_events, workspace) if e["message_id"] == "m-visit"]
+    assert event["person_id"] == bob.pk
+
+
 def test_a_made_merge_is_kept_while_events_queued_before_it_wait(clickhouse_events, workspace, send):
     """A merge made in ClickHouse is forgotten an hour on, once no event queued before it
     is left: until then, a visitor's events queued before it still become the user's."""
@@ -538,7 +581,8 @@ def test_a_catch_up_neither_waits_for_a_flush_nor_loses_its_events(
 ):
     """A report adds the stored events to the rollups while a flush is inserting:
     neither waits for the other. The catch-up claims what ClickHouse holds, which the
-    flush's events (numbered after) are not part of; the next catch-up adds them."""
+    flush's events (numbered after) are not part of: the flush adds them itself, and
+    records it, so the next catch-up has nothing to read."""
     assert send.batch(identify("ann"), track("ann", "Import", groups={"company": "acme"})).status_code == 200
     store.flush(workspace.pk)
     assert send.batch(track("ann", "Export", at=feb(9, 10), groups={"company": "acme"}, messageId="m-race")).status_code == 200
@@ -547,10 +591,16 @@ def test_a_catch_up_neither_waits_for_a_flush_nor_loses_its_events(
     assert order == ["done", "inserted"]
     [race] = [e for e in held(clickhouse_events, workspace) if e["message_id"] == "m-race"]
     progress = RollupProgress.objects.get(workspace=workspace)
-    assert progress.rolled_up_to == progress.claimed_to < race["id"]
-    assert rollups.catch_up(workspace.pk) == race["id"]
-    days = clickhouse_events.query(
-        f"SELECT day FROM {clickhouse.database()}.group_days WHERE workspace_id = %(w)s",
-        parameters={"w": workspace.pk},
-    ).result_rows
-    assert (race["timestamp"].date(),) in days
+    assert progress.rolled_up_to == progress.claimed_to == race["id"]
+
+    def days():
+        return clickhouse_events.query(
+            f"SELECT day, count() FROM {clickhouse.database()}.group_days FINAL WHERE workspace_id = %(w)s "
+            "GROUP BY day ORDER BY day",
+            parameters={"w": workspace.pk},
+        ).result_rows
+
+    added = days()
+    assert (race["timestamp"].date(), 1) in added
+    assert rollups.catch_up(workspace.pk) == 0
+    assert days() == added

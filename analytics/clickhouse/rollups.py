@@ -2,12 +2,13 @@
 kept up a batch of events at a time, and worked out again when stored events change.
 
 The insert of events does not add to them (their views would cost an insert a third
-of its time): ``catch_up`` adds the events stored since the last time, before a report
-reads them and at the task worker's heartbeat, recording how far it got
-(``RollupProgress``). It claims how far it goes before it reads; a flush reads that
-claim once its insert returned, and adds its events itself (``roll_up_rows``) if they
-are numbered up to it (a number is taken before the insert: a later one may be stored
-and added up first). Neither waits for the other.
+of its time): a flush of queued events adds them itself, from the rows it inserted
+(``roll_up_rows``), and ``catch_up`` adds the events stored since the last time,
+before a report reads them and at the task worker's heartbeat, recording how far it
+got (``RollupProgress``), which flushes record too: a safety net, since nothing
+stores events without adding them up (the copy command adds its own; events stored by
+the version before the queue are worked out by the schema's migration
+``0009_rollups_added_by_flushes``). Neither waits for the other.
 
 What changes events already stored (a deletion, a merge, a group type's removal, a
 change of time zone) holds the workspace's rollups first (``hold``), then works out
@@ -18,6 +19,7 @@ import contextlib
 import time
 
 from django.db import connection, transaction
+from django.db.models.functions import Greatest
 
 from analytics import clickhouse
 from analytics.clickhouse.schema import PERSON_ROLLUPS, ROLLUP_INPUT_COLUMNS, ROLLUPS, add_up_sql, rollup_select
@@ -62,6 +64,16 @@ def roll_up(workspace_id: int, after: int, up_to: int) -> None:
     )
 
 
+def added_up_to(workspace_id: int, number: int) -> None:
+    """Record that the events numbered up to ``number`` were added up by whoever stored
+    them (a flush adds its own, from the rows it inserted): a catch-up reads only those
+    after. One numbered lower and stored later is added by its own flush."""
+    RollupProgress.record(workspace_id)
+    RollupProgress.objects.filter(pk=workspace_id).update(
+        rolled_up_to=Greatest("rolled_up_to", number), claimed_to=Greatest("claimed_to", number)
+    )
+
+
 def catch_up(workspace_id: int, *, wait: float = 2.0) -> int:
     """Add to the rollups the workspace's events stored since they were last worked out
     (numbered after ``RollupProgress.rolled_up_to``), before a report reads them (and at
@@ -69,10 +81,10 @@ def catch_up(workspace_id: int, *, wait: float = 2.0) -> int:
     Run outside a transaction: its claim must be seen by flushes before it reads.
 
     1. The last number ClickHouse holds is claimed (``claimed_to``) and committed.
-    2. The events numbered up to it are read and added. A flush storing events
-       numbered up to the claim (numbers are taken before the insert, so a later one
-       may be stored first) reads it once its insert returned: before the claim was
-       committed, and this catch-up reads its events; after, and it adds them itself.
+    2. The events numbered up to it are read and added. A flush adds its own events
+       itself, from the rows it inserted (numbers are taken at ingestion, so a later
+       one may be stored first; on a cluster, a replica read may not have them yet):
+       what this reads again changes nothing.
     3. ``rolled_up_to`` becomes the claim. A catch-up that failed in between leaves the
        claim ahead: the next one adds those events again, which changes nothing.
 
@@ -101,7 +113,8 @@ def catch_up(workspace_id: int, *, wait: float = 2.0) -> int:
             if last > rolled_up_to:
                 RollupProgress.objects.filter(pk=workspace_id, claimed_to__lt=last).update(claimed_to=last)
                 roll_up(workspace_id, rolled_up_to, last)
-                RollupProgress.objects.filter(pk=workspace_id).update(rolled_up_to=last)
+                # Not back: a flush meanwhile may have recorded more (``added_up_to``).
+                RollupProgress.objects.filter(pk=workspace_id).update(rolled_up_to=Greatest("rolled_up_to", last))
         return last if last > rolled_up_to else 0
     finally:
         _end_turn(workspace_id)

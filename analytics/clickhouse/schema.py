@@ -375,6 +375,16 @@ def _rollups_caught_up(target: Target) -> list[str]:
     return statements
 
 
+def _rollups_added_by_flushes(target: Target) -> list[str]:
+    """Nothing changes in ClickHouse: events are now queued by ingestion and stored by
+    flushes, each of which adds its own to the rollups and records how far they go
+    (``RollupProgress``), past events stored before by requests one at a time and not
+    yet added up. So every workspace's rollups are worked out again once this is
+    applied (``REBUILD_AFTER``): run after the version that stored events per request
+    has stopped."""
+    return []
+
+
 # Migrations after which every workspace's rollups (and memberships) are worked out again
 # (``clickhouse_schema``).
 REBUILD_AFTER = {
@@ -383,6 +393,7 @@ REBUILD_AFTER = {
     "0006_memberships",
     "0007_person_days",
     "0008_rollups_caught_up",
+    "0009_rollups_added_by_flushes",
 }
 
 MIGRATIONS: list[tuple[str, Callable[[Target], list[str]]]] = [
@@ -394,6 +405,7 @@ MIGRATIONS: list[tuple[str, Callable[[Target], list[str]]]] = [
     ("0006_memberships", _memberships),
     ("0007_person_days", _person_days),
     ("0008_rollups_caught_up", _rollups_caught_up),
+    ("0009_rollups_added_by_flushes", _rollups_added_by_flushes),
 ]
 
 

@@ -277,13 +277,13 @@ class RollupProgress(models.Model):
     """With ClickHouse as the event store: how far the rollups of a workspace's events
     (``group_days``, ``group_firsts``, ``person_days``) have been worked out
     (``analytics.clickhouse.rollups.catch_up``). Inserting events does not add to the
-    rollups (it would cost each insert a third of its time): a report adds the events
-    stored since first, and so does the task worker at each heartbeat.
+    rollups (views would cost each insert a third of its time): a flush of queued events
+    adds its own, and a report adds any stored since otherwise first, and so does the
+    task worker at each heartbeat.
 
     ``rolled_up_to``: every event numbered up to it is added. ``claimed_to``: a catch-up
-    records, before it reads the events, the last number it adds up to; a delivery
-    storing events numbered up to it (numbers are taken before the insert: a later one
-    may be stored first) adds them itself, so that nothing waits for anything."""
+    records, before it reads the events, the last number it adds up to; one that failed
+    after is finished by the next."""
 
     workspace = models.OneToOneField(Workspace, models.DB_CASCADE, primary_key=True, related_name="+")
     rolled_up_to = models.BigIntegerField(default=0)
