@@ -93,6 +93,16 @@ def _clickhouse_rollups():
     return rollups
 
 
+def _clickhouse_queue():
+    """The events queued for ClickHouse (``analytics.clickhouse.queue``) when
+    ``CLICKHOUSE_URL`` is set, else None."""
+    if not _clickhouse():
+        return None
+    from analytics.clickhouse import queue
+
+    return queue
+
+
 def _clickhouse_reads(*workspace_ids: int):
     """What reads events in ClickHouse (``analytics.clickhouse.reads``) when
     ``CLICKHOUSE_URL`` is set, the events queued for these workspaces stored first
@@ -112,19 +122,19 @@ _stored = threading.local()
 
 def store_queued(*workspace_ids: int) -> None:
     """With ClickHouse as the event store, store there the events queued for these
-    workspaces (``analytics.clickhouse.store.flush_to_read``), before reading theirs:
+    workspaces (``analytics.clickhouse.queue.flush_to_read``), before reading theirs:
     once a request or task (a page reads events several times), and again after it
     queued events of theirs; not inside a transaction (``_in_transaction``). If that
     fails (ClickHouse failed, or a deletion held the rows too long), the read reads
     what ClickHouse holds, and the task worker stores the rest. Nothing to do
     otherwise."""
-    if not (store := _clickhouse()) or _in_transaction():
+    if not (queue := _clickhouse_queue()) or _in_transaction():
         return
     done = _stored.__dict__.setdefault("workspaces", set())
     for workspace_id in workspace_ids:
         if workspace_id not in done:
             try:
-                store.flush_to_read(workspace_id)
+                queue.flush_to_read(workspace_id)
             except Exception as error:  # ClickHouse's, or a wait too long: read what is there
                 logger.warning("Storing the queued events of workspace %s before a read failed: %s", workspace_id, error)
             done.add(workspace_id)  # tried once a request, not at every read of it
@@ -223,9 +233,9 @@ def insert(rows: list[dict], *, zone: ZoneInfo) -> int:
     through COPY. The report events they are of join the workspace's ``EventName``s, and
     their activity adds up into ``DailyActivity`` (late ones into their own past day).
     """
-    if store := _clickhouse():
-        store.take(rows)
-        store.enqueue(rows, zone)
+    if queue := _clickhouse_queue():
+        _clickhouse().take(rows)
+        queue.enqueue(rows, zone)
         if rows:
             _stored.__dict__.get("workspaces", set()).discard(rows[0]["workspace_id"])
     else:
@@ -244,10 +254,10 @@ def insert(rows: list[dict], *, zone: ZoneInfo) -> int:
 
 def flush_queued() -> int:
     """With ClickHouse as the event store, store there the events queued by ingestion
-    (``analytics.clickhouse.store.flush_all``; the task worker does at each heartbeat,
+    (``analytics.clickhouse.queue.flush_all``; the task worker does at each heartbeat,
     reads of a workspace's events first); how many. Nothing to do otherwise."""
-    if store := _clickhouse():
-        return store.flush_all()
+    if queue := _clickhouse_queue():
+        return queue.flush_all()
     return 0
 
 

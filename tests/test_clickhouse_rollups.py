@@ -15,7 +15,7 @@ from django.db import transaction
 from django.http import QueryDict
 
 from analytics import clickhouse, event_store, reports
-from analytics.clickhouse import store
+from analytics.clickhouse import queue
 from analytics.clickhouse.rollups import catch_up
 from analytics.clickhouse.schema import rollup_select
 from analytics.deletion import delete_person
@@ -29,7 +29,7 @@ def rollups(client, workspace, *, caught_up=True):
     reads them, the events stored so far added first (``rollups.catch_up``), or as they
     are."""
     if caught_up:
-        store.flush(workspace.pk)
+        queue.flush(workspace.pk)
         catch_up(workspace.pk)
     database = clickhouse.database()
     days = client.query(
@@ -50,7 +50,7 @@ def rollups(client, workspace, *, caught_up=True):
 def worked_out(client, workspace):
     """What the rollups should hold: worked out of the workspace's events now (the
     queued ones stored first)."""
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     database = clickhouse.database()
     events = f"{database}.events FINAL"
     days = client.query(
@@ -69,7 +69,7 @@ def worked_out(client, workspace):
 def person_days(client, workspace, *, events=None):
     """People's days (``person_days``), each key's rows merged; or, given ``events``,
     what they should be, worked out of those events."""
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     if events is None:
         catch_up(workspace.pk)
         sql = (
@@ -146,7 +146,7 @@ def test_a_flush_of_events_numbered_at_or_below_a_claim_adds_them_itself(
     that a catch-up claimed and read already, while the flush was inserting. Those it
     adds to the rollups itself, the claim read once its insert returned."""
     assert send.batch(identify("ann")).status_code == 200
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     assert send.batch(track("ann", "Export", feb(2, 10), groups={"company": "acme"})).status_code == 200
     client = clickhouse.client()
     insert = client.raw_insert
@@ -156,7 +156,7 @@ def test_a_flush_of_events_numbered_at_or_below_a_claim_adds_them_itself(
         return insert(*args, **kwargs)
 
     monkeypatch.setattr(client, "raw_insert", a_catch_up_claims_meanwhile)
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     monkeypatch.undo()
     assert rollups(clickhouse_events, workspace, caught_up=False) == worked_out(clickhouse_events, workspace)
     assert rollups(clickhouse_events, workspace, caught_up=False)[0] == [
@@ -183,7 +183,7 @@ def test_a_catch_up_stopped_after_its_claim_is_finished_by_the_next(clickhouse_e
     (Events stored otherwise than by a flush, which adds its own: by an earlier
     version, which inserted each request's events before answering.)"""
     assert send.batch(identify("ann"), track("ann", "Export", feb(2, 10), groups={"company": "acme"})).status_code == 200
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     for rollup in ("group_days", "group_firsts", "person_days"):
         clickhouse_events.command(f"TRUNCATE TABLE {clickhouse.database()}.{rollup}")
     last = clickhouse_events.command(f"SELECT max(id) FROM {clickhouse.database()}.events")
@@ -285,7 +285,7 @@ def test_the_schema_command_works_every_workspace_s_days_out_again(clickhouse_ev
     --rebuild-rollups`` (run by itself when their migration is applied) gives each its
     day in its workspace's zone."""
     assert send.batch(track("ann", "Export", feb(3, 3), groups={"company": "acme"})).status_code == 200
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     type(workspace).objects.filter(pk=workspace.pk).update(time_zone="America/New_York")
     assert [day for _, day, *_ in rollups(clickhouse_events, workspace)[0]] == [date(2026, 2, 3)]
     out = StringIO()

@@ -21,7 +21,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from analytics import clickhouse, reports
-from analytics.clickhouse import rollups, store
+from analytics.clickhouse import queue, rollups, store
 from analytics.clickhouse.store import apply_reassignments, continue_numbering
 from analytics.event_store import purge_receipts
 from analytics.reports.clickhouse.scope import Scope
@@ -48,7 +48,7 @@ def held(client, workspace, *, final=True, flushed=True):
     """The workspace's events in ClickHouse, oldest first, as dicts: the events queued
     stored first, as reads do (unless not ``flushed``)."""
     if flushed:
-        store.flush(workspace.pk)
+        queue.flush(workspace.pk)
     database = clickhouse.database()
     result = client.query(
         f"SELECT id, message_id, person_id, type, name, timestamp, group_0_id, group_1_id "
@@ -149,14 +149,14 @@ def test_a_call_is_answered_once_queued_and_stored_by_the_flush_after_one_clickh
     [queued] = QueuedEvents.objects.all()
     assert held(clickhouse_events, workspace, flushed=False) == []
     with pytest.raises(Exception, match="refuse"):
-        store.flush(workspace.pk)
+        queue.flush(workspace.pk)
     queued.refresh_from_db()
     assert queued.tries == 1
     assert not DuplicateWindow.objects.exists()
 
     clickhouse_events.command(f"ALTER TABLE {database}.events DROP CONSTRAINT refuse")
     assert send.batch(call).json()["duplicates"] == 1  # a retry meanwhile: queued already
-    assert store.flush(workspace.pk) == 1
+    assert queue.flush(workspace.pk) == 1
     assert not QueuedEvents.objects.exists()
     [event] = held(clickhouse_events, workspace, flushed=False)
     assert (event["id"], event["timestamp"].replace(tzinfo=UTC)) == (receipt.pk, receipt.timestamp)
@@ -178,7 +178,7 @@ def test_a_flush_that_keeps_failing_records_one_window_and_holds_up_no_other_wor
     assert charlie_send.batch(track("ann", "Export", messageId="m-2")).status_code == 200
     for _ in range(3):
         with pytest.raises(Exception, match="refuse"):
-            store.flush_all()
+            queue.flush_all()
     assert QueuedEvents.objects.get(workspace=workspace).tries == 3
     assert not QueuedEvents.objects.filter(workspace=other_workspace).exists()
     assert DuplicateWindow.objects.filter(workspace=workspace).count() == 1
@@ -186,7 +186,7 @@ def test_a_flush_that_keeps_failing_records_one_window_and_holds_up_no_other_wor
     # A page still answers, with what ClickHouse holds.
     assert api.get("events").status_code == 200
     clickhouse_events.command(f"ALTER TABLE {database}.events DROP CONSTRAINT refuse")
-    assert store.flush_all() == 1
+    assert queue.flush_all() == 1
     assert [e["message_id"] for e in held(clickhouse_events, workspace, flushed=False)] == ["m-1"]
 
 
@@ -245,7 +245,7 @@ def test_a_call_stored_but_not_marked_is_written_again_and_read_once(clickhouse_
     retry writes the row again, with the same sorting key, and reads see one."""
     call = track("ann", "Export", messageId="m-1")
     assert send.batch(call, sentAt=feb(2, 10)).status_code == 200
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     EventReceipt.objects.update(stored_at=None)
     assert send.batch(call, sentAt=feb(1, 10)).json()["stored"] == 1
     assert len(held(clickhouse_events, workspace, final=False)) == 2
@@ -259,7 +259,7 @@ def test_counts_read_a_call_held_twice_once(clickhouse_events, workspace, send):
     and counts of its days read the events with FINAL; those of other days without."""
     call = track("ann", "Export", at=feb(2, 10), groups={"company": "acme"}, messageId="m-1")
     assert send.batch(identify("ann"), call).status_code == 200
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     assert not DuplicateWindow.objects.exists()
     EventReceipt.objects.filter(message_id="m-1").update(stored_at=None)
     assert send.batch(call).json()["stored"] == 1
@@ -281,10 +281,10 @@ def test_a_duplicate_window_is_forgotten_once_clickhouse_merged_the_copies(click
     its window), and not while the copies are there."""
     call = track("ann", "Export", at=feb(2, 10), messageId="m-1")
     assert send.batch(identify("ann"), call).status_code == 200
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     EventReceipt.objects.filter(message_id="m-1").update(stored_at=None)
     assert send.batch(call).status_code == 200
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     window = DuplicateWindow.objects.get()
     later = timezone.now() + DuplicateWindow.KEPT_AT_LEAST
     assert store.purge_duplicate_windows() == 0  # too recent
@@ -422,7 +422,7 @@ def test_a_merge_rolled_back_changes_nothing_in_clickhouse(clickhouse_events, wo
 
 def test_a_merge_recorded_but_not_made_is_made_by_the_task_worker(clickhouse_events, workspace, send):
     assert send.batch(identify("ann"), {"type": "page", "anonymousId": "v-1", "name": "Home"}).status_code == 200
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     visitor = Person.objects.exclude(user_id="ann").get()
     # As if the request that merged them had stopped between its commit and ClickHouse.
     PendingReassignment.objects.create(workspace=workspace, from_person_id=visitor.pk, to_person_id=person("ann").pk)
@@ -437,7 +437,7 @@ def test_a_merge_recorded_but_not_made_is_made_by_the_task_worker(clickhouse_eve
 def test_merges_are_made_in_the_order_they_were_recorded(clickhouse_events, workspace, send):
     """v-1 became ann's, then ann was merged into bob: v-1's events end with bob."""
     assert send.batch(identify("ann"), identify("bob"), {"type": "page", "anonymousId": "v-1", "name": "Home"}).status_code == 200
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     ann, bob, visitor = person("ann"), person("bob"), Person.objects.get(user_id=None)
     PendingReassignment.objects.create(workspace=workspace, from_person_id=visitor.pk, to_person_id=ann.pk)
     PendingReassignment.objects.create(workspace=workspace, from_person_id=ann.pk, to_person_id=bob.pk)
@@ -502,7 +502,7 @@ def test_a_group_type_removed_while_a_flush_holds_its_group_clears_it_after(
     assert send.batch(track("ann", "Export", groups={"team": "growth"}, messageId="m-race")).status_code == 200
     # The removal starts and finds the group locked; the insert goes on after a second.
     with during_the_insert(remove, wait=1) as (order, removed):
-        store.flush(workspace.pk)
+        queue.flush(workspace.pk)
     removed.wait(10)
     assert order == ["inserted", "done"]
     assert [e["group_1_id"] for e in held(clickhouse_events, workspace) if e["message_id"] == "m-race"] == [None]
@@ -514,7 +514,7 @@ def test_queued_events_are_stored_as_people_and_groups_are_now(clickhouse_events
     user's are not stored, a merged visitor's are the user's, a removed group type's
     group leaves their context, and their day is the new time zone's."""
     assert send.batch(identify("ann"), identify("bob")).status_code == 200
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     assert send.batch(
         track("ann", "Export", at=feb(2, 23, 30), groups={"company": "acme", "team": "growth"}, messageId="m-ann"),
         track("bob", "Export", at=feb(2, 23, 30), groups={"company": "acme", "team": "growth"}, messageId="m-bob"),
@@ -531,7 +531,7 @@ def test_queued_events_are_stored_as_people_and_groups_are_now(clickhouse_events
     team.groups.all().delete()
     workspace.time_zone = "Pacific/Auckland"  # 12 hours ahead of UTC in February
     workspace.save(update_fields=["time_zone"])
-    assert store.flush(workspace.pk) == 2
+    assert queue.flush(workspace.pk) == 2
     events = {e["message_id"]: e for e in held(clickhouse_events, workspace, flushed=False)}
     assert "m-ann" not in events
     assert events["m-visit"]["person_id"] == bob.pk
@@ -546,13 +546,13 @@ def test_queued_events_follow_merges_of_merges(clickhouse_events, workspace, sen
     """A visitor merged into a user later merged into another: the visitor's queued
     events are stored as the last one's."""
     assert send.batch(identify("ann"), identify("bob")).status_code == 200
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     assert send.batch({"type": "page", "anonymousId": "v-1", "name": "Pricing", "messageId": "m-visit"}).status_code == 200
     ann, bob, visitor = person("ann"), person("bob"), Person.objects.get(user_id=None)
     Person.objects.filter(pk__in=[visitor.pk, ann.pk]).delete()
     PendingReassignment.objects.create(workspace=workspace, from_person_id=visitor.pk, to_person_id=ann.pk)
     PendingReassignment.objects.create(workspace=workspace, from_person_id=ann.pk, to_person_id=bob.pk)
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     [event] = [e for e in held(clickhouse_events, workspace) if e["message_id"] == "m-visit"]
     assert event["person_id"] == bob.pk
 
@@ -561,7 +561,7 @@ def test_a_made_merge_is_kept_while_events_queued_before_it_wait(clickhouse_even
     """A merge made in ClickHouse is forgotten an hour on, once no event queued before it
     is left: until then, a visitor's events queued before it still become the user's."""
     assert send.batch(identify("ann")).status_code == 200
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     assert send.batch({"type": "page", "anonymousId": "v-1", "name": "Pricing", "messageId": "m-visit"}).status_code == 200
     login = {"type": "identify", "userId": "ann", "anonymousId": "v-1"}
     assert send.batch(login).status_code == 200
@@ -569,8 +569,8 @@ def test_a_made_merge_is_kept_while_events_queued_before_it_wait(clickhouse_even
     merge = PendingReassignment.objects.get()
     PendingReassignment.objects.update(made_at=timezone.now() - PendingReassignment.KEPT_MADE * 2)
     QueuedEvents.objects.update(created_at=timezone.now() - PendingReassignment.KEPT_MADE * 3)
-    assert store._forget_made_reassignments() == 0  # events queued before it wait
-    assert store.flush_all() == 2
+    assert queue._forget_made_reassignments() == 0  # events queued before it wait
+    assert queue.flush_all() == 2
     assert not PendingReassignment.objects.filter(pk=merge.pk).exists()
     assert {e["person_id"] for e in held(clickhouse_events, workspace, flushed=False)} == {person("ann").pk}
 
@@ -584,10 +584,10 @@ def test_a_catch_up_neither_waits_for_a_flush_nor_loses_its_events(
     flush's events (numbered after) are not part of: the flush adds them itself, and
     records it, so the next catch-up has nothing to read."""
     assert send.batch(identify("ann"), track("ann", "Import", groups={"company": "acme"})).status_code == 200
-    store.flush(workspace.pk)
+    queue.flush(workspace.pk)
     assert send.batch(track("ann", "Export", at=feb(9, 10), groups={"company": "acme"}, messageId="m-race")).status_code == 200
     with during_the_insert(lambda: rollups.catch_up(workspace.pk), wait=5) as (order, _):
-        store.flush(workspace.pk)
+        queue.flush(workspace.pk)
     assert order == ["done", "inserted"]
     [race] = [e for e in held(clickhouse_events, workspace) if e["message_id"] == "m-race"]
     progress = RollupProgress.objects.get(workspace=workspace)

@@ -44,7 +44,7 @@ ROLL_UP_SECONDS = 240
 
 
 def roll_up_rows(block: bytes) -> None:
-    """Add events (``store.stored_lines``) to the rollups: inserted into ``rollup_input``, which
+    """Add events (``queue.stored_lines``) to the rollups: inserted into ``rollup_input``, which
     keeps nothing, whose views add them up."""
     clickhouse.client().raw_insert(
         f"{clickhouse.database()}.rollup_input", [name for name, _ in ROLLUP_INPUT_COLUMNS],
@@ -100,7 +100,7 @@ def catch_up(workspace_id: int, *, wait: float = 2.0) -> int:
         RollupProgress.record(workspace_id)
     elif progress[0] == progress[1] and not _last_event_after(workspace_id, progress[0]):
         return 0
-    if not _take_turn(workspace_id, wait):
+    if not take_turn(ROLLUP_LOCK_SPACE, workspace_id, wait):
         return 0
     try:
         # SQLite locks no rows: its one writer at a time keeps deletions (and
@@ -117,19 +117,22 @@ def catch_up(workspace_id: int, *, wait: float = 2.0) -> int:
                 RollupProgress.objects.filter(pk=workspace_id).update(rolled_up_to=Greatest("rolled_up_to", last))
         return last if last > rolled_up_to else 0
     finally:
-        _end_turn(workspace_id)
+        end_turn(ROLLUP_LOCK_SPACE, workspace_id)
 
 
-def _take_turn(workspace_id: int, wait: float) -> bool:
-    """The workspace's turn at changing its rollups (the lock of ``hold``, held
-    by this session until ``_end_turn``), waited for up to ``wait`` seconds; whether
-    taken. SQLite has one writer at a time."""
+def take_turn(space: int, key: int, wait: float | None) -> bool:
+    """PostgreSQL's advisory lock (``space``, ``key``), held by this session until
+    ``end_turn``, waited for up to ``wait`` seconds (for ever if None); whether taken.
+    SQLite has one writer at a time."""
     if connection.vendor != "postgresql":
         return True
-    deadline = time.monotonic() + wait
     with connection.cursor() as cursor:
+        if wait is None:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [space, key])
+            return True
+        deadline = time.monotonic() + wait
         while True:
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [ROLLUP_LOCK_SPACE, workspace_id])
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [space, key])
             if cursor.fetchone()[0]:
                 return True
             if time.monotonic() >= deadline:
@@ -137,10 +140,10 @@ def _take_turn(workspace_id: int, wait: float) -> bool:
             time.sleep(0.05)
 
 
-def _end_turn(workspace_id: int) -> None:
+def end_turn(space: int, key: int) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ROLLUP_LOCK_SPACE, workspace_id])
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [space, key])
 
 
 def _last_event_after(workspace_id: int, number: int) -> int:
@@ -164,7 +167,7 @@ def catch_up_all() -> int:
 def hold(workspace_id: int) -> None:
     """Until the transaction ends, be the only one changing the workspace's events or
     rollups but by inserting (a deletion, a merge, a group type's removal, a rebuild; a
-    catch-up takes the same lock for its session: ``_take_turn``): one reading events
+    catch-up takes the same lock for its session: ``take_turn``): one reading events
     before another's change must not write its rollups after it. PostgreSQL's advisory
     lock; SQLite has one writer at a time."""
     if connection.vendor == "postgresql":

@@ -257,7 +257,7 @@ class PendingReassignment(models.Model):
     events of the first person still queued (``QueuedEvents``)."""
 
     # Kept this long once made, and while events queued before it wait to be stored:
-    # a queued event of the first person is stored as the other's (``store.flush``).
+    # a queued event of the first person is stored as the other's (``queue.flush``).
     KEPT_MADE = timedelta(hours=1)
 
     workspace = models.ForeignKey(Workspace, models.DB_CASCADE, related_name="+", db_index=False)
@@ -326,10 +326,10 @@ class DuplicateWindow(models.Model):
 
 class QueuedEvents(models.Model):
     """With ClickHouse as the event store: a batch of events taken by ingestion
-    (``analytics.clickhouse.store.enqueue``), written in ingestion's transaction, so held
+    (``analytics.clickhouse.queue.enqueue``), written in ingestion's transaction, so held
     durably once the call is answered, and stored in ClickHouse by the task worker, many
     batches in one insert, or by a read of the workspace's events first
-    (``analytics.clickhouse.store.flush``). The main database's part of Kafka in
+    (``analytics.clickhouse.queue.flush``). The main database's part of Kafka in
     PostHog's design: a table that drains, not one that grows with every event.
 
     ``block`` is the events as ClickHouse's JSONEachRow, with their days in ``zone``;
